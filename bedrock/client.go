@@ -1,0 +1,253 @@
+package bedrock
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// Version is the library version reported in the User-Agent.
+const Version = "0.1.0"
+
+// Client calls Bedrock Runtime. Create it once with New and share it: its
+// credentials, limiter and connection pool are resolved once and reused.
+type Client struct {
+	region    string
+	endpoint  string // base URL, no trailing slash
+	basePath  string // escaped path of the endpoint, e.g. "" or "/proxy"
+	host      string
+	scheme    string
+	httpc     *http.Client
+	auth      *auth
+	signer    *v4.Signer
+	retry     RetryPolicy
+	limiter   *Limiter
+	userAgent string
+}
+
+// New resolves cfg (region, endpoint, credentials) once and returns a Client.
+// It does not contact AWS: credentials are fetched on the first call and
+// refreshed before they expire.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a, err := resolveAuth(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	region := resolveRegion(cfg.Region, a.profileRegion)
+	endpoint, err := resolveEndpoint(cfg.Endpoint, region)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, &ConfigError{"Endpoint", err.Error()}
+	}
+	c := &Client{
+		region:    region,
+		endpoint:  endpoint,
+		basePath:  strings.TrimRight(u.EscapedPath(), "/"),
+		host:      u.Host,
+		scheme:    u.Scheme,
+		httpc:     cfg.HTTPClient,
+		auth:      a,
+		retry:     cfg.Retry.withDefaults(),
+		limiter:   NewLimiter(cfg.RequestsPerMinute, cfg.MaxConcurrent),
+		userAgent: "quarry-bedrock/" + Version,
+	}
+	if cfg.UserAgent != "" {
+		c.userAgent += " " + cfg.UserAgent
+	}
+	if a.apiKey == "" {
+		c.signer = v4.NewSigner()
+	}
+	if c.httpc == nil {
+		conc := cfg.MaxConcurrent
+		if conc <= 0 {
+			conc = DefaultMaxConcurrent
+		}
+		c.httpc = &http.Client{Transport: NewTransport(conc)}
+	}
+	return c, nil
+}
+
+// NewTransport returns an HTTP transport for Bedrock that keeps up to
+// maxIdle idle connections to the endpoint, so that a client running
+// maxIdle calls at once never re-dials. It has no overall timeout: streams
+// may last minutes; cancel through the context.
+func NewTransport(maxIdle int) *http.Transport {
+	if maxIdle < 1 {
+		maxIdle = DefaultMaxConcurrent
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          maxIdle * 2,
+		MaxIdleConnsPerHost:   maxIdle,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Region is the AWS region the client signs for.
+func (c *Client) Region() string { return c.region }
+
+// Endpoint is the base URL the client sends to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Limiter is the client's limiter (shared by all its calls).
+func (c *Client) Limiter() *Limiter { return c.limiter }
+
+// call is one operation to send.
+type call struct {
+	op     string      // operation name, for errors: "Converse"
+	path   string      // escaped path below the endpoint: modelPath(...)
+	body   []byte      // request body (re-sent as is on retries)
+	header http.Header // extra headers (content type, accept, Bedrock options)
+}
+
+// transportError marks a failure to get a response at all (dial, TLS,
+// connection reset); such failures are retried.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+// OpError wraps every error a call returns with the operation's name.
+type OpError struct {
+	Op  string
+	Err error
+}
+
+func (e *OpError) Error() string {
+	msg := e.Err.Error()
+	return e.Op + ": " + strings.TrimPrefix(msg, "bedrock: ")
+}
+func (e *OpError) Unwrap() error { return e.Err }
+
+// send performs the call with retries and returns a 2xx response whose body
+// the caller must close. The concurrency slot taken here is held until the
+// body is closed, so an open stream counts against MaxConcurrent.
+func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
+	release, err := c.limiter.acquire(ctx)
+	if err != nil {
+		return nil, &OpError{cl.op, err}
+	}
+	var payloadHash string
+	if c.signer != nil {
+		sum := sha256.Sum256(cl.body)
+		payloadHash = hex.EncodeToString(sum[:])
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := c.attempt(ctx, cl, payloadHash)
+		if err == nil {
+			resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+			return resp, nil
+		}
+		if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
+			release()
+			return nil, &OpError{cl.op, err}
+		}
+		if serr := sleep(ctx, c.retry.backoff(attempt)); serr != nil {
+			release()
+			return nil, &OpError{cl.op, err}
+		}
+	}
+}
+
+// attempt sends the request once.
+func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*http.Response, error) {
+	if err := c.limiter.wait(ctx); err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, cl, payloadHash)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &transportError{err}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if rerr != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, parseError(resp, body)
+}
+
+// newRequest builds and authorizes the HTTP request for one attempt (a new
+// X-Amz-Date each time, so retries are signed afresh).
+func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (*http.Request, error) {
+	u := &url.URL{Scheme: c.scheme, Host: c.host}
+	u.RawPath = c.basePath + cl.path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("bad request path %q: %w", u.RawPath, err)
+	}
+	u.Path = p
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(cl.body))
+	if err != nil {
+		return nil, err
+	}
+	req.URL = u
+	req.Host = c.host
+	for k, v := range cl.header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	if c.signer == nil {
+		req.Header.Set("Authorization", "Bearer "+c.auth.apiKey)
+		return req, nil
+	}
+	creds, err := c.auth.retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.signer.SignHTTP(ctx, creds, req, payloadHash, "bedrock", c.region, time.Now()); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return req, nil
+}
+
+// releasingBody gives the concurrency slot back when the body is closed.
+type releasingBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// jsonHeader is the header set of JSON operations.
+var jsonHeader = http.Header{"Content-Type": {"application/json"}}
+
+// errNilRequest is returned for a nil request argument.
+var errNilRequest = errors.New("bedrock: nil request")

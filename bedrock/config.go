@@ -1,0 +1,182 @@
+package bedrock
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Defaults from the seed documents (Spice.ai's Bedrock connector).
+const (
+	DefaultRegion            = "us-east-1"
+	DefaultRequestsPerMinute = 1500
+	DefaultMaxConcurrent     = 40
+)
+
+// Config says how a Client reaches Bedrock. The zero value is valid: region
+// from the environment (else us-east-1), credentials from the default AWS
+// chain, the public endpoint, the default limits and retries.
+type Config struct {
+	// Region is the AWS region. Empty: AWS_REGION, then AWS_DEFAULT_REGION,
+	// then the profile's region, then us-east-1.
+	Region string
+
+	// Endpoint overrides the Bedrock Runtime base URL (VPC endpoints,
+	// proxies, the emulator). Empty: AWS_ENDPOINT_URL_BEDROCK_RUNTIME, then
+	// AWS_ENDPOINT_URL, then https://bedrock-runtime.{region}.amazonaws.com.
+	Endpoint string
+
+	// AccessKeyID and SecretAccessKey are explicit static credentials; both or
+	// neither. SessionToken, for temporary credentials, needs both.
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+
+	// Profile names a profile in the shared config and credentials files
+	// (static keys, SSO, role chains). It cannot be combined with explicit
+	// keys. Empty: AWS_PROFILE, then "default".
+	Profile string
+
+	// RoleARN, when set, assumes this role through STS using the credentials
+	// resolved above as the source; ExternalID is passed along if set.
+	RoleARN    string
+	ExternalID string
+
+	// APIKey is a Bedrock API key sent as "Authorization: Bearer". Empty:
+	// AWS_BEARER_TOKEN_BEDROCK, unless explicit keys, a profile, a role or a
+	// credentials provider were configured. An API key replaces SigV4.
+	APIKey string
+
+	// CredentialsProvider, when set, replaces the default chain (keys and
+	// profile must then be empty). It is wrapped in a refreshing cache.
+	CredentialsProvider aws.CredentialsProvider
+
+	// RequestsPerMinute caps the rate of calls to Bedrock (each retry
+	// counts). 0: DefaultRequestsPerMinute; negative: no limit.
+	RequestsPerMinute int
+	// MaxConcurrent caps the calls in flight, streams included until they are
+	// closed. 0: DefaultMaxConcurrent; negative: no limit.
+	MaxConcurrent int
+
+	// Retry controls retries of throttling, 5xx and connection errors.
+	Retry RetryPolicy
+
+	// HTTPClient sends the requests. Nil: a client whose transport keeps
+	// enough idle connections for MaxConcurrent.
+	HTTPClient *http.Client
+
+	// UserAgent is appended to Quarry's User-Agent.
+	UserAgent string
+}
+
+// ConfigError reports an invalid Config: the field and the rule it breaks.
+type ConfigError struct {
+	Field string // the Config field, e.g. "SecretAccessKey"
+	Rule  string
+}
+
+func (e *ConfigError) Error() string { return "bedrock: config: " + e.Field + ": " + e.Rule }
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$|^[a-z0-9-]+$`)
+
+// validate checks the rules that do not need the environment.
+func (c *Config) validate() error {
+	switch {
+	case c.AccessKeyID != "" && c.SecretAccessKey == "":
+		return &ConfigError{"SecretAccessKey", "required when AccessKeyID is set"}
+	case c.SecretAccessKey != "" && c.AccessKeyID == "":
+		return &ConfigError{"AccessKeyID", "required when SecretAccessKey is set"}
+	case c.SessionToken != "" && c.AccessKeyID == "":
+		return &ConfigError{"AccessKeyID", "required when SessionToken is set (a session token needs both keys)"}
+	}
+	explicit := c.AccessKeyID != ""
+	if c.Profile != "" && explicit {
+		return &ConfigError{"Profile", "cannot be combined with explicit AccessKeyID/SecretAccessKey"}
+	}
+	if c.CredentialsProvider != nil && (explicit || c.Profile != "") {
+		return &ConfigError{"CredentialsProvider", "cannot be combined with explicit keys or a profile"}
+	}
+	if c.APIKey != "" {
+		if explicit || c.Profile != "" || c.RoleARN != "" || c.CredentialsProvider != nil {
+			return &ConfigError{"APIKey", "cannot be combined with AWS credentials (keys, profile, role or provider): choose one way to authenticate"}
+		}
+		if strings.TrimSpace(c.APIKey) == "" {
+			return &ConfigError{"APIKey", "is blank"}
+		}
+	}
+	if c.ExternalID != "" && c.RoleARN == "" {
+		return &ConfigError{"ExternalID", "requires RoleARN"}
+	}
+	if c.RoleARN != "" && !strings.HasPrefix(c.RoleARN, "arn:") {
+		return &ConfigError{"RoleARN", "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"}
+	}
+	if c.Region != "" && !regionPattern.MatchString(c.Region) {
+		return &ConfigError{"Region", fmt.Sprintf("%q is not an AWS region name", c.Region)}
+	}
+	if c.Endpoint != "" {
+		if err := checkEndpoint(c.Endpoint); err != nil {
+			return &ConfigError{"Endpoint", err.Error()}
+		}
+	}
+	if err := c.Retry.validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func checkEndpoint(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an absolute http(s) URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	return nil
+}
+
+// resolveRegion applies the documented precedence; profileRegion is the
+// region of the shared-config profile, if one was loaded.
+func resolveRegion(explicit, profileRegion string) string {
+	for _, r := range []string{explicit, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), profileRegion} {
+		if r != "" {
+			return r
+		}
+	}
+	return DefaultRegion
+}
+
+// resolveEndpoint applies the documented precedence and returns the base URL
+// without a trailing slash.
+func resolveEndpoint(explicit, region string) (string, error) {
+	ep := explicit
+	if ep == "" && !strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		for _, name := range []string{"AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL"} {
+			if v := os.Getenv(name); v != "" {
+				if err := checkEndpoint(v); err != nil {
+					return "", &ConfigError{"Endpoint", name + ": " + err.Error()}
+				}
+				ep = v
+				break
+			}
+		}
+	}
+	if ep == "" {
+		ep = DefaultEndpoint(region)
+	}
+	return strings.TrimRight(ep, "/"), nil
+}
+
+// DefaultEndpoint is the public Bedrock Runtime endpoint of a region.
+func DefaultEndpoint(region string) string {
+	suffix := "amazonaws.com"
+	if strings.HasPrefix(region, "cn-") {
+		suffix = "amazonaws.com.cn"
+	}
+	return "https://bedrock-runtime." + region + "." + suffix
+}

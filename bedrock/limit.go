@@ -1,0 +1,101 @@
+package bedrock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"golang.org/x/time/rate"
+)
+
+// ErrLimited is matched (errors.Is) by the error of a call that gave up
+// waiting for the client-side limiter because its context ended: the caller
+// asked for more than RequestsPerMinute or MaxConcurrent allow.
+var ErrLimited = errors.New("bedrock: client-side limit reached")
+
+// LimitError is returned when a call could not get through the limiter
+// before its context ended.
+type LimitError struct {
+	Limit string // "requests_per_min_limit" or "max_concurrent_invocations"
+	Err   error  // the context's error
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("bedrock: client-side limit %s reached: %v", e.Limit, e.Err)
+}
+
+func (e *LimitError) Unwrap() []error { return []error{ErrLimited, e.Err} }
+
+// Limiter enforces a request rate and a cap on calls in flight, shared by all
+// calls of a Client. A nil *Limiter does not limit.
+type Limiter struct {
+	rate  *rate.Limiter // nil: no rate limit
+	slots chan struct{} // nil: no concurrency limit
+}
+
+// NewLimiter returns a limiter allowing requestsPerMinute (negative: no
+// limit, 0: DefaultRequestsPerMinute) and maxConcurrent calls in flight
+// (negative: no limit, 0: DefaultMaxConcurrent).
+func NewLimiter(requestsPerMinute, maxConcurrent int) *Limiter {
+	if requestsPerMinute == 0 {
+		requestsPerMinute = DefaultRequestsPerMinute
+	}
+	if maxConcurrent == 0 {
+		maxConcurrent = DefaultMaxConcurrent
+	}
+	l := &Limiter{}
+	if requestsPerMinute > 0 {
+		// A burst of one second's worth (at least 1): short bursts are not
+		// delayed, yet no minute can see much more than the limit.
+		burst := int(math.Max(1, math.Ceil(float64(requestsPerMinute)/60)))
+		l.rate = rate.NewLimiter(rate.Limit(float64(requestsPerMinute)/60), burst)
+	}
+	if maxConcurrent > 0 {
+		l.slots = make(chan struct{}, maxConcurrent)
+	}
+	return l
+}
+
+// acquire takes a concurrency slot; release gives it back and is idempotent
+// only through the caller (call it exactly once).
+func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
+	if l == nil || l.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return func() { <-l.slots }, nil
+	default:
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return func() { <-l.slots }, nil
+	case <-ctx.Done():
+		return nil, &LimitError{Limit: "max_concurrent_invocations", Err: ctx.Err()}
+	}
+}
+
+// wait takes one request token. It fails at once if the context's deadline
+// would pass before a token is available.
+func (l *Limiter) wait(ctx context.Context) error {
+	if l == nil || l.rate == nil {
+		return nil
+	}
+	if err := l.rate.Wait(ctx); err != nil {
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		return &LimitError{Limit: "requests_per_min_limit", Err: cause}
+	}
+	return nil
+}
+
+// InFlight is the number of calls currently holding a concurrency slot.
+func (l *Limiter) InFlight() int {
+	if l == nil || l.slots == nil {
+		return 0
+	}
+	return len(l.slots)
+}
