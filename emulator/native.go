@@ -163,6 +163,9 @@ func famParseJSON(body []byte) (any, *apiError) {
 		if errors.As(err, &syn) {
 			off = int(syn.Offset)
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			off = len(body)
+		}
 		msg := "Expected a ',' or '}'"
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF) || off >= len(body):
