@@ -1,6 +1,16 @@
 package emulator
 
-import "encoding/json"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"hash/fnv"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // genRequest is any model call (Converse, or a family's native InvokeModel
 // body) reduced to what the deterministic reply generator needs.
@@ -19,6 +29,12 @@ type genRequest struct {
 	// JSONSchema, when set, asks for a reply that is JSON valid against it
 	// (structured output).
 	JSONSchema map[string]any
+	// Family is the model family (native.go constants); it shapes the reply
+	// (Nova writes a <thinking> preamble before tool calls). Optional.
+	Family string
+	// ExtraInputTokens are billed input tokens not visible as text (images,
+	// documents, videos).
+	ExtraInputTokens int
 }
 
 type genMessage struct {
@@ -32,6 +48,9 @@ type genTool struct {
 	Name        string
 	Description string
 	Schema      map[string]any // the tool's input JSON schema
+	// SchemaJSON is the schema as sent, when the parser has it (saves a
+	// marshal for token counting). Optional.
+	SchemaJSON string
 }
 
 type genToolUse struct {
@@ -43,6 +62,7 @@ type genToolUse struct {
 type genToolResult struct {
 	ToolUseID string
 	Text      string
+	Status    string // "", "success" or "error"
 }
 
 // genResult is the deterministic reply to a genRequest.
@@ -54,22 +74,818 @@ type genResult struct {
 	StopSequence string // the matched stop sequence, when StopReason is stop_sequence
 	InputTokens  int
 	OutputTokens int
+	// ReasoningSignature signs Reasoning (opaque, deterministic).
+	ReasoningSignature string
+}
+
+// inputTokens is what a request bills as input. Converse, native
+// InvokeModel and CountTokens all use it, so the numbers agree.
+func inputTokens(req *genRequest) int {
+	n := req.ExtraInputTokens
+	for i := range req.Tools {
+		n += toolTokens(&req.Tools[i])
+	}
+	for _, s := range req.System {
+		n += countTokens(s)
+	}
+	for i := range req.Messages {
+		n += messageTokens(&req.Messages[i])
+	}
+	return n
+}
+
+func toolTokens(t *genTool) int {
+	n := countTokens(t.Name) + countTokens(t.Description)
+	if t.SchemaJSON != "" {
+		n += countTokens(t.SchemaJSON)
+	} else if t.Schema != nil {
+		b, _ := json.Marshal(t.Schema)
+		n += countTokens(string(b))
+	}
+	return n
+}
+
+func messageTokens(m *genMessage) int {
+	n := countTokens(m.Text)
+	for _, u := range m.ToolUses {
+		n += countTokens(u.Name) + countTokens(string(u.Input))
+	}
+	for _, r := range m.ToolResults {
+		n += countTokens(r.Text)
+	}
+	return n
 }
 
 // generate produces the reply. It is a pure function of the request and the
 // server's seed: the same input always gives the same output.
+//
+// The rules (documented for users in doc.go):
+//   - after a toolResult answering the assistant's last toolUse, the reply is
+//     text that quotes the result (a result with status "error" is retried
+//     once with the same input);
+//   - tools are called when toolChoice is "any" or names a tool, or when the
+//     last user text mentions a tool's name or a keyword of it (a word of at
+//     least four letters from its name or description); the input is
+//     generated from the tool's JSON schema;
+//   - with JSONSchema the text is JSON valid against it;
+//   - otherwise the text is a few English sentences built from the prompt's
+//     words (and the system prompt's), a fixed vocabulary and the seed.
+//
+// Stop sequences cut the text before the first match; MaxTokens truncates.
 func generate(seed uint64, req *genRequest) genResult {
-	in := 0
-	for _, s := range req.System {
-		in += countTokens(s)
+	g := newGen(seed, req)
+	res := genResult{InputTokens: inputTokens(req), StopReason: "end_turn"}
+
+	if req.Reasoning {
+		res.Reasoning = g.reasoning()
 	}
-	var last string
-	for _, m := range req.Messages {
-		in += countTokens(m.Text)
-		if m.Role == "user" {
-			last = m.Text
+	switch {
+	case g.answerToolResult(&res):
+	case g.callTools(&res):
+	case req.JSONSchema != nil:
+		res.Text = string(mustJSON(g.value(req.JSONSchema, req.JSONSchema, "", 0)))
+	default:
+		res.Text = g.text()
+	}
+
+	// Stop sequences apply to the text the model writes.
+	if len(req.StopSequences) > 0 && res.Text != "" {
+		cut, seqAt := len(res.Text), ""
+		for _, s := range req.StopSequences {
+			if s == "" {
+				continue
+			}
+			if i := strings.Index(res.Text, s); i >= 0 && i < cut {
+				cut, seqAt = i, s
+			}
+		}
+		if seqAt != "" {
+			res.Text = res.Text[:cut]
+			res.StopReason, res.StopSequence = "stop_sequence", seqAt
+			res.ToolUses = nil
 		}
 	}
-	text := "You said: " + last
-	return genResult{Text: text, StopReason: "end_turn", InputTokens: in, OutputTokens: countTokens(text)}
+
+	// maxTokens bounds everything the model writes: reasoning first, then
+	// text, then tool calls.
+	budget := req.MaxTokens
+	if budget <= 0 {
+		budget = 1 << 30
+	}
+	rt := countTokens(res.Reasoning)
+	if rt > budget {
+		res.Reasoning, _ = cutTokens(res.Reasoning, budget)
+		rt = budget
+		res.Text, res.ToolUses, res.StopReason, res.StopSequence = "", nil, "max_tokens", ""
+	}
+	budget -= rt
+	tt := countTokens(res.Text)
+	if tt > budget {
+		res.Text, _ = cutTokens(res.Text, budget)
+		tt = budget
+		res.ToolUses, res.StopReason, res.StopSequence = nil, "max_tokens", ""
+	}
+	budget -= tt
+	ut := 0
+	for _, u := range res.ToolUses {
+		ut += countTokens(u.Name) + countTokens(string(u.Input))
+	}
+	if ut > budget {
+		res.ToolUses, res.StopReason, ut = nil, "max_tokens", 0
+	}
+	if len(res.ToolUses) > 0 {
+		res.StopReason = "tool_use"
+	}
+	if res.Reasoning != "" {
+		sum := sha256.Sum256([]byte(res.Reasoning + "\x00" + req.ModelID))
+		res.ReasoningSignature = base64.StdEncoding.EncodeToString(append(sum[:], sum[:16]...))
+	}
+	res.OutputTokens = rt + tt + ut
+	return res
+}
+
+// gen carries the per-request state of the generator.
+type gen struct {
+	req    *genRequest
+	rng    *rand.Rand
+	words  []string // content words of the last user text, then the system prompt
+	proper []string // capitalised words of the last user text (names, places)
+	last   string   // the last user text
+	seed   uint64
+}
+
+func newGen(seed uint64, req *genRequest) *gen {
+	h := fnv.New64a()
+	h.Write([]byte(req.ModelID))
+	for _, s := range req.System {
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	for _, m := range req.Messages {
+		h.Write([]byte{1})
+		h.Write([]byte(m.Role))
+		h.Write([]byte(m.Text))
+		for _, r := range m.ToolResults {
+			h.Write([]byte(r.Text))
+		}
+	}
+	g := &gen{req: req, seed: seed, rng: rand.New(rand.NewPCG(h.Sum64(), seed))}
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if m := req.Messages[i]; m.Role == "user" && strings.TrimSpace(m.Text) != "" {
+			g.last = m.Text
+			break
+		}
+	}
+	g.words, g.proper = contentWords(g.last)
+	sys, _ := contentWords(strings.Join(req.System, " "))
+	g.words = append(g.words, sys...)
+	return g
+}
+
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`a an the and or but if then else of to in on at by for with from into onto about
+		as is are was were be been being am do does did have has had having i me my we our you your he she it its they them
+		their this that these those what which who whom whose when where why how all any both each few more most other some
+		such no nor not only own same so than too very can will just should could would may might must shall now please
+		tell say said give get got let make use using used want need like also there here up down out over under again
+		further once today tomorrow yesterday exactly provide call containing contain popular` + " " + quarryMarkerWords) {
+		stopWords[w] = true
+	}
+}
+
+const quarryMarkerWords = "quarry throttle stream model timeout ready unavailable internal error reset truncate slow"
+
+// contentWords returns the distinct content words of s (lower-cased) and its
+// capitalised words that are not sentence starters.
+func contentWords(s string) (words, proper []string) {
+	seen := map[string]bool{}
+	start := true
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' && r != '.' && r != '?' && r != '!'
+	}) {
+		end := strings.HasSuffix(f, ".") || strings.HasSuffix(f, "?") || strings.HasSuffix(f, "!")
+		w := strings.Trim(f, ".?!'")
+		if w == "" {
+			start = start || end
+			continue
+		}
+		lw := strings.ToLower(w)
+		if r, _ := utf8.DecodeRuneInString(w); unicode.IsUpper(r) && !start && !stopWords[lw] && !seen["P"+w] {
+			seen["P"+w] = true
+			proper = append(proper, w)
+		}
+		start = end
+		if utf8.RuneCountInString(lw) < 3 || stopWords[lw] || seen[lw] {
+			continue
+		}
+		seen[lw] = true
+		words = append(words, lw)
+	}
+	return words, proper
+}
+
+var (
+	adjectives = []string{"useful", "simple", "important", "common", "practical", "reliable", "clear", "flexible", "interesting", "straightforward"}
+	nouns      = []string{"the question", "this topic", "the details", "the context", "the main idea", "the example"}
+	openers    = []string{
+		"Here is what I can tell you about %s.",
+		"Thanks for asking about %s.",
+		"That is a good question about %s.",
+		"Let me explain %s in a few words.",
+	}
+	middles = []string{
+		"The key point is that %s is %s in most situations.",
+		"In practice, %s and %s are closely related.",
+		"Most people find %s %s once they look at %s.",
+		"A %s way to think about %s is to start with %s.",
+		"It helps to compare %s with %s before deciding.",
+		"When it comes to %s, the %s answer is usually the right one.",
+	}
+	closers = []string{
+		"I hope this helps.",
+		"Let me know if you want more detail on %s.",
+		"Feel free to ask a follow-up question.",
+		"I can go deeper into %s if you like.",
+	}
+)
+
+func (g *gen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+
+// topic returns the i-th topic word, falling back to the vocabulary.
+func (g *gen) topic() string {
+	if len(g.words) == 0 {
+		return g.pick(nouns)
+	}
+	// Favour the first words of the prompt: they usually carry the topic.
+	n := len(g.words)
+	if n > 6 {
+		n = 6
+	}
+	return g.words[g.rng.IntN(n)]
+}
+
+func (g *gen) fill(tmpl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(tmpl, "%s")
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		// Adjective slots follow "is", "find", "the", "A" in the templates.
+		before := strings.TrimSpace(tmpl[:i])
+		if strings.HasSuffix(before, " is") || strings.HasSuffix(before, "A") || strings.HasSuffix(before, " the") || (strings.HasSuffix(before, "%s") && strings.Contains(tmpl[:i], "find")) {
+			b.WriteString(g.pick(adjectives))
+		} else {
+			b.WriteString(g.topic())
+		}
+		tmpl = tmpl[i+2:]
+	}
+}
+
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// persona is what a system prompt "You are X." makes the model introduce
+// itself as.
+func (g *gen) persona() string {
+	for _, s := range g.req.System {
+		ls := strings.ToLower(s)
+		if i := strings.Index(ls, "you are "); i >= 0 {
+			p := s[i+len("you are "):]
+			if j := strings.IndexAny(p, ".,;!\n"); j >= 0 {
+				p = p[:j]
+			}
+			if p = strings.TrimSpace(p); p != "" && len(p) < 60 {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+func (g *gen) terse() bool {
+	for _, s := range g.req.System {
+		ls := strings.ToLower(s)
+		for _, w := range []string{"terse", "concise", "brief", "one sentence", "short answer"} {
+			if strings.Contains(ls, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// text is the plain-text answer.
+func (g *gen) text() string {
+	last := strings.TrimSpace(stripMarkers(g.last))
+	// "Say X" is answered with X, as chat models do.
+	if ls := strings.ToLower(last); strings.HasPrefix(ls, "say ") && len(last) < 200 {
+		s := strings.TrimRight(strings.TrimSpace(last[4:]), ".!")
+		if s != "" {
+			return capitalise(s) + "."
+		}
+	}
+	var parts []string
+	opener := capitalise(g.fill(g.pick(openers)))
+	if p := g.persona(); p != "" {
+		opener = "As " + p + ", " + strings.ToLower(opener[:1]) + opener[1:]
+	}
+	parts = append(parts, opener)
+	if !g.terse() {
+		n := 1 + g.rng.IntN(3)
+		for i := 0; i < n; i++ {
+			parts = append(parts, capitalise(g.fill(g.pick(middles))))
+		}
+		parts = append(parts, capitalise(g.fill(g.pick(closers))))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (g *gen) reasoning() string {
+	t := g.topic()
+	return "The user is asking about " + t + ". I should give a " + g.pick(adjectives) +
+		" answer and keep it focused. Let me consider " + g.topic() + " first, then " + t + "."
+}
+
+// stripMarkers removes [[quarry:…]] fault markers from prompt text.
+func stripMarkers(s string) string {
+	for {
+		i := strings.Index(s, "[[quarry:")
+		if i < 0 {
+			return s
+		}
+		j := strings.Index(s[i:], "]]")
+		if j < 0 {
+			return s
+		}
+		s = s[:i] + s[i+j+2:]
+	}
+}
+
+// answerToolResult handles a conversation whose last user turn returns the
+// results of the assistant's last tool calls.
+func (g *gen) answerToolResult(res *genResult) bool {
+	msgs := g.req.Messages
+	if len(msgs) < 2 {
+		return false
+	}
+	lastMsg, prev := msgs[len(msgs)-1], msgs[len(msgs)-2]
+	if lastMsg.Role != "user" || len(lastMsg.ToolResults) == 0 || prev.Role != "assistant" || len(prev.ToolUses) == 0 {
+		return false
+	}
+	byID := map[string]genToolUse{}
+	for _, u := range prev.ToolUses {
+		byID[u.ID] = u
+	}
+	var b strings.Builder
+	for _, r := range lastMsg.ToolResults {
+		u, ok := byID[r.ToolUseID]
+		if !ok {
+			continue
+		}
+		if r.Status == "error" && g.errorsSoFar() < 2 {
+			// Retry the failed call once, as models usually do.
+			res.Text = "The " + u.Name + " tool returned an error, so I will try again."
+			res.ToolUses = []genToolUse{{ID: g.toolUseID(u.Name, 1), Name: u.Name, Input: u.Input}}
+			return true
+		}
+		result := strings.TrimSpace(r.Text)
+		if len(result) > 300 {
+			result = result[:300] + "…"
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		if result == "" {
+			b.WriteString("The " + u.Name + " tool returned no data.")
+		} else {
+			b.WriteString("The " + u.Name + " tool returned: " + result + ".")
+		}
+	}
+	if b.Len() == 0 {
+		return false
+	}
+	b.WriteString(" Based on that result, the answer to your question about " + g.topic() + " is above. Let me know if you need anything else.")
+	res.Text = b.String()
+	return true
+}
+
+func (g *gen) errorsSoFar() int {
+	n := 0
+	for _, m := range g.req.Messages {
+		for _, r := range m.ToolResults {
+			if r.Status == "error" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// callTools decides on tool calls (see generate's doc for the rule).
+func (g *gen) callTools(res *genResult) bool {
+	if len(g.req.Tools) == 0 {
+		return false
+	}
+	if n := len(g.req.Messages); n == 0 || g.req.Messages[n-1].Role != "user" || len(g.req.Messages[n-1].ToolResults) > 0 {
+		if g.req.ToolChoice == "" || g.req.ToolChoice == "auto" {
+			return false
+		}
+	}
+	var tool *genTool
+	switch choice := g.req.ToolChoice; choice {
+	case "", "auto", "any":
+		best := 0
+		for i := range g.req.Tools {
+			if s := toolScore(&g.req.Tools[i], g.last); s > best {
+				best, tool = s, &g.req.Tools[i]
+			}
+		}
+		if tool == nil && choice == "any" {
+			tool = &g.req.Tools[0]
+		}
+	default:
+		for i := range g.req.Tools {
+			if g.req.Tools[i].Name == choice {
+				tool = &g.req.Tools[i]
+			}
+		}
+	}
+	if tool == nil {
+		return false
+	}
+	input := mustJSON(g.value(tool.Schema, tool.Schema, "", 0))
+	if len(tool.Schema) == 0 {
+		input = []byte("{}")
+	}
+	res.ToolUses = []genToolUse{{ID: g.toolUseID(tool.Name, 0), Name: tool.Name, Input: input}}
+	if g.req.Family == familyNova {
+		res.Text = "<thinking>The user asked about " + g.topic() + ". I will use the `" + tool.Name + "` tool to answer.</thinking>\n"
+	}
+	return true
+}
+
+// toolScore is how strongly text asks for tool t: 10 when it names the tool,
+// plus one per keyword of the tool's name and description it contains.
+func toolScore(t *genTool, text string) int {
+	lt := strings.ToLower(text)
+	score := 0
+	name := strings.ToLower(t.Name)
+	if strings.Contains(lt, name) || strings.Contains(lt, strings.NewReplacer("_", " ", "-", " ").Replace(name)) {
+		score += 10
+	}
+	words, _ := contentWords(lt)
+	have := map[string]bool{}
+	for _, w := range words {
+		have[w] = true
+	}
+	kw, _ := contentWords(strings.NewReplacer("_", " ", "-", " ").Replace(splitCamel(t.Name)) + " " + t.Description)
+	for _, k := range kw {
+		if utf8.RuneCountInString(k) >= 4 && have[k] {
+			score++
+		}
+	}
+	return score
+}
+
+func splitCamel(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// toolUseID is a deterministic ID shaped like Bedrock's ("tooluse_" + 22
+// URL-safe characters).
+func (g *gen) toolUseID(name string, n int) string {
+	h := sha256.Sum256([]byte(name + "\x00" + g.last + "\x00" + string(rune('0'+n)) + "\x00" + strings.Join(g.req.System, "")))
+	h[0] ^= byte(g.seed)
+	return "tooluse_" + base64.RawURLEncoding.EncodeToString(h[:16])[:22]
+}
+
+// value generates a JSON value valid against schema (a JSON Schema subset:
+// type (string or list), properties, required, items, enum, const, default,
+// minimum/maximum, minLength/maxLength, minItems/maxItems, format, anyOf,
+// oneOf, allOf, $ref to #/$defs or #/definitions). name is the property the
+// value is for; it steers string values (a "city" gets a place name).
+func (g *gen) value(root, schema map[string]any, name string, depth int) any {
+	if schema == nil || depth > 8 {
+		return map[string]any{}
+	}
+	if ref, ok := schema["$ref"].(string); ok {
+		if target := resolveRef(root, ref); target != nil {
+			return g.value(root, target, name, depth+1)
+		}
+	}
+	if c, ok := schema["const"]; ok {
+		return c
+	}
+	if e, ok := schema["enum"].([]any); ok && len(e) > 0 {
+		return e[0]
+	}
+	if d, ok := schema["default"]; ok {
+		return d
+	}
+	for _, k := range []string{"anyOf", "oneOf"} {
+		if alts, ok := schema[k].([]any); ok && len(alts) > 0 {
+			for _, a := range alts {
+				if am, ok := a.(map[string]any); ok && am["type"] != "null" {
+					return g.value(root, am, name, depth+1)
+				}
+			}
+		}
+	}
+	if all, ok := schema["allOf"].([]any); ok && len(all) > 0 {
+		merged := map[string]any{}
+		props := map[string]any{}
+		var req []any
+		for _, a := range all {
+			if am, ok := a.(map[string]any); ok {
+				for k, v := range am {
+					merged[k] = v
+				}
+				if p, ok := am["properties"].(map[string]any); ok {
+					for k, v := range p {
+						props[k] = v
+					}
+				}
+				if r, ok := am["required"].([]any); ok {
+					req = append(req, r...)
+				}
+			}
+		}
+		merged["properties"], merged["required"] = props, req
+		if merged["type"] == nil {
+			merged["type"] = "object"
+		}
+		delete(merged, "allOf")
+		return g.value(root, merged, name, depth+1)
+	}
+	typ := schemaType(schema)
+	switch typ {
+	case "object":
+		out := map[string]any{}
+		props, _ := schema["properties"].(map[string]any)
+		keys := make([]string, 0, len(props))
+		for k := range props {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ps, _ := props[k].(map[string]any)
+			out[k] = g.value(root, ps, k, depth+1)
+		}
+		if req, ok := schema["required"].([]any); ok {
+			for _, r := range req {
+				if k, ok := r.(string); ok {
+					if _, done := out[k]; !done {
+						out[k] = g.word(k)
+					}
+				}
+			}
+		}
+		return out
+	case "array":
+		n := 1
+		if v, ok := num(schema["minItems"]); ok && int(v) > n {
+			n = int(v)
+		}
+		if v, ok := num(schema["maxItems"]); ok && int(v) < n {
+			n = int(v)
+		}
+		if n < 2 && len(g.proper) > 1 {
+			if v, ok := num(schema["maxItems"]); !ok || v >= 2 {
+				n = 2
+			}
+		}
+		items, _ := schema["items"].(map[string]any)
+		out := make([]any, 0, n)
+		for i := 0; i < n; i++ {
+			out = append(out, g.itemValue(root, items, name, i, depth+1))
+		}
+		return out
+	case "integer", "number":
+		lo, hi := 1.0, 100.0
+		if v, ok := num(schema["minimum"]); ok {
+			lo = v
+			if hi < lo {
+				hi = lo + 100
+			}
+		}
+		if v, ok := num(schema["exclusiveMinimum"]); ok {
+			lo = v + 1
+			if hi < lo {
+				hi = lo + 100
+			}
+		}
+		if v, ok := num(schema["maximum"]); ok {
+			hi = v
+		}
+		if v, ok := num(schema["exclusiveMaximum"]); ok {
+			hi = v - 1
+		}
+		if hi < lo {
+			hi = lo
+		}
+		x := lo + float64(g.rng.IntN(int(hi-lo)+1))
+		if m, ok := num(schema["multipleOf"]); ok && m > 0 {
+			x = float64(int((x+m-1)/m)) * m
+			if x > hi {
+				x -= m
+			}
+		}
+		if typ == "integer" {
+			return int64(x)
+		}
+		return x
+	case "boolean":
+		return true
+	case "null":
+		return nil
+	}
+	return g.stringValue(schema, name)
+}
+
+func (g *gen) itemValue(root, items map[string]any, name string, i, depth int) any {
+	if items != nil && schemaType(items) == "string" && items["enum"] == nil && items["format"] == nil && i < len(g.proper) {
+		return g.proper[i]
+	}
+	if items != nil && schemaType(items) == "string" && items["enum"] == nil && items["format"] == nil {
+		s := g.stringValue(items, name)
+		if i > 0 {
+			if str, ok := s.(string); ok {
+				return str + " " + string(rune('0'+i%10))
+			}
+		}
+		return s
+	}
+	return g.value(root, items, name, depth)
+}
+
+func schemaType(s map[string]any) string {
+	switch t := s["type"].(type) {
+	case string:
+		return t
+	case []any:
+		for _, x := range t {
+			if xs, ok := x.(string); ok && xs != "null" {
+				return xs
+			}
+		}
+	}
+	if _, ok := s["properties"]; ok {
+		return "object"
+	}
+	if _, ok := s["items"]; ok {
+		return "array"
+	}
+	return "string"
+}
+
+func resolveRef(root map[string]any, ref string) map[string]any {
+	for _, p := range []string{"#/$defs/", "#/definitions/"} {
+		if name, ok := strings.CutPrefix(ref, p); ok {
+			defs, _ := root[strings.TrimSuffix(strings.TrimPrefix(p, "#/"), "/")].(map[string]any)
+			t, _ := defs[name].(map[string]any)
+			return t
+		}
+	}
+	if ref == "#" {
+		return root
+	}
+	return nil
+}
+
+func num(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func (g *gen) stringValue(schema map[string]any, name string) any {
+	switch schema["format"] {
+	case "date":
+		return "2025-01-15"
+	case "date-time":
+		return "2025-01-15T10:30:00Z"
+	case "time":
+		return "10:30:00Z"
+	case "email":
+		return "user@example.com"
+	case "uri", "url":
+		return "https://example.com/" + g.slug()
+	case "uuid":
+		return "123e4567-e89b-42d3-a456-426614174000"
+	case "ipv4":
+		return "192.0.2.10"
+	}
+	s := g.word(name)
+	if v, ok := num(schema["maxLength"]); ok && len(s) > int(v) {
+		s = s[:int(v)]
+	}
+	if v, ok := num(schema["minLength"]); ok {
+		for len(s) < int(v) {
+			s += " " + g.pick(adjectives)
+		}
+	}
+	return s
+}
+
+func (g *gen) slug() string {
+	return strings.ReplaceAll(g.topic(), " ", "-")
+}
+
+// word is a string value for a property called name, taken from the prompt.
+func (g *gen) word(name string) string {
+	ln := strings.ToLower(name)
+	placeish := strings.Contains(ln, "location") || strings.Contains(ln, "city") || strings.Contains(ln, "place") ||
+		strings.Contains(ln, "country") || strings.Contains(ln, "name") || strings.Contains(ln, "destination")
+	if placeish && len(g.proper) > 0 {
+		// Names are often two words ("San Francisco").
+		return g.proper[0]
+	}
+	if len(g.words) > 0 {
+		if strings.Contains(ln, "query") || strings.Contains(ln, "text") || strings.Contains(ln, "description") || strings.Contains(ln, "summary") {
+			n := len(g.words)
+			if n > 5 {
+				n = 5
+			}
+			return strings.Join(g.words[:n], " ")
+		}
+		return g.topic()
+	}
+	return "example"
+}
+
+// cutTokens returns the longest prefix of s that countTokens counts as at
+// most n tokens, and whether s was cut.
+func cutTokens(s string, n int) (string, bool) {
+	if n <= 0 {
+		return "", s != ""
+	}
+	count, run := 0, 0
+	for i, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if run%4 == 0 {
+				count++
+				if count > n {
+					return strings.TrimRightFunc(s[:i], unicode.IsSpace), true
+				}
+			}
+			run++
+		case unicode.IsSpace(r):
+			run = 0
+		default:
+			run = 0
+			count++
+			if count > n {
+				return strings.TrimRightFunc(s[:i], unicode.IsSpace), true
+			}
+		}
+	}
+	return s, false
+}
+
+// textPieces splits text into stream deltas of one to three words each, the
+// whitespace before a word travelling with it (" The", " weather").
+func textPieces(text string, rng *rand.Rand) []string {
+	var pieces []string
+	start, words := 0, 0
+	want := 1 + rng.IntN(3)
+	inWord := false
+	for i, r := range text {
+		sp := unicode.IsSpace(r)
+		if sp && inWord {
+			words++
+			if words == want {
+				pieces = append(pieces, text[start:i])
+				start, words, want = i, 0, 1+rng.IntN(3)
+			}
+		}
+		inWord = !sp
+	}
+	if start < len(text) {
+		pieces = append(pieces, text[start:])
+	}
+	return pieces
 }

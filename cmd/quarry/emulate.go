@@ -2,11 +2,89 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/quarry-dev/quarry/emulator"
 )
 
+// runEmulate runs the Bedrock Runtime emulator until ctx is canceled.
 func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "quarry emulate: not implemented yet")
-	return 1
+	fs := flag.NewFlagSet("quarry emulate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", "127.0.0.1:4566", "listen address")
+	configPath := fs.String("config", "", "YAML configuration file")
+	noAuth := fs.Bool("no-auth", false, "accept unsigned requests")
+	seed := fs.Uint64("seed", 0, "seed for generated replies and random faults")
+	verbose := fs.Bool("v", false, "log every request")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE] [--no-auth] [--seed N] [-v]")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "quarry emulate: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "quarry emulate: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var cfg emulator.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = emulator.LoadConfig(*configPath); err != nil {
+			fmt.Fprintf(stderr, "quarry emulate: %s\n", oneLine(err.Error()))
+			return 1
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["no-auth"] {
+		cfg.NoAuth = *noAuth
+	}
+	if set["seed"] {
+		cfg.Seed = *seed
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	srv, err := emulator.Listen(cfg, *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "quarry emulate: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	fmt.Fprintf(stdout, "Bedrock Runtime emulator listening on %s\n", srv.URL)
+	switch {
+	case cfg.NoAuth:
+		fmt.Fprintln(stdout, "authentication: off (--no-auth)")
+	case len(cfg.Credentials) == 0:
+		fmt.Fprintln(stdout, "credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1")
+	default:
+		fmt.Fprintf(stdout, "credentials: %d key pair(s) from %s\n", len(cfg.Credentials), *configPath)
+	}
+	fmt.Fprintf(stdout, "point SDKs at it with AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s\n", srv.URL)
+
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "quarry emulate: shutdown: %s\n", oneLine(err.Error()))
+	}
+	return 0
+}
+
+// oneLine folds a multi-line error (yaml lists one problem per line) into
+// one readable line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

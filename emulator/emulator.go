@@ -1,0 +1,342 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Operations, as named in Stats and in the Bedrock API.
+const (
+	OpConverse             = "Converse"
+	OpConverseStream       = "ConverseStream"
+	OpInvokeModel          = "InvokeModel"
+	OpInvokeModelStream    = "InvokeModelWithResponseStream"
+	OpApplyGuardrail       = "ApplyGuardrail"
+	OpCountTokens          = "CountTokens"
+	opUnknown              = "Unknown"
+	maxRequestBody         = 25_000_000 + 1<<20
+	defaultClockSkew       = 5 * time.Minute
+	defaultAccessKeyID     = "test"
+	defaultSecretAccessKey = "test"
+)
+
+var opIndex = map[string]int{
+	OpConverse: 0, OpConverseStream: 1, OpInvokeModel: 2, OpInvokeModelStream: 3,
+	OpApplyGuardrail: 4, OpCountTokens: 5, opUnknown: 6,
+}
+
+var opNames = [...]string{OpConverse, OpConverseStream, OpInvokeModel, OpInvokeModelStream, OpApplyGuardrail, OpCountTokens, opUnknown}
+
+// Emulator is an http.Handler that answers the Bedrock Runtime API.
+type Emulator struct {
+	cfg        Config
+	log        *slog.Logger
+	models     *catalogue
+	guardrails map[string]*guardrail
+	auth       *verifier
+	faults     *faultInjector
+	quotas     *quotaSet
+	cache      *promptCache
+
+	requests    [len(opNames)]atomic.Int64
+	errors      atomic.Int64
+	streams     atomic.Int64
+	disconnects atomic.Int64
+}
+
+// Stats are the emulator's counters since it started.
+type Stats struct {
+	// Requests counts requests by operation (Converse, ConverseStream,
+	// InvokeModel, InvokeModelWithResponseStream, ApplyGuardrail, CountTokens,
+	// and Unknown for unrouted paths), whatever their outcome.
+	Requests map[string]int64
+	// Errors counts HTTP error responses (status >= 400).
+	Errors int64
+	// Streams counts streamed responses that were started (HTTP 200 sent).
+	Streams int64
+	// Disconnects counts requests and streams whose client went away before
+	// the response was finished (context canceled or a write failed). A
+	// gateway that cancels its upstream call when its own client disconnects
+	// shows up here.
+	Disconnects int64
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Emulator) Stats() Stats {
+	s := Stats{Requests: make(map[string]int64, len(opNames))}
+	for i, n := range opNames {
+		if v := e.requests[i].Load(); v > 0 {
+			s.Requests[n] = v
+		}
+	}
+	s.Errors = e.errors.Load()
+	s.Streams = e.streams.Load()
+	s.Disconnects = e.disconnects.Load()
+	return s
+}
+
+// New validates cfg and returns an Emulator.
+func New(cfg Config) (*Emulator, error) {
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = defaultClockSkew
+	}
+	if len(cfg.Credentials) == 0 {
+		cfg.Credentials = []Credential{{AccessKeyID: defaultAccessKeyID, SecretAccessKey: defaultSecretAccessKey}}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	models, err := newCatalogue(cfg.Models)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	grs, err := newGuardrails(cfg.Guardrails)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	faults, err := newFaultInjector(cfg.Seed, cfg.Faults)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	return &Emulator{
+		cfg:        cfg,
+		log:        log,
+		models:     models,
+		guardrails: grs,
+		auth:       newVerifier(cfg),
+		faults:     faults,
+		quotas:     newQuotaSet(cfg.Quotas),
+		cache:      newPromptCache(),
+	}, nil
+}
+
+// call is one request in flight.
+type call struct {
+	e     *Emulator
+	w     http.ResponseWriter
+	r     *http.Request
+	op    string
+	id    string // x-amzn-RequestId
+	body  []byte
+	start time.Time
+}
+
+func (c *call) fail(err *apiError) {
+	c.e.errors.Add(1)
+	c.e.log.Debug("bedrock error", "op", c.op, "status", err.Status, "code", err.Code, "message", err.Message, "requestId", c.id)
+	writeError(c.w, c.id, err)
+}
+
+// ServeHTTP routes a Bedrock Runtime request.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{e: e, w: w, r: r, id: newRequestID(), start: time.Now()}
+	path := r.URL.EscapedPath()
+	if raw := r.RequestURI; raw != "" && raw[0] == '/' {
+		if i := strings.IndexByte(raw, '?'); i >= 0 {
+			raw = raw[:i]
+		}
+		path = raw
+	}
+	op, ids := route(r.Method, path)
+	c.op = op
+	e.requests[opIndex[op]].Add(1)
+	if op == opUnknown {
+		// Bedrock's front door answers unknown routes like this.
+		c.fail(&apiError{Status: 404, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + path, Namespace: "com.amazon.coral.service"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		e.disconnects.Add(1)
+		return
+	}
+	if len(body) > maxRequestBody {
+		c.fail(validationError("Input is too long for requested model."))
+		return
+	}
+	c.body = body
+	if !e.cfg.NoAuth {
+		if aerr := e.auth.verify(r, path, body, time.Now()); aerr != nil {
+			c.fail(aerr)
+			return
+		}
+	}
+	switch op {
+	case OpConverse, OpConverseStream:
+		e.serveConverse(c, ids[0])
+	case OpInvokeModel, OpInvokeModelStream:
+		e.serveInvoke(c, ids[0])
+	case OpCountTokens:
+		e.serveCountTokens(c, ids[0])
+	case OpApplyGuardrail:
+		e.serveApplyGuardrail(c, ids[0], ids[1])
+	}
+}
+
+// route maps the raw (still percent-encoded) path to an operation and its
+// decoded path labels.
+func route(method, path string) (string, [2]string) {
+	var ids [2]string
+	if method != http.MethodPost {
+		return opUnknown, ids
+	}
+	if rest, ok := strings.CutPrefix(path, "/model/"); ok {
+		i := strings.LastIndexByte(rest, '/')
+		if i <= 0 {
+			return opUnknown, ids
+		}
+		id, err := url.PathUnescape(rest[:i])
+		if err != nil {
+			return opUnknown, ids
+		}
+		ids[0] = id
+		switch rest[i+1:] {
+		case "converse":
+			return OpConverse, ids
+		case "converse-stream":
+			return OpConverseStream, ids
+		case "invoke":
+			return OpInvokeModel, ids
+		case "invoke-with-response-stream":
+			return OpInvokeModelStream, ids
+		case "count-tokens":
+			return OpCountTokens, ids
+		}
+		return opUnknown, ids
+	}
+	if rest, ok := strings.CutPrefix(path, "/guardrail/"); ok {
+		parts := strings.Split(rest, "/")
+		if len(parts) == 4 && parts[1] == "version" && parts[3] == "apply" {
+			g, err1 := url.PathUnescape(parts[0])
+			v, err2 := url.PathUnescape(parts[2])
+			if err1 == nil && err2 == nil {
+				ids[0], ids[1] = g, v
+				return OpApplyGuardrail, ids
+			}
+		}
+	}
+	return opUnknown, ids
+}
+
+// lookupModel resolves the model of a request or fails it the way Bedrock does.
+func (e *Emulator) lookupModel(c *call, id string) *Model {
+	m := e.models.lookup(id)
+	if m == nil {
+		c.fail(errInvalidModel())
+	}
+	return m
+}
+
+// newRequestID is a random version-4 UUID, the shape of x-amzn-RequestId.
+// math/rand/v2's global source is fast and safe for concurrent use; request
+// IDs need to be unique, not secret.
+func newRequestID() string {
+	var b [16]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i] = byte(a >> (8 * i))
+		b[8+i] = byte(c >> (8 * i))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hexd = "0123456789abcdef"
+	var s [36]byte
+	j := 0
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j] = hexd[b[i]>>4]
+		s[j+1] = hexd[b[i]&0xf]
+		j += 2
+	}
+	return string(s[:])
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// mustJSON marshals values that cannot fail to marshal (maps and structs of
+// plain data built by the emulator).
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("emulator: marshal %T: %v", v, err))
+	}
+	return b
+}
+
+// appendJSONString appends s as a JSON string, escaping like encoding/json
+// (without HTML escaping, like Bedrock).
+func appendJSONString(b []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexd[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
