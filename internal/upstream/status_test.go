@@ -1,0 +1,55 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/quarry-dev/quarry/bedrock"
+)
+
+func TestClassify(t *testing.T) {
+	wrap := func(err error) error { return &bedrock.OpError{Op: "Converse", Err: err} }
+	for _, c := range []struct {
+		name       string
+		err        error
+		status     int
+		kind       string
+		retryAfter bool
+	}{
+		{"validation", wrap(&bedrock.Error{Code: bedrock.CodeValidation, Message: "bad"}), 400, "invalid_request", false},
+		{"not found", wrap(&bedrock.Error{Code: bedrock.CodeResourceNotFound}), 404, "not_found", false},
+		{"throttling", wrap(&bedrock.Error{Code: bedrock.CodeThrottling}), 429, "rate_limit", true},
+		{"in-stream throttling", &bedrock.Error{Code: bedrock.CodeThrottling, InStream: true}, 429, "rate_limit", true},
+		{"quota", wrap(&bedrock.Error{Code: bedrock.CodeServiceQuotaExceeded}), 429, "rate_limit", true},
+		{"unavailable", wrap(&bedrock.Error{Code: bedrock.CodeServiceUnavailable}), 503, "upstream_unavailable", true},
+		{"not ready", wrap(&bedrock.Error{Code: bedrock.CodeModelNotReady}), 503, "upstream_unavailable", true},
+		{"model timeout", wrap(&bedrock.Error{Code: bedrock.CodeModelTimeout}), 504, "upstream_timeout", false},
+		{"internal", wrap(&bedrock.Error{Code: bedrock.CodeInternalServer}), 502, "upstream_error", false},
+		{"model error", wrap(&bedrock.Error{Code: bedrock.CodeModelError}), 502, "upstream_error", false},
+		{"stream error", &bedrock.Error{Code: bedrock.CodeModelStreamError, InStream: true}, 502, "upstream_error", false},
+		{"access denied", wrap(&bedrock.Error{Code: bedrock.CodeAccessDenied, Message: "no"}), 502, "upstream_error", false},
+		{"client limit", wrap(&bedrock.LimitError{Limit: "max_concurrent_invocations", Err: context.DeadlineExceeded}), 429, "rate_limit", true},
+		{"deadline", wrap(context.DeadlineExceeded), 504, "upstream_timeout", false},
+		{"canceled", wrap(context.Canceled), 499, "canceled", false},
+		{"connection refused", wrap(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), 503, "upstream_unavailable", true},
+		{"credentials", wrap(&bedrock.CredentialsError{Source: "default chain", Err: fmt.Errorf("secret AKIA-leak")}), 502, "upstream_error", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := Classify(c.err)
+			if f.Status != c.status || f.Kind != c.kind || (f.RetryAfter > 0) != c.retryAfter {
+				t.Errorf("Classify = %+v; want status %d kind %s retryAfter %v", f, c.status, c.kind, c.retryAfter)
+			}
+			if f.Status == http.StatusInternalServerError {
+				t.Error("a Bedrock failure must never be a 500")
+			}
+			if strings.Contains(f.Message, "AKIA-leak") {
+				t.Errorf("message leaks the underlying credential error: %q", f.Message)
+			}
+		})
+	}
+}
