@@ -1,0 +1,194 @@
+// Package accesslog keeps one structured log entry per HTTP request: the
+// middleware creates it, handlers fill in what they learn (model, Bedrock's
+// request ID, token counts), and one line is logged when the request ends.
+package accesslog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Entry is what is known about one request. Handlers set fields through the
+// methods; they are safe to call from the goroutines of a request.
+type Entry struct {
+	ID    string // the gateway's request ID (X-Request-Id)
+	Start time.Time
+
+	mu                sync.Mutex
+	surface           string // "openai", "elasticsearch"
+	model             string
+	upstreamRequestID string
+	inputTokens       int
+	outputTokens      int
+	cacheReadTokens   int
+	firstToken        time.Duration
+	errKind           string
+}
+
+type ctxKey struct{}
+
+// From returns the request's entry; a detached one if the middleware did not
+// run (so handlers never need a nil check).
+func From(ctx context.Context) *Entry {
+	if e, ok := ctx.Value(ctxKey{}).(*Entry); ok {
+		return e
+	}
+	return &Entry{Start: time.Now()}
+}
+
+// With returns ctx carrying e.
+func With(ctx context.Context, e *Entry) context.Context { return context.WithValue(ctx, ctxKey{}, e) }
+
+// SetSurface names the API surface that served the request.
+func (e *Entry) SetSurface(s string) { e.mu.Lock(); e.surface = s; e.mu.Unlock() }
+
+// SetModel names the served model.
+func (e *Entry) SetModel(m string) { e.mu.Lock(); e.model = m; e.mu.Unlock() }
+
+// SetUpstreamRequestID records Bedrock's x-amzn-RequestId.
+func (e *Entry) SetUpstreamRequestID(id string) {
+	if id == "" {
+		return
+	}
+	e.mu.Lock()
+	e.upstreamRequestID = id
+	e.mu.Unlock()
+}
+
+// AddTokens records token usage.
+func (e *Entry) AddTokens(input, output, cacheRead int) {
+	e.mu.Lock()
+	e.inputTokens += input
+	e.outputTokens += output
+	e.cacheReadTokens += cacheRead
+	e.mu.Unlock()
+}
+
+// FirstToken records the time to the first streamed token, once.
+func (e *Entry) FirstToken() {
+	e.mu.Lock()
+	if e.firstToken == 0 {
+		e.firstToken = time.Since(e.Start)
+	}
+	e.mu.Unlock()
+}
+
+// SetError records the kind of failure (upstream.Failure.Kind, or the
+// surface's own, e.g. "invalid_request").
+func (e *Entry) SetError(kind string) { e.mu.Lock(); e.errKind = kind; e.mu.Unlock() }
+
+// Snapshot is a copy of an entry's fields, for metrics.
+type Snapshot struct {
+	Surface, Model, UpstreamRequestID, ErrorKind string
+	InputTokens, OutputTokens, CacheReadTokens   int
+	FirstToken                                   time.Duration
+}
+
+// Snapshot copies the fields.
+func (e *Entry) Snapshot() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken}
+}
+
+// NewID returns a random request ID.
+func NewID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Recorder captures the status and size of a response. It forwards Flush
+// (through http.ResponseController) so streaming still works behind it.
+type Recorder struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int64
+}
+
+func (r *Recorder) WriteHeader(code int) {
+	if r.Status == 0 {
+		r.Status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *Recorder) Write(p []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.Bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Middleware assigns each request an ID (honouring a sane incoming
+// X-Request-Id), puts an Entry in its context, and logs one line at the
+// end. done, if not nil, is called with the finished entry (for metrics).
+func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Request, status int, d time.Duration, s Snapshot)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validID(id) {
+			id = NewID()
+		}
+		e := &Entry{ID: id, Start: time.Now()}
+		w.Header().Set("X-Request-Id", id)
+		rec := &Recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(With(r.Context(), e)))
+		if rec.Status == 0 {
+			rec.Status = http.StatusOK
+		}
+		d := time.Since(e.Start)
+		s := e.Snapshot()
+		attrs := []slog.Attr{
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d),
+		}
+		if s.Model != "" {
+			attrs = append(attrs, slog.String("model", s.Model))
+		}
+		if s.UpstreamRequestID != "" {
+			attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))
+		}
+		if s.InputTokens+s.OutputTokens > 0 {
+			attrs = append(attrs, slog.Int("input_tokens", s.InputTokens), slog.Int("output_tokens", s.OutputTokens))
+		}
+		if s.FirstToken > 0 {
+			attrs = append(attrs, slog.Duration("first_token", s.FirstToken))
+		}
+		if s.ErrorKind != "" {
+			attrs = append(attrs, slog.String("error", s.ErrorKind))
+		}
+		level := slog.LevelInfo
+		if rec.Status >= 500 {
+			level = slog.LevelWarn
+		}
+		logger.LogAttrs(r.Context(), level, "request", attrs...)
+		if done != nil {
+			done(r, rec.Status, d, s)
+		}
+	})
+}
+
+// validID accepts short printable IDs only, so a client cannot inject
+// arbitrary text into logs.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,200 @@
+// Package openai serves the OpenAI-compatible API (chat completions,
+// embeddings, image generation, models) in front of Bedrock: pure
+// translations between OpenAI and Bedrock wire types, and the handlers that
+// call the upstream models.
+package openai
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// Options configure the handler. Zero values take the defaults noted.
+type Options struct {
+	Logger *slog.Logger // nil: slog.Default()
+	// UpstreamTimeout bounds a non-streaming Bedrock call and the wait for a
+	// stream's first event. 0: 10 minutes.
+	UpstreamTimeout time.Duration
+	// QueueTimeout bounds the wait for a model's limiter before a 429.
+	// 0: 2 seconds.
+	QueueTimeout time.Duration
+	// Media controls how the gateway fetches http(s) media URLs in requests.
+	Media MediaOptions
+}
+
+// MediaOptions limit the gateway's own fetching of media URLs.
+type MediaOptions struct {
+	MaxBytes     int64         // 0: 20 MiB
+	Timeout      time.Duration // 0: 30s
+	MaxRedirects int           // 0: 5
+	// TrustedHosts may be fetched even when they resolve to loopback,
+	// private, link-local or metadata addresses (host or host:port).
+	TrustedHosts []string
+	// Client overrides the HTTP client used for fetching (tests).
+	Client *http.Client
+}
+
+// Handler serves the OpenAI API for the models of a registry.
+type Handler struct {
+	reg  *upstream.Registry
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// NewHandler returns the OpenAI API handler.
+func NewHandler(reg *upstream.Registry, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.UpstreamTimeout <= 0 {
+		opts.UpstreamTimeout = 10 * time.Minute
+	}
+	if opts.QueueTimeout <= 0 {
+		opts.QueueTimeout = 2 * time.Second
+	}
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
+	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
+	h.mux.HandleFunc("POST /v1/images/generations", h.imageGenerations)
+	h.mux.HandleFunc("GET /v1/models", h.listModels)
+	h.mux.HandleFunc("GET /v1/models/{id...}", h.getModel)
+	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "invalid_request_error", "", "unknown_url",
+			fmt.Sprintf("Unknown request URL: %s %s.", r.Method, r.URL.Path))
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	accesslog.From(r.Context()).SetSurface("openai")
+	h.mux.ServeHTTP(w, r)
+}
+
+// apiError is an OpenAI error response.
+type apiError struct {
+	Status int
+	Type   string // invalid_request_error, authentication_error, ...
+	Param  string // the offending request field, when there is one
+	Code   string
+	Msg    string
+}
+
+func (e *apiError) Error() string { return e.Msg }
+
+// invalid is a 400 naming the field.
+func invalid(param, format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: param, Msg: fmt.Sprintf(format, args...)}
+}
+
+// writeError writes OpenAI's error body:
+// {"error":{"message":…,"type":…,"param":…,"code":…}}.
+func writeError(w http.ResponseWriter, r *http.Request, status int, typ, param, code, msg string) {
+	accesslog.From(r.Context()).SetError(typ)
+	body := struct {
+		Error struct {
+			Message string  `json:"message"`
+			Type    string  `json:"type"`
+			Param   *string `json:"param"`
+			Code    *string `json:"code"`
+		} `json:"error"`
+	}{}
+	body.Error.Message, body.Error.Type = msg, typ
+	if param != "" {
+		body.Error.Param = &param
+	}
+	if code != "" {
+		body.Error.Code = &code
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+func writeAPIError(w http.ResponseWriter, r *http.Request, e *apiError) {
+	writeError(w, r, e.Status, e.Type, e.Param, e.Code, e.Msg)
+}
+
+// failureType maps an upstream failure kind to OpenAI's error type.
+var failureType = map[string]string{
+	"invalid_request":      "invalid_request_error",
+	"not_found":            "not_found_error",
+	"rate_limit":           "rate_limit_error",
+	"upstream_timeout":     "timeout_error",
+	"upstream_unavailable": "service_unavailable_error",
+	"upstream_error":       "api_error",
+	"canceled":             "canceled",
+}
+
+// writeFailure answers a failed Bedrock call (see upstream.Classify).
+func writeFailure(w http.ResponseWriter, r *http.Request, err error) {
+	f := upstream.Classify(err)
+	if f.RequestID != "" {
+		accesslog.From(r.Context()).SetUpstreamRequestID(f.RequestID)
+		w.Header().Set("x-amzn-requestid", f.RequestID)
+	}
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(f.RetryAfter.Round(time.Second)/time.Second)))
+	}
+	writeError(w, r, f.Status, failureType[f.Kind], "", f.Code, f.Message)
+}
+
+// decodeBody reads a JSON request body into dst, with errors that say what
+// is wrong and where. Unknown fields are ignored, as clients send parameters
+// Bedrock has no use for.
+func decodeBody(r *http.Request, dst any) *apiError {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+				Msg: fmt.Sprintf("The request body is larger than the gateway's limit of %d bytes.", mbe.Limit)}
+		}
+		return invalid("", "The request body could not be read: %v", err)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return invalid("", "The request body is empty; send a JSON object.")
+	}
+	if err := json.Unmarshal(data, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			field := te.Field
+			if field == "" {
+				return invalid("", "The request body must be a JSON object.")
+			}
+			return invalid(field, "Invalid type for '%s': expected %s, got %s.", field, jsonTypeName(te.Type.Kind().String()), te.Value)
+		case errors.As(err, &se):
+			return invalid("", "The request body is not valid JSON (offset %d): %s.", se.Offset, se.Error())
+		default:
+			return invalid("", "The request body is not valid: %s.", err.Error())
+		}
+	}
+	return nil
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "float64", "float32", "int", "int64", "int32", "uint", "uint64":
+		return "a number"
+	}
+	return kind
+}
