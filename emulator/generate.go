@@ -206,12 +206,13 @@ func generate(seed uint64, req *genRequest) genResult {
 
 // gen carries the per-request state of the generator.
 type gen struct {
-	req    *genRequest
-	rng    *rand.Rand
-	words  []string // content words of the last user text, then the system prompt
-	proper []string // capitalised words of the last user text (names, places)
-	last   string   // the last user text
-	seed   uint64
+	req     *genRequest
+	rng     *rand.Rand
+	words   []string          // content words of the last user text, then the system prompt
+	proper  []string          // capitalised words of the last user text (names, places)
+	last    string            // the last user text
+	display map[string]string // lower-cased proper nouns to their spelling
+	seed    uint64
 }
 
 func newGen(seed uint64, req *genRequest) *gen {
@@ -237,6 +238,10 @@ func newGen(seed uint64, req *genRequest) *gen {
 		}
 	}
 	g.words, g.proper = contentWords(g.last)
+	g.display = map[string]string{}
+	for _, p := range g.proper {
+		g.display[strings.ToLower(p)] = p
+	}
 	sys, _ := contentWords(strings.Join(req.System, " "))
 	g.words = append(g.words, sys...)
 	return g
@@ -250,7 +255,9 @@ func init() {
 		their this that these those what which who whom whose when where why how all any both each few more most other some
 		such no nor not only own same so than too very can will just should could would may might must shall now please
 		tell say said give get got let make use using used want need like also there here up down out over under again
-		further once today tomorrow yesterday exactly provide call containing contain popular` + " " + quarryMarkerWords) {
+		further once today tomorrow yesterday exactly provide call containing contain popular explain describe
+		convert write summarise summarize list show help know find tell think compare create generate answer question
+		following given current currently using based into` + " " + quarryMarkerWords) {
 		stopWords[w] = true
 	}
 }
@@ -289,31 +296,32 @@ func contentWords(s string) (words, proper []string) {
 var (
 	adjectives = []string{"useful", "simple", "important", "common", "practical", "reliable", "clear", "flexible", "interesting", "straightforward"}
 	nouns      = []string{"the question", "this topic", "the details", "the context", "the main idea", "the example"}
-	openers    = []string{
-		"Here is what I can tell you about %s.",
-		"Thanks for asking about %s.",
-		"That is a good question about %s.",
-		"Let me explain %s in a few words.",
+	// Templates: %t is a topic word from the prompt, %a an adjective.
+	openers = []string{
+		"Here is what I can tell you about %t.",
+		"Thanks for asking about %t.",
+		"That is a good question about %t.",
+		"Let me explain %t in a few words.",
 	}
 	middles = []string{
-		"The key point is that %s is %s in most situations.",
-		"In practice, %s and %s are closely related.",
-		"Most people find %s %s once they look at %s.",
-		"A %s way to think about %s is to start with %s.",
-		"It helps to compare %s with %s before deciding.",
-		"When it comes to %s, the %s answer is usually the right one.",
+		"The key point is that %t is %a in most situations.",
+		"In practice, %t and %t are closely related.",
+		"Most people find %t %a once they look at %t.",
+		"A %a way to think about %t is to start with %t.",
+		"It helps to compare %t with %t before deciding.",
+		"When it comes to %t, the %a answer is usually the right one.",
 	}
 	closers = []string{
 		"I hope this helps.",
-		"Let me know if you want more detail on %s.",
+		"Let me know if you want more detail on %t.",
 		"Feel free to ask a follow-up question.",
-		"I can go deeper into %s if you like.",
+		"I can go deeper into %t if you like.",
 	}
 )
 
 func (g *gen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
 
-// topic returns the i-th topic word, falling back to the vocabulary.
+// topic returns a topic word from the prompt, falling back to the vocabulary.
 func (g *gen) topic() string {
 	if len(g.words) == 0 {
 		return g.pick(nouns)
@@ -323,27 +331,31 @@ func (g *gen) topic() string {
 	if n > 6 {
 		n = 6
 	}
-	return g.words[g.rng.IntN(n)]
+	w := g.words[g.rng.IntN(n)]
+	if d, ok := g.display[w]; ok {
+		return d
+	}
+	return w
 }
 
 func (g *gen) fill(tmpl string) string {
 	var b strings.Builder
-	for {
-		i := strings.Index(tmpl, "%s")
-		if i < 0 {
-			b.WriteString(tmpl)
-			return b.String()
+	for i := 0; i < len(tmpl); i++ {
+		if tmpl[i] == '%' && i+1 < len(tmpl) {
+			switch tmpl[i+1] {
+			case 't':
+				b.WriteString(g.topic())
+				i++
+				continue
+			case 'a':
+				b.WriteString(g.pick(adjectives))
+				i++
+				continue
+			}
 		}
-		b.WriteString(tmpl[:i])
-		// Adjective slots follow "is", "find", "the", "A" in the templates.
-		before := strings.TrimSpace(tmpl[:i])
-		if strings.HasSuffix(before, " is") || strings.HasSuffix(before, "A") || strings.HasSuffix(before, " the") || (strings.HasSuffix(before, "%s") && strings.Contains(tmpl[:i], "find")) {
-			b.WriteString(g.pick(adjectives))
-		} else {
-			b.WriteString(g.topic())
-		}
-		tmpl = tmpl[i+2:]
+		b.WriteByte(tmpl[i])
 	}
+	return b.String()
 }
 
 func capitalise(s string) string {
