@@ -1,0 +1,539 @@
+package bedrock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+)
+
+// StreamEvent is one ConverseStream event: a union with exactly one member
+// set. Type is the event's name on the wire (messageStart, contentBlockDelta,
+// ...). Marshalled to JSON it has the shape of the service's event union,
+// {"contentBlockDelta":{...}}.
+type StreamEvent struct {
+	Type string `json:"-"`
+
+	MessageStart      *MessageStartEvent           `json:"messageStart,omitempty"`
+	ContentBlockStart *ContentBlockStartEvent      `json:"contentBlockStart,omitempty"`
+	ContentBlockDelta *ContentBlockDeltaEvent      `json:"contentBlockDelta,omitempty"`
+	ContentBlockStop  *ContentBlockStopEvent       `json:"contentBlockStop,omitempty"`
+	MessageStop       *MessageStopEvent            `json:"messageStop,omitempty"`
+	Metadata          *ConverseStreamMetadataEvent `json:"metadata,omitempty"`
+}
+
+// MessageStartEvent opens the message.
+type MessageStartEvent struct {
+	Role string `json:"role"`
+}
+
+// ContentBlockStartEvent opens a content block that is not plain text (text
+// blocks start directly with a delta).
+type ContentBlockStartEvent struct {
+	ContentBlockIndex int               `json:"contentBlockIndex"`
+	Start             ContentBlockStart `json:"start"`
+}
+
+// ContentBlockStart is a union: ToolUse, ToolResult or Image.
+type ContentBlockStart struct {
+	ToolUse    *ToolUseBlockStart    `json:"toolUse,omitempty"`
+	ToolResult *ToolResultBlockStart `json:"toolResult,omitempty"`
+	Image      *ImageBlockStart      `json:"image,omitempty"`
+}
+
+// ToolUseBlockStart names the tool being called.
+type ToolUseBlockStart struct {
+	ToolUseID string `json:"toolUseId"`
+	Name      string `json:"name"`
+	Type      string `json:"type,omitempty"`
+}
+
+// ToolResultBlockStart opens the result of a server-side tool.
+type ToolResultBlockStart struct {
+	ToolUseID string `json:"toolUseId"`
+	Type      string `json:"type,omitempty"`
+	Status    string `json:"status,omitempty"`
+}
+
+// ImageBlockStart opens a generated image.
+type ImageBlockStart struct {
+	Format string `json:"format"`
+}
+
+// ContentBlockDeltaEvent is a piece of a content block.
+type ContentBlockDeltaEvent struct {
+	ContentBlockIndex int               `json:"contentBlockIndex"`
+	Delta             ContentBlockDelta `json:"delta"`
+}
+
+// ContentBlockDelta is a union: Text, ToolUse, ToolResult, ReasoningContent,
+// Citation or Image. A delta with no member set is an empty text delta.
+type ContentBlockDelta struct {
+	Text             string                      `json:"text,omitempty"`
+	ToolUse          *ToolUseBlockDelta          `json:"toolUse,omitempty"`
+	ToolResult       []ToolResultBlockDelta      `json:"toolResult,omitempty"`
+	ReasoningContent *ReasoningContentBlockDelta `json:"reasoningContent,omitempty"`
+	Citation         *Citation                   `json:"citation,omitempty"`
+	Image            *ImageBlockDelta            `json:"image,omitempty"`
+}
+
+// ToolUseBlockDelta is a fragment of a tool call's JSON input; concatenate
+// the fragments of a block and parse them at its ContentBlockStop.
+type ToolUseBlockDelta struct {
+	Input string `json:"input"`
+}
+
+// ToolResultBlockDelta is a piece of a server-side tool's result (a union:
+// Text or JSON).
+type ToolResultBlockDelta struct {
+	Text string          `json:"text,omitempty"`
+	JSON json.RawMessage `json:"json,omitempty"`
+}
+
+// ReasoningContentBlockDelta is a piece of reasoning (a union: Text,
+// Signature or RedactedContent).
+type ReasoningContentBlockDelta struct {
+	Text            string `json:"text,omitempty"`
+	Signature       string `json:"signature,omitempty"`
+	RedactedContent []byte `json:"redactedContent,omitempty"`
+}
+
+// ImageBlockDelta carries a generated image or the reason it failed.
+type ImageBlockDelta struct {
+	Source *MediaSource `json:"source,omitempty"`
+	Error  *ErrorBlock  `json:"error,omitempty"`
+}
+
+// ContentBlockStopEvent closes a content block.
+type ContentBlockStopEvent struct {
+	ContentBlockIndex int `json:"contentBlockIndex"`
+}
+
+// MessageStopEvent closes the message.
+type MessageStopEvent struct {
+	StopReason                    string          `json:"stopReason"`
+	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
+}
+
+// ConverseStreamMetadataEvent is the last event: usage and latency.
+type ConverseStreamMetadataEvent struct {
+	Usage             TokenUsage         `json:"usage"`
+	Metrics           ConverseMetrics    `json:"metrics"`
+	Trace             *ConverseTrace     `json:"trace,omitempty"`
+	PerformanceConfig *PerformanceConfig `json:"performanceConfig,omitempty"`
+	ServiceTier       *ServiceTier       `json:"serviceTier,omitempty"`
+}
+
+// ConverseStream iterates over the events of a ConverseStream response:
+//
+//	s, err := c.ConverseStream(ctx, model, req)
+//	if err != nil { ... }
+//	defer s.Close()
+//	for s.Next() {
+//		ev := s.Current()
+//		...
+//	}
+//	if err := s.Err(); err != nil { ... }
+//
+// An exception sent inside the stream ends it and Err returns it as a *Error
+// with InStream set (errors.Is(err, ErrThrottling) works). The stream holds
+// a connection and a limiter slot until it ends or is closed.
+type ConverseStream struct {
+	ctx       context.Context
+	r         *eventReader
+	requestID string
+	cur       StreamEvent
+	err       error
+	done      bool
+}
+
+// ConverseStream sends a conversation to modelID and returns the stream of
+// the reply's events. Errors before the stream starts (HTTP errors, such as
+// a ValidationException for an unknown model) are returned here.
+func (c *Client) ConverseStream(ctx context.Context, modelID string, req *ConverseRequest) (*ConverseStream, error) {
+	const op = "ConverseStream"
+	if req == nil {
+		return nil, &OpError{op, errNilRequest}
+	}
+	if modelID == "" {
+		return nil, &OpError{op, errEmptyModelID}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
+	}
+	resp, err := c.send(ctx, &call{op: op, path: modelPath(modelID, "converse-stream"), body: body, header: jsonHeader})
+	if err != nil {
+		return nil, err
+	}
+	id := requestID(resp.Header)
+	return &ConverseStream{ctx: ctx, r: newEventReader(resp.Body, id), requestID: id}, nil
+}
+
+// newConverseStream reads events from body (for tests and replays).
+func newConverseStream(ctx context.Context, body io.ReadCloser, reqID string) *ConverseStream {
+	return &ConverseStream{ctx: ctx, r: newEventReader(body, reqID), requestID: reqID}
+}
+
+// RequestID is Bedrock's x-amzn-RequestId of the response.
+func (s *ConverseStream) RequestID() string { return s.requestID }
+
+// Next advances to the next event and reports whether there is one. It
+// returns false at the end of the stream, on error (see Err) and after
+// Close. Events of unknown types are skipped.
+func (s *ConverseStream) Next() bool {
+	if s.done {
+		return false
+	}
+	for {
+		et, payload, err := s.r.next()
+		if err != nil {
+			s.finish(err)
+			return false
+		}
+		ev, known, err := decodeStreamEvent(et, payload)
+		if err != nil {
+			s.finish(fmt.Errorf("decoding %s event: %w", et, err))
+			return false
+		}
+		if known {
+			s.cur = ev
+			return true
+		}
+	}
+}
+
+// decodeStreamEvent decodes a payload straight into its event struct. known
+// is false for event types this version does not model.
+func decodeStreamEvent(eventType string, payload []byte) (ev StreamEvent, known bool, err error) {
+	ev.Type = eventType
+	var dst any
+	switch eventType {
+	case "contentBlockDelta":
+		ev.ContentBlockDelta = new(ContentBlockDeltaEvent)
+		dst = ev.ContentBlockDelta
+	case "contentBlockStart":
+		ev.ContentBlockStart = new(ContentBlockStartEvent)
+		dst = ev.ContentBlockStart
+	case "contentBlockStop":
+		ev.ContentBlockStop = new(ContentBlockStopEvent)
+		dst = ev.ContentBlockStop
+	case "messageStart":
+		ev.MessageStart = new(MessageStartEvent)
+		dst = ev.MessageStart
+	case "messageStop":
+		ev.MessageStop = new(MessageStopEvent)
+		dst = ev.MessageStop
+	case "metadata":
+		ev.Metadata = new(ConverseStreamMetadataEvent)
+		dst = ev.Metadata
+	default:
+		return StreamEvent{}, false, nil
+	}
+	if err := json.Unmarshal(payload, dst); err != nil {
+		return StreamEvent{}, false, err
+	}
+	return ev, true, nil
+}
+
+// finish ends the iteration with err (nil at a clean end or after Close)
+// and releases the connection at once.
+func (s *ConverseStream) finish(err error) {
+	s.done = true
+	s.cur = StreamEvent{}
+	var be *Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, errStreamClosed):
+		err = nil
+	case errors.As(err, &be):
+		err = be
+	case s.ctx.Err() != nil:
+		err = s.ctx.Err()
+	default:
+		err = &OpError{"ConverseStream", err}
+	}
+	s.err = err
+	s.r.close()
+}
+
+// Current is the event Next moved to.
+func (s *ConverseStream) Current() StreamEvent { return s.cur }
+
+// Err is the error that ended the iteration, if any: a *Error for an
+// exception sent inside the stream, the context's error if it was
+// cancelled, or an *OpError (a truncated stream wraps io.ErrUnexpectedEOF).
+func (s *ConverseStream) Err() error { return s.err }
+
+// Close closes the response body at once, releasing the connection and the
+// limiter slot; a Next blocked in another goroutine returns false. It is
+// idempotent and safe to call at any time.
+func (s *ConverseStream) Close() error {
+	return s.r.close()
+}
+
+// All returns the events as a sequence for range loops. It stops at the
+// first error, which it yields with a zero event, and closes the stream when
+// the loop ends.
+func (s *ConverseStream) All() iter.Seq2[StreamEvent, error] {
+	return func(yield func(StreamEvent, error) bool) {
+		defer s.Close()
+		for s.Next() {
+			if !yield(s.Current(), nil) {
+				return
+			}
+		}
+		if err := s.Err(); err != nil {
+			yield(StreamEvent{}, err)
+		}
+	}
+}
+
+// Collect reads the rest of the stream and assembles it into the response
+// Converse would have returned. It closes the stream. If the stream fails,
+// it returns what was assembled so far along with the error.
+func (s *ConverseStream) Collect() (*ConverseResponse, error) {
+	defer s.Close()
+	var acc StreamAccumulator
+	var addErr error
+	for s.Next() {
+		// Keep reading after a bad event: the rest of the message (usage,
+		// stop reason) is still worth returning with the error.
+		if err := acc.Add(s.Current()); err != nil && addErr == nil {
+			addErr = err
+		}
+	}
+	resp, respErr := acc.Response()
+	resp.RequestID = s.requestID
+	switch {
+	case s.Err() != nil:
+		return resp, s.Err()
+	case addErr != nil:
+		return resp, addErr
+	}
+	return resp, respErr
+}
+
+// maxContentBlocks bounds the block index an accumulator accepts, so that a
+// corrupt index cannot make it allocate without limit.
+const maxContentBlocks = 1 << 16
+
+// StreamAccumulator assembles ConverseStream events into a ConverseResponse:
+// text deltas are joined per block, tool-call input fragments concatenated
+// and parsed when the block stops, reasoning text and signature kept
+// together. Use it to forward events while building the final response:
+//
+//	var acc bedrock.StreamAccumulator
+//	for s.Next() {
+//		ev := s.Current()
+//		forward(ev)
+//		if err := acc.Add(ev); err != nil { ... }
+//	}
+//	resp, err := acc.Response()
+//
+// The zero value is ready to use.
+type StreamAccumulator struct {
+	role       string
+	blocks     []*accBlock
+	stopReason string
+	extra      json.RawMessage
+	meta       *ConverseStreamMetadataEvent
+}
+
+type accBlock struct {
+	text       strings.Builder
+	toolUse    *ToolUseBlockStart
+	input      strings.Builder
+	parsed     json.RawMessage // tool input, set at contentBlockStop
+	toolResult *ToolResultBlockStart
+	results    []ToolResultContentBlock
+	image      *ImageBlock
+	reasoning  bool
+	reasonText strings.Builder
+	signature  string
+	redacted   []byte
+	citations  []Citation
+	stopped    bool
+}
+
+// Add folds one event into the response. It returns an error for an
+// out-of-range block index or a tool call whose input is not valid JSON at
+// its ContentBlockStop.
+func (a *StreamAccumulator) Add(ev StreamEvent) error {
+	switch {
+	case ev.MessageStart != nil:
+		a.role = ev.MessageStart.Role
+	case ev.ContentBlockStart != nil:
+		b, err := a.block(ev.ContentBlockStart.ContentBlockIndex)
+		if err != nil {
+			return err
+		}
+		st := ev.ContentBlockStart.Start
+		switch {
+		case st.ToolUse != nil:
+			b.toolUse = st.ToolUse
+		case st.ToolResult != nil:
+			b.toolResult = st.ToolResult
+		case st.Image != nil:
+			b.image = &ImageBlock{Format: st.Image.Format}
+		}
+	case ev.ContentBlockDelta != nil:
+		b, err := a.block(ev.ContentBlockDelta.ContentBlockIndex)
+		if err != nil {
+			return err
+		}
+		d := &ev.ContentBlockDelta.Delta
+		switch {
+		case d.ToolUse != nil:
+			b.input.WriteString(d.ToolUse.Input)
+		case d.ReasoningContent != nil:
+			b.reasoning = true
+			b.reasonText.WriteString(d.ReasoningContent.Text)
+			b.signature += d.ReasoningContent.Signature
+			b.redacted = append(b.redacted, d.ReasoningContent.RedactedContent...)
+		case d.Citation != nil:
+			b.citations = append(b.citations, *d.Citation)
+		case d.ToolResult != nil:
+			for _, r := range d.ToolResult {
+				b.results = append(b.results, ToolResultContentBlock{Text: r.Text, JSON: r.JSON})
+			}
+		case d.Image != nil:
+			if b.image == nil {
+				b.image = &ImageBlock{}
+			}
+			if d.Image.Source != nil {
+				b.image.Source = *d.Image.Source
+			}
+			b.image.Error = d.Image.Error
+		default:
+			b.text.WriteString(d.Text)
+		}
+	case ev.ContentBlockStop != nil:
+		i := ev.ContentBlockStop.ContentBlockIndex
+		b, err := a.block(i)
+		if err != nil {
+			return err
+		}
+		b.stopped = true
+		if b.toolUse != nil {
+			return b.parseInput(i)
+		}
+	case ev.MessageStop != nil:
+		a.stopReason = ev.MessageStop.StopReason
+		a.extra = ev.MessageStop.AdditionalModelResponseFields
+	case ev.Metadata != nil:
+		a.meta = ev.Metadata
+	}
+	return nil
+}
+
+func (a *StreamAccumulator) block(i int) (*accBlock, error) {
+	if i < 0 || i >= maxContentBlocks {
+		return nil, fmt.Errorf("bedrock: content block index %d out of range", i)
+	}
+	for len(a.blocks) <= i {
+		a.blocks = append(a.blocks, nil)
+	}
+	if a.blocks[i] == nil {
+		a.blocks[i] = new(accBlock)
+	}
+	return a.blocks[i], nil
+}
+
+// parseInput validates the concatenated tool input. An empty input (a tool
+// without parameters) is {}.
+func (b *accBlock) parseInput(index int) error {
+	in := strings.TrimSpace(b.input.String())
+	if in == "" {
+		b.parsed = json.RawMessage("{}")
+		return nil
+	}
+	if !json.Valid([]byte(in)) {
+		b.parsed = nil
+		return fmt.Errorf("bedrock: tool use %s (%s, block %d): input is not valid JSON: %q",
+			b.toolUse.ToolUseID, b.toolUse.Name, index, excerpt([]byte(in)))
+	}
+	b.parsed = json.RawMessage(in)
+	return nil
+}
+
+// Response returns the response assembled so far. Blocks that never got
+// their ContentBlockStop are included as they are; the error reports a tool
+// call among them whose input is not valid JSON (its Input is then {}).
+func (a *StreamAccumulator) Response() (*ConverseResponse, error) {
+	role := a.role
+	if role == "" {
+		role = RoleAssistant
+	}
+	msg := &Message{Role: role, Content: make([]ContentBlock, 0, len(a.blocks))}
+	var firstErr error
+	for i, b := range a.blocks {
+		if b == nil {
+			continue
+		}
+		cb, err := b.contentBlock(i)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		msg.Content = append(msg.Content, cb)
+	}
+	resp := &ConverseResponse{
+		Output:                        ConverseOutput{Message: msg},
+		StopReason:                    a.stopReason,
+		AdditionalModelResponseFields: a.extra,
+	}
+	if m := a.meta; m != nil {
+		resp.Usage = m.Usage
+		resp.Metrics = m.Metrics
+		resp.Trace = m.Trace
+		resp.PerformanceConfig = m.PerformanceConfig
+		resp.ServiceTier = m.ServiceTier
+	}
+	return resp, firstErr
+}
+
+func (b *accBlock) contentBlock(index int) (ContentBlock, error) {
+	switch {
+	case b.toolUse != nil:
+		var err error
+		if b.parsed == nil {
+			err = b.parseInput(index)
+		}
+		input := b.parsed
+		if input == nil {
+			input = json.RawMessage("{}")
+		}
+		return ContentBlock{ToolUse: &ToolUseBlock{
+			ToolUseID: b.toolUse.ToolUseID,
+			Name:      b.toolUse.Name,
+			Input:     input,
+			Type:      b.toolUse.Type,
+		}}, err
+	case b.toolResult != nil:
+		return ContentBlock{ToolResult: &ToolResultBlock{
+			ToolUseID: b.toolResult.ToolUseID,
+			Content:   b.results,
+			Status:    b.toolResult.Status,
+			Type:      b.toolResult.Type,
+		}}, nil
+	case b.image != nil:
+		return ContentBlock{Image: b.image}, nil
+	case b.reasoning:
+		rc := &ReasoningContentBlock{}
+		if len(b.redacted) > 0 {
+			rc.RedactedContent = b.redacted
+		} else {
+			rc.ReasoningText = &ReasoningTextBlock{Text: b.reasonText.String(), Signature: b.signature}
+		}
+		return ContentBlock{ReasoningContent: rc}, nil
+	case len(b.citations) > 0:
+		return ContentBlock{CitationsContent: &CitationsContentBlock{
+			Content:   []CitationGeneratedContent{{Text: b.text.String()}},
+			Citations: b.citations,
+		}}, nil
+	default:
+		return ContentBlock{Text: b.text.String()}, nil
+	}
+}
