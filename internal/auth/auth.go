@@ -1,0 +1,64 @@
+// Package auth checks the API keys clients present to the gateway.
+package auth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/quarry-dev/quarry/internal/config"
+)
+
+// Keys is the set of accepted client keys. An empty set accepts every
+// request (allowed by the config only on a loopback address).
+type Keys []config.APIKey
+
+// Presented returns the key a request carries: "Authorization: Bearer K"
+// (OpenAI clients), "Authorization: ApiKey K" (Elasticsearch clients),
+// or "x-api-key: K"; and whether it carried one.
+func Presented(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, key, ok := strings.Cut(h, " ")
+		if ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "ApiKey")) {
+			key = strings.TrimSpace(key)
+			return key, key != ""
+		}
+		return "", false
+	}
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k, true
+	}
+	return "", false
+}
+
+// Check reports whether r may pass, and if not, whether it presented a key
+// at all (for the message: "missing" versus "invalid").
+func (k Keys) Check(r *http.Request) (ok, presented bool) {
+	if len(k) == 0 {
+		return true, false
+	}
+	key, presented := Presented(r)
+	if !presented {
+		return false, false
+	}
+	for _, want := range k {
+		if want.Match(key) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// Require wraps next so that requests without a valid key get deny's answer
+// (each API surface answers in its own error format).
+func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *http.Request, presented bool)) http.Handler {
+	if len(k) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, presented := k.Check(r); !ok {
+			deny(w, r, presented)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
