@@ -48,7 +48,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	region := resolveRegion(cfg.Region, a.profileRegion)
+	region, err := resolveRegion(cfg.Region, a.profileRegion)
+	if err != nil {
+		return nil, err
+	}
 	endpoint, err := resolveEndpoint(cfg.Endpoint, region)
 	if err != nil {
 		return nil, err
@@ -166,8 +169,10 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 			return nil, &OpError{cl.op, err}
 		}
 		if serr := sleep(ctx, c.retry.backoff(attempt)); serr != nil {
+			// Both stay matchable: errors.Is(err, context.Canceled) for the
+			// caller's cancellation, errors.As(err, **Error) for the cause.
 			release()
-			return nil, &OpError{cl.op, err}
+			return nil, &OpError{cl.op, fmt.Errorf("%w (gave up retrying: %w)", err, serr)}
 		}
 	}
 }
@@ -216,7 +221,9 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 	req.URL = u
 	req.Host = c.host
 	for k, v := range cl.header {
-		req.Header[k] = v
+		// A copy: cl.header is often the shared jsonHeader, and nothing
+		// downstream may append into its slices.
+		req.Header[k] = append([]string(nil), v...)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	if c.signer == nil {

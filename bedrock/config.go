@@ -1,7 +1,9 @@
 package bedrock
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -74,9 +76,10 @@ type Config struct {
 	UserAgent string
 }
 
-// ConfigError reports an invalid Config: the field and the rule it breaks.
+// ConfigError reports an invalid configuration: the Config field (or the
+// environment variable) and the rule it breaks. It never contains secrets.
 type ConfigError struct {
-	Field string // the Config field, e.g. "SecretAccessKey"
+	Field string // the Config field, e.g. "SecretAccessKey", or an env var, e.g. "AWS_REGION"
 	Rule  string
 }
 
@@ -129,26 +132,49 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// checkEndpoint accepts an absolute http(s) base URL, optionally with a path
+// (a proxy prefix). The URL is echoed only in redacted form: a password in
+// it must not end up in an error message or a log.
 func checkEndpoint(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q must be an absolute http(s) URL", s)
+	if err != nil {
+		return errors.New("is not a valid URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an absolute http(s) URL", u.Redacted())
+	}
+	if u.User != nil {
+		// net/http would send it as Basic auth next to our Authorization.
+		return fmt.Errorf("%q must not contain user information", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q must not have a query or fragment", s)
+		return fmt.Errorf("%q must not have a query or fragment", u.Redacted())
 	}
 	return nil
 }
 
-// resolveRegion applies the documented precedence; profileRegion is the
-// region of the shared-config profile, if one was loaded.
-func resolveRegion(explicit, profileRegion string) string {
-	for _, r := range []string{explicit, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), profileRegion} {
-		if r != "" {
-			return r
-		}
+// resolveRegion applies the documented precedence (Region, AWS_REGION,
+// AWS_DEFAULT_REGION, the profile's region, us-east-1); profileRegion is the
+// region of the shared-config profile, if one was loaded. A malformed region
+// would end up in the endpoint's host name and the signing scope, so it is
+// rejected with the name of the setting it came from.
+func resolveRegion(explicit, profileRegion string) (string, error) {
+	sources := []struct{ field, value string }{
+		{"Region", explicit},
+		{"AWS_REGION", os.Getenv("AWS_REGION")},
+		{"AWS_DEFAULT_REGION", os.Getenv("AWS_DEFAULT_REGION")},
+		{"region (shared config profile)", profileRegion},
 	}
-	return DefaultRegion
+	for _, s := range sources {
+		if s.value == "" {
+			continue
+		}
+		if !regionPattern.MatchString(s.value) {
+			return "", &ConfigError{s.field, fmt.Sprintf("%q is not an AWS region name", s.value)}
+		}
+		return s.value, nil
+	}
+	return DefaultRegion, nil
 }
 
 // resolveEndpoint applies the documented precedence and returns the base URL
@@ -159,7 +185,7 @@ func resolveEndpoint(explicit, region string) (string, error) {
 		for _, name := range []string{"AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL"} {
 			if v := os.Getenv(name); v != "" {
 				if err := checkEndpoint(v); err != nil {
-					return "", &ConfigError{"Endpoint", name + ": " + err.Error()}
+					return "", &ConfigError{name, err.Error()}
 				}
 				ep = v
 				break
@@ -179,4 +205,66 @@ func DefaultEndpoint(region string) string {
 		suffix = "amazonaws.com.cn"
 	}
 	return "https://bedrock-runtime." + region + "." + suffix
+}
+
+// String describes the Config without its secrets, so that logging a Config
+// (fmt's %v and %+v) cannot leak keys, session tokens or API keys.
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("bedrock.Config{")
+	sep := ""
+	field := func(name, v string) {
+		if v != "" {
+			b.WriteString(sep + name + ":" + v)
+			sep = " "
+		}
+	}
+	field("Region", c.Region)
+	if c.Endpoint != "" {
+		if u, err := url.Parse(c.Endpoint); err == nil {
+			field("Endpoint", u.Redacted())
+		} else {
+			field("Endpoint", redacted)
+		}
+	}
+	field("AccessKeyID", c.AccessKeyID) // an identifier, not a secret
+	field("SecretAccessKey", redact(c.SecretAccessKey))
+	field("SessionToken", redact(c.SessionToken))
+	field("Profile", c.Profile)
+	field("RoleARN", c.RoleARN)
+	field("ExternalID", redact(c.ExternalID))
+	field("APIKey", redact(c.APIKey))
+	if c.CredentialsProvider != nil {
+		field("CredentialsProvider", fmt.Sprintf("%T", c.CredentialsProvider))
+	}
+	if c.RequestsPerMinute != 0 {
+		field("RequestsPerMinute", fmt.Sprint(c.RequestsPerMinute))
+	}
+	if c.MaxConcurrent != 0 {
+		field("MaxConcurrent", fmt.Sprint(c.MaxConcurrent))
+	}
+	if c.Retry != (RetryPolicy{}) {
+		field("Retry", fmt.Sprintf("%+v", c.Retry))
+	}
+	if c.HTTPClient != nil {
+		field("HTTPClient", "set")
+	}
+	field("UserAgent", c.UserAgent)
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString keeps %#v as safe as %v.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps log/slog as safe as fmt.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+const redacted = "[REDACTED]"
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
 }

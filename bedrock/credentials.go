@@ -24,9 +24,9 @@ const refreshWindow = 5 * time.Minute
 var ErrNoCredentials = errors.New("no AWS credentials found")
 
 // CredentialsError reports a failure to obtain credentials: which source was
-// in use, and why it failed.
+// in use, and why it failed. It never contains secret values.
 type CredentialsError struct {
-	Source string // e.g. "default chain", "profile sso-dev", "assume role arn:..."
+	Source string // e.g. "default chain: ECS container credentials", "assume role arn:..."
 	Err    error
 }
 
@@ -42,28 +42,34 @@ type auth struct {
 	apiKey string
 	creds  aws.CredentialsProvider // an *aws.CredentialsCache
 	source string
+	// lastResort is set when the chain found no configured source and fell
+	// through to instance metadata: its failure means "no credentials
+	// anywhere", reported with the list of places the chain looked.
+	lastResort bool
+	profile    string // the shared-config profile the chain consulted
 	// profileRegion is the region of the loaded shared-config profile, if any.
 	profileRegion string
 }
 
 // chainLocations lists, in order, where the default chain looks; it is named
 // in the error when nothing is found.
-const chainLocations = "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), " +
-	"shared config and credentials files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, ~/.aws; profile %s), " +
-	"web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), " +
-	"ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI), " +
+const chainLocations = "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); " +
+	"shared config and credentials files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, ~/.aws; profile %s: static keys, SSO, role, process); " +
+	"web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN); " +
+	"ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI); " +
 	"EC2 instance metadata (IMDSv2%s)"
 
-// resolveAuth builds the credentials once per Client, in the order the seed
-// documents give: explicit keys, then the default chain (environment, shared
-// files with AWS_PROFILE or Profile, web identity, ECS, IMDSv2), optionally
-// followed by an STS AssumeRole.
+// resolveAuth builds the credentials once per Client, in the order issue #3
+// requires: explicit keys, then the environment, the shared files (AWS_PROFILE
+// or Profile; static keys and SSO), web identity, ECS, IMDSv2 — optionally
+// followed by an STS AssumeRole. Nothing is fetched here: the provider is a
+// cache that fetches on first use and refreshes before expiry.
 func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 	if c.APIKey != "" {
 		return &auth{apiKey: strings.TrimSpace(c.APIKey), source: "API key"}, nil
 	}
-	explicit := c.AccessKeyID != "" || c.Profile != "" || c.RoleARN != "" || c.CredentialsProvider != nil
-	if !explicit {
+	inCode := c.AccessKeyID != "" || c.Profile != "" || c.RoleARN != "" || c.CredentialsProvider != nil
+	if !inCode {
 		// Bedrock API keys from the environment, as botocore does, unless the
 		// caller configured AWS credentials in code.
 		if k := strings.TrimSpace(os.Getenv("AWS_BEARER_TOKEN_BEDROCK")); k != "" {
@@ -72,7 +78,12 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 	}
 
 	cacheOpts := func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = refreshWindow }
-	opts := []func(*config.LoadOptions) error{config.WithCredentialsCacheOptions(cacheOpts)}
+	opts := []func(*config.LoadOptions) error{
+		config.WithCredentialsCacheOptions(cacheOpts),
+		// STS, SSO and the web-identity provider need a region even when
+		// none is configured; Bedrock itself defaults to us-east-1 too.
+		config.WithDefaultRegion(DefaultRegion),
+	}
 	if c.Region != "" {
 		opts = append(opts, config.WithRegion(c.Region))
 	}
@@ -90,20 +101,52 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 		opts = append(opts, config.WithCredentialsProvider(c.CredentialsProvider))
 	case c.Profile != "":
 		a.source = "profile " + c.Profile
+		a.profile = c.Profile
 		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
 	default:
-		a.source = "default chain"
+		if err := checkEnvKeys(); err != nil {
+			return nil, err
+		}
+	}
+	if a.profile == "" {
+		a.profile = requestedProfile()
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	var notExist config.SharedConfigProfileNotExistError
+	if errors.As(err, &notExist) {
+		// A typo in a profile name deserves an error naming the setting.
+		field := "Profile"
+		switch {
+		case c.Profile != "":
+		case os.Getenv("AWS_PROFILE") != "":
+			field = "AWS_PROFILE"
+		default:
+			field = "AWS_DEFAULT_PROFILE"
+		}
+		return nil, &ConfigError{field, fmt.Sprintf("profile %q not found in the shared config or credentials files", notExist.Profile)}
+	}
 	if err != nil {
-		return nil, &CredentialsError{Source: a.source, Err: err}
+		return nil, &CredentialsError{Source: sourceOr(a.source, "default chain"), Err: err}
+	}
+	env, shared := configSources(awsCfg)
+	if a.source == "" {
+		a.source = "default chain: " + chainChoice(env, shared)
+		// The SDK's chain tries web identity from the environment before the
+		// shared files; issue #3 (like the Rust SDK and Spice.ai) puts the
+		// files first. Selecting the profile explicitly makes the SDK use it.
+		if env.WebIdentityTokenFilePath != "" && !env.Credentials.HasKeys() && profileHasCredentials(&shared) {
+			awsCfg, err = config.LoadDefaultConfig(ctx, append(opts, config.WithSharedConfigProfile(shared.Profile))...)
+			if err != nil {
+				return nil, &CredentialsError{Source: a.source, Err: err}
+			}
+		}
+		a.lastResort = !env.Credentials.HasKeys() && env.WebIdentityTokenFilePath == "" &&
+			!profileHasCredentials(&shared) && env.ContainerCredentialsRelativePath == "" &&
+			env.ContainerCredentialsEndpoint == ""
 	}
 	a.profileRegion = awsCfg.Region
 	a.creds = awsCfg.Credentials
 	if c.RoleARN != "" {
-		if awsCfg.Region == "" {
-			awsCfg.Region = resolveRegion(c.Region, "")
-		}
 		stsClient := sts.NewFromConfig(awsCfg)
 		provider := stscreds.NewAssumeRoleProvider(stsClient, c.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			if c.ExternalID != "" {
@@ -112,12 +155,91 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 			o.RoleSessionName = fmt.Sprintf("quarry-%d", time.Now().UnixNano())
 		})
 		a.source = "assume role " + c.RoleARN + " from " + a.source
+		a.lastResort = false
 		a.creds = aws.NewCredentialsCache(provider, cacheOpts)
 	}
 	if a.creds == nil {
 		return nil, &CredentialsError{Source: a.source, Err: ErrNoCredentials}
 	}
 	return a, nil
+}
+
+func sourceOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// checkEnvKeys rejects half a key pair in the environment: the SDK would
+// silently ignore it and sign with something else (an instance role, say),
+// which is never what the user meant.
+func checkEnvKeys() error {
+	id := firstEnv("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")
+	secret := firstEnv("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
+	switch {
+	case id != "" && secret == "":
+		return &ConfigError{"AWS_SECRET_ACCESS_KEY", "required when AWS_ACCESS_KEY_ID is set in the environment"}
+	case secret != "" && id == "":
+		return &ConfigError{"AWS_ACCESS_KEY_ID", "required when AWS_SECRET_ACCESS_KEY is set in the environment"}
+	}
+	return nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// requestedProfile is the profile named by the environment, "" if none.
+func requestedProfile() string {
+	return firstEnv("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+}
+
+// configSources extracts what LoadDefaultConfig read from the environment and
+// the shared files.
+func configSources(cfg aws.Config) (env config.EnvConfig, shared config.SharedConfig) {
+	for _, s := range cfg.ConfigSources {
+		switch v := s.(type) {
+		case config.EnvConfig:
+			env = v
+		case *config.EnvConfig:
+			env = *v
+		case config.SharedConfig:
+			shared = v
+		case *config.SharedConfig:
+			shared = *v
+		}
+	}
+	return env, shared
+}
+
+// profileHasCredentials reports whether a shared-config profile configures a
+// credential source of its own.
+func profileHasCredentials(s *config.SharedConfig) bool {
+	return s.Credentials.HasKeys() || s.Source != nil || s.CredentialSource != "" ||
+		s.WebIdentityTokenFile != "" || s.SSOSessionName != "" || s.SSOStartURL != "" ||
+		s.SSOAccountID != "" || s.SSORoleName != "" || s.CredentialProcess != "" || s.LoginSession != ""
+}
+
+// chainChoice names the source the default chain will use, for errors.
+func chainChoice(env config.EnvConfig, shared config.SharedConfig) string {
+	switch {
+	case env.Credentials.HasKeys():
+		return "environment"
+	case profileHasCredentials(&shared):
+		return "profile " + shared.Profile
+	case env.WebIdentityTokenFilePath != "":
+		return "web identity"
+	case env.ContainerCredentialsRelativePath != "" || env.ContainerCredentialsEndpoint != "":
+		return "ECS container credentials"
+	default:
+		return "EC2 instance metadata"
+	}
 }
 
 // retrieve returns current credentials, refreshed as needed; concurrent
@@ -130,8 +252,8 @@ func (a *auth) retrieve(ctx context.Context) (aws.Credentials, error) {
 	if ctx.Err() != nil {
 		return aws.Credentials{}, ctx.Err()
 	}
-	if a.source == "default chain" {
-		profile := os.Getenv("AWS_PROFILE")
+	if a.lastResort {
+		profile := a.profile
 		if profile == "" {
 			profile = "default"
 		}
@@ -139,7 +261,7 @@ func (a *auth) retrieve(ctx context.Context) (aws.Credentials, error) {
 		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
 			imds = ", disabled by AWS_EC2_METADATA_DISABLED"
 		}
-		return aws.Credentials{}, &CredentialsError{Source: a.source,
+		return aws.Credentials{}, &CredentialsError{Source: "default chain",
 			Err: fmt.Errorf("%w; looked in: "+chainLocations+": %w", ErrNoCredentials, profile, imds, err)}
 	}
 	return aws.Credentials{}, &CredentialsError{Source: a.source, Err: err}

@@ -61,23 +61,34 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Message == "" && t.RequestID == "" && strings.EqualFold(t.Code, e.Code)
 }
 
-// Retryable reports whether the SDKs would retry this error: throttling,
-// a model not yet ready, and server faults. In-stream errors are not
-// retryable by the client (the response had already started).
+// Retryable reports whether the client retries this error: throttling (by
+// code, as the AWS SDKs do, or by HTTP 429 when a proxy left no code), a model
+// not yet ready (modeled retryable), transient codes and server faults.
+// Validation and other client errors are final, and in-stream errors are
+// never retried: the response had already started.
 func (e *Error) Retryable() bool {
 	if e.InStream {
 		return false
 	}
-	switch e.Code {
-	case CodeThrottling, CodeModelNotReady, CodeServiceUnavailable, CodeInternalServer,
-		"TooManyRequestsException", "RequestTimeout", "RequestTimeoutException":
+	if retryableCodes[e.Code] {
 		return true
 	}
 	switch e.StatusCode {
-	case 500, 502, 503, 504:
+	case 429, 500, 502, 503, 504:
 		return true
 	}
 	return false
+}
+
+// retryableCodes are the throttling and transient codes of the AWS SDKs'
+// standard retry mode, plus ModelNotReadyException (modeled retryable).
+var retryableCodes = map[string]bool{
+	CodeThrottling: true, CodeModelNotReady: true, CodeServiceUnavailable: true, CodeInternalServer: true,
+	"Throttling": true, "ThrottledException": true, "RequestThrottledException": true,
+	"TooManyRequestsException": true, "ProvisionedThroughputExceededException": true,
+	"RequestLimitExceeded": true, "BandwidthLimitExceeded": true, "LimitExceededException": true,
+	"RequestThrottled": true, "SlowDown": true, "PriorRequestNotComplete": true,
+	"RequestTimeout": true, "RequestTimeoutException": true,
 }
 
 // The modeled Bedrock Runtime exceptions.
