@@ -1,0 +1,392 @@
+package bedrock
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+)
+
+const esVectorsFile = "../../shared/testdata/eventstream/vectors.json"
+
+type esVector struct {
+	Expect string `json:"expect"`
+	Hex    string `json:"hex"`
+}
+
+func esLoadVectors(t testing.TB) map[string]esVector {
+	t.Helper()
+	data, err := os.ReadFile(esVectorsFile)
+	if err != nil {
+		t.Fatalf("reading vectors (the repo must be cloned with shared/ beside it): %v", err)
+	}
+	var v map[string]esVector
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v) == 0 {
+		t.Fatal("no vectors")
+	}
+	return v
+}
+
+func esBytes(t testing.TB, v esVector) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(v.Hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// esFrame encodes one event-stream message; headers are name/value pairs.
+func esFrame(t testing.TB, payload string, headers ...string) []byte {
+	t.Helper()
+	var hs eventstream.Headers
+	for i := 0; i+1 < len(headers); i += 2 {
+		hs.Set(headers[i], eventstream.StringValue(headers[i+1]))
+	}
+	var buf bytes.Buffer
+	if err := eventstream.NewEncoder().Encode(&buf, eventstream.Message{Headers: hs, Payload: []byte(payload)}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func esEvent(t testing.TB, eventType, payload string) []byte {
+	return esFrame(t, payload, ":event-type", eventType, ":content-type", "application/json", ":message-type", "event")
+}
+
+func esException(t testing.TB, exceptionType, payload string) []byte {
+	return esFrame(t, payload, ":exception-type", exceptionType, ":content-type", "application/json", ":message-type", "exception")
+}
+
+func esReader(b []byte) *eventReader {
+	return newEventReader(io.NopCloser(bytes.NewReader(b)), "req-1")
+}
+
+// esFrameEnds returns the offsets at which frames end, read from the
+// total_length of each prelude (independently of the decoder).
+func esFrameEnds(t testing.TB, b []byte) []int {
+	t.Helper()
+	var ends []int
+	for off := 0; off < len(b); {
+		if len(b)-off < 4 {
+			t.Fatalf("trailing %d bytes", len(b)-off)
+		}
+		off += int(binary.BigEndian.Uint32(b[off:]))
+		ends = append(ends, off)
+	}
+	return ends
+}
+
+type esEventRec struct{ typ, payload string }
+
+// esReadAll reads events until an error; it returns the events and the error
+// (io.EOF for a clean end).
+func esReadAll(r *eventReader) ([]esEventRec, error) {
+	var out []esEventRec
+	for {
+		et, p, err := r.next()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, esEventRec{et, string(p)})
+	}
+}
+
+// TestEventStreamVectors decodes every shared vector through eventReader and
+// checks success or failure as the vector says.
+func TestEventStreamVectors(t *testing.T) {
+	vectors := esLoadVectors(t)
+	names := make([]string, 0, len(vectors))
+	for n := range vectors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := vectors[name]
+		t.Run(name, func(t *testing.T) {
+			raw := esBytes(t, v)
+			r := esReader(raw)
+			switch {
+			case strings.HasPrefix(v.Expect, "failure"):
+				if _, err := r.readFrame(); err == nil || errors.Is(err, io.EOF) {
+					t.Fatalf("readFrame = %v, want a decoding error", err)
+				}
+			case strings.HasPrefix(v.Expect, "success (multi-frame"):
+				evs, err := esReadAll(r)
+				if err != io.EOF {
+					t.Fatalf("after %d events: %v, want a clean io.EOF", len(evs), err)
+				}
+				if len(evs) != len(esFrameEnds(t, raw)) {
+					t.Fatalf("%d events from %d frames", len(evs), len(esFrameEnds(t, raw)))
+				}
+				if evs[0].typ != "messageStart" || evs[len(evs)-1].typ != "metadata" {
+					t.Errorf("events %v...%v, want messageStart...metadata", evs[0], evs[len(evs)-1])
+				}
+				for _, e := range evs {
+					if !json.Valid([]byte(e.payload)) {
+						t.Errorf("%s payload is not JSON: %q", e.typ, e.payload)
+					}
+				}
+			case v.Expect == "success":
+				// Codec vectors: the frame decodes; whole frame consumed.
+				msg, err := r.readFrame()
+				if err != nil {
+					t.Fatalf("readFrame: %v", err)
+				}
+				if _, err := r.readFrame(); err != io.EOF {
+					t.Errorf("second readFrame = %v, want io.EOF", err)
+				}
+				// None of them is a Bedrock event (no :message-type), which
+				// next must refuse rather than guess.
+				if msg.Headers.Get(":message-type") == nil {
+					if _, _, err := esReader(raw).next(); err == nil || !strings.Contains(err.Error(), ":message-type") {
+						t.Errorf("next = %v, want a missing :message-type error", err)
+					}
+				}
+			default:
+				t.Fatalf("unknown expectation %q", v.Expect)
+			}
+		})
+	}
+}
+
+// TestEventStreamVectorPayloads pins a decoded payload of each codec vector.
+func TestEventStreamVectorPayloads(t *testing.T) {
+	vectors := esLoadVectors(t)
+	for name, want := range map[string]string{
+		"payload_no_headers":     "{'foo':'bar'}",
+		"payload_one_str_header": "{'foo':'bar'}",
+		"empty_message":          "",
+		"all_headers":            "{'foo':'bar'}",
+	} {
+		msg, err := esReader(esBytes(t, vectors[name])).readFrame()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if string(msg.Payload) != want {
+			t.Errorf("%s payload %q, want %q", name, msg.Payload, want)
+		}
+	}
+}
+
+// esRealStreams are multi-frame bodies of real Bedrock streams: the two in
+// the vectors file and the longest recorded tool-call stream.
+func esRealStreams(t testing.TB) map[string][]byte {
+	t.Helper()
+	vectors := esLoadVectors(t)
+	out := map[string][]byte{}
+	for name, v := range vectors {
+		if strings.HasPrefix(v.Expect, "success (multi-frame") {
+			out[name] = esBytes(t, v)
+		}
+	}
+	cas := cvLoadCassette(t, "test_converse_stream_with_content_tool_call.yaml")
+	out["recording_tool_call"] = []byte(cas.Interactions[0].Response.Body.String)
+	return out
+}
+
+// randomChunks returns at most max bytes per Read, sizes drawn from rng.
+type randomChunks struct {
+	r   io.Reader
+	rng *rand.Rand
+	max int
+}
+
+func (c *randomChunks) Read(p []byte) (int, error) {
+	n := 1 + c.rng.Intn(c.max)
+	if n < len(p) {
+		p = p[:n]
+	}
+	return c.r.Read(p)
+}
+
+// TestEventStreamChunkBoundaries feeds real streams in every kind of split:
+// the events must be exactly those of the whole body.
+func TestEventStreamChunkBoundaries(t *testing.T) {
+	for name, raw := range esRealStreams(t) {
+		want, err := esReadAll(esReader(raw))
+		if err != io.EOF || len(want) < 5 {
+			t.Fatalf("%s: whole body: %d events, %v", name, len(want), err)
+		}
+		readers := map[string]func() io.Reader{
+			"one-byte":   func() io.Reader { return iotest.OneByteReader(bytes.NewReader(raw)) },
+			"half":       func() io.Reader { return iotest.HalfReader(bytes.NewReader(raw)) },
+			"data-err":   func() io.Reader { return iotest.DataErrReader(bytes.NewReader(raw)) },
+			"random-7":   func() io.Reader { return &randomChunks{bytes.NewReader(raw), rand.New(rand.NewSource(1)), 7} },
+			"random-300": func() io.Reader { return &randomChunks{bytes.NewReader(raw), rand.New(rand.NewSource(2)), 300} },
+		}
+		for rn, mk := range readers {
+			got, err := esReadAll(newEventReader(io.NopCloser(mk()), ""))
+			if err != io.EOF {
+				t.Errorf("%s/%s: after %d events: %v", name, rn, len(got), err)
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s/%s: %d events, want %d", name, rn, len(got), len(want))
+				continue
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("%s/%s: event %d = %v, want %v", name, rn, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestEventStreamTruncated cuts real streams at every byte: a cut at a frame
+// boundary is a clean end after the frames before it; any other cut returns
+// the complete frames and then an error wrapping io.ErrUnexpectedEOF.
+func TestEventStreamTruncated(t *testing.T) {
+	for name, raw := range esRealStreams(t) {
+		ends := esFrameEnds(t, raw)
+		for cut := 0; cut < len(raw); cut++ {
+			complete := sort.SearchInts(ends, cut+1) // frames ending at or before cut
+			atBoundary := cut == 0 || (complete > 0 && ends[complete-1] == cut)
+			evs, err := esReadAll(esReader(raw[:cut]))
+			if len(evs) != complete {
+				t.Fatalf("%s cut %d: %d events, want %d", name, cut, len(evs), complete)
+			}
+			if atBoundary {
+				if err != io.EOF {
+					t.Fatalf("%s cut %d (frame boundary): %v, want io.EOF", name, cut, err)
+				}
+				continue
+			}
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("%s cut %d: %v, want an error wrapping io.ErrUnexpectedEOF", name, cut, err)
+			}
+		}
+	}
+}
+
+// TestEventStreamExceptions maps each in-stream exception of ConverseStream
+// to its typed error.
+func TestEventStreamExceptions(t *testing.T) {
+	cases := []struct {
+		typ      string
+		payload  string
+		sentinel *Error
+		code     string
+		status   int
+	}{
+		{"throttlingException", `{"message":"Too many tokens, please wait before trying again."}`, ErrThrottling, "ThrottlingException", 429},
+		{"modelStreamErrorException", `{"message":"model failed","originalStatusCode":500,"originalMessage":"boom"}`, ErrModelStreamError, "ModelStreamErrorException", 424},
+		{"validationException", `{"message":"bad input"}`, ErrValidation, "ValidationException", 400},
+		{"internalServerException", `{"message":"internal"}`, ErrInternalServer, "InternalServerException", 500},
+		{"serviceUnavailableException", `{"message":"unavailable"}`, ErrServiceUnavailable, "ServiceUnavailableException", 503},
+	}
+	for _, tc := range cases {
+		t.Run(tc.typ, func(t *testing.T) {
+			body := append(esEvent(t, "messageStart", `{"role":"assistant"}`), esException(t, tc.typ, tc.payload)...)
+			r := esReader(body)
+			if et, _, err := r.next(); err != nil || et != "messageStart" {
+				t.Fatalf("first event %q, %v", et, err)
+			}
+			_, _, err := r.next()
+			var be *Error
+			if !errors.As(err, &be) {
+				t.Fatalf("error %v (%T), want *Error", err, err)
+			}
+			var msg struct{ Message string }
+			_ = json.Unmarshal([]byte(tc.payload), &msg)
+			if be.Code != tc.code || !be.InStream || be.StatusCode != tc.status || be.RequestID != "req-1" || be.Message != msg.Message {
+				t.Errorf("got %+v", be)
+			}
+			if !errors.Is(err, tc.sentinel) {
+				t.Errorf("errors.Is(%v, %v) is false", err, tc.sentinel)
+			}
+			if be.Retryable() {
+				t.Error("in-stream errors must not be retryable")
+			}
+			if tc.typ == "modelStreamErrorException" && (be.OriginalStatusCode != 500 || be.OriginalMessage != "boom") {
+				t.Errorf("original status/message not kept: %+v", be)
+			}
+		})
+	}
+}
+
+// TestEventStreamMalformedFrames: frames that are valid event-stream but not
+// valid Bedrock events are errors, never silently skipped.
+func TestEventStreamMalformedFrames(t *testing.T) {
+	cases := []struct {
+		name  string
+		frame []byte
+		want  string
+	}{
+		{"no message-type", esFrame(t, `{}`, ":event-type", "messageStart"), ":message-type"},
+		{"event without event-type", esFrame(t, `{}`, ":message-type", "event"), ":event-type"},
+		{"exception without type", esFrame(t, `{}`, ":message-type", "exception"), ":exception-type"},
+		{"unknown message-type", esFrame(t, `{}`, ":message-type", "initial-response"), "unknown :message-type"},
+	}
+	for _, tc := range cases {
+		_, _, err := esReader(tc.frame).next()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error mentioning %s", tc.name, err, tc.want)
+		}
+	}
+
+	// An unmodeled error frame carries its code and message in headers.
+	_, _, err := esReader(esFrame(t, "", ":message-type", "error", ":error-code", "InternalFailure", ":error-message", "oops")).next()
+	var be *Error
+	if !errors.As(err, &be) || be.Code != "InternalFailure" || be.Message != "oops" || !be.InStream || be.RequestID != "req-1" {
+		t.Errorf("error frame: %v (%+v)", err, be)
+	}
+
+	// A corrupted message CRC in the middle of a stream is an error, not EOF.
+	good := esEvent(t, "messageStart", `{"role":"assistant"}`)
+	bad := esEvent(t, "contentBlockStop", `{"contentBlockIndex":0}`)
+	bad[len(bad)-1] ^= 0xff
+	evs, err := esReadAll(esReader(append(good, bad...)))
+	if len(evs) != 1 || err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("corrupt CRC: %d events, %v", len(evs), err)
+	}
+}
+
+// TestEventStreamBigPayload: the reused payload buffer grows for a large
+// frame, and a later small frame is still decoded correctly.
+func TestEventStreamBigPayload(t *testing.T) {
+	big := `{"contentBlockIndex":0,"delta":{"text":"` + strings.Repeat("x", 200<<10) + `"}}`
+	body := append(esEvent(t, "contentBlockDelta", big), esEvent(t, "contentBlockStop", `{"contentBlockIndex":0}`)...)
+	evs, err := esReadAll(esReader(body))
+	if err != io.EOF || len(evs) != 2 || evs[0].payload != big || evs[1].payload != `{"contentBlockIndex":0}` {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+}
+
+// TestEventReaderClose: close is idempotent, closes the body at once, and
+// next afterwards reports the stream closed.
+func TestEventReaderClose(t *testing.T) {
+	body := &esCountingCloser{Reader: bytes.NewReader(esEvent(t, "messageStart", `{"role":"assistant"}`))}
+	r := newEventReader(body, "")
+	for range 3 {
+		if err := r.close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if body.closes != 1 {
+		t.Errorf("body closed %d times", body.closes)
+	}
+	if _, _, err := r.next(); !errors.Is(err, errStreamClosed) {
+		t.Errorf("next after close: %v", err)
+	}
+}
+
+type esCountingCloser struct {
+	io.Reader
+	closes int
+}
+
+func (c *esCountingCloser) Close() error { c.closes++; return nil }
