@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +86,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if conc <= 0 {
 			conc = DefaultMaxConcurrent
 		}
-		c.httpc = &http.Client{Transport: NewTransport(conc)}
+		t, err := NewTransport(conc)
+		if err != nil {
+			return nil, err
+		}
+		c.httpc = &http.Client{Transport: t}
 	}
 	return c, nil
 }
@@ -91,13 +98,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 // NewTransport returns an HTTP transport for Bedrock that keeps up to
 // maxIdle idle connections to the endpoint, so that a client running
 // maxIdle calls at once never re-dials. It has no overall timeout: streams
-// may last minutes; cancel through the context.
-func NewTransport(maxIdle int) *http.Transport {
+// may last minutes; cancel through the context. Like the AWS SDKs, it trusts
+// the extra certificates in the PEM file named by AWS_CA_BUNDLE (TLS
+// inspection proxies); a bundle that cannot be read is an error.
+func NewTransport(maxIdle int) (*http.Transport, error) {
 	if maxIdle < 1 {
 		maxIdle = DefaultMaxConcurrent
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -107,6 +116,21 @@ func NewTransport(maxIdle int) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	if path := os.Getenv("AWS_CA_BUNDLE"); path != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &ConfigError{"AWS_CA_BUNDLE", err.Error()}
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{"AWS_CA_BUNDLE", path + " holds no PEM certificates"}
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
 }
 
 // Region is the AWS region the client signs for.

@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
@@ -298,7 +299,10 @@ func TestConnectionReuse(t *testing.T) {
 
 func TestNewTransportIdlePool(t *testing.T) {
 	for _, tt := range []struct{ in, want int }{{0, DefaultMaxConcurrent}, {-1, DefaultMaxConcurrent}, {1, 1}, {100, 100}} {
-		tr := NewTransport(tt.in)
+		tr, err := NewTransport(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if tr.MaxIdleConnsPerHost != tt.want || tr.MaxIdleConns < tt.want {
 			t.Errorf("NewTransport(%d): MaxIdleConnsPerHost=%d MaxIdleConns=%d, want %d", tt.in, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, tt.want)
 		}
@@ -331,5 +335,33 @@ func TestOpErrorWrapping(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "Converse") || !strings.Contains(err.Error(), "rid-403") {
 		t.Fatalf("error text %q lacks the operation or request id", err)
+	}
+}
+
+// AWS_CA_BUNDLE, as the SDKs honour it, is trusted by the Bedrock transport
+// (TLS-inspecting proxies), and an unreadable bundle is a config error.
+func TestNewTransportCABundle(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	pemPath := filepath.Join(t.TempDir(), "bundle.pem")
+	cert := srv.Certificate()
+	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", pemPath)
+	tr, err := NewTransport(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	if err != nil {
+		t.Fatalf("the bundle's certificate is not trusted: %v", err)
+	}
+	resp.Body.Close()
+
+	t.Setenv("AWS_CA_BUNDLE", filepath.Join(t.TempDir(), "missing.pem"))
+	var ce *ConfigError
+	if _, err := NewTransport(1); !errors.As(err, &ce) || ce.Field != "AWS_CA_BUNDLE" {
+		t.Fatalf("missing bundle: err = %v, want a ConfigError naming AWS_CA_BUNDLE", err)
 	}
 }

@@ -87,9 +87,9 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 	if c.Region != "" {
 		opts = append(opts, config.WithRegion(c.Region))
 	}
-	if c.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
-	}
+	// The chain's own calls (STS, SSO, ECS, IMDS) use the SDK's HTTP client,
+	// not Config.HTTPClient: that one is sized and tuned for Bedrock, and the
+	// SDK must be free to apply AWS_CA_BUNDLE to its transport.
 	a := &auth{}
 	switch {
 	case c.AccessKeyID != "":

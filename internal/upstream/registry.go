@@ -56,7 +56,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 			}
 			idle += c
 		}
-		transport = bedrock.NewTransport(idle)
+		t, err := bedrock.NewTransport(idle)
+		if err != nil {
+			return nil, err
+		}
+		transport = t
 	}
 	httpc := &http.Client{Transport: transport}
 	r := &Registry{byName: make(map[string]*Model, len(all))}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/server"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("quarry serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "path to the gateway's YAML config (required)")
+	addr := fs.String("addr", "", "listen address, overriding server.address (e.g. 127.0.0.1:8080)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: quarry serve --config FILE [--addr HOST:PORT]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "quarry serve: --config FILE is required (and no other arguments)")
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "quarry serve:", err)
+		return 1
+	}
+	if *addr != "" {
+		cfg.Server.Address = *addr
+	}
+	srv, err := server.New(ctx, cfg, server.Options{})
+	if err != nil {
+		fmt.Fprintln(stderr, "quarry serve:", err)
+		return 1
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Server.Address)
+	if err != nil {
+		fmt.Fprintln(stderr, "quarry serve: listen:", err)
+		return 1
+	}
+	names := make([]string, 0, len(srv.Registry().Models()))
+	for _, m := range srv.Registry().Models() {
+		names = append(names, m.Name)
+	}
+	fmt.Fprintf(stdout, "quarry: serving %s on http://%s (OpenAI API under /v1)\n", strings.Join(names, ", "), ln.Addr())
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(stderr, "quarry serve:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,244 @@
+// Package server assembles the gateway: the upstream models, the built-in
+// emulator when configured, the OpenAI (and later Elasticsearch) API
+// surfaces behind API-key auth, health and metrics, logging, and graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+
+	"github.com/quarry-dev/quarry/emulator"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/auth"
+	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/metrics"
+	"github.com/quarry-dev/quarry/internal/openai"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// Server is a configured gateway, ready to serve.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	emu      *emulator.Server // nil unless the config enables it
+	reg      *upstream.Registry
+	metrics  *metrics.Metrics
+	handler  http.Handler
+	ready    atomic.Bool
+	openaiAP *openai.Handler
+}
+
+// Options adjust a Server beyond its config.
+type Options struct {
+	// Logger receives the gateway's logs; nil builds one on stderr from the
+	// config's log_level and log_format.
+	Logger *slog.Logger
+	// Media overrides the OpenAI surface's media fetching options (tests).
+	Media *openai.MediaOptions
+}
+
+// New builds everything the config describes: it starts the built-in
+// emulator if enabled and resolves each model's client once.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
+	}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	uopts := upstream.Options{UserAgent: "quarry-gateway"}
+	if cfg.Emulator.Enabled {
+		ecfg := emulator.Config{}
+		if cfg.Emulator.ConfigFile != "" {
+			var err error
+			if ecfg, err = emulator.LoadConfig(cfg.Emulator.ConfigFile); err != nil {
+				return nil, fmt.Errorf("emulator: %w", err)
+			}
+		}
+		if cfg.Emulator.Seed != 0 {
+			ecfg.Seed = cfg.Emulator.Seed
+		}
+		ecfg.Logger = log.With("component", "emulator")
+		emu, err := emulator.NewServer(ecfg)
+		if err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+		s.emu = emu
+		uopts.EmulatorURL = emu.URL
+		if len(ecfg.Credentials) > 0 {
+			uopts.EmulatorAccessKeyID, uopts.EmulatorSecretAccessKey = ecfg.Credentials[0].AccessKeyID, ecfg.Credentials[0].SecretAccessKey
+		}
+		log.Info("built-in Bedrock emulator started", "url", emu.URL)
+	}
+	reg, err := upstream.New(ctx, cfg, uopts)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.reg = reg
+	mopts := openai.MediaOptions{}
+	if opts.Media != nil {
+		mopts = *opts.Media
+	}
+	s.openaiAP = openai.NewHandler(reg, openai.Options{
+		Logger:          log,
+		UpstreamTimeout: cfg.Server.UpstreamTimeout,
+		QueueTimeout:    cfg.Server.QueueTimeout,
+		Media:           mopts,
+	})
+	s.handler = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	keys := auth.Keys(s.cfg.Server.APIKeys)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", keys.Require(s.metrics.Handler(), denyPlain))
+	mux.Handle("/v1/", keys.Require(s.openaiAP, denyOpenAI))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
+			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
+			"type":    "invalid_request_error", "param": nil, "code": "unknown_url"}})
+	})
+	limit := s.cfg.Server.MaxRequestBytes
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			// Refuse at once rather than after reading the body; the
+			// surfaces turn this error into a 413 in their own format.
+			r.Body = tooLarge{limit}
+		} else {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		mux.ServeHTTP(w, r)
+	})
+	h = recoverPanics(s.log, h)
+	return accesslog.Middleware(s.log, h, s.metrics.Observe)
+}
+
+// tooLarge is the body of a request whose declared length is over the limit.
+type tooLarge struct{ limit int64 }
+
+func (t tooLarge) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Limit: t.limit} }
+func (t tooLarge) Close() error             { return nil }
+
+// denyOpenAI answers a request without a valid key in OpenAI's format.
+func denyOpenAI(w http.ResponseWriter, r *http.Request, presented bool) {
+	msg := "Missing API key: send it as 'Authorization: Bearer <key>'."
+	code := "missing_api_key"
+	if presented {
+		msg, code = "Incorrect API key provided.", "invalid_api_key"
+	}
+	accesslog.From(r.Context()).SetError("authentication_error")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="quarry"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
+		"message": msg, "type": "authentication_error", "param": nil, "code": code}})
+}
+
+func denyPlain(w http.ResponseWriter, r *http.Request, presented bool) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="quarry"`)
+	http.Error(w, "unauthorized", http.StatusUnauthorized)
+}
+
+// recoverPanics turns a handler panic into a logged 500 for that request
+// only; the server keeps serving. (Handlers are written not to panic; this
+// is the last line of defence.)
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("handler panic", "request_id", accesslog.From(r.Context()).ID, "panic", fmt.Sprint(v))
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{
+					"message": "internal error", "type": "api_error", "param": nil, "code": nil}})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Handler is the gateway's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry is the set of served models.
+func (s *Server) Registry() *upstream.Registry { return s.reg }
+
+// Emulator is the built-in emulator, or nil when it is not enabled.
+func (s *Server) Emulator() *emulator.Server { return s.emu }
+
+// Serve serves on ln until ctx is done, then shuts down gracefully:
+// in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.Server.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops the built-in emulator, if any.
+func (s *Server) Close() {
+	if s.emu != nil {
+		s.emu.Close()
+	}
+}
+
+// NewLogger builds the gateway's slog logger.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, o))
+	}
+	return slog.New(slog.NewJSONHandler(w, o))
+}
+
