@@ -1,0 +1,71 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/server"
+)
+
+// gateway is a running gateway for end-to-end tests.
+type gateway struct {
+	URL    string // base URL, e.g. http://127.0.0.1:12345
+	Server *server.Server
+}
+
+// startGateway runs `quarry serve` in-process on a loopback port with the
+// config at path (the quick start unless a test needs another), and stops it
+// when the test ends. edit, if not nil, adjusts the loaded config.
+func startGateway(t testing.TB, path string, edit func(*config.Config)) *gateway {
+	t.Helper()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		srv.Close()
+	})
+	return &gateway{URL: "http://" + ln.Addr().String(), Server: srv}
+}
+
+const quickstart = "../../examples/quickstart.yaml"
+
+func TestHealthAndReady(t *testing.T) {
+	g := startGateway(t, quickstart, nil)
+	for _, p := range []string{"/health", "/v1/ready"} {
+		resp, err := http.Get(g.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d", p, resp.StatusCode)
+		}
+	}
+}
