@@ -144,8 +144,11 @@ func TestLatencyAndDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-out.GetStream().Events() // messageStart
-	<-out.GetStream().Events() // first delta
+	for i := 0; i < 2; i++ { // messageStart, first delta
+		if _, ok := <-out.GetStream().Events(); !ok {
+			t.Fatalf("stream ended early: %v", out.GetStream().Err())
+		}
+	}
 	if time.Since(start) < 100*time.Millisecond {
 		t.Errorf("latency not applied: %v", time.Since(start))
 	}

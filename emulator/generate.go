@@ -511,9 +511,9 @@ func (g *gen) callTools(res *genResult) bool {
 		}
 	}
 	var tool *genTool
+	best := 0
 	switch choice := g.req.ToolChoice; choice {
 	case "", "auto", "any":
-		best := 0
 		for i := range g.req.Tools {
 			if s := toolScore(&g.req.Tools[i], g.last); s > best {
 				best, tool = s, &g.req.Tools[i]
@@ -537,8 +537,13 @@ func (g *gen) callTools(res *genResult) bool {
 		input = []byte("{}")
 	}
 	res.ToolUses = []genToolUse{{ID: g.toolUseID(tool.Name, 0), Name: tool.Name, Input: input}}
-	if g.req.Family == familyNova {
+	// Nova always thinks aloud before a call; Claude explains itself when
+	// it chose the tool on its own (not named by the user nor forced).
+	switch {
+	case g.req.Family == familyNova:
 		res.Text = "<thinking>The user asked about " + g.topic() + ". I will use the `" + tool.Name + "` tool to answer.</thinking>\n"
+	case g.req.Family == familyAnthropic && best > 0 && best < 10 && (g.req.ToolChoice == "" || g.req.ToolChoice == "auto"):
+		res.Text = "To answer your question about " + g.topic() + ", I'll use the " + tool.Name + " tool."
 	}
 	return true
 }

@@ -28,9 +28,9 @@ func newSDK(t *testing.T, cfg Config) (*bedrockruntime.Client, *Server) {
 	}
 	t.Cleanup(srv.Close)
 	client := bedrockruntime.New(bedrockruntime.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(srv.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
 		RetryMaxAttempts: 1,
 	})
 	return client, srv
