@@ -253,6 +253,12 @@ func TestEventStreamTruncated(t *testing.T) {
 	for name, raw := range esRealStreams(t) {
 		ends := esFrameEnds(t, raw)
 		for cut := 0; cut < len(raw); cut++ {
+			// Every byte of the small streams; for the long one every byte
+			// of its first and last frames and a sample in between (the
+			// check is quadratic).
+			if len(raw) > 4096 && cut > ends[1] && cut < ends[len(ends)-3] && cut%13 != 0 {
+				continue
+			}
 			complete := sort.SearchInts(ends, cut+1) // frames ending at or before cut
 			atBoundary := cut == 0 || (complete > 0 && ends[complete-1] == cut)
 			evs, err := esReadAll(esReader(raw[:cut]))
