@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -68,11 +69,13 @@ func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
 		return func() { <-l.slots }, nil
 	default:
 	}
+	qctx, cancel := queueContext(ctx)
+	defer cancel()
 	select {
 	case l.slots <- struct{}{}:
 		return func() { <-l.slots }, nil
-	case <-ctx.Done():
-		return nil, &LimitError{Limit: "max_concurrent_invocations", Err: ctx.Err()}
+	case <-qctx.Done():
+		return nil, &LimitError{Limit: "max_concurrent_invocations", Err: qctx.Err()}
 	}
 }
 
@@ -82,14 +85,35 @@ func (l *Limiter) wait(ctx context.Context) error {
 	if l == nil || l.rate == nil {
 		return nil
 	}
-	if err := l.rate.Wait(ctx); err != nil {
-		cause := ctx.Err()
+	qctx, cancel := queueContext(ctx)
+	defer cancel()
+	if err := l.rate.Wait(qctx); err != nil {
+		cause := qctx.Err()
 		if cause == nil {
 			cause = context.DeadlineExceeded
 		}
 		return &LimitError{Limit: "requests_per_min_limit", Err: cause}
 	}
 	return nil
+}
+
+type queueTimeoutKey struct{}
+
+// WithQueueTimeout bounds how long calls made with the returned context may
+// wait for the client's limiter (a concurrency slot or a rate token). Past
+// it the call fails with a *LimitError (errors.Is(err, ErrLimited)) even
+// though ctx itself may allow a long call: a gateway queues briefly, then
+// answers 429.
+func WithQueueTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, queueTimeoutKey{}, d)
+}
+
+// queueContext is ctx bounded by its queue timeout, if it has one.
+func queueContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Value(queueTimeoutKey{}).(time.Duration); ok && d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
 }
 
 // InFlight is the number of calls currently holding a concurrency slot.
