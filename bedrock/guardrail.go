@@ -47,10 +47,13 @@ type GuardrailText struct {
 // GuardrailImage is an image to check: Format "png" or "jpeg"; the bytes
 // travel base64-encoded.
 type GuardrailImage struct {
-	Format string `json:"format"`
-	Source struct {
-		Bytes []byte `json:"bytes"`
-	} `json:"source"`
+	Format string               `json:"format"`
+	Source GuardrailImageSource `json:"source"`
+}
+
+// GuardrailImageSource holds the image bytes.
+type GuardrailImageSource struct {
+	Bytes []byte `json:"bytes"`
 }
 
 // GuardrailTextContent is a text block, the common case.
