@@ -44,23 +44,31 @@ type invocationMetrics struct {
 // parseNative validates a family's native request body as Bedrock does and
 // reduces it to a genRequest.
 func parseNative(family string, body []byte) (*genRequest, *apiError) {
+	var req *genRequest
+	var err *apiError
 	switch family {
 	case familyAnthropic:
-		return nativeParseClaude(body)
+		req, err = nativeParseClaude(body)
 	case familyNova:
-		return nativeParseNova(body)
+		req, err = nativeParseNova(body)
 	case familyTitanText:
-		return nativeParseTitan(body)
+		req, err = nativeParseTitan(body)
 	case familyLlama:
-		return nativeParseLlama(body)
+		req, err = nativeParseLlama(body)
 	case familyMistral:
-		return nativeParseMistral(body)
+		req, err = nativeParseMistral(body)
 	case familyCohere:
-		return nativeParseCohere(body)
+		req, err = nativeParseCohere(body)
 	case familyCohereR:
-		return nativeParseCohereR(body)
+		req, err = nativeParseCohereR(body)
+	default:
+		return nil, &apiError{Status: 500, Code: "InternalServerException", Message: "unknown model family " + family}
 	}
-	return nil, &apiError{Status: 500, Code: "InternalServerException", Message: "unknown model family " + family}
+	if err != nil {
+		return nil, err
+	}
+	req.Family = family
+	return req, nil
 }
 
 // renderNative is the family's native InvokeModel response body.
@@ -658,9 +666,13 @@ func nativeJSONFragments(input string) []string {
 	return out
 }
 
-// nativeSignature is the opaque signature of a reasoning block.
-func nativeSignature(modelID, reasoning string) string {
-	sum := sha256.Sum256([]byte(modelID + "\x00" + reasoning))
+// nativeSignature is the opaque signature of a reasoning block: the
+// generator's when it made one.
+func nativeSignature(modelID string, res genResult) string {
+	if res.ReasoningSignature != "" {
+		return res.ReasoningSignature
+	}
+	sum := sha256.Sum256([]byte(res.Reasoning + "\x00" + modelID))
 	return base64.StdEncoding.EncodeToString(append(sum[:], sum[:16]...))
 }
 
@@ -700,6 +712,9 @@ func nativeCohereReason(stop string, chat bool) string {
 
 // nativeStopSeqs reads a list of stop strings.
 func nativeStopSeqs(m map[string]any, key string) []string { return famGetStrings(m, key) }
+
+// nativeBlobTokens is what an image, document or video input bills.
+const nativeBlobTokens = 1600
 
 // nativeViolations words schema violations found outside famDecode.
 func nativeViolations(out []string) *apiError {
@@ -819,6 +834,8 @@ func nativeParseClaude(body []byte) (*genRequest, *apiError) {
 				switch famGetString(b, "type") {
 				case "text":
 					texts = append(texts, famGetString(b, "text"))
+				case "image", "document":
+					req.ExtraInputTokens += nativeBlobTokens
 				case "tool_use":
 					if gm.Role != "assistant" {
 						return nil, validationError("messages.%d.content.%d: tool_use blocks may only appear in assistant messages", i, j)
@@ -829,7 +846,11 @@ func nativeParseClaude(body []byte) (*genRequest, *apiError) {
 					if gm.Role != "user" {
 						return nil, validationError("messages.%d.content.%d: tool_result blocks may only appear in user messages", i, j)
 					}
-					gm.ToolResults = append(gm.ToolResults, genToolResult{ToolUseID: famGetString(b, "tool_use_id"), Text: nativeClaudeResultText(b["content"])})
+					status := ""
+					if famGetBool(b, "is_error", false) {
+						status = "error"
+					}
+					gm.ToolResults = append(gm.ToolResults, genToolResult{ToolUseID: famGetString(b, "tool_use_id"), Text: nativeClaudeResultText(b["content"]), Status: status})
 				}
 			}
 		}
@@ -986,7 +1007,7 @@ func nativeNullable(s string) any {
 func nativeClaudeMessage(modelID string, req *genRequest, res genResult) nativeObj {
 	var content []any
 	if res.Reasoning != "" {
-		content = append(content, nativeObj{{"type", "thinking"}, {"thinking", res.Reasoning}, {"signature", nativeSignature(modelID, res.Reasoning)}})
+		content = append(content, nativeObj{{"type", "thinking"}, {"thinking", res.Reasoning}, {"signature", nativeSignature(modelID, res)}})
 	}
 	if res.Text != "" || len(res.ToolUses) == 0 {
 		content = append(content, nativeObj{{"type", "text"}, {"text", res.Text}})
@@ -1037,7 +1058,7 @@ func nativeClaudeChunks(modelID string, req *genRequest, res genResult) []native
 		for _, f := range nativeFragments(res.Reasoning) {
 			out = append(out, delta(nativeObj{{"type", "thinking_delta"}, {"thinking", f}}))
 		}
-		out = append(out, delta(nativeObj{{"type", "signature_delta"}, {"signature", nativeSignature(modelID, res.Reasoning)}}))
+		out = append(out, delta(nativeObj{{"type", "signature_delta"}, {"signature", nativeSignature(modelID, res)}}))
 		stop()
 	}
 	if res.Text != "" || len(res.ToolUses) == 0 {
@@ -1169,6 +1190,11 @@ func nativeParseNova(body []byte) (*genRequest, *apiError) {
 			if t, ok := b["text"].(string); ok {
 				texts = append(texts, t)
 			}
+			for _, k := range []string{"image", "document", "video"} {
+				if b[k] != nil {
+					req.ExtraInputTokens += nativeBlobTokens
+				}
+			}
 			if u := famGetObject(b, "toolUse"); u != nil {
 				in, _ := json.Marshal(u["input"])
 				gm.ToolUses = append(gm.ToolUses, genToolUse{ID: famGetString(u, "toolUseId"), Name: famGetString(u, "name"), Input: in})
@@ -1184,7 +1210,7 @@ func nativeParseNova(body []byte) (*genRequest, *apiError) {
 						parts = append(parts, string(jb))
 					}
 				}
-				gm.ToolResults = append(gm.ToolResults, genToolResult{ToolUseID: famGetString(r, "toolUseId"), Text: strings.Join(parts, "\n")})
+				gm.ToolResults = append(gm.ToolResults, genToolResult{ToolUseID: famGetString(r, "toolUseId"), Text: strings.Join(parts, "\n"), Status: famGetString(r, "status")})
 			}
 		}
 		gm.Text = strings.Join(texts, "\n")
@@ -1456,6 +1482,7 @@ func nativeParseLlama(body []byte) (*genRequest, *apiError) {
 	}
 	req := nativePromptRequest(famGetString(m, "prompt"))
 	req.MaxTokens = famGetInt(m, "max_gen_len", 512)
+	req.ExtraInputTokens = nativeBlobTokens * len(famGetList(m, "images"))
 	return req, nil
 }
 
