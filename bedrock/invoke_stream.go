@@ -81,6 +81,7 @@ func (m InvocationMetrics) MarshalJSON() ([]byte, error) {
 // Next and Current must be called from one goroutine; Close may be called
 // from any goroutine and makes a blocked Next return false at once.
 type InvokeStream struct {
+	ctx         context.Context
 	r           *eventReader
 	contentType string
 	meta        ResponseMetadata
@@ -110,6 +111,7 @@ func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID stri
 	}
 	md := metadataOf(resp)
 	return &InvokeStream{
+		ctx:         ctx,
 		r:           newEventReader(resp.Body, md.RequestID),
 		contentType: resp.Header.Get("X-Amzn-Bedrock-Content-Type"),
 		meta:        md,
@@ -126,10 +128,7 @@ func (s *InvokeStream) Next() bool {
 	for {
 		et, payload, err := s.r.next()
 		if err != nil {
-			s.done = true
-			if err != io.EOF && !s.closed.Load() {
-				s.err = &OpError{"InvokeModelWithResponseStream", err}
-			}
+			s.finish(err)
 			return false
 		}
 		if et != "chunk" {
@@ -141,8 +140,7 @@ func (s *InvokeStream) Next() bool {
 			Bytes []byte `json:"bytes"`
 		}
 		if err := json.Unmarshal(payload, &ch); err != nil {
-			s.done = true
-			s.err = &OpError{"InvokeModelWithResponseStream", fmt.Errorf("decoding chunk (request id %s): %w", s.meta.RequestID, err)}
+			s.finish(fmt.Errorf("decoding chunk (request id %s): %w", s.meta.RequestID, err))
 			return false
 		}
 		if bytes.Contains(ch.Bytes, []byte(`"amazon-bedrock-invocationMetrics"`)) {
@@ -158,14 +156,35 @@ func (s *InvokeStream) Next() bool {
 	}
 }
 
+// finish ends the iteration with err and releases the connection (and the
+// limiter slot) at once, so a stream read to its end holds nothing even if
+// the caller never calls Close.
+func (s *InvokeStream) finish(err error) {
+	s.done = true
+	var be *Error
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, errStreamClosed), s.closed.Load():
+		err = nil
+	case errors.As(err, &be):
+		err = be
+	case s.ctx.Err() != nil:
+		err = s.ctx.Err()
+	default:
+		err = &OpError{"InvokeModelWithResponseStream", err}
+	}
+	s.err = err
+	s.r.close()
+}
+
 // Current is the model-native JSON of the current chunk (the base64 "bytes"
 // of the chunk event, decoded). The slice is the caller's to keep.
 func (s *InvokeStream) Current() []byte { return s.cur }
 
 // Err is the error that ended the stream, nil at a clean end or after
-// Close. In-stream exceptions are *Error values with InStream set (match
-// with errors.Is(err, ErrModelTimeout) and the like); a stream cut inside a
-// frame is an error wrapping io.ErrUnexpectedEOF.
+// Close: a *Error with InStream set for an exception inside the stream
+// (match with errors.Is(err, ErrModelTimeout) and the like), the context's
+// error if it was cancelled, else an *OpError (a stream cut inside a frame
+// wraps io.ErrUnexpectedEOF).
 func (s *InvokeStream) Err() error { return s.err }
 
 // Close releases the connection. It is idempotent and safe to call at any

@@ -249,3 +249,55 @@ func TestInvokeStreamHTTPError(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestInvokeStreamReleasesSlotAtEnd: a stream read to its end gives its
+// concurrency slot back even if the caller forgets Close.
+func TestInvokeStreamReleasesSlotAtEnd(t *testing.T) {
+	body := invChunk(t, invTitanChunk2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	c, err := New(context.Background(), Config{Endpoint: srv.URL, AccessKeyID: "AKID", SecretAccessKey: "SECRET", Region: "us-east-1", MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := c.InvokeModelWithResponseStream(ctx, "amazon.titan-text-lite-v1", &InvokeModelInput{Body: []byte(`{}`)})
+		if err != nil {
+			cancel()
+			t.Fatalf("call %d: %v", i, err)
+		}
+		for st.Next() {
+		}
+		if st.Err() != nil {
+			t.Errorf("call %d: %v", i, st.Err())
+		}
+		cancel()
+	}
+}
+
+func TestInvokeStreamContextCancel(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(invChunk(t, invTitanChunk1))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c := newInvClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := c.InvokeModelWithResponseStream(ctx, "amazon.titan-text-lite-v1", &InvokeModelInput{Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !st.Next() {
+		t.Fatal(st.Err())
+	}
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if st.Next() {
+		t.Fatal("Next = true after cancel")
+	}
+	if !errors.Is(st.Err(), context.Canceled) {
+		t.Errorf("Err = %v, want context.Canceled", st.Err())
+	}
+}
