@@ -1,0 +1,202 @@
+package bedrock
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+func TestLimiterDefaults(t *testing.T) {
+	l := NewLimiter(0, 0)
+	if cap(l.slots) != 40 {
+		t.Errorf("default MaxConcurrent = %d, want 40", cap(l.slots))
+	}
+	if l.rate.Limit() != rate.Limit(1500.0/60) || l.rate.Burst() != 25 {
+		t.Errorf("default rate %v/s burst %d, want 25/s (1500 rpm) burst 25", l.rate.Limit(), l.rate.Burst())
+	}
+	isolateAWSEnv(t)
+	c := mustNew(t, Config{APIKey: "k"})
+	if cap(c.Limiter().slots) != DefaultMaxConcurrent || c.Limiter().rate.Limit() != rate.Limit(DefaultRequestsPerMinute)/60 {
+		t.Error("a zero Config does not get the default limits")
+	}
+	// Negative disables; a nil limiter limits nothing.
+	for _, l := range []*Limiter{NewLimiter(-1, -1), nil} {
+		release, err := l.acquire(context.Background())
+		if err != nil || l.wait(context.Background()) != nil || l.InFlight() != 0 {
+			t.Fatalf("unlimited limiter limited: %v", err)
+		}
+		release()
+	}
+}
+
+func TestMaxConcurrentHolds(t *testing.T) {
+	isolateAWSEnv(t)
+	const limit = 3
+	var inFlight, peak atomic.Int64
+	gate := make(chan struct{})
+	fb := newFakeBedrock(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-gate
+		inFlight.Add(-1)
+		io.WriteString(w, "{}")
+	})
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", MaxConcurrent: limit, RequestsPerMinute: -1})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, limit+1)
+	for range limit {
+		wg.Go(func() { errs <- converseCall(context.Background(), c, "m") })
+	}
+	waitFor(t, func() bool { return fb.hits.Load() == limit })
+
+	// The N+1th call waits while N are in flight...
+	done := make(chan error, 1)
+	go func() { done <- converseCall(context.Background(), c, "m") }()
+	select {
+	case err := <-done:
+		t.Fatalf("call %d ran past MaxConcurrent=%d: %v", limit+1, limit, err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if fb.hits.Load() != limit || c.Limiter().InFlight() != limit {
+		t.Fatalf("server saw %d, limiter holds %d; want %d", fb.hits.Load(), c.Limiter().InFlight(), limit)
+	}
+	// ...and a waiter whose deadline passes gets ErrLimited.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := converseCall(ctx, c, "m")
+	cancel()
+	var le *LimitError
+	if !errors.Is(err, ErrLimited) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &le) || le.Limit != "max_concurrent_invocations" {
+		t.Fatalf("err = %v, want ErrLimited (max_concurrent_invocations) and DeadlineExceeded", err)
+	}
+	var op *OpError
+	if !errors.As(err, &op) || op.Op != "Converse" {
+		t.Fatalf("limiter error not wrapped in OpError: %v", err)
+	}
+
+	// One finishing lets the waiter through.
+	gate <- struct{}{}
+	waitFor(t, func() bool { return fb.hits.Load() == limit+1 })
+	close(gate)
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if peak.Load() > limit {
+		t.Fatalf("server saw %d concurrent calls, limit %d", peak.Load(), limit)
+	}
+	if c.Limiter().InFlight() != 0 {
+		t.Fatalf("slots leaked: %d", c.Limiter().InFlight())
+	}
+}
+
+// TestSlotHeldUntilBodyClosed: an open response (a stream) counts against
+// MaxConcurrent until its body is closed.
+func TestSlotHeldUntilBodyClosed(t *testing.T) {
+	isolateAWSEnv(t)
+	fb := newFakeBedrock(t, nil)
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", MaxConcurrent: 1})
+	resp, err := c.send(context.Background(), &call{op: "ConverseStream", path: modelPath("m", "converse-stream"), header: jsonHeader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limiter().InFlight() != 1 {
+		t.Fatalf("InFlight = %d with an open body", c.Limiter().InFlight())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := converseCall(ctx, c, "m"); !errors.Is(err, ErrLimited) {
+		t.Fatalf("second call with the slot taken: %v", err)
+	}
+	resp.Body.Close()
+	resp.Body.Close() // closing twice must not free a second slot
+	if c.Limiter().InFlight() != 0 {
+		t.Fatalf("InFlight = %d after close", c.Limiter().InFlight())
+	}
+	if err := converseCall(context.Background(), c, "m"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequestsPerMinutePaces(t *testing.T) {
+	isolateAWSEnv(t)
+	fb := newFakeBedrock(t, nil)
+	const rpm = 1200 // 20/s, burst 20
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", RequestsPerMinute: rpm})
+	start := time.Now()
+	for range 20 {
+		if err := converseCall(context.Background(), c, "m"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Fatalf("the first burst of 20 took %v; the burst should pass at once", d)
+	}
+	for range 10 {
+		if err := converseCall(context.Background(), c, "m"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 10 calls beyond the burst at 20/s need about 500ms.
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("30 calls at %d rpm took only %v", rpm, d)
+	}
+	// A deadline the rate cannot meet fails at once with ErrLimited.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	for range 5 {
+		err := converseCall(ctx, c, "m")
+		if err == nil {
+			continue // a token may still have been free
+		}
+		var le *LimitError
+		if !errors.Is(err, ErrLimited) || !errors.As(err, &le) || le.Limit != "requests_per_min_limit" {
+			t.Fatalf("err = %v, want ErrLimited (requests_per_min_limit)", err)
+		}
+		return
+	}
+	t.Fatal("a 10ms deadline never hit the rate limit")
+}
+
+// TestRetriesCountAgainstRate: every attempt takes a token, so retries cannot
+// exceed RequestsPerMinute.
+func TestRetriesCountAgainstRate(t *testing.T) {
+	isolateAWSEnv(t)
+	fb := newFakeBedrock(t, failWith(503, CodeServiceUnavailable))
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", RequestsPerMinute: 600, Retry: fastRetry}) // burst 10
+	before := c.Limiter().rate.Tokens()
+	_ = converseCall(context.Background(), c, "m")
+	used := before - c.Limiter().rate.Tokens()
+	if fb.hits.Load() != 3 || used < 2.5 || used > 3.5 {
+		t.Fatalf("%d attempts used %.2f tokens, want 3", fb.hits.Load(), used)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
