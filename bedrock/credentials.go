@@ -140,9 +140,13 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 				return nil, &CredentialsError{Source: a.source, Err: err}
 			}
 		}
-		a.lastResort = !env.Credentials.HasKeys() && env.WebIdentityTokenFilePath == "" &&
-			!profileHasCredentials(&shared) && env.ContainerCredentialsRelativePath == "" &&
-			env.ContainerCredentialsEndpoint == ""
+	}
+	if c.AccessKeyID == "" && c.CredentialsProvider == nil {
+		// With Profile set the SDK ignores environment keys and web
+		// identity, so only the profile and the container matter then.
+		envSource := c.Profile == "" && (env.Credentials.HasKeys() || env.WebIdentityTokenFilePath != "")
+		a.lastResort = !envSource && !profileHasCredentials(&shared) &&
+			env.ContainerCredentialsRelativePath == "" && env.ContainerCredentialsEndpoint == ""
 	}
 	a.profileRegion = awsCfg.Region
 	a.creds = awsCfg.Credentials
@@ -242,6 +246,14 @@ func chainChoice(env config.EnvConfig, shared config.SharedConfig) string {
 	}
 }
 
+// profileSource is the source label when a profile was chosen in code.
+func (a *auth) profileSource() string {
+	if strings.HasPrefix(a.source, "profile ") {
+		return a.source
+	}
+	return ""
+}
+
 // retrieve returns current credentials, refreshed as needed; concurrent
 // callers share one refresh (aws.CredentialsCache is single-flight).
 func (a *auth) retrieve(ctx context.Context) (aws.Credentials, error) {
@@ -261,7 +273,7 @@ func (a *auth) retrieve(ctx context.Context) (aws.Credentials, error) {
 		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
 			imds = ", disabled by AWS_EC2_METADATA_DISABLED"
 		}
-		return aws.Credentials{}, &CredentialsError{Source: "default chain",
+		return aws.Credentials{}, &CredentialsError{Source: sourceOr(a.profileSource(), "default chain"),
 			Err: fmt.Errorf("%w; looked in: "+chainLocations+": %w", ErrNoCredentials, profile, imds, err)}
 	}
 	return aws.Credentials{}, &CredentialsError{Source: a.source, Err: err}

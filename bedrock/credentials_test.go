@@ -528,29 +528,48 @@ func TestCredentialConfigErrors(t *testing.T) {
 }
 
 func TestNoCredentialsAnywhere(t *testing.T) {
-	isolateAWSEnv(t)
-	fb := newFakeBedrock(t, nil)
-	c := mustNew(t, Config{Endpoint: fb.URL})
-	err := converseCall(context.Background(), c, "m")
-	if !errors.Is(err, ErrNoCredentials) {
-		t.Fatalf("err = %v, want ErrNoCredentials", err)
+	tests := []struct {
+		name        string
+		cfg         Config
+		env         string // AWS_PROFILE
+		wantProfile string
+	}{
+		{"nothing configured", Config{}, "", "profile default"},
+		{"Config.Profile without credentials", Config{Profile: "regiononly"}, "", "profile regiononly"},
+		{"AWS_PROFILE without credentials", Config{}, "regiononly", "profile regiononly"},
 	}
-	var ce *CredentialsError
-	if !errors.As(err, &ce) {
-		t.Fatalf("err = %T, want *CredentialsError inside", err)
-	}
-	msg := err.Error()
-	for _, place := range []string{"AWS_ACCESS_KEY_ID", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "profile default",
-		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "IMDSv2", "AWS_EC2_METADATA_DISABLED"} {
-		if !strings.Contains(msg, place) {
-			t.Errorf("no-credentials error does not mention %s: %s", place, msg)
-		}
-	}
-	if strings.Count(msg, "looked in") != 1 {
-		t.Errorf("want ONE error listing the places, got: %s", msg)
-	}
-	if fb.hits.Load() != 0 {
-		t.Errorf("Bedrock was called %d times without credentials", fb.hits.Load())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateAWSEnv(t)
+			writeAWSFile(t, "config", "[profile regiononly]\nregion = eu-west-1\n")
+			if tt.env != "" {
+				t.Setenv("AWS_PROFILE", tt.env)
+			}
+			fb := newFakeBedrock(t, nil)
+			tt.cfg.Endpoint = fb.URL
+			c := mustNew(t, tt.cfg)
+			err := converseCall(context.Background(), c, "m")
+			if !errors.Is(err, ErrNoCredentials) {
+				t.Fatalf("err = %v, want ErrNoCredentials", err)
+			}
+			var ce *CredentialsError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %T, want *CredentialsError inside", err)
+			}
+			msg := err.Error()
+			for _, place := range []string{"AWS_ACCESS_KEY_ID", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", tt.wantProfile,
+				"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "IMDSv2", "AWS_EC2_METADATA_DISABLED"} {
+				if !strings.Contains(msg, place) {
+					t.Errorf("no-credentials error does not mention %s: %s", place, msg)
+				}
+			}
+			if strings.Count(msg, "looked in") != 1 {
+				t.Errorf("want ONE error listing the places, got: %s", msg)
+			}
+			if fb.hits.Load() != 0 {
+				t.Errorf("Bedrock was called %d times without credentials", fb.hits.Load())
+			}
+		})
 	}
 }
 

@@ -17,6 +17,30 @@
 //		Messages: []bedrock.Message{bedrock.UserText("Hello")},
 //	})
 //
-// Errors returned by Bedrock are *Error values; match them with errors.Is
-// against the sentinels (ErrThrottling, ErrValidation, ...) or errors.As.
+// # Authentication
+//
+// A Bedrock API key (Config.APIKey, else AWS_BEARER_TOKEN_BEDROCK unless AWS
+// credentials are configured in code) is sent as "Authorization: Bearer".
+// Otherwise requests are signed with SigV4 using the first source found:
+// explicit keys (+ session token); the environment; the shared config and
+// credentials files (Config.Profile or AWS_PROFILE: static keys, SSO, roles);
+// web identity (IRSA); ECS container credentials; EC2 IMDSv2. (aws-sdk-go-v2
+// alone would try web identity before the files; this package does not.)
+// Config.RoleARN then assumes a role through STS. Temporary credentials are
+// refreshed five minutes before they expire, one fetch for all concurrent
+// calls. Half a key pair, a profile next to explicit keys or an unknown
+// profile is a *ConfigError naming the setting; finding nothing at all is
+// one *CredentialsError (matching ErrNoCredentials) listing where the chain
+// looked. No error or printed Config contains a secret.
+//
+// # Errors, retries, limits
+//
+// Errors returned by Bedrock are *Error values (code, message, HTTP status,
+// request ID), wrapped in an *OpError naming the operation; match them with
+// errors.Is against the sentinels (ErrThrottling, ErrValidation, ...) or
+// errors.As. Throttling, 5xx and connection errors are retried with capped,
+// fully jittered exponential backoff (Config.Retry); validation errors and
+// responses that have started are not. Each Client has a Limiter
+// (RequestsPerMinute, default 1500; MaxConcurrent, default 40); a call whose
+// context ends while it waits fails with an error matching ErrLimited.
 package bedrock
