@@ -49,6 +49,8 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// started is the gateway's start, the "created" time of its models.
+	started time.Time
 }
 
 // NewHandler returns the OpenAI API handler.
@@ -62,7 +64,7 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
 	}
-	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now()}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 	h.mux.HandleFunc("POST /v1/images/generations", h.imageGenerations)
