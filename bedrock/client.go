@@ -179,8 +179,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 	}
 	var payloadHash string
 	if c.signer != nil {
-		sum := sha256.Sum256(cl.body)
-		payloadHash = hex.EncodeToString(sum[:])
+		payloadHash = sha256Hex(cl.body)
 	}
 	for attempt := 1; ; attempt++ {
 		resp, err := c.attempt(ctx, cl, payloadHash)
@@ -262,6 +261,12 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return req, nil
+}
+
+// sha256Hex is the SigV4 payload hash of body.
+func sha256Hex(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // releasingBody gives the concurrency slot back when the body is closed.

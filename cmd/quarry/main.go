@@ -23,6 +23,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"chat", "send one prompt to a Bedrock model and print the reply", runChat},
+		{"sign", "print a signed Converse request (JSON or curl) without sending it", runSign},
 		{"serve", "run the gateway (OpenAI-compatible API in front of Bedrock)", runServe},
 		{"emulate", "run the Bedrock Runtime emulator", runEmulate},
 	}
