@@ -81,9 +81,10 @@ type CohereCommandRRequest struct {
 // CohereChatMessage is one turn of chat_history: Role USER, CHATBOT,
 // SYSTEM or TOOL.
 type CohereChatMessage struct {
-	Role      string           `json:"role"`
-	Message   string           `json:"message,omitempty"`
-	ToolCalls []CohereToolCall `json:"tool_calls,omitempty"`
+	Role        string             `json:"role"`
+	Message     string             `json:"message,omitempty"`
+	ToolCalls   []CohereToolCall   `json:"tool_calls,omitempty"`
+	ToolResults []CohereToolResult `json:"tool_results,omitempty"` // role TOOL
 }
 
 // CohereTool describes a tool; ParameterDefinitions maps a parameter name
