@@ -112,18 +112,24 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 		a.profile = requestedProfile()
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil && (c.AccessKeyID != "" || c.CredentialsProvider != nil) {
+		// Credentials given in code need nothing from the shared files: a
+		// stray AWS_PROFILE or a broken ~/.aws/config must not break them.
+		awsCfg, err = envOnlyConfig(c, cacheOpts)
+	}
 	var notExist config.SharedConfigProfileNotExistError
 	if errors.As(err, &notExist) {
-		// A typo in a profile name deserves an error naming the setting.
+		// A typo in a profile name deserves an error naming the setting
+		// (the SDK only checks profiles named in code or by AWS_PROFILE).
 		field := "Profile"
-		switch {
-		case c.Profile != "":
-		case os.Getenv("AWS_PROFILE") != "":
+		if c.Profile == "" {
 			field = "AWS_PROFILE"
-		default:
-			field = "AWS_DEFAULT_PROFILE"
 		}
 		return nil, &ConfigError{field, fmt.Sprintf("profile %q not found in the shared config or credentials files", notExist.Profile)}
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return nil, ce
 	}
 	if err != nil {
 		return nil, &CredentialsError{Source: sourceOr(a.source, "default chain"), Err: err}
@@ -166,6 +172,32 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 		return nil, &CredentialsError{Source: a.source, Err: ErrNoCredentials}
 	}
 	return a, nil
+}
+
+// envOnlyConfig is the AWS config of credentials given in code when the
+// shared files cannot be loaded: the environment still supplies settings
+// such as AWS_ENDPOINT_URL_STS to the STS client of an AssumeRole.
+func envOnlyConfig(c *Config, cacheOpts func(*aws.CredentialsCacheOptions)) (aws.Config, error) {
+	env, err := config.NewEnvConfig()
+	if err != nil {
+		return aws.Config{}, err
+	}
+	region, err := resolveRegion(c.Region, "")
+	if err != nil {
+		return aws.Config{}, err
+	}
+	var p aws.CredentialsProvider = c.CredentialsProvider
+	if c.AccessKeyID != "" {
+		p = credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	}
+	if _, cached := p.(*aws.CredentialsCache); !cached {
+		p = aws.NewCredentialsCache(p, cacheOpts)
+	}
+	cfg := aws.Config{Region: region, Credentials: p, ConfigSources: []any{env}}
+	if c.HTTPClient != nil {
+		cfg.HTTPClient = c.HTTPClient
+	}
+	return cfg, nil
 }
 
 func sourceOr(s, def string) string {

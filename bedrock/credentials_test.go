@@ -329,6 +329,41 @@ func TestCredentialSources(t *testing.T) {
 	}
 }
 
+// TestExplicitCredentialsIgnoreSharedFiles: credentials given in code work
+// whatever state the shared files are in, AssumeRole included.
+func TestExplicitCredentialsIgnoreSharedFiles(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T)
+	}{
+		{"AWS_PROFILE names a missing profile", func(t *testing.T) { t.Setenv("AWS_PROFILE", "nope") }},
+		{"malformed config file", func(t *testing.T) {
+			writeAWSFile(t, "config", "[profile broken\nregion = = =\n[default\n")
+			writeAWSFile(t, "credentials", "[default]\naws_access_key_id\n")
+		}},
+		{"profile with a missing source_profile", func(t *testing.T) {
+			writeAWSFile(t, "config", "[default]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = gone\n")
+		}},
+	}
+	for _, tt := range tests {
+		for _, role := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/assume role %v", tt.name, role), func(t *testing.T) {
+				isolateAWSEnv(t)
+				tt.setup(t)
+				cfg := Config{AccessKeyID: "AKIDCODE", SecretAccessKey: "s"}
+				want := "AKIDCODE"
+				if role {
+					newFakeSTS(t)
+					cfg.RoleARN, want = "arn:aws:iam::123456789012:role/bedrock", "ASIAASSUMEROLE"
+				}
+				if key, _ := keyUsed(t, cfg); key != want {
+					t.Fatalf("Bedrock saw %q, want %q", key, want)
+				}
+			})
+		}
+	}
+}
+
 func TestCredentialSSOProfile(t *testing.T) {
 	home := isolateAWSEnv(t)
 	const accessToken = "sso-access-token"
