@@ -193,11 +193,9 @@ func envOnlyConfig(c *Config, cacheOpts func(*aws.CredentialsCacheOptions)) (aws
 	if _, cached := p.(*aws.CredentialsCache); !cached {
 		p = aws.NewCredentialsCache(p, cacheOpts)
 	}
-	cfg := aws.Config{Region: region, Credentials: p, ConfigSources: []any{env}}
-	if c.HTTPClient != nil {
-		cfg.HTTPClient = c.HTTPClient
-	}
-	return cfg, nil
+	// Like LoadDefaultConfig here, the STS client keeps the SDK's own HTTP
+	// client rather than Config.HTTPClient (tuned for Bedrock).
+	return aws.Config{Region: region, Credentials: p, ConfigSources: []any{env}}, nil
 }
 
 func sourceOr(s, def string) string {

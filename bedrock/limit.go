@@ -64,6 +64,10 @@ func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
 	if l == nil || l.slots == nil {
 		return func() {}, nil
 	}
+	if err := ctx.Err(); err != nil {
+		// Ended before it ever waited: not the limiter's doing.
+		return nil, err
+	}
 	select {
 	case l.slots <- struct{}{}:
 		return func() { <-l.slots }, nil
@@ -84,6 +88,9 @@ func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
 func (l *Limiter) wait(ctx context.Context) error {
 	if l == nil || l.rate == nil {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	qctx, cancel := queueContext(ctx)
 	defer cancel()

@@ -190,6 +190,23 @@ func TestRetriesCountAgainstRate(t *testing.T) {
 	}
 }
 
+// TestCancelledContextIsNotALimit: a context that ended before the call is
+// reported as such, not as the limiter's doing.
+func TestCancelledContextIsNotALimit(t *testing.T) {
+	isolateAWSEnv(t)
+	fb := newFakeBedrock(t, nil)
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := converseCall(ctx, c, "m")
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrLimited) || fb.hits.Load() != 0 {
+		t.Fatalf("err = %v (hits %d), want context.Canceled and not ErrLimited", err, fb.hits.Load())
+	}
+	if c.Limiter().InFlight() != 0 {
+		t.Fatal("slot leaked")
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
