@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.httpc = &http.Client{Transport: t}
+		c.httpc = &http.Client{Transport: t, CheckRedirect: noRedirects}
 	}
 	return c, nil
 }
@@ -262,6 +262,11 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 	}
 	return req, nil
 }
+
+// noRedirects makes a 3xx an ordinary error response, as in the AWS SDKs:
+// Bedrock never redirects, a redirected SigV4 request would fail anyway, and
+// following one could hand an API key to whoever the Location names.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // sha256Hex is the SigV4 payload hash of body.
 func sha256Hex(body []byte) string {

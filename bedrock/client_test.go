@@ -365,3 +365,22 @@ func TestNewTransportCABundle(t *testing.T) {
 		t.Fatalf("missing bundle: err = %v, want a ConfigError naming AWS_CA_BUNDLE", err)
 	}
 }
+
+// TestRedirectNotFollowed: a 3xx is an error, and the Location (which could
+// be anywhere) never sees the API key.
+func TestRedirectNotFollowed(t *testing.T) {
+	isolateAWSEnv(t)
+	elsewhere := newFakeBedrock(t, nil)
+	fb := newFakeBedrock(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
+	})
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "ABSKredirect", Retry: RetryPolicy{MaxAttempts: 1}})
+	err := converseCall(context.Background(), c, "m")
+	var be *Error
+	if !errors.As(err, &be) || be.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("err = %v, want an *Error with status 307", err)
+	}
+	if elsewhere.hits.Load() != 0 {
+		t.Fatal("the redirect was followed")
+	}
+}
