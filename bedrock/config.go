@@ -198,11 +198,17 @@ func resolveEndpoint(explicit, region string) (string, error) {
 	return strings.TrimRight(ep, "/"), nil
 }
 
-// DefaultEndpoint is the public Bedrock Runtime endpoint of a region.
+// DefaultEndpoint is the public Bedrock Runtime endpoint of a region, with
+// the DNS suffix of its partition (endpoint-rule-set test cases).
 func DefaultEndpoint(region string) string {
 	suffix := "amazonaws.com"
-	if strings.HasPrefix(region, "cn-") {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
 		suffix = "amazonaws.com.cn"
+	case strings.HasPrefix(region, "us-isob-"):
+		suffix = "sc2s.sgov.gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		suffix = "c2s.ic.gov"
 	}
 	return "https://bedrock-runtime." + region + "." + suffix
 }
