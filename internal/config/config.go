@@ -36,6 +36,8 @@ type Config struct {
 	Embeddings []Model
 	// Images are image-generation models (POST /v1/images/generations).
 	Images []Model
+	// Store keeps the inference endpoints created through /_inference.
+	Store Store
 }
 
 // Emulator configures the in-process Bedrock emulator.
@@ -74,6 +76,11 @@ type Server struct {
 	LogLevel string
 	// LogFormat is json or text. Default json.
 	LogFormat string
+	// BedrockEndpointURL is the Bedrock Runtime URL of clients that name no
+	// endpoint of their own (the /_inference endpoints). Empty: the
+	// AWS_ENDPOINT_URL_BEDROCK_RUNTIME environment variable, then the
+	// built-in emulator when it runs, then AWS.
+	BedrockEndpointURL string
 }
 
 // APIKey is an accepted client key, kept only as its SHA-256 hash.
@@ -252,7 +259,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 var ErrNoModels = errors.New("no models, embeddings or images are configured")
 
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
-	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images")
+	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "store")
 	if v, ok := fields["version"]; ok {
 		if s, _ := d.str(v, "version"); s != "v1" && s != "v1beta1" && s != "1" {
 			d.problem(v, "version", "must be v1")
@@ -262,6 +269,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 		d.emulator(v, &cfg.Emulator)
 	}
 	d.server(fields["server"], &cfg.Server)
+	d.store(fields["store"], &cfg.Store)
 	names := map[string]int{}
 	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage} {
 		list := fields[kind.section()]
@@ -340,7 +348,8 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 		return
 	}
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
-		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format")
+		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
+		"bedrock_endpoint_url")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -389,6 +398,9 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	}
 	if v, ok := f["log_format"]; ok {
 		s.LogFormat = d.enum(v, "server.log_format", "json", "text")
+	}
+	if v, ok := f["bedrock_endpoint_url"]; ok {
+		s.BedrockEndpointURL = d.endpointURL(v, "server.bedrock_endpoint_url")
 	}
 }
 
