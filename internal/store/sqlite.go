@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var sqliteDialect = dialect{
+	name: "sqlite",
+	migrations: []string{
+		// 1: the endpoints. STRICT so a value of the wrong type is an error
+		// instead of being stored as whatever SQLite coerces it to.
+		`CREATE TABLE inference_endpoints (
+			id               TEXT    NOT NULL PRIMARY KEY,
+			task_type        TEXT    NOT NULL,
+			service          TEXT    NOT NULL,
+			service_settings TEXT    NOT NULL,
+			task_settings    TEXT    NOT NULL,
+			secrets          BLOB,
+			created_at       INTEGER NOT NULL,
+			updated_at       INTEGER NOT NULL,
+			version          INTEGER NOT NULL
+		) STRICT`,
+	},
+}
+
+// sqlitePragmas apply to every connection: WAL so readers never block the
+// writer, synchronous=FULL so a commit is on disk (WAL included) before it
+// returns, a busy timeout so writers from other connections or processes
+// wait for the lock instead of failing, and BEGIN IMMEDIATE so the
+// migration transaction takes the write lock up front.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+
+func openSQLite(ctx context.Context, path string, key []byte, log *slog.Logger) (Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: database path %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("store: creating the database directory: %w", err)
+	}
+	// Create the file owner-only before SQLite does (it would use 0644);
+	// SQLite gives the WAL and shared-memory files the database's mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening database %s: %w", abs, err)
+	}
+	f.Close()
+	// A file: URI with the path escaped, so that '?', '#' or '%' in the
+	// path stay part of it.
+	dsn := (&url.URL{Scheme: "file", Path: abs}).String() + "?" + sqlitePragmas
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening database %s: %w", abs, err)
+	}
+	s := &sqlStore{db: db, d: sqliteDialect, log: log, where: "database " + abs}
+	if err := s.init(ctx, key, keyFileFor(abs)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.logOpened(ctx, "path", abs)
+	return s, nil
+}
+
+// init migrates the schema and settles the key: the configured one, else
+// the key file beside the database, else a new key file, which is only
+// allowed while no secrets are stored (they would be lost otherwise).
+func (s *sqlStore) init(ctx context.Context, key []byte, keyFile string) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: opening %s: %w", s.where, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	n, err := s.countSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	source := "the configured store key"
+	if key == nil {
+		source = "the key file " + keyFile
+		key, err = readKeyFile(keyFile)
+		if err != nil {
+			return err
+		}
+		switch {
+		case key != nil:
+			s.log.Info("using the encryption key file for inference endpoint secrets", "key_file", keyFile)
+		case n > 0:
+			return s.refuseWithoutKey(n, "no key is configured and the key file "+keyFile+" does not exist")
+		default:
+			var created bool
+			key, created, err = createKeyFile(keyFile, s.log)
+			if err != nil {
+				return err
+			}
+			if created {
+				s.log.Info("generated an encryption key for inference endpoint secrets; back the key file up with the database, the secrets cannot be read without it", "key_file", keyFile)
+			} else {
+				s.log.Info("using the encryption key file for inference endpoint secrets", "key_file", keyFile)
+			}
+		}
+	}
+	if s.seal, err = newSealer(key); err != nil {
+		return err
+	}
+	clear(key)
+	if n > 0 {
+		return s.checkKey(ctx, source)
+	}
+	return nil
+}
