@@ -1,7 +1,203 @@
 package openai
 
-import "net/http"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
 
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// chatCompletions serves POST /v1/chat/completions: it translates the
+// request (chat_convert.go), calls Converse or ConverseStream on the model's
+// client, and translates the answer back.
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, http.StatusNotImplemented, "api_error", "", "", "chat completions are not implemented yet")
+	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	entry := accesslog.From(ctx)
+
+	var members map[string]json.RawMessage
+	if aerr := decodeBody(r, &members); aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	if members == nil {
+		writeAPIError(w, r, invalid("", "The request body must be a JSON object."))
+		return
+	}
+	m, aerr := h.chatModel(members["model"])
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	entry.SetModel(m.Name)
+	cm := chatModelOf(m)
+	req, aerr := decodeChatRequest(members, cm.Defaults)
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	creq, plan, aerr := convertChatRequest(ctx, req, cm, h.media.fetch)
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	id, created := "chatcmpl-"+accesslog.NewID(), time.Now().Unix()
+	if plan.Stream {
+		h.streamChat(ctx, w, r, m, creq, plan, id, created)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
+	defer cancel()
+	resp, err := m.Client.Converse(cctx, m.ModelID, creq)
+	if err != nil {
+		writeFailure(w, r, err)
+		return
+	}
+	entry.SetUpstreamRequestID(resp.RequestID)
+	recordUsage(entry, resp.Usage)
+	if resp.RequestID != "" {
+		w.Header().Set("x-amzn-requestid", resp.RequestID)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	json.NewEncoder(w).Encode(convertChatResponse(resp, plan, id, created))
+}
+
+// chatModel resolves the request's model member to a served chat model.
+func (h *Handler) chatModel(raw json.RawMessage) (*upstream.Model, *apiError) {
+	if isNull(raw) {
+		return nil, invalid("model", "Missing required parameter: 'model'.")
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return nil, invalid("model", "Invalid type for 'model': expected a string.")
+	}
+	if name == "" {
+		return nil, invalid("model", "Missing required parameter: 'model'.")
+	}
+	m, ok := h.reg.Lookup(name)
+	if !ok || m.Kind != config.KindChat {
+		e := &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+			Msg: fmt.Sprintf("The model '%s' does not exist or is not a chat model on this gateway (see GET /v1/models).", clipString(name, 100))}
+		return nil, e
+	}
+	return m, nil
+}
+
+func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
+	e.AddTokens(u.InputTokens+u.CacheWriteInputTokens, u.OutputTokens, u.CacheReadInputTokens)
+}
+
+// streamChat serves a streamed completion. Until the first Bedrock event
+// arrives a failure is an ordinary JSON error with its status; after that it
+// can only be an error event, and the stream ends without [DONE].
+// UpstreamTimeout bounds only the wait for that first event. The stream
+// runs on the request's context, so a client that goes away cancels the
+// upstream call at once.
+func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) {
+	entry := accesslog.From(ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var firstTimedOut atomic.Bool
+	timer := time.AfterFunc(h.opts.UpstreamTimeout, func() {
+		firstTimedOut.Store(true)
+		cancel()
+	})
+	failBeforeStart := func(err error) {
+		timer.Stop()
+		if firstTimedOut.Load() && r.Context().Err() == nil {
+			err = fmt.Errorf("waiting for the first event: %w", context.DeadlineExceeded)
+		}
+		writeFailure(w, r, err)
+	}
+	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq)
+	if err != nil {
+		failBeforeStart(err)
+		return
+	}
+	defer stream.Close()
+	// Close the stream as soon as the client is gone, even while Next is
+	// blocked reading from Bedrock.
+	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
+	defer stopWatch()
+
+	entry.SetUpstreamRequestID(stream.RequestID())
+	if !stream.Next() {
+		err := stream.Err()
+		if err == nil {
+			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
+		}
+		failBeforeStart(err)
+		return
+	}
+	if !timer.Stop() && firstTimedOut.Load() {
+		failBeforeStart(context.DeadlineExceeded)
+		return
+	}
+
+	if id := stream.RequestID(); id != "" {
+		w.Header().Set("x-amzn-requestid", id)
+	}
+	sse := newSSEWriter(w)
+	sse.start()
+	tr := newChatStreamTranslator(plan, id, created, stream.RequestID())
+	first := true
+	send := func(chunks []chatChunk) bool {
+		for i := range chunks {
+			if first && hasToken(&chunks[i]) {
+				entry.FirstToken()
+				first = false
+			}
+			if sse.data(&chunks[i]) != nil {
+				return false
+			}
+		}
+		return true
+	}
+	for ok := true; ok; ok = stream.Next() {
+		ev := stream.Current()
+		if ev.Metadata != nil {
+			recordUsage(entry, ev.Metadata.Usage)
+		}
+		if !send(tr.event(ev)) {
+			// The client is gone: stop reading Bedrock now.
+			cancel()
+			return
+		}
+	}
+	if err := stream.Err(); err != nil {
+		if r.Context().Err() != nil {
+			accesslog.From(ctx).SetError("canceled")
+			return
+		}
+		f := upstream.Classify(err)
+		entry.SetError(f.Kind)
+		var body streamError
+		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
+		sse.data(&body)
+		return
+	}
+	if !send(tr.end()) {
+		return
+	}
+	sse.done()
+}
+
+// hasToken reports whether a chunk carries generated content (for the
+// access log's time to first token).
+func hasToken(c *chatChunk) bool {
+	for _, ch := range c.Choices {
+		d := &ch.Delta
+		if (d.Content != nil && *d.Content != "") || d.ReasoningContent != nil || len(d.ToolCalls) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,8 @@ type Handler struct {
 	mux  *http.ServeMux
 	// started is the gateway's start, the "created" time of its models.
 	started time.Time
+	// media fetches the http(s) media URLs of chat requests.
+	media *mediaFetcher
 }
 
 // NewHandler returns the OpenAI API handler.
@@ -64,7 +66,7 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
 	}
-	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now()}
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now(), media: newMediaFetcher(opts.Media)}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 	h.mux.HandleFunc("POST /v1/images/generations", h.imageGenerations)

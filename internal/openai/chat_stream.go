@@ -1,0 +1,71 @@
+package openai
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// sseWriter writes Server-Sent Events and flushes each one at once, so that
+// a client sees every Bedrock event as soon as the gateway has it (as
+// httputil.ReverseProxy does for text/event-stream).
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+	err error // the first write error: the client is gone
+}
+
+func newSSEWriter(w http.ResponseWriter) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+// start sends the status and headers. Nothing may compress or buffer the
+// stream: no Content-Encoding is set, and X-Accel-Buffering tells nginx-style
+// proxies to pass it through.
+func (s *sseWriter) start() {
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	h.Del("Content-Length")
+	s.w.WriteHeader(http.StatusOK)
+	s.flush()
+}
+
+// data writes one "data: <json>" event.
+func (s *sseWriter) data(v any) error {
+	if s.err != nil {
+		return s.err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	s.buf = append(append(append(s.buf[:0], "data: "...), b...), "\n\n"...)
+	return s.write()
+}
+
+// done writes the terminating "data: [DONE]".
+func (s *sseWriter) done() error {
+	if s.err != nil {
+		return s.err
+	}
+	s.buf = append(s.buf[:0], "data: [DONE]\n\n"...)
+	return s.write()
+}
+
+func (s *sseWriter) write() error {
+	if _, err := s.w.Write(s.buf); err != nil {
+		s.err = err
+		return err
+	}
+	return s.flush()
+}
+
+func (s *sseWriter) flush() error {
+	if err := s.rc.Flush(); err != nil && s.err == nil {
+		s.err = err
+	}
+	return s.err
+}
