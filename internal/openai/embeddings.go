@@ -1,7 +1,166 @@
 package openai
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// embeddings serves POST /v1/embeddings.
 func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, http.StatusNotImplemented, "api_error", "", "", "embeddings are not implemented yet")
+	var req embeddingRequest
+	if aerr := decodeBody(r, &req); aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	m, aerr := h.servedModel(r, req.Model)
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	plan, aerr := planEmbeddings(m, &req)
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
+	// The request context: a client that goes away cancels every call.
+	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	results, err := h.runEmbedCalls(ctx, m, plan.Calls)
+	log := accesslog.From(r.Context())
+	if ids := requestIDs(results); ids != "" {
+		log.SetUpstreamRequestID(ids)
+	}
+	if err != nil {
+		var bad *badUpstreamAnswer
+		if errors.As(err, &bad) {
+			writeError(w, r, http.StatusBadGateway, "api_error", "", "", bad.Error())
+			return
+		}
+		writeFailure(w, r, err)
+		return
+	}
+	n := 0
+	for _, c := range plan.Calls {
+		n += c.Count
+	}
+	vectors := make([][]float64, n)
+	tokens := 0
+	for i, c := range plan.Calls {
+		copy(vectors[c.First:c.First+c.Count], results[i].Vectors)
+		tokens += results[i].Tokens
+	}
+	log.AddTokens(tokens, 0, 0)
+	writeJSONBody(w, http.StatusOK, embeddingResponseOf(m.Name, vectors, tokens, plan.Base64))
+}
+
+// badUpstreamAnswer is a Bedrock answer that does not fit the request (a
+// vector missing, say): a 502, never a response with shifted indexes.
+type badUpstreamAnswer struct{ msg string }
+
+func (e *badUpstreamAnswer) Error() string { return e.msg }
+
+// runEmbedCalls makes the calls with a pool of at most the model's
+// max_concurrent_invocations workers: the client's limiter would hold any
+// more in its queue anyway, and a pool keeps a 2,000-input request from
+// parking 2,000 goroutines. The first failure cancels the calls still
+// running; results[i] is the outcome of calls[i].
+func (h *Handler) runEmbedCalls(ctx context.Context, m *upstream.Model, calls []embedCall) ([]embedResult, error) {
+	workers := m.AWS.MaxConcurrent
+	if workers <= 0 {
+		workers = bedrock.DefaultMaxConcurrent
+	}
+	workers = min(workers, len(calls))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	results := make([]embedResult, len(calls))
+	var (
+		once     sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				res, err := h.embedCall(ctx, m, calls[i])
+				results[i] = res
+				if err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for i := range calls {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return results, firstErr
+}
+
+// embedCall makes one Bedrock call.
+func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
+	defer cancel()
+	var (
+		titan  *bedrock.TitanEmbedResponse
+		cohere *bedrock.CohereEmbedResponse
+		nova   *bedrock.NovaEmbedResponse
+		err    error
+	)
+	switch {
+	case call.Titan != nil:
+		titan, err = m.Client.EmbedTitan(ctx, m.ModelID, call.Titan)
+	case call.Cohere != nil:
+		cohere, err = m.Client.EmbedCohere(ctx, m.ModelID, call.Cohere)
+	case call.Nova != nil:
+		nova, err = m.Client.EmbedNova(ctx, m.ModelID, call.Nova)
+	}
+	if err != nil {
+		return embedResult{}, err
+	}
+	res, err := embedResultOf(call, titan, cohere, nova)
+	if err != nil {
+		return res, &badUpstreamAnswer{err.Error()}
+	}
+	return res, nil
+}
+
+// requestIDs joins the upstream request IDs of the calls for the access log,
+// the first few only: a 500-input Titan request makes 500 calls.
+func requestIDs(results []embedResult) string {
+	const keep = 8
+	var ids []string
+	more := 0
+	for _, r := range results {
+		if r.RequestID == "" {
+			continue
+		}
+		if len(ids) < keep {
+			ids = append(ids, r.RequestID)
+		} else {
+			more++
+		}
+	}
+	s := strings.Join(ids, ",")
+	if more > 0 {
+		s += fmt.Sprintf(",+%d more", more)
+	}
+	return s
 }
