@@ -61,6 +61,9 @@ func (c *Client) CountTokens(ctx context.Context, modelID string, req *CountToke
 	if req == nil {
 		return nil, &OpError{op, errNilRequest}
 	}
+	if modelID == "" {
+		return nil, &OpError{op, errEmptyModelID}
+	}
 	if (req.Converse == nil) == (req.InvokeModel == nil) {
 		return nil, &OpError{op, errors.New("set exactly one of Converse and InvokeModel")}
 	}

@@ -95,6 +95,9 @@ func (c *Client) InvokeModel(ctx context.Context, modelID string, in *InvokeMode
 	if in == nil {
 		return nil, &OpError{op, errNilRequest}
 	}
+	if modelID == "" {
+		return nil, &OpError{op, errEmptyModelID}
+	}
 	h, err := in.header(false)
 	if err != nil {
 		return nil, &OpError{op, err}

@@ -142,6 +142,7 @@ func TestInvokeModelInputErrors(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, "nil request"},
+		{"empty model ID", &InvokeModelInput{}, "empty model ID"},
 		{"guardrail id without version", &InvokeModelInput{GuardrailIdentifier: "abc"}, "GuardrailIdentifier and GuardrailVersion"},
 		{"guardrail version without id", &InvokeModelInput{GuardrailVersion: "1"}, "GuardrailIdentifier and GuardrailVersion"},
 		{"metadata too large", &InvokeModelInput{RequestMetadata: big}, "limit is 8500"},
@@ -149,12 +150,16 @@ func TestInvokeModelInputErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, c := newInvHeaderServer(t)
-			_, err := c.InvokeModel(context.Background(), "m", tt.in)
+			model := "m"
+			if tt.name == "empty model ID" {
+				model = ""
+			}
+			_, err := c.InvokeModel(context.Background(), model, tt.in)
 			var op *OpError
 			if !errors.As(err, &op) || op.Op != "InvokeModel" || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("InvokeModel error = %v, want InvokeModel: ...%s...", err, tt.want)
 			}
-			_, err = c.InvokeModelWithResponseStream(context.Background(), "m", tt.in)
+			_, err = c.InvokeModelWithResponseStream(context.Background(), model, tt.in)
 			if !errors.As(err, &op) || op.Op != "InvokeModelWithResponseStream" || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("stream error = %v", err)
 			}

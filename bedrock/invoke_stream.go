@@ -101,6 +101,9 @@ func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID stri
 	if in == nil {
 		return nil, &OpError{op, errNilRequest}
 	}
+	if modelID == "" {
+		return nil, &OpError{op, errEmptyModelID}
+	}
 	h, err := in.header(true)
 	if err != nil {
 		return nil, &OpError{op, err}
