@@ -1294,20 +1294,14 @@ func convertChatResponse(resp *bedrock.ConverseResponse, plan *chatPlan, id stri
 			switch {
 			case b.ToolUse != nil:
 				if plan.JSONTool != "" && b.ToolUse.Name == plan.JSONTool && answer == nil {
-					s := string(b.ToolUse.Input)
-					if s == "" {
-						s = "{}"
-					}
+					s := compactJSON(b.ToolUse.Input)
 					answer = &s
 					continue
 				}
 				if plan.FirstToolOnly && len(calls) > 0 {
 					continue
 				}
-				args := string(b.ToolUse.Input)
-				if args == "" {
-					args = "{}"
-				}
+				args := compactJSON(b.ToolUse.Input)
 				calls = append(calls, responseToolCall{ID: b.ToolUse.ToolUseID, Type: "function",
 					Function: toolFunction{Name: b.ToolUse.Name, Arguments: args}})
 			case b.ReasoningContent != nil:
@@ -1345,6 +1339,19 @@ func convertChatResponse(resp *bedrock.ConverseResponse, plan *chatPlan, id stri
 		Bedrock: newBedrockMeta(resp.Usage, resp.Trace, resp.PerformanceConfig, resp.ServiceTier,
 			matchedStopSequence(resp.AdditionalModelResponseFields, resp.StopReason, plan), resp.RequestID),
 	}
+}
+
+// compactJSON is a tool input as OpenAI's arguments string: compact JSON,
+// {} when empty.
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if len(bytes.TrimSpace(raw)) == 0 || json.Compact(&b, raw) != nil {
+		if len(bytes.TrimSpace(raw)) == 0 {
+			return "{}"
+		}
+		return string(raw)
+	}
+	return b.String()
 }
 
 // chatStreamTranslator turns ConverseStream events into chunks. Tool calls
