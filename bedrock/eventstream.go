@@ -2,13 +2,13 @@ package bedrock
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 	"sync/atomic"
-
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
 // Event-stream header names and message types (Smithy amazon-eventstream).
@@ -27,89 +27,201 @@ const (
 // errStreamClosed is returned by next after close.
 var errStreamClosed = errors.New("bedrock: event stream closed")
 
-// eventReader decodes AWS event-stream frames from a response body with
-// aws-sdk-go-v2's eventstream.Decoder (both CRCs checked).
+// Frame limits of the event-stream spec (Smithy amazon-eventstream, also
+// enforced by botocore). They bound what a corrupt or hostile length can make
+// the reader allocate.
+const (
+	preludeLen     = 12
+	minFrameLen    = 16
+	maxPayloadLen  = 24 << 20
+	maxHeadersLen  = 128 << 10
+	maxFrameLength = minFrameLen + maxHeadersLen + maxPayloadLen
+)
+
+// eventReader decodes AWS event-stream frames from a response body, checking
+// both CRCs.
 //
-// It is not safe for concurrent next calls; close may be called from any
+// It decodes frames itself rather than through aws-sdk-go-v2's
+// eventstream.Decoder: that decoder allocates some forty objects per frame
+// (a crc hash, tee and limit readers, every header name and value), more than
+// the whole per-event budget of a ConverseStream. This reader allocates
+// nothing per frame: headers are parsed in place and the frame buffer is
+// reused. The tests check it against eventstream.Decoder frame by frame.
+//
+// next is not safe for concurrent use; close may be called from any
 // goroutine at any time (it unblocks a pending next).
 type eventReader struct {
 	body      io.ReadCloser
 	requestID string
-	dec       *eventstream.Decoder
-	// src counts the bytes each Decode consumes, so that an EOF inside a
-	// frame (which the SDK decoder can report as a bare io.EOF, e.g. when the
-	// body ends in the middle of a payload) is told apart from an EOF at a
-	// frame boundary.
-	src countingReader
-	// payload is reused across frames: Decode appends into payload[:0].
-	payload []byte
+	src       *bufio.Reader
+	prelude   [preludeLen]byte
+	// buf holds the current frame after its prelude; it is reused, so a
+	// payload is only valid until the next call.
+	buf []byte
 
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
 }
 
-// initialPayloadBuf fits every frame Bedrock sends for text and tool deltas
-// (a few hundred bytes) without growing.
-const initialPayloadBuf = 4 << 10
+// initialFrameBuf fits every frame Bedrock sends for text and tool deltas (a
+// few hundred bytes) without growing.
+const initialFrameBuf = 4 << 10
 
 // newEventReader reads frames from body. requestID (the response's
 // x-amzn-RequestId) is attached to in-stream errors.
 func newEventReader(body io.ReadCloser, requestID string) *eventReader {
-	r := &eventReader{
+	return &eventReader{
 		body:      body,
 		requestID: requestID,
-		dec:       eventstream.NewDecoder(),
-		payload:   make([]byte, 0, initialPayloadBuf),
+		// bufio turns the many small frames into few reads and makes
+		// arbitrary chunk boundaries in the body irrelevant.
+		src: bufio.NewReaderSize(body, 16<<10),
+		buf: make([]byte, 0, initialFrameBuf),
 	}
-	// bufio makes the decoder's many small reads cheap and makes arbitrary
-	// chunk boundaries in the body irrelevant.
-	r.src.r = bufio.NewReaderSize(body, 16<<10)
-	return r
 }
 
-// countingReader counts bytes read and remembers whether the source ended.
-type countingReader struct {
-	r   io.Reader
-	n   int64
-	eof bool
+// rawFrame is one decoded frame; both slices alias the reader's buffer.
+type rawFrame struct {
+	headers []byte // encoded headers
+	payload []byte
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if err == io.EOF {
-		c.eof = true
-	}
-	return n, err
-}
-
-// readFrame decodes one raw frame. It returns io.EOF only when the body ends
-// exactly at a frame boundary; a body ending inside a frame gives an error
-// wrapping io.ErrUnexpectedEOF. The message payload aliases r.payload.
-func (r *eventReader) readFrame() (eventstream.Message, error) {
+// readFrame decodes one frame and checks its CRCs. It returns io.EOF only
+// when the body ends exactly at a frame boundary; a body ending inside a
+// frame gives an error wrapping io.ErrUnexpectedEOF.
+func (r *eventReader) readFrame() (rawFrame, error) {
 	if r.closed.Load() {
-		return eventstream.Message{}, errStreamClosed
+		return rawFrame{}, errStreamClosed
 	}
-	r.src.n, r.src.eof = 0, false
-	msg, err := r.dec.Decode(&r.src, r.payload[:0])
+	n, err := io.ReadFull(r.src, r.prelude[:])
 	if err != nil {
-		if r.closed.Load() {
-			return eventstream.Message{}, errStreamClosed
-		}
-		if r.src.n == 0 && errors.Is(err, io.EOF) {
-			return eventstream.Message{}, io.EOF
-		}
-		if r.src.eof || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return eventstream.Message{}, fmt.Errorf("bedrock: event stream ended inside a frame after %d bytes: %w", r.src.n, io.ErrUnexpectedEOF)
-		}
-		return eventstream.Message{}, fmt.Errorf("bedrock: decoding event-stream frame: %w", err)
+		return rawFrame{}, r.readError(err, n)
 	}
-	// Keep the (possibly grown) buffer for the next frame.
-	if cap(msg.Payload) > cap(r.payload) {
-		r.payload = msg.Payload[:0]
+	total := binary.BigEndian.Uint32(r.prelude[0:4])
+	hlen := binary.BigEndian.Uint32(r.prelude[4:8])
+	if crc32.ChecksumIEEE(r.prelude[:8]) != binary.BigEndian.Uint32(r.prelude[8:12]) {
+		return rawFrame{}, errors.New("bedrock: event-stream frame: prelude checksum mismatch")
 	}
-	return msg, nil
+	if total < minFrameLen || total > maxFrameLength || hlen > maxHeadersLen || hlen > total-minFrameLen {
+		return rawFrame{}, fmt.Errorf("bedrock: event-stream frame: invalid lengths (total %d, headers %d)", total, hlen)
+	}
+	rest := int(total) - preludeLen
+	if cap(r.buf) < rest {
+		r.buf = make([]byte, rest)
+	}
+	buf := r.buf[:rest]
+	m, err := io.ReadFull(r.src, buf)
+	if err != nil {
+		return rawFrame{}, r.readError(err, preludeLen+m)
+	}
+	body := buf[:rest-4]
+	crc := crc32.Update(crc32.ChecksumIEEE(r.prelude[:]), crc32.IEEETable, body)
+	if crc != binary.BigEndian.Uint32(buf[rest-4:]) {
+		return rawFrame{}, errors.New("bedrock: event-stream frame: message checksum mismatch")
+	}
+	return rawFrame{headers: body[:hlen], payload: body[hlen:]}, nil
+}
+
+// readError classifies a read error after n bytes of the current frame.
+func (r *eventReader) readError(err error, n int) error {
+	switch {
+	case r.closed.Load():
+		return errStreamClosed
+	case n == 0 && err == io.EOF:
+		return io.EOF
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return fmt.Errorf("bedrock: event stream ended inside a frame after %d bytes: %w", n, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("bedrock: reading event stream: %w", err)
+}
+
+// Header value types (Smithy amazon-eventstream).
+const (
+	hvTrue      = 0
+	hvFalse     = 1
+	hvByte      = 2
+	hvShort     = 3
+	hvInteger   = 4
+	hvLong      = 5
+	hvByteArray = 6
+	hvString    = 7
+	hvTimestamp = 8
+	hvUUID      = 9
+)
+
+// nextHeader splits the first header off an encoded header block: its name,
+// type and the value's raw bytes (for strings and byte arrays, without the
+// length). It fails on a header that runs past the block or has an unknown
+// type.
+func nextHeader(hs []byte) (name []byte, typ byte, value, rest []byte, err error) {
+	nl := int(hs[0])
+	if len(hs) < 1+nl+1 {
+		return nil, 0, nil, nil, errors.New("bedrock: event-stream frame: truncated header name")
+	}
+	name, typ = hs[1:1+nl], hs[1+nl]
+	hs = hs[2+nl:]
+	var vl int
+	switch typ {
+	case hvTrue, hvFalse:
+		vl = 0
+	case hvByte:
+		vl = 1
+	case hvShort:
+		vl = 2
+	case hvInteger:
+		vl = 4
+	case hvLong, hvTimestamp:
+		vl = 8
+	case hvUUID:
+		vl = 16
+	case hvByteArray, hvString:
+		if len(hs) < 2 {
+			return nil, 0, nil, nil, errors.New("bedrock: event-stream frame: truncated header value length")
+		}
+		vl = int(binary.BigEndian.Uint16(hs))
+		hs = hs[2:]
+	default:
+		return nil, 0, nil, nil, fmt.Errorf("bedrock: event-stream frame: unknown header value type %d", typ)
+	}
+	if len(hs) < vl {
+		return nil, 0, nil, nil, errors.New("bedrock: event-stream frame: truncated header value")
+	}
+	return name, typ, hs[:vl], hs[vl:], nil
+}
+
+// frameHeaders are the headers next needs, as views into the frame buffer
+// (nil: absent or not a string).
+type frameHeaders struct {
+	messageType, eventType, exceptionType, errorCode, errorMessage []byte
+}
+
+func (f *frameHeaders) parse(hs []byte) error {
+	for len(hs) > 0 {
+		name, typ, value, rest, err := nextHeader(hs)
+		if err != nil {
+			return err
+		}
+		hs = rest
+		if typ != hvString {
+			continue
+		}
+		// string(name) in a comparison does not allocate. A repeated header
+		// keeps its last value, as aws-sdk-go-v2's decoder does.
+		switch string(name) {
+		case hdrMessageType:
+			f.messageType = value
+		case hdrEventType:
+			f.eventType = value
+		case hdrExceptionType:
+			f.exceptionType = value
+		case hdrErrorCode:
+			f.errorCode = value
+		case hdrErrorMessage:
+			f.errorMessage = value
+		}
+	}
+	return nil
 }
 
 // next returns the next event's :event-type and payload. The payload is only
@@ -121,37 +233,59 @@ func (r *eventReader) readFrame() (eventstream.Message, error) {
 // frame returns an error wrapping io.ErrUnexpectedEOF (never silently
 // dropped); a frame without :message-type is an error.
 func (r *eventReader) next() (eventType string, payload []byte, err error) {
-	msg, err := r.readFrame()
+	f, err := r.readFrame()
 	if err != nil {
 		return "", nil, err
 	}
-	mt, ok := stringHeader(msg.Headers, hdrMessageType)
-	if !ok {
+	var h frameHeaders
+	if err := h.parse(f.headers); err != nil {
+		return "", nil, err
+	}
+	if h.messageType == nil {
 		return "", nil, errors.New("bedrock: event-stream frame without :message-type header")
 	}
-	switch mt {
+	switch string(h.messageType) {
 	case msgTypeEvent:
-		et, ok := stringHeader(msg.Headers, hdrEventType)
-		if !ok {
+		if h.eventType == nil {
 			return "", nil, errors.New("bedrock: event-stream event without :event-type header")
 		}
-		return et, msg.Payload, nil
+		return internEventType(h.eventType), f.payload, nil
 	case msgTypeException:
-		xt, ok := stringHeader(msg.Headers, hdrExceptionType)
-		if !ok {
+		if h.exceptionType == nil {
 			return "", nil, errors.New("bedrock: event-stream exception without :exception-type header")
 		}
-		return "", nil, streamError(xt, msg.Payload, r.requestID)
+		return "", nil, streamError(string(h.exceptionType), f.payload, r.requestID)
 	case msgTypeError:
-		code, _ := stringHeader(msg.Headers, hdrErrorCode)
-		text, _ := stringHeader(msg.Headers, hdrErrorMessage)
+		code := string(h.errorCode)
 		if code == "" {
 			code = "InternalFailure"
 		}
-		return "", nil, &Error{Code: code, Message: text, InStream: true, RequestID: r.requestID, StatusCode: codeStatus[code]}
+		return "", nil, &Error{Code: code, Message: string(h.errorMessage), InStream: true, RequestID: r.requestID, StatusCode: codeStatus[code]}
 	default:
-		return "", nil, fmt.Errorf("bedrock: event-stream frame with unknown :message-type %q", mt)
+		return "", nil, fmt.Errorf("bedrock: event-stream frame with unknown :message-type %q", h.messageType)
 	}
+}
+
+// internEventType returns the event type as a string without allocating for
+// the event types Bedrock sends.
+func internEventType(b []byte) string {
+	switch string(b) {
+	case "contentBlockDelta":
+		return "contentBlockDelta"
+	case "contentBlockStart":
+		return "contentBlockStart"
+	case "contentBlockStop":
+		return "contentBlockStop"
+	case "messageStart":
+		return "messageStart"
+	case "messageStop":
+		return "messageStop"
+	case "metadata":
+		return "metadata"
+	case "chunk":
+		return "chunk"
+	}
+	return string(b)
 }
 
 // close closes the body at once, releasing the connection (and, through
@@ -162,17 +296,4 @@ func (r *eventReader) close() error {
 		r.closeErr = r.body.Close()
 	})
 	return r.closeErr
-}
-
-// stringHeader returns a string-typed header's value.
-func stringHeader(hs eventstream.Headers, name string) (string, bool) {
-	for i := range hs {
-		if hs[i].Name == name {
-			if v, ok := hs[i].Value.(eventstream.StringValue); ok {
-				return string(v), true
-			}
-			return "", false
-		}
-	}
-	return "", false
 }
