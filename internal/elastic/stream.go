@@ -1,0 +1,254 @@
+package elastic
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+)
+
+// sse writes Elasticsearch's server-sent events: every event is
+// "event: message" with a JSON data line, errors are "event: error" with
+// the error body.
+type sse struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func startSSE(w http.ResponseWriter) *sse {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s := &sse{w: w, rc: http.NewResponseController(w)}
+	s.rc.Flush()
+	return s
+}
+
+func (s *sse) send(event string, data []byte) error {
+	if _, err := s.w.Write([]byte("event: " + event + "\ndata: ")); err != nil {
+		return err
+	}
+	if _, err := s.w.Write(append(data, '\n', '\n')); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *sse) json(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.send("message", b)
+}
+
+func (s *sse) fail(r *http.Request, e *Error) {
+	accesslog.From(r.Context()).SetError(e.Type)
+	b, _ := json.Marshal(e.body())
+	s.send("error", b)
+}
+
+// firstEventTimer cancels a stream that has not produced its first event
+// within d (?timeout bounds the wait for the model, not the whole stream,
+// which may rightly last minutes). Stop it once the first event arrived.
+type firstEventTimer struct {
+	t     *time.Timer
+	fired chan struct{}
+}
+
+func startTimer(d time.Duration, cancel context.CancelFunc) *firstEventTimer {
+	ft := &firstEventTimer{fired: make(chan struct{})}
+	if d > 0 {
+		ft.t = time.AfterFunc(d, func() { close(ft.fired); cancel() })
+	}
+	return ft
+}
+
+func (ft *firstEventTimer) stop() {
+	if ft.t != nil {
+		ft.t.Stop()
+	}
+}
+
+// err turns the cancellation the timer caused into a timeout.
+func (ft *firstEventTimer) err(err error) error {
+	select {
+	case <-ft.fired:
+		return context.DeadlineExceeded
+	default:
+		return err
+	}
+}
+
+// stream serves POST /_inference/[task_type/]id/_stream (and the 8.x
+// /_unified alias for chat_completion).
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id string, unified bool) {
+	ctx := r.Context()
+	log := accesslog.From(ctx)
+	log.SetModel(id)
+	timeout, e := timeoutParam(r)
+	if e != nil {
+		writeError(w, r, e)
+		return
+	}
+	ep, e := h.lookup(ctx, id)
+	if e != nil {
+		writeError(w, r, e)
+		return
+	}
+	s := ep.s
+	if unified && urlTask == "" {
+		urlTask = taskChatCompletion
+	}
+	if urlTask != "" && urlTask != s.TaskType {
+		writeError(w, r, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, s.TaskType))
+		return
+	}
+	body, e := readBody(r)
+	if e != nil {
+		writeError(w, r, e)
+		return
+	}
+	switch s.TaskType {
+	case taskChatCompletion:
+		h.chat(w, r, ep, body, timeout, true)
+	case taskCompletion:
+		req, e := parseInfer(s, body)
+		if e != nil {
+			writeError(w, r, e)
+			return
+		}
+		h.completionStream(w, r, ep, req, timeout)
+	default:
+		writeError(w, r, statusErr(http.StatusMethodNotAllowed, "Streaming is not allowed for service [%s] and task [%s]", serviceName, s.TaskType))
+	}
+}
+
+// openStream starts a ConverseStream bounded by the first-event timeout.
+// The returned cancel ends the stream's context.
+func (h *Handler) openStream(ctx context.Context, ep *endpoint, req *bedrock.ConverseRequest, timeout time.Duration) (*bedrock.ConverseStream, *firstEventTimer, context.CancelFunc, error) {
+	sctx, cancel := context.WithCancel(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout))
+	ft := startTimer(timeout, cancel)
+	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req)
+	if err != nil {
+		ft.stop()
+		cancel()
+		return nil, nil, nil, ft.err(err)
+	}
+	return st, ft, cancel, nil
+}
+
+// completionStream streams {"completion":[{"delta":…}]} events.
+func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *endpoint, req *inferRequest, timeout time.Duration) {
+	log := accesslog.From(r.Context())
+	st, ft, cancel, err := h.openStream(r.Context(), ep, completionRequest(req.Input, req.Task), timeout)
+	if err != nil {
+		writeError(w, r, upstreamErr(err))
+		return
+	}
+	defer cancel()
+	defer st.Close()
+	log.SetUpstreamRequestID(st.RequestID())
+	out := startSSE(w)
+	first := true
+	for st.Next() {
+		if first {
+			ft.stop()
+			first = false
+		}
+		ev := st.Current()
+		switch {
+		case ev.ContentBlockDelta != nil && ev.ContentBlockDelta.Delta.Text != "":
+			log.FirstToken()
+			delta := ev.ContentBlockDelta.Delta.Text
+			if err := out.json(map[string]any{"completion": []map[string]string{{"delta": delta}}}); err != nil {
+				return // the client went away
+			}
+		case ev.Metadata != nil:
+			u := ev.Metadata.Usage
+			log.AddTokens(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens)
+		}
+	}
+	if err := st.Err(); err != nil && r.Context().Err() == nil {
+		out.fail(r, upstreamErr(ft.err(err)))
+	}
+}
+
+// chat serves chat_completion: a chat.completion object, or a stream of
+// chat.completion.chunk events ending with usage and [DONE].
+func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, body []byte, timeout time.Duration, streaming bool) {
+	ctx := r.Context()
+	log := accesslog.From(ctx)
+	req, e := parseChat(body)
+	if e != nil {
+		writeError(w, r, e)
+		return
+	}
+	creq, e := chatConverse(req, ep.s.Task)
+	if e != nil {
+		writeError(w, r, e)
+		return
+	}
+	if creq.AdditionalModelRequestFields != nil {
+		if e := checkTaskSettings(ep.s.TaskType, ep.s.Provider, ep.s.Task); e != nil {
+			writeError(w, r, e)
+			return
+		}
+	}
+	id := "chatcmpl-" + log.ID
+	if !streaming {
+		cctx, cancel := withTimeout(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout), timeout)
+		defer cancel()
+		resp, err := ep.client.Converse(cctx, ep.s.Model, creq)
+		if err != nil {
+			writeError(w, r, upstreamErr(err))
+			return
+		}
+		log.SetUpstreamRequestID(resp.RequestID)
+		log.AddTokens(resp.Usage.InputTokens, resp.Usage.OutputTokens, resp.Usage.CacheReadInputTokens)
+		writeJSON(w, http.StatusOK, chatAnswer(id, ep.s.Model, time.Now().Unix(), resp))
+		return
+	}
+	st, ft, cancel, err := h.openStream(ctx, ep, creq, timeout)
+	if err != nil {
+		writeError(w, r, upstreamErr(err))
+		return
+	}
+	defer cancel()
+	defer st.Close()
+	log.SetUpstreamRequestID(st.RequestID())
+	out := startSSE(w)
+	ch := newChunker(id, ep.s.Model)
+	first := true
+	for st.Next() {
+		if first {
+			ft.stop()
+			first = false
+		}
+		ev := st.Current()
+		if ev.ContentBlockDelta != nil {
+			log.FirstToken()
+		}
+		if ev.Metadata != nil {
+			u := ev.Metadata.Usage
+			log.AddTokens(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens)
+		}
+		for _, c := range ch.event(ev) {
+			if err := out.json(c); err != nil {
+				return
+			}
+		}
+	}
+	if err := st.Err(); err != nil {
+		if r.Context().Err() == nil {
+			out.fail(r, upstreamErr(ft.err(err)))
+		}
+		return
+	}
+	out.send("message", []byte("[DONE]"))
+}
+
