@@ -68,7 +68,9 @@ func parseErr(format string, args ...any) *Error {
 // which reports them all at once, numbered.
 type validation struct{ errs []string }
 
-func (v *validation) add(format string, args ...any) { v.errs = append(v.errs, fmt.Sprintf(format, args...)) }
+func (v *validation) add(format string, args ...any) {
+	v.errs = append(v.errs, fmt.Sprintf(format, args...))
+}
 
 func (v *validation) err() *Error {
 	if len(v.errs) == 0 {

@@ -251,4 +251,3 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	out.send("message", []byte("[DONE]"))
 }
-
