@@ -140,7 +140,7 @@ func TestSigV4(t *testing.T) {
 	// ARN path.
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	client := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("ASIATEMP", "tempsecret", "session-token-1")})
+		Credentials: credentials.NewStaticCredentialsProvider("ASIATEMP", "tempsecret", "session-token-1"), HTTPClient: sdkHTTPClient})
 	_, err = client.Converse(ctxT(t), &bedrockruntime.ConverseInput{
 		ModelId:  aws.String("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0"),
 		Messages: userText("hello there"),

