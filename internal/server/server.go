@@ -20,6 +20,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/elastic"
 	"github.com/quarry-dev/quarry/internal/metrics"
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/upstream"
@@ -35,6 +36,8 @@ type Server struct {
 	handler  http.Handler
 	ready    atomic.Bool
 	openaiAP *openai.Handler
+	// elasticAP serves /_inference; it owns the endpoint store.
+	elasticAP *elastic.Surface
 }
 
 // Options adjust a Server beyond its config.
@@ -67,6 +70,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			ecfg.Seed = cfg.Emulator.Seed
 		}
 		ecfg.Logger = log.With("component", "emulator")
+		if len(ecfg.Credentials) == 0 {
+			// /_inference endpoints sign with the keys their creator gave
+			// (placeholders in the documented examples): the built-in
+			// emulator accepts any, unless its config names key pairs.
+			ecfg.NoAuth = true
+		}
 		emu, err := emulator.NewServer(ecfg)
 		if err != nil {
 			return nil, fmt.Errorf("emulator: %w", err)
@@ -94,6 +103,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		QueueTimeout:    cfg.Server.QueueTimeout,
 		Media:           mopts,
 	})
+	// The Elasticsearch inference API and its store.
+	emuURL := ""
+	if s.emu != nil {
+		emuURL = s.emu.URL
+	}
+	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -114,6 +132,8 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", keys.Require(s.metrics.Handler(), denyPlain))
 	mux.Handle("/v1/", keys.Require(s.openaiAP, denyOpenAI))
+	mux.Handle("/_inference", keys.Require(s.elasticAP, elastic.Deny))
+	mux.Handle("/_inference/", keys.Require(s.elasticAP, elastic.Deny))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
@@ -222,8 +242,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close stops the built-in emulator, if any.
+// Close closes the inference endpoint store and stops the built-in
+// emulator, if any.
 func (s *Server) Close() {
+	if s.elasticAP != nil {
+		if err := s.elasticAP.Close(); err != nil {
+			s.log.Warn("closing the inference endpoint store", "error", err)
+		}
+		s.elasticAP = nil
+	}
 	if s.emu != nil {
 		s.emu.Close()
 	}
@@ -241,4 +268,3 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, o))
 }
-
