@@ -21,14 +21,21 @@ import (
 const KeySize = 32
 
 // ParseKey turns a configured key into its 32 bytes: 32 raw bytes as they
-// are, or text (surrounding whitespace ignored) holding 64 hex digits or
-// the base64 of 32 bytes (standard or URL alphabet, padded or not). The
-// error never quotes the key.
+// are (unless all are hex digits: see below), or text (surrounding
+// whitespace ignored) holding 64 hex digits or the base64 of 32 bytes
+// (standard or URL alphabet, padded or not). The error never quotes the
+// key.
 func ParseKey(b []byte) ([]byte, error) {
+	t := string(bytes.TrimSpace(b))
 	if len(b) == KeySize {
+		// 32 hex digits are far likelier a 16-byte key in hex (openssl
+		// rand -hex 16) than 32 random bytes that all happen to be hex
+		// digits: refuse rather than use its text as a weak key.
+		if _, err := hex.DecodeString(string(b)); err == nil {
+			return nil, errors.New("store: the encryption key is 32 hex digits, which is 16 bytes: AES-256 needs 32 bytes (64 hex digits)")
+		}
 		return bytes.Clone(b), nil
 	}
-	t := string(bytes.TrimSpace(b))
 	if len(t) == 2*KeySize {
 		if k, err := hex.DecodeString(t); err == nil {
 			return k, nil

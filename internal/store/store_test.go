@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +22,7 @@ import (
 
 // testKey is the key the shared suite configures, so that both backends
 // run it the same way (PostgreSQL has no key file).
-var testKey = bytes.Repeat([]byte{0x42}, KeySize)
+var testKey = func() []byte { k := sha256.Sum256([]byte("quarry store test key")); return k[:] }()
 
 // fresher makes an empty database for one test and returns how to open
 // handles onto it: each call of open is a new Store on the same data, as
