@@ -69,6 +69,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,9 +110,9 @@ type Endpoint struct {
 	Service  string // "amazonbedrock"
 	// ServiceSettings holds the non-secret service settings (region,
 	// provider, model, rate_limit, dimensions, similarity, ...) as a JSON
-	// object; nil is stored as {}.
+	// object; nil or null is stored as {}.
 	ServiceSettings json.RawMessage
-	// TaskSettings is a JSON object; nil is stored as {}.
+	// TaskSettings is a JSON object; nil or null is stored as {}.
 	TaskSettings json.RawMessage
 	// Secrets (access_key, secret_key) are encrypted at rest and redacted
 	// whenever printed, logged or marshalled. Empty means none (read back
@@ -195,7 +196,7 @@ func (e *Endpoint) check() error {
 		return fmt.Errorf("%w %q: task type and service are required", ErrInvalid, e.ID)
 	}
 	for name, raw := range map[string]json.RawMessage{"service_settings": e.ServiceSettings, "task_settings": e.TaskSettings} {
-		if len(raw) == 0 {
+		if noSettings(raw) {
 			continue
 		}
 		var obj map[string]json.RawMessage
@@ -214,8 +215,14 @@ func (e *Endpoint) check() error {
 	return nil
 }
 
+// noSettings: nil, empty or JSON null, all stored as {}.
+func noSettings(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}
+
 func settingsOrEmpty(raw json.RawMessage) string {
-	if len(raw) == 0 {
+	if noSettings(raw) {
 		return "{}"
 	}
 	return string(raw)

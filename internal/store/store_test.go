@@ -187,7 +187,7 @@ func testStore(t *testing.T, fresh fresher) {
 		}
 	})
 
-	t.Run("nil settings are stored as empty objects", func(t *testing.T) {
+	t.Run("nil and null settings are stored as empty objects", func(t *testing.T) {
 		open, cfg := fresh(t)
 		st := mustOpen(t, open, cfg)
 		e := &Endpoint{ID: "bare", TaskType: "completion", Service: "amazonbedrock"}
@@ -200,6 +200,13 @@ func testStore(t *testing.T, fresh fresher) {
 		}
 		if string(got.ServiceSettings) != "{}" || string(got.TaskSettings) != "{}" || got.Secrets != nil {
 			t.Fatalf("got %v", got)
+		}
+		got.TaskSettings = json.RawMessage("null")
+		if err := st.Update(ctx, got, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = st.Get(ctx, "bare"); string(got.TaskSettings) != "{}" {
+			t.Fatalf("null task settings stored as %s", got.TaskSettings)
 		}
 	})
 
