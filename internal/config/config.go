@@ -81,6 +81,8 @@ type Server struct {
 	// AWS_ENDPOINT_URL_BEDROCK_RUNTIME environment variable, then the
 	// built-in emulator when it runs, then AWS.
 	BedrockEndpointURL string
+	// Media limits the gateway's fetching of media URLs (shaping.go).
+	Media Media
 }
 
 // APIKey is an accepted client key, kept only as its SHA-256 hash.
@@ -137,6 +139,9 @@ type Model struct {
 	// max_completion_tokens, stop, ...) used when a request does not set
 	// them: the bedrock_<param> params.
 	Defaults map[string]any
+
+	// Shaping is a chat model's request shaping (shaping.go).
+	Shaping Shaping
 
 	Embedding EmbeddingParams
 	Image     ImageParams
@@ -343,13 +348,14 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 		ShutdownTimeout:   30 * time.Second,
 		LogLevel:          "info",
 		LogFormat:         "json",
+		Media:             Media{MaxBytes: DefaultMediaMaxBytes, Timeout: DefaultMediaTimeout, MaxRedirects: DefaultMediaMaxRedirects},
 	}
 	if n == nil {
 		return
 	}
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
-		"bedrock_endpoint_url")
+		"bedrock_endpoint_url", "media")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -401,6 +407,9 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	}
 	if v, ok := f["bedrock_endpoint_url"]; ok {
 		s.BedrockEndpointURL = d.endpointURL(v, "server.bedrock_endpoint_url")
+	}
+	if v, ok := f["media"]; ok {
+		d.serverMedia(v, &s.Media)
 	}
 }
 

@@ -43,6 +43,9 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	if v, ok := f["params"]; ok {
 		d.params(v, field+".params", &m)
 	}
+	if kind == KindChat && m.Shaping.MediaURLHandler == nil {
+		d.defaultShaping(&m) // no params
+	}
 	if kind == KindImage && m.Image.Width == 0 {
 		m.Image.Width, m.Image.Height = 1024, 1024
 	}
@@ -156,7 +159,7 @@ var commonParams = []string{
 }
 
 var kindParams = map[Kind][]string{
-	KindChat:      {"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt"},
+	KindChat:      append([]string{"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt"}, shapingParams...),
 	KindEmbedding: {"dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode"},
 	KindImage:     {"size", "quality", "cfg_scale", "seed", "style", "negative_text"},
 }
@@ -177,6 +180,10 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 		allowed[p] = true
 	}
 	var guardNode *yaml.Node
+	var shaping *shapingState
+	if m.Kind == KindChat {
+		m.Shaping, shaping = newShaping()
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		key, path := k.Value, field+"."+k.Value
@@ -249,9 +256,16 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 			m.SystemPrompt, _ = d.str(v, path)
 		case "dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode":
 			d.embeddingParam(m, key, v, path)
+		case "default_role", "allowed_roles", "remap_roles", "allowed_role_metadata", "finish_reason_allow_list",
+			"finish_reason_deny_list", "supports_streaming", "media_url_handler", "additional_model_request_fields",
+			"inference_configuration":
+			d.shapingParam(m, shaping, key, v, path)
 		default:
 			d.imageParam(m, key, v, path)
 		}
+	}
+	if shaping != nil {
+		d.finishShaping(n, field, m, shaping)
 	}
 	a := m.AWS
 	switch {

@@ -1,0 +1,390 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// This file holds a chat model's request-shaping params, after BAML's
+// aws-bedrock client options: roles, finish reasons, the streaming switch,
+// media URL handling, additional model request fields and the inference
+// configuration. They live in a chat model's params beside the others:
+//
+//	params:
+//	  allowed_roles: [user, assistant]   # system messages become user messages
+//	  remap_roles: {assistant: assistant}
+//	  allowed_role_metadata: [cache_control, cachePoint]
+//	  finish_reason_deny_list: [length]
+//	  supports_streaming: false
+//	  media_url_handler: {image: send_url, pdf: send_base64}
+//	  additional_model_request_fields: {top_k: 50}
+//	  inference_configuration: {max_tokens: 512, temperature: 0.2}
+//
+// It also holds the server's media fetching limits (server.media).
+
+// Shaping is how the gateway shapes a chat model's requests and checks its
+// answers. A loaded config always has every field resolved to its default.
+type Shaping struct {
+	// AllowedRoles are the message roles forwarded as they are: a subset of
+	// system, user and assistant (default all three). OpenAI's developer
+	// role counts as system; tool messages (and assistant messages carrying
+	// tool calls) are always forwarded, as Bedrock pairs them.
+	AllowedRoles []string
+	// DefaultRole replaces a role that is not allowed: user when allowed,
+	// else the first allowed role (BAML's rule).
+	DefaultRole string
+	// RemapRoles renames roles after the allowed-roles check and defaulting.
+	RemapRoles map[string]string
+	// AllowedRoleMetadata are the per-message metadata keys forwarded
+	// (cache_control, cachePoint). None by default: a message's and its
+	// content parts' cache markers are dropped unless listed.
+	AllowedRoleMetadata []string
+	// FinishReasonAllowList or FinishReasonDenyList (never both), lower case:
+	// OpenAI finish reasons or Bedrock stop reasons.
+	FinishReasonAllowList []string
+	FinishReasonDenyList  []string
+	// SupportsStreaming false makes the gateway call Converse and send the
+	// whole answer as one event to a client that asked for a stream.
+	SupportsStreaming bool
+	// MediaURLHandler is the mode for each media type (image, audio, pdf,
+	// video): send_base64, send_url, send_url_add_mime_type or
+	// send_base64_unless_google_url. Defaults: send_base64 for image, audio
+	// and pdf, send_url for video (BAML's Bedrock defaults).
+	MediaURLHandler map[string]string
+	// AdditionalModelRequestFields are merged under a request's own
+	// additionalModelRequestFields (the request wins, key by key, at every
+	// level of nesting).
+	AdditionalModelRequestFields map[string]any
+}
+
+// Media URL handler modes.
+const (
+	MediaSendBase64             = "send_base64"
+	MediaSendURL                = "send_url"
+	MediaSendURLAddMIMEType     = "send_url_add_mime_type"
+	MediaSendBase64UnlessGoogle = "send_base64_unless_google_url"
+)
+
+// Media fetching defaults (server.media).
+const (
+	DefaultMediaMaxBytes     = 20 << 20
+	DefaultMediaTimeout      = 30 * time.Second
+	DefaultMediaMaxRedirects = 5
+)
+
+// Media limits the gateway's own fetching of media URLs in requests.
+type Media struct {
+	MaxBytes     int64
+	Timeout      time.Duration
+	MaxRedirects int
+	// TrustedHosts may be fetched from even when they resolve to loopback,
+	// private, link-local or metadata addresses (host or host:port).
+	TrustedHosts []string
+}
+
+var (
+	shapingRoles      = []string{"system", "user", "assistant"}
+	shapingMetadata   = []string{"cache_control", "cachePoint"}
+	shapingMediaTypes = []string{"image", "audio", "pdf", "video"}
+	shapingMediaModes = []string{MediaSendBase64, MediaSendURL, MediaSendURLAddMIMEType, MediaSendBase64UnlessGoogle}
+	// FinishReasons are the names a finish-reason list may use: OpenAI's
+	// finish_reason values and Bedrock's stop reasons.
+	FinishReasons = []string{
+		"stop", "length", "tool_calls", "content_filter",
+		"end_turn", "tool_use", "max_tokens", "stop_sequence", "guardrail_intervened", "content_filtered",
+		"malformed_model_output", "malformed_tool_use", "model_context_window_exceeded",
+	}
+	// inferenceConfiguration maps inference_configuration's keys to the
+	// request defaults they set (OpenAI names, as bedrock_<param> sets them).
+	inferenceConfiguration = map[string]string{
+		"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop",
+	}
+)
+
+// shapingParams are the chat params this file decodes.
+var shapingParams = []string{
+	"default_role", "allowed_roles", "remap_roles", "allowed_role_metadata",
+	"finish_reason_allow_list", "finish_reason_deny_list", "supports_streaming",
+	"media_url_handler", "additional_model_request_fields", "inference_configuration",
+}
+
+// shapingState carries what finishShaping needs: the nodes, for lines.
+type shapingState struct {
+	nodes map[string]*yaml.Node
+	// inference are the defaults inference_configuration sets, applied
+	// after every param is read so that clashes with bedrock_<param> show.
+	inference map[string]any
+}
+
+// shapingParam decodes one shaping param of a chat model.
+func (d *decoder) shapingParam(m *Model, st *shapingState, key string, v *yaml.Node, path string) {
+	s := &m.Shaping
+	st.nodes[key] = v
+	switch key {
+	case "default_role":
+		s.DefaultRole = d.enum(v, path, shapingRoles...)
+	case "allowed_roles":
+		s.AllowedRoles = d.roleList(v, path)
+	case "remap_roles":
+		s.RemapRoles = d.roleMap(v, path)
+	case "allowed_role_metadata":
+		l, _ := d.strList(v, path)
+		for i, k := range l {
+			if !contains(shapingMetadata, k) {
+				d.problem(v, fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("unknown message metadata %q (known: %s)", k, strings.Join(shapingMetadata, ", ")))
+				continue
+			}
+			s.AllowedRoleMetadata = append(s.AllowedRoleMetadata, k)
+		}
+	case "finish_reason_allow_list":
+		s.FinishReasonAllowList = d.finishList(v, path)
+	case "finish_reason_deny_list":
+		s.FinishReasonDenyList = d.finishList(v, path)
+	case "supports_streaming":
+		b, ok := d.boolean(v, path)
+		if ok {
+			s.SupportsStreaming = b
+		}
+	case "media_url_handler":
+		for k, mv := range d.mapping(v, path, shapingMediaTypes...) {
+			if mode := d.enum(mv, path+"."+k, shapingMediaModes...); mode != "" {
+				s.MediaURLHandler[k] = mode
+			}
+		}
+	case "additional_model_request_fields":
+		if v.Kind != yaml.MappingNode {
+			d.problem(v, path, "must be a mapping of the model's native request fields, e.g. {top_k: 50}")
+			return
+		}
+		if val, ok := d.value(v, path); ok {
+			s.AdditionalModelRequestFields = val.(map[string]any)
+		}
+	case "inference_configuration":
+		f := d.mapping(v, path, "max_tokens", "temperature", "top_p", "stop_sequences")
+		for k, n := range f {
+			p := path + "." + k
+			st.nodes["inference_configuration."+k] = n
+			var val any
+			var ok bool
+			switch k {
+			case "max_tokens":
+				val, ok = intParam(1, 1<<31)(d, n, p)
+			case "temperature", "top_p":
+				val, ok = floatParam(0, 1)(d, n, p)
+			case "stop_sequences":
+				val, ok = stopParam(d, n, p)
+			}
+			if ok {
+				if i, isInt := val.(int64); isInt {
+					val = float64(i)
+				}
+				st.inference[inferenceConfiguration[k]] = val
+			}
+		}
+	}
+}
+
+// roleList decodes allowed_roles.
+func (d *decoder) roleList(n *yaml.Node, path string) []string {
+	l, ok := d.strList(n, path)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, r := range l {
+		if msg := roleProblem(r); msg != "" {
+			d.problem(n, fmt.Sprintf("%s[%d]", path, i), msg)
+			continue
+		}
+		if !contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// roleMap decodes remap_roles.
+func (d *decoder) roleMap(n *yaml.Node, path string) map[string]string {
+	f := d.mapping(n, path)
+	out := map[string]string{}
+	for from, v := range f {
+		p := path + "." + from
+		if msg := roleProblem(from); msg != "" {
+			d.problem(v, p, msg)
+			continue
+		}
+		to, ok := d.str(v, p)
+		if !ok {
+			continue
+		}
+		if !contains(shapingRoles, to) {
+			d.problem(v, p, fmt.Sprintf("%q is not a role Bedrock accepts (system, user, assistant)", to))
+			continue
+		}
+		out[from] = to
+	}
+	return out
+}
+
+// roleProblem says what is wrong with a role name in allowed_roles or as a
+// remap_roles key.
+func roleProblem(r string) string {
+	switch {
+	case contains(shapingRoles, r):
+		return ""
+	case r == "developer":
+		return "developer messages count as system messages: use system"
+	case r == "tool":
+		return "tool messages are always forwarded with the tool calls they answer: list only system, user and assistant"
+	}
+	return fmt.Sprintf("unknown role %q (roles: system, user, assistant)", r)
+}
+
+// finishList decodes a finish-reason list, lower-cased (matching is
+// case-insensitive).
+func (d *decoder) finishList(n *yaml.Node, path string) []string {
+	l, ok := d.strList(n, path)
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	for i, r := range l {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if !contains(FinishReasons, r) {
+			d.problem(n, fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("unknown finish reason %q (OpenAI: stop, length, tool_calls, content_filter; Bedrock: %s)",
+				r, strings.Join(FinishReasons[4:], ", ")))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// newShaping returns a chat model's shaping with every default set.
+func newShaping() (Shaping, *shapingState) {
+	return Shaping{
+		SupportsStreaming: true,
+		MediaURLHandler: map[string]string{
+			"image": MediaSendBase64, "audio": MediaSendBase64, "pdf": MediaSendBase64, "video": MediaSendURL,
+		},
+	}, &shapingState{nodes: map[string]*yaml.Node{}, inference: map[string]any{}}
+}
+
+// defaultShaping gives a chat model without params the default shaping.
+func (d *decoder) defaultShaping(m *Model) {
+	s, st := newShaping()
+	m.Shaping = s
+	d.finishShaping(nil, "", m, st)
+}
+
+// finishShaping checks the shaping params together and resolves defaults.
+func (d *decoder) finishShaping(_ *yaml.Node, field string, m *Model, st *shapingState) {
+	s := &m.Shaping
+	if s.FinishReasonAllowList != nil && s.FinishReasonDenyList != nil {
+		d.problem(st.nodes["finish_reason_deny_list"], field+".finish_reason_deny_list",
+			"cannot be combined with finish_reason_allow_list: set one of them")
+	}
+	if s.AllowedRoles == nil {
+		s.AllowedRoles = append([]string(nil), shapingRoles...)
+	} else if !contains(s.AllowedRoles, "user") {
+		d.problem(st.nodes["allowed_roles"], field+".allowed_roles", "must include user: a Bedrock conversation starts with a user message")
+	}
+	switch {
+	case s.DefaultRole == "":
+		s.DefaultRole = s.AllowedRoles[0]
+		if contains(s.AllowedRoles, "user") {
+			s.DefaultRole = "user"
+		}
+	case !contains(s.AllowedRoles, s.DefaultRole):
+		d.problem(st.nodes["default_role"], field+".default_role",
+			fmt.Sprintf("%q is not in allowed_roles (%s)", s.DefaultRole, strings.Join(s.AllowedRoles, ", ")))
+	}
+	for _, from := range sortedKeys(s.RemapRoles) {
+		if !contains(s.AllowedRoles, from) {
+			d.problem(st.nodes["remap_roles"], field+".remap_roles."+from,
+				fmt.Sprintf("%s is not in allowed_roles, so no message keeps that role to be remapped", from))
+		}
+	}
+	for _, k := range sortedKeys(st.inference) {
+		clash := []string{k}
+		if a := map[string]string{"max_tokens": "max_completion_tokens"}[k]; a != "" {
+			clash = append(clash, a)
+		}
+		for _, c := range clash {
+			if _, set := m.Defaults[c]; set {
+				ik := k
+				if k == "stop" {
+					ik = "stop_sequences"
+				}
+				d.problem(st.nodes["inference_configuration."+ik], field+".inference_configuration."+ik,
+					fmt.Sprintf("also set by bedrock_%s: set it in one place", c))
+			}
+		}
+		if m.Defaults == nil {
+			m.Defaults = map[string]any{}
+		}
+		if _, set := m.Defaults[k]; !set {
+			m.Defaults[k] = st.inference[k]
+		}
+	}
+}
+
+// serverMedia decodes server.media.
+func (d *decoder) serverMedia(n *yaml.Node, m *Media) {
+	f := d.mapping(n, "server.media", "max_bytes", "timeout", "max_redirects", "trusted_hosts")
+	if v, ok := f["max_bytes"]; ok {
+		if b, ok := d.bytes(v, "server.media.max_bytes"); ok {
+			m.MaxBytes = b
+		}
+	}
+	if v, ok := f["timeout"]; ok {
+		if t, ok := d.duration(v, "server.media.timeout"); ok {
+			if t == 0 {
+				d.problem(v, "server.media.timeout", "must be more than 0")
+			} else {
+				m.Timeout = t
+			}
+		}
+	}
+	if v, ok := f["max_redirects"]; ok {
+		if r, ok := d.integer(v, "server.media.max_redirects", 1, 20); ok {
+			m.MaxRedirects = int(r)
+		}
+	}
+	if v, ok := f["trusted_hosts"]; ok {
+		l, _ := d.strList(v, "server.media.trusted_hosts")
+		for i, h := range l {
+			h = strings.ToLower(strings.TrimSpace(h))
+			if h == "" || strings.ContainsAny(h, "/ ?#@") {
+				d.problem(v, fmt.Sprintf("server.media.trusted_hosts[%d]", i), fmt.Sprintf("%q must be a host name or IP address, optionally with :port", h))
+				continue
+			}
+			m.TrustedHosts = append(m.TrustedHosts, h)
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
