@@ -157,14 +157,19 @@ var (
 	metadataValRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$`)
 )
 
+// aliases are request members that set the same thing: a default for one
+// does not apply when the request sets the other.
+var aliases = map[string]string{"max_tokens": "max_completion_tokens", "max_completion_tokens": "max_tokens"}
+
 // decodeChatRequest decodes a request body's members into a chatRequest,
 // with the model's defaults (OpenAI field names) filling the members the
 // request does not set.
 func decodeChatRequest(members map[string]json.RawMessage, defaults map[string]any) (*chatRequest, *apiError) {
 	if len(defaults) > 0 {
 		members = maps.Clone(members)
+		set := func(k string) bool { raw, ok := members[k]; return ok && !isNull(raw) }
 		for k, v := range defaults {
-			if raw, set := members[k]; set && !isNull(raw) {
+			if set(k) || (aliases[k] != "" && set(aliases[k])) {
 				continue
 			}
 			b, err := json.Marshal(v)
@@ -987,15 +992,18 @@ func (c *chatConverter) toolResult(msg *chatMessage, p string) (bedrock.ContentB
 func (c *chatConverter) inference() *apiError {
 	req := c.req
 	ic := &bedrock.InferenceConfig{}
-	maxTok, param := req.MaxCompletionTokens, "max_completion_tokens"
-	if maxTok == nil {
-		maxTok, param = req.MaxTokens, "max_tokens"
-	}
-	if maxTok != nil {
-		if *maxTok < 1 {
-			return invalid(param, "Invalid '%s': %d; it must be at least 1.", param, *maxTok)
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"max_tokens", req.MaxTokens}, {"max_completion_tokens", req.MaxCompletionTokens}} {
+		if f.v != nil && *f.v < 1 {
+			return invalid(f.name, "Invalid '%s': %d; it must be at least 1.", f.name, *f.v)
 		}
-		ic.MaxTokens = maxTok
+	}
+	// max_completion_tokens replaced max_tokens in OpenAI's API; it wins.
+	ic.MaxTokens = req.MaxCompletionTokens
+	if ic.MaxTokens == nil {
+		ic.MaxTokens = req.MaxTokens
 	}
 	for _, f := range []struct {
 		name string
