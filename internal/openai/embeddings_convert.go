@@ -34,6 +34,10 @@ type embeddingRequest struct {
 // cohereBatchSize is the most texts Cohere Embed takes in one call.
 const cohereBatchSize = 96
 
+// maxEmbeddingInputs is OpenAI's limit on inputs per request; it also
+// bounds how much work one request can queue on a model.
+const maxEmbeddingInputs = 2048
+
 // embeddingInputs reads OpenAI's `input`: a string or a list of strings.
 // OpenAI also takes token arrays (tiktoken IDs); Bedrock's models embed text
 // with their own tokenizers, so those are refused rather than guessed at.
@@ -59,6 +63,9 @@ func embeddingInputs(raw json.RawMessage) ([]string, *apiError) {
 		}
 		if len(items) == 0 {
 			return nil, invalid("input", "'input' is an empty list; send at least one string.")
+		}
+		if len(items) > maxEmbeddingInputs {
+			return nil, invalid("input", "'input' has %d items; at most %d per request.", len(items), maxEmbeddingInputs)
 		}
 		out := make([]string, len(items))
 		for i, it := range items {

@@ -163,6 +163,10 @@ func TestEmbeddingInputs(t *testing.T) {
 			t.Errorf("%s: got %q; want %q", c.raw, got, c.want)
 		}
 	}
+	many, _ := json.Marshal(make([]string, maxEmbeddingInputs+1))
+	if _, aerr := embeddingInputs(many); aerr == nil || aerr.Param != "input" {
+		t.Errorf("%d inputs: %+v; want a 400 naming input", maxEmbeddingInputs+1, aerr)
+	}
 	if _, aerr := embeddingInputs(json.RawMessage(`[1,2]`)); aerr == nil || !strings.Contains(aerr.Msg, "text") {
 		t.Errorf("token arrays: %+v; want a message explaining Bedrock embeds text", aerr)
 	}

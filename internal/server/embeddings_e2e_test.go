@@ -5,14 +5,19 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/quarry-dev/quarry/internal/config"
 )
 
 // sdkClient is the official OpenAI Go client pointed at the gateway.
@@ -122,6 +127,7 @@ func TestEmbeddingsE2E(t *testing.T) {
 			texts[i] = "document number " + strings.Repeat("x", i%7+1) + " " + string(rune('a'+i%26))
 		}
 		texts[150] = texts[3]
+		before := g.Server.Emulator().Stats().Requests["InvokeModel"]
 		resp, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
 			Model: "cohere-embed",
 			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
@@ -131,6 +137,9 @@ func TestEmbeddingsE2E(t *testing.T) {
 		}
 		if len(resp.Data) != 200 || len(resp.Data[199].Embedding) != 1024 {
 			t.Fatalf("%d vectors; want 200 of 1024", len(resp.Data))
+		}
+		if calls := g.Server.Emulator().Stats().Requests["InvokeModel"] - before; calls != 3 {
+			t.Errorf("%d InvokeModel calls for 200 Cohere texts; want 3 (96+96+8)", calls)
 		}
 		if c := cosine(resp.Data[3].Embedding, resp.Data[150].Embedding); c < 0.9999 {
 			t.Errorf("same text in the first and second batch: cosine %v", c)
@@ -236,4 +245,104 @@ func TestEmbeddingsE2E(t *testing.T) {
 			t.Errorf("unknown model code = %q; want model_not_found", apiErr.Code)
 		}
 	})
+}
+
+// Limits and cancellation: a model at max_concurrent_invocations answers 429
+// once the queue timeout passes, Bedrock throttling is a 429 with
+// Retry-After, and a client that goes away cancels the Bedrock calls.
+// titan-embed is pointed at a loopback stand-in for Bedrock that holds each
+// call until it is released or cancelled (the emulator answers embeddings at
+// once, even with its slow marker).
+func TestEmbeddingsLimitsE2E(t *testing.T) {
+	release := make(chan struct{})
+	var cancelled atomic.Int64
+	var started atomic.Int64
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // with the body read, the server notices a closed connection
+		started.Add(1)
+		select {
+		case <-release:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"embedding":[0.6,0.8],"inputTextTokenCount":1}`))
+		case <-r.Context().Done():
+			cancelled.Add(1)
+		}
+	}))
+	t.Cleanup(stub.Close)
+	var closeOnce sync.Once
+	releaseAll := func() { closeOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll)
+
+	g := startGateway(t, quickstart, func(c *config.Config) {
+		c.Server.QueueTimeout = 100 * time.Millisecond
+		for i := range c.Embeddings {
+			if c.Embeddings[i].Name == "titan-embed" {
+				c.Embeddings[i].AWS.MaxConcurrent = 1
+				c.Embeddings[i].AWS.EndpointURL = stub.URL
+				c.Embeddings[i].AWS.AccessKeyID, c.Embeddings[i].AWS.SecretAccessKey = "AKIDSTUB", "stub"
+			}
+		}
+	})
+	client := sdkClient(g)
+	ctx := sdkContext(t)
+	one := openai.EmbeddingNewParamsInputUnion{OfString: openai.String("x")}
+
+	t.Run("client disconnect cancels the calls", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := client.Embeddings.New(cctx, openai.EmbeddingNewParams{Model: "titan-embed", Input: one})
+			errc <- err
+		}()
+		waitFor(t, "the call to reach Bedrock", func() bool { return started.Load() == 1 })
+		cancel()
+		if err := <-errc; err == nil {
+			t.Fatal("the request succeeded despite the client going away")
+		}
+		waitFor(t, "Bedrock to see the call cancelled", func() bool { return cancelled.Load() == 1 })
+	})
+
+	t.Run("queue timeout is a prompt 429", func(t *testing.T) {
+		busy := make(chan error, 1)
+		go func() {
+			_, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "titan-embed", Input: one})
+			busy <- err
+		}()
+		waitFor(t, "the first request to hold the only slot", func() bool { return started.Load() == 2 })
+		start := time.Now()
+		var resp *http.Response
+		_, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "titan-embed", Input: one}, option.WithResponseInto(&resp))
+		wantAPIError(t, err, http.StatusTooManyRequests, "")
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("429 after %v; want it once the 100ms queue timeout passes", d)
+		}
+		if resp == nil || resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		releaseAll()
+		if err := <-busy; err != nil {
+			t.Errorf("the request holding the slot: %v", err)
+		}
+	})
+
+	t.Run("bedrock throttling is a 429 with Retry-After", func(t *testing.T) {
+		var resp *http.Response
+		_, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "cohere-embed",
+			Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("[[quarry:throttle]] x")}}, option.WithResponseInto(&resp))
+		wantAPIError(t, err, http.StatusTooManyRequests, "")
+		if resp == nil || resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
