@@ -132,7 +132,7 @@ func (s *sealer) open(id string, blob []byte) (Secrets, error) {
 func keyFileFor(dbPath string) string { return dbPath + ".key" }
 
 // readKeyFile returns the key in path, or nil if there is no such file.
-func readKeyFile(path string) ([]byte, error) {
+func readKeyFile(path string, log *slog.Logger) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -141,6 +141,10 @@ func readKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("store: reading key file %s: %w", path, err)
 	}
 	defer clear(b)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Not fatal (the key still works), but worth fixing.
+		log.Warn("the store key file is readable by others than its owner: chmod 600 it", "key_file", path, "mode", fi.Mode().Perm().String())
+	}
 	k, err := ParseKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("store: key file %s does not hold a valid key (restore it from a backup, or configure the key): %w", path, err)
@@ -176,7 +180,7 @@ func createKeyFile(path string, log *slog.Logger) ([]byte, bool, error) {
 	}
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			k, rerr := readKeyFile(path) // someone else won the race
+			k, rerr := readKeyFile(path, log) // someone else won the race
 			if rerr != nil {
 				return nil, false, rerr
 			}

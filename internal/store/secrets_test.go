@@ -279,6 +279,21 @@ func TestKeyFile(t *testing.T) {
 		}
 	})
 
+	t.Run("a key file others can read is used, with a warning", func(t *testing.T) {
+		if err := os.Chmod(keyPath, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(keyPath, 0o600)
+		st, err := Open(ctx, Config{Path: path}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if !strings.Contains(string(logs.Bytes()), "chmod 600") {
+			t.Errorf("no warning about the key file's mode:\n%s", logs.Bytes())
+		}
+	})
+
 	t.Run("a corrupt key file is refused", func(t *testing.T) {
 		other := filepath.Join(t.TempDir(), "q.db")
 		if err := os.WriteFile(other+".key", []byte("not a key\n"), 0o600); err != nil {
@@ -331,7 +346,7 @@ func TestKeyFileCreatedOnce(t *testing.T) {
 	if winners != 1 {
 		t.Fatalf("%d creators published a key file, want 1", winners)
 	}
-	onDisk, err := readKeyFile(keyFileFor(path))
+	onDisk, err := readKeyFile(keyFileFor(path), log)
 	if err != nil || !bytes.Equal(onDisk, keys[0]) {
 		t.Fatalf("key file %v, %v", onDisk, err)
 	}

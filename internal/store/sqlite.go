@@ -86,7 +86,7 @@ func (s *sqlStore) init(ctx context.Context, key []byte, keyFile string) error {
 	source := "the configured store key"
 	if key == nil {
 		source = "the key file " + keyFile
-		key, err = readKeyFile(keyFile)
+		key, err = readKeyFile(keyFile, s.log)
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,8 @@
 //
 // The key is Config.Key: 32 raw bytes, or text holding the 32 bytes as 64
 // hex digits or as base64 (standard or URL alphabet, padded or not);
-// whitespace around the text forms is ignored.
+// whitespace around the text forms is ignored. 32 hex digits are refused
+// rather than taken as raw bytes: they are a 16-byte key (ParseKey).
 //
 // With no key configured, the SQLite backend keeps a key file beside the
 // database, "<Path>.key" (mode 0600, holding the key as base64): a random
@@ -55,7 +56,8 @@
 // under a temporary O_EXCL name, then hard-linked into place, which fails
 // if the name exists), so two processes starting at once end up sharing
 // whichever key was linked first and nobody ever reads a half-written key.
-// The log says where the key file is, never the key.
+// The log says where the key file is, never the key, and warns if others
+// than its owner can read it.
 //
 // Open refuses to start with ErrKeyRequired when endpoints with secrets
 // exist and there is no key (no Config.Key and, for SQLite, no key file),
