@@ -1058,6 +1058,12 @@ func (c *chatConverter) reasoning() *apiError {
 			// call wins and thinking is left off.
 			return nil
 		}
+		if c.midToolLoop() {
+			// With thinking on, Claude wants the assistant's tool-use turn to
+			// begin with its signed thinking block, which OpenAI clients do
+			// not send back: this turn goes without thinking.
+			return nil
+		}
 		budget := thinkingBudget[effort]
 		answer := defaultAnswerTokens
 		ic := c.out.InferenceConfig
@@ -1073,6 +1079,24 @@ func (c *chatConverter) reasoning() *apiError {
 		c.setAdditional("reasoningConfig", map[string]any{"type": "enabled", "maxReasoningEffort": effort})
 	}
 	return nil
+}
+
+// midToolLoop reports whether the last assistant turn called tools (the
+// request carries their results).
+func (c *chatConverter) midToolLoop() bool {
+	for i := len(c.out.Messages) - 1; i >= 0; i-- {
+		m := c.out.Messages[i]
+		if m.Role != bedrock.RoleAssistant {
+			continue
+		}
+		for _, b := range m.Content {
+			if b.ToolUse != nil {
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 func (c *chatConverter) setAdditional(key string, v any) {
