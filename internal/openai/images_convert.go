@@ -145,7 +145,10 @@ func imageRequestOf(m *upstream.Model, req *imageRequest) (*bedrock.ImageRequest
 	}
 
 	var seed *int
-	if s := m.Image.Seed; s != nil && *s <= lim.seedMax {
+	if s := m.Image.Seed; s != nil {
+		// Passed on even past this model's range, so that a misconfigured
+		// default shows up as Bedrock's error instead of silently changing
+		// the images.
 		v := int(*s)
 		seed = &v
 	}

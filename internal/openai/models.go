@@ -76,6 +76,10 @@ func (h *Handler) listModels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("id") == "" { // GET /v1/models/
+		h.listModels(w, r)
+		return
+	}
 	m, aerr := h.servedModel(r, r.PathValue("id"))
 	if aerr != nil {
 		aerr.Param = "" // the name is in the path, not a body field
