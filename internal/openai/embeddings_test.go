@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
@@ -75,7 +77,10 @@ func TestEmbeddingsPoolBoundedAndOrdered(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"model": "titan", "input": texts})
 	base := runtime.NumGoroutine()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/embeddings", strings.NewReader(string(body))))
+	var logged accesslog.Snapshot
+	logged.InputTokens = -1
+	accesslog.Middleware(slog.New(slog.DiscardHandler), h, func(_ *http.Request, _ int, _ time.Duration, s accesslog.Snapshot) { logged = s }).
+		ServeHTTP(rec, httptest.NewRequest("POST", "/v1/embeddings", strings.NewReader(string(body))))
 	if rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -98,6 +103,10 @@ func TestEmbeddingsPoolBoundedAndOrdered(t *testing.T) {
 		if d.Index != i || len(d.Embedding) != 1 || d.Embedding[0] != float64(i) {
 			t.Fatalf("data[%d] = index %d vector %v; want the vector of input %d", i, d.Index, d.Embedding, i)
 		}
+	}
+	if logged.Model != "titan" || logged.InputTokens != 2*inputs || !strings.HasPrefix(logged.UpstreamRequestID, "req-") ||
+		!strings.HasSuffix(logged.UpstreamRequestID, fmt.Sprintf("+%d more", inputs-8)) {
+		t.Errorf("access log entry %+v; want the model, the tokens and the upstream request IDs", logged)
 	}
 	if got := fake.calls.Load(); got != inputs {
 		t.Errorf("%d Titan calls for %d inputs", got, inputs)
