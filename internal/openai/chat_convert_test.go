@@ -270,3 +270,45 @@ func TestParseDataURI(t *testing.T) {
 		}
 	}
 }
+
+// FuzzChatRequest feeds arbitrary bodies through decoding and translation:
+// bad input must be a 4xx, never a panic or a 5xx.
+func FuzzChatRequest(f *testing.F) {
+	files, _ := filepath.Glob("testdata/chat/*.json")
+	for _, file := range files {
+		var g chatGolden
+		if data, err := os.ReadFile(file); err == nil && json.Unmarshal(data, &g) == nil && len(g.Request) > 0 {
+			f.Add([]byte(g.Request))
+		}
+	}
+	models := []chatModel{
+		{Name: "nova-lite", ModelID: "us.amazon.nova-lite-v1:0", Defaults: map[string]any{"temperature": 0.3, "stop": []any{"##"}}},
+		{Name: "claude", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0", SystemPrompt: "Be brief.",
+			Guardrail: &modelGuardrail{Identifier: "g", Version: "1", Trace: "enabled"}},
+	}
+	fetch := func(context.Context, string) ([]byte, string, error) {
+		return nil, "", &mediaError{Host: "example.com", Reason: "refused"}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(body, &members) != nil {
+			return
+		}
+		for _, m := range models {
+			req, aerr := decodeChatRequest(members, m.Defaults)
+			if aerr == nil {
+				var creq *bedrock.ConverseRequest
+				creq, _, aerr = convertChatRequest(context.Background(), req, m, fetch)
+				if aerr == nil {
+					if _, err := json.Marshal(creq); err != nil {
+						t.Fatalf("the Converse request does not encode: %v", err)
+					}
+					continue
+				}
+			}
+			if aerr.Status < 400 || aerr.Status > 499 || aerr.Msg == "" {
+				t.Fatalf("error %+v for %s", aerr, body)
+			}
+		}
+	})
+}
