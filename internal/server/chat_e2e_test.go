@@ -654,6 +654,19 @@ func TestChatE2EErrors(t *testing.T) {
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(last, "data: ")), &ev); err != nil || ev.Error.Type != "rate_limit_error" || ev.Error.Code != "ThrottlingException" || ev.Error.Message == "" {
 			t.Errorf("error event = %s", last)
 		}
+		// A stream cut short (a decode error) also ends with an error event.
+		for _, marker := range []string{"truncate", "reset"} {
+			body := `{"model":"nova-lite","stream":true,"messages":[{"role":"user","content":"Story [[quarry:` + marker + `]]"}]}`
+			resp, err := http.Post(g.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(raw), `data: {"error":`) || strings.Contains(string(raw), "[DONE]") {
+				t.Errorf("%s: stream = %s", marker, raw)
+			}
+		}
 		// The SDK reports it from Err.
 		if err := askStream("nova-lite", "Story [[quarry:model-stream-error]]"); err == nil || !strings.Contains(err.Error(), "error") {
 			t.Errorf("SDK stream error = %v", err)
