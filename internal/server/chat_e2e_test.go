@@ -738,3 +738,39 @@ func TestChatE2EClientDisconnect(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestChatE2EModelLimit(t *testing.T) {
+	// One call in flight for nova-lite; a second one queues for 100ms, then
+	// gets a 429 while the first (slow) one still holds the slot.
+	g := startGateway(t, quickstart, func(c *config.Config) {
+		c.Server.QueueTimeout = 100 * time.Millisecond
+		for i := range c.Models {
+			if c.Models[i].Name == "nova-lite" {
+				c.Models[i].AWS.MaxConcurrent = 1
+			}
+		}
+	})
+	client := chatClient(g)
+	params := func(prompt string) openai.ChatCompletionNewParams {
+		return openai.ChatCompletionNewParams{Model: "nova-lite", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}}
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := client.Chat.Completions.New(context.Background(), params("Hi [[quarry:slow]]"))
+		first <- err
+	}()
+	// Wait until the first call is at the emulator, so it holds the slot.
+	for deadline := time.Now().Add(3 * time.Second); g.Server.Emulator().Stats().Requests["Converse"] == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first call never reached the emulator")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := client.Chat.Completions.New(context.Background(), params("Hi"))
+	if e := apiErrorOf(t, err, 429); e.Response.Header.Get("Retry-After") == "" {
+		t.Errorf("no Retry-After: %s", e.RawJSON())
+	}
+	if err := <-first; err != nil {
+		t.Errorf("the first call failed: %v", err)
+	}
+}
