@@ -24,17 +24,27 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Type + ": " + e.Reason }
 
-// body is the JSON Elasticsearch answers errors with.
-func (e *Error) body() map[string]any {
-	cause := map[string]any{"type": e.Type, "reason": e.Reason}
-	return map[string]any{
-		"error": map[string]any{
-			"root_cause": []any{cause},
-			"type":       e.Type,
-			"reason":     e.Reason,
-		},
-		"status": e.Status,
-	}
+// errorBody is the JSON Elasticsearch answers errors with, in its field
+// order.
+type errorBody struct {
+	Error struct {
+		RootCause []errorCause `json:"root_cause"`
+		errorCause
+	} `json:"error"`
+	Status int `json:"status"`
+}
+
+type errorCause struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
+func (e *Error) body() errorBody {
+	var b errorBody
+	b.Error.errorCause = errorCause{Type: e.Type, Reason: e.Reason}
+	b.Error.RootCause = []errorCause{b.Error.errorCause}
+	b.Status = e.Status
+	return b
 }
 
 // statusErr is ElasticsearchStatusException: Elasticsearch's generic error
