@@ -309,13 +309,12 @@ func TestEmbeddingsLimitsE2E(t *testing.T) {
 			busy <- err
 		}()
 		waitFor(t, "the first request to hold the only slot", func() bool { return started.Load() == 2 })
-		start := time.Now()
+		// The slot is held until releaseAll below, so this answer cannot
+		// come from waiting for it: it is the queue timeout's 429 (no wall
+		// clock bound, which a loaded CI machine could break).
 		var resp *http.Response
 		_, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "titan-embed", Input: one}, option.WithResponseInto(&resp))
 		wantAPIError(t, err, http.StatusTooManyRequests, "")
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("429 after %v; want it once the 100ms queue timeout passes", d)
-		}
 		if resp == nil || resp.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
@@ -338,7 +337,7 @@ func TestEmbeddingsLimitsE2E(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
