@@ -417,11 +417,20 @@ func (d *decoder) imageParam(m *Model, key string, v *yaml.Node, path string) {
 			im.CfgScale = &f
 		}
 	case "seed":
-		s, ok := d.integer(v, path, 0, 2147483646)
+		// Nova Canvas takes 0-858,993,459; Titan Image 0-2,147,483,646.
+		max := int64(2147483646)
+		if strings.Contains(m.ModelID, "nova-canvas") {
+			max = 858993459
+		}
+		s, ok := d.integer(v, path, 0, max)
 		if ok {
 			im.Seed = &s
 		}
 	case "style":
+		if !strings.Contains(m.ModelID, "nova-canvas") {
+			d.problem(v, path, "style presets exist for Nova Canvas only")
+			return
+		}
 		im.Style = d.enum(v, path, novaCanvasStyles...)
 	case "negative_text":
 		im.NegativeText, _ = d.str(v, path)
