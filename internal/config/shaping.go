@@ -27,7 +27,8 @@ import (
 // It also holds the server's media fetching limits (server.media).
 
 // Shaping is how the gateway shapes a chat model's requests and checks its
-// answers. A loaded config always has every field resolved to its default.
+// answers. A loaded config has every field resolved to its default; the
+// zero Shaping means the defaults too (models built in code).
 type Shaping struct {
 	// AllowedRoles are the message roles forwarded as they are: a subset of
 	// system, user and assistant (default all three). OpenAI's developer
@@ -47,9 +48,10 @@ type Shaping struct {
 	// OpenAI finish reasons or Bedrock stop reasons.
 	FinishReasonAllowList []string
 	FinishReasonDenyList  []string
-	// SupportsStreaming false makes the gateway call Converse and send the
-	// whole answer as one event to a client that asked for a stream.
-	SupportsStreaming bool
+	// NoStreaming is supports_streaming: false: the gateway calls Converse
+	// and sends the whole answer as one event to a client that asked for a
+	// stream. (Negated so that the zero Shaping is the default.)
+	NoStreaming bool
 	// MediaURLHandler is the mode for each media type (image, audio, pdf,
 	// video): send_base64, send_url, send_url_add_mime_type or
 	// send_base64_unless_google_url. Defaults: send_base64 for image, audio
@@ -147,7 +149,7 @@ func (d *decoder) shapingParam(m *Model, st *shapingState, key string, v *yaml.N
 	case "supports_streaming":
 		b, ok := d.boolean(v, path)
 		if ok {
-			s.SupportsStreaming = b
+			s.NoStreaming = !b
 		}
 	case "media_url_handler":
 		for k, mv := range d.mapping(v, path, shapingMediaTypes...) {
@@ -270,7 +272,6 @@ func (d *decoder) finishList(n *yaml.Node, path string) []string {
 // newShaping returns a chat model's shaping with every default set.
 func newShaping() (Shaping, *shapingState) {
 	return Shaping{
-		SupportsStreaming: true,
 		MediaURLHandler: map[string]string{
 			"image": MediaSendBase64, "audio": MediaSendBase64, "pdf": MediaSendBase64, "video": MediaSendURL,
 		},

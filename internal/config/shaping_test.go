@@ -41,7 +41,7 @@ models:
 		RemapRoles:           map[string]string{"assistant": "assistant", "user": "user"},
 		AllowedRoleMetadata:  []string{"cachePoint"},
 		FinishReasonDenyList: []string{"length", "content_filter"},
-		SupportsStreaming:    false,
+		NoStreaming:          true,
 		MediaURLHandler:      map[string]string{"image": "send_url", "audio": "send_base64", "pdf": "send_base64", "video": "send_url_add_mime_type"},
 		AdditionalModelRequestFields: map[string]any{
 			"top_k": int64(40), "anthropic_beta": []any{"context-1m-2025-08-07"}, "thinking": map[string]any{"type": "disabled"},
@@ -57,7 +57,7 @@ models:
 	}
 	// A model without params gets BAML's defaults.
 	p := cfg.Models[1].Shaping
-	if !reflect.DeepEqual(p.AllowedRoles, []string{"system", "user", "assistant"}) || p.DefaultRole != "user" || !p.SupportsStreaming ||
+	if !reflect.DeepEqual(p.AllowedRoles, []string{"system", "user", "assistant"}) || p.DefaultRole != "user" || p.NoStreaming ||
 		p.AllowedRoleMetadata != nil || p.FinishReasonAllowList != nil || p.FinishReasonDenyList != nil ||
 		p.MediaURLHandler["image"] != MediaSendBase64 || p.MediaURLHandler["video"] != MediaSendURL {
 		t.Errorf("default shaping = %+v", p)

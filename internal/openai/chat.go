@@ -48,9 +48,15 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, created := "chatcmpl-"+accesslog.NewID(), time.Now().Unix()
-	if plan.Stream {
+	// supports_streaming: false answers a streaming client from Converse,
+	// as a one-event stream (shaping.go).
+	oneEvent := plan.Stream && cm.Shaping != nil && cm.Shaping.NoStreaming
+	if plan.Stream && !oneEvent {
 		h.streamChat(ctx, w, r, m, creq, plan, id, created)
 		return
+	}
+	if oneEvent && creq.GuardrailConfig != nil {
+		creq.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
@@ -64,9 +70,25 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if resp.RequestID != "" {
 		w.Header().Set("x-amzn-requestid", resp.RequestID)
 	}
+	if !finishAllowed(cm.Shaping, resp.StopReason) {
+		writeAPIError(w, r, finishReasonError(m.Name, cm.Shaping, resp.StopReason))
+		return
+	}
+	cc := convertChatResponse(resp, plan, id, created)
+	if oneEvent {
+		sse := newSSEWriter(w)
+		sse.start()
+		for _, c := range completionChunks(cc, plan) {
+			if sse.data(&c) != nil {
+				return
+			}
+		}
+		sse.done()
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	json.NewEncoder(w).Encode(convertChatResponse(resp, plan, id, created))
+	json.NewEncoder(w).Encode(cc)
 }
 
 // chatModel resolves the request's model member to a served chat model.
@@ -161,10 +183,20 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return true
 	}
+	shaping := chatModelOf(m).Shaping
 	for ok := true; ok; ok = stream.Next() {
 		ev := stream.Current()
 		if ev.Metadata != nil {
 			recordUsage(entry, ev.Metadata.Usage)
+		}
+		if ev.MessageStop != nil && !finishAllowed(shaping, ev.MessageStop.StopReason) {
+			// An error event instead of the finish chunk, and no [DONE].
+			e := finishReasonError(m.Name, shaping, ev.MessageStop.StopReason)
+			entry.SetError(e.Type)
+			var body streamError
+			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
+			sse.data(&body)
+			return
 		}
 		if !send(tr.event(ev)) {
 			// The client is gone: stop reading Bedrock now.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -29,6 +30,8 @@ type chatModel struct {
 	SystemPrompt string          `json:"system_prompt,omitempty"`
 	Guardrail    *modelGuardrail `json:"guardrail,omitempty"`
 	Defaults     map[string]any  `json:"defaults,omitempty"`
+	// Shaping is the model's request shaping (shaping.go); nil: none.
+	Shaping *config.Shaping `json:"shaping,omitempty"`
 }
 
 // modelGuardrail is a guardrail configured for a model: it applies to every
@@ -41,6 +44,9 @@ type modelGuardrail struct {
 
 func chatModelOf(m *upstream.Model) chatModel {
 	cm := chatModel{Name: m.Name, ModelID: m.ModelID, Family: m.Family, SystemPrompt: m.SystemPrompt, Defaults: m.Defaults}
+	if m.Kind == config.KindChat {
+		cm.Shaping = withShapingDefaults(m.Shaping)
+	}
 	if g := m.Guardrail; g != nil {
 		cm.Guardrail = &modelGuardrail{Identifier: g.Identifier, Version: g.Version, Trace: g.Trace}
 	}
@@ -256,9 +262,10 @@ func convertChatRequest(ctx context.Context, req *chatRequest, m chatModel, fetc
 		}
 		return nil, nil, invalid("n", "'n' = %d is not supported: Bedrock returns one choice per request. Send n=1 (or omit it) and make several requests instead.", *req.N)
 	}
+	req.Messages = shapeMessages(req.Messages, m.Shaping)
 	steps := []func() *apiError{
 		c.tools, c.responseFormat, c.messages, c.inference, c.reasoning,
-		c.metadata, c.guardrail, c.extras, c.sampling,
+		c.metadata, c.guardrail, c.extras, c.shapeFields, c.sampling,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -735,6 +742,16 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 				return nil, invalid(pp+".input_audio.data", "Invalid '%s.input_audio.data': expected base64-encoded audio.", pp)
 			}
 			out = append(out, bedrock.ContentBlock{Audio: &bedrock.AudioBlock{Format: format, Source: bedrock.MediaSource{Bytes: data}}})
+		case "video_url", "audio_url":
+			u, kind := part.VideoURL, "video"
+			if part.Type == "audio_url" {
+				u, kind = part.AudioURL, "audio"
+			}
+			b, aerr := c.urlMedia(kind, u, pp+"."+part.Type)
+			if aerr != nil {
+				return nil, aerr
+			}
+			out = append(out, b)
 		case "file":
 			doc, aerr := c.document(part.File, pp+".file")
 			if aerr != nil {
@@ -744,7 +761,7 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 		case "":
 			return nil, invalid(pp+".type", "Missing required parameter: '%s.type'.", pp)
 		default:
-			return nil, invalid(pp+".type", "Invalid '%s.type': %q. Supported content parts: text, image_url, input_audio, file.", pp, clipString(part.Type, 40))
+			return nil, invalid(pp+".type", "Invalid '%s.type': %q. Supported content parts: text, image_url, input_audio, audio_url, video_url, file.", pp, clipString(part.Type, 40))
 		}
 		cp, aerr := cacheMarker(part.CacheControl, part.CachePoint, pp)
 		if aerr != nil {
@@ -795,6 +812,9 @@ func hasPrefixFold(s, prefix string) bool {
 
 // image resolves an image_url part.
 func (c *chatConverter) image(ref, p string) (*bedrock.ImageBlock, *apiError) {
+	if aerr := checkMediaMode(c.m.Shaping, c.m.Name, "image", ref, p); aerr != nil {
+		return nil, aerr
+	}
 	data, mt, s3, aerr := c.media(ref, p)
 	if aerr != nil {
 		return nil, aerr
@@ -830,6 +850,9 @@ func (c *chatConverter) document(f *filePart, p string) (*bedrock.DocumentBlock,
 	var mt string
 	var s3 *bedrock.S3Location
 	if hasPrefixFold(ref, "data:") || hasPrefixFold(ref, "s3://") || hasPrefixFold(ref, "http://") || hasPrefixFold(ref, "https://") {
+		if aerr := checkMediaMode(c.m.Shaping, c.m.Name, "pdf", ref, p+".file_data"); aerr != nil {
+			return nil, aerr
+		}
 		var aerr *apiError
 		if data, mt, s3, aerr = c.media(ref, p+".file_data"); aerr != nil {
 			return nil, aerr

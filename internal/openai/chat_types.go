@@ -38,6 +38,8 @@ type chatRequest struct {
 	User              string            `json:"user"`
 	Metadata          json.RawMessage   `json:"metadata"`
 	ServiceTier       string            `json:"service_tier"`
+	// TopK is mapped per model family (shaping.go); raw to name errors.
+	TopK json.RawMessage `json:"top_k"`
 
 	// Bedrock extras, in Converse's own spelling.
 	GuardrailConfig                   *bedrock.GuardrailConfig   `json:"guardrailConfig"`
@@ -73,6 +75,8 @@ type contentPart struct {
 	ImageURL     *imageURL                `json:"image_url"`
 	InputAudio   *inputAudio              `json:"input_audio"`
 	File         *filePart                `json:"file"`
+	VideoURL     *imageURL                `json:"video_url"` // {"url": ...}, media_modes.go
+	AudioURL     *imageURL                `json:"audio_url"`
 	Refusal      *string                  `json:"refusal"`
 	CacheControl *cacheControl            `json:"cache_control"`
 	CachePoint   *bedrock.CachePointBlock `json:"cachePoint"`

@@ -73,7 +73,7 @@ func TestChatMalformed(t *testing.T) {
 		{"empty system message", msgs(`[{"role":"system","content":""},{"role":"user","content":"Hi"}]`), 400, "messages[0].content", "empty"},
 		{"image in system message", msgs(`[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},{"role":"user","content":"Hi"}]`), 400, "messages[0].content[0].type", "image_url"},
 		{"part without type", part(`{"text":"Hi"}`), 400, "messages[0].content[0].type", "type"},
-		{"unknown part type", part(`{"type":"video_url","video_url":{"url":"x"}}`), 400, "messages[0].content[0].type", "video_url"},
+		{"unknown part type", part(`{"type":"video","video":{"url":"x"}}`), 400, "messages[0].content[0].type", "video"},
 		{"text part without text", part(`{"type":"text"}`), 400, "messages[0].content[0].text", "text"},
 		{"part not an object", part(`"Hi"`), 400, "messages[0].content[0]", "content part"},
 		{"image_url without url", part(`{"type":"image_url","image_url":{}}`), 400, "messages[0].content[0].image_url", "url"},

@@ -1,0 +1,324 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/config"
+)
+
+// This file holds the per-model request shaping of issue #7 (BAML's client
+// options, configured in a chat model's params, see config.Shaping): roles,
+// role metadata, finish-reason lists, the streaming switch, top_k and the
+// additional model request fields. Pure functions; chat_convert.go and
+// chat.go call them.
+
+// withShapingDefaults fills what a Shaping built in code (not loaded from a
+// config file) leaves empty with the config's defaults.
+func withShapingDefaults(s config.Shaping) *config.Shaping {
+	if s.AllowedRoles == nil {
+		s.AllowedRoles = []string{"system", "user", "assistant"}
+	}
+	if s.DefaultRole == "" {
+		s.DefaultRole = s.AllowedRoles[0]
+		if slices.Contains(s.AllowedRoles, "user") {
+			s.DefaultRole = "user"
+		}
+	}
+	if s.MediaURLHandler == nil {
+		s.MediaURLHandler = map[string]string{"image": config.MediaSendBase64, "audio": config.MediaSendBase64,
+			"pdf": config.MediaSendBase64, "video": config.MediaSendURL}
+	}
+	return &s
+}
+
+// shapeMessages applies a model's role rules to the OpenAI messages before
+// they are translated:
+//
+//   - developer counts as system (OpenAI's newer name for it);
+//   - a message whose role is not in AllowedRoles gets DefaultRole;
+//   - RemapRoles then renames roles (after validation and defaulting, as in
+//     BAML);
+//   - tool messages and assistant messages that carry tool_calls keep their
+//     roles: Bedrock pairs a toolUse with the toolResult that answers it;
+//   - roles OpenAI does not define are left for the translation to refuse;
+//   - per-message metadata (cache_control, cachePoint, on the message and on
+//     its content parts) is dropped unless AllowedRoleMetadata lists it.
+//
+// Messages it does not change keep their exact bytes.
+func shapeMessages(msgs []json.RawMessage, s *config.Shaping) []json.RawMessage {
+	if s == nil {
+		return msgs
+	}
+	out := make([]json.RawMessage, len(msgs))
+	for i, raw := range msgs {
+		out[i] = shapeMessage(raw, s)
+	}
+	return out
+}
+
+func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
+	var msg map[string]json.RawMessage
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(raw, &msg) != nil {
+		return raw // the translation reports it
+	}
+	changed := false
+	var role string
+	json.Unmarshal(msg["role"], &role)
+	if nr := shapeRole(role, hasToolCalls(msg["tool_calls"]), s); nr != role {
+		msg["role"], _ = json.Marshal(nr)
+		changed = true
+	}
+	for _, k := range []string{"cache_control", "cachePoint"} {
+		if _, set := msg[k]; set && !slices.Contains(s.AllowedRoleMetadata, k) {
+			delete(msg, k)
+			changed = true
+		}
+	}
+	if c, ok := dropPartMetadata(msg["content"], s.AllowedRoleMetadata); ok {
+		msg["content"] = c
+		changed = true
+	}
+	if !changed {
+		return raw
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+// shapeRole is the role a message is sent with.
+func shapeRole(role string, toolCalls bool, s *config.Shaping) string {
+	switch role {
+	case "tool":
+		return role
+	case "assistant":
+		if toolCalls {
+			return role
+		}
+	case "system", "developer", "user":
+	default:
+		return role
+	}
+	check := role
+	if role == "developer" {
+		check = "system"
+	}
+	out := role
+	if !slices.Contains(s.AllowedRoles, check) {
+		out, check = s.DefaultRole, s.DefaultRole
+	}
+	if to, ok := s.RemapRoles[check]; ok && to != check {
+		out = to
+	}
+	return out
+}
+
+func hasToolCalls(raw json.RawMessage) bool {
+	var calls []json.RawMessage
+	return json.Unmarshal(raw, &calls) == nil && len(calls) > 0
+}
+
+// dropPartMetadata removes the cache markers not allowed from an array
+// content's parts; ok is false when nothing changed.
+func dropPartMetadata(raw json.RawMessage, allowed []string) (json.RawMessage, bool) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '[' {
+		return nil, false
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(raw, &parts) != nil {
+		return nil, false
+	}
+	changed := false
+	for j, p := range parts {
+		var part map[string]json.RawMessage
+		if json.Unmarshal(p, &part) != nil || part == nil {
+			continue
+		}
+		dropped := false
+		for _, k := range []string{"cache_control", "cachePoint"} {
+			if _, set := part[k]; set && !slices.Contains(allowed, k) {
+				delete(part, k)
+				dropped = true
+			}
+		}
+		if dropped {
+			if b, err := json.Marshal(part); err == nil {
+				parts[j], changed = b, true
+			}
+		}
+	}
+	if !changed {
+		return nil, false
+	}
+	b, err := json.Marshal(parts)
+	return b, err == nil
+}
+
+// finishAllowed reports whether an answer that stopped for Bedrock's
+// stopReason may be returned: the lists (lower case) match, ignoring case,
+// either the Bedrock stop reason (end_turn, max_tokens, ...) or the OpenAI
+// finish_reason it maps to (stop, length, ...). An allow list passes a
+// reason when either name is listed; a deny list refuses it when either is.
+func finishAllowed(s *config.Shaping, stopReason string) bool {
+	if s == nil {
+		return true
+	}
+	names := []string{strings.ToLower(stopReason), finishReason(stopReason)}
+	listed := func(l []string) bool { return slices.Contains(l, names[0]) || slices.Contains(l, names[1]) }
+	switch {
+	case s.FinishReasonAllowList != nil:
+		return listed(s.FinishReasonAllowList)
+	case s.FinishReasonDenyList != nil:
+		return !listed(s.FinishReasonDenyList)
+	}
+	return true
+}
+
+// finishReasonStatus is the status of a refused finish reason: 422, because
+// the upstream call worked and the answer is what the configuration refuses.
+// It is a 4xx on purpose: OpenAI's SDKs (and most HTTP clients) retry 5xx
+// and 408/409/429, and a finish reason is a property of the answer, not a
+// transport failure, so retrying would only pay for the same answer again
+// (BAML: such failures "prevent fallbacks and retries").
+const finishReasonStatus = http.StatusUnprocessableEntity
+
+// finishReasonError is the error for an answer whose finish reason the
+// model's configuration does not allow.
+func finishReasonError(model string, s *config.Shaping, stopReason string) *apiError {
+	rule := "finish_reason_deny_list: " + strings.Join(s.FinishReasonDenyList, ", ")
+	if s.FinishReasonAllowList != nil {
+		rule = "finish_reason_allow_list: " + strings.Join(s.FinishReasonAllowList, ", ")
+	}
+	return &apiError{Status: finishReasonStatus, Type: "finish_reason_error", Code: "finish_reason_not_allowed",
+		Msg: fmt.Sprintf("The model finished with reason %q (Bedrock stop reason %q), which the gateway's configuration of %s does not allow (%s). The answer was discarded; retrying the same request is unlikely to help.",
+			finishReason(stopReason), stopReason, model, rule)}
+}
+
+// topKFields maps a request's top_k (or the model's bedrock_top_k default)
+// to the family's native field; raw is the member's JSON.
+func topKFields(f bedrock.Family, model string, raw json.RawMessage) (map[string]any, *apiError) {
+	var k float64
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return nil, invalid("top_k", "Invalid type for 'top_k': expected an integer.")
+	}
+	if k != math.Trunc(k) || k < math.MinInt32 || k > math.MaxInt32 {
+		return nil, invalid("top_k", "Invalid 'top_k': %v; expected an integer.", k)
+	}
+	fields, err := bedrock.TopKRequestFields(f, int(k))
+	if err != nil {
+		if errors.Is(err, bedrock.ErrTopKUnsupported) {
+			return nil, invalid("top_k", "'top_k' cannot be sent to %s: %s. Remove 'top_k' (check the model's bedrock_top_k default too).", model, err.Error())
+		}
+		return nil, invalid("top_k", "Invalid 'top_k' for %s: %s.", model, err.Error())
+	}
+	return fields, nil
+}
+
+// shapeFields adds top_k (the request's, or the model's bedrock_top_k
+// default) in the family's native field, then the model's
+// additional_model_request_fields, each under what the request and the
+// gateway already put in additionalModelRequestFields. Claude refuses top_k
+// with extended thinking, so it is dropped then, as temperature and top_p
+// are (reasoning).
+func (c *chatConverter) shapeFields() *apiError {
+	if !isNull(c.req.TopK) {
+		fields, aerr := topKFields(c.m.family(), c.m.Name, c.req.TopK)
+		if aerr != nil {
+			return aerr
+		}
+		if _, thinking := c.out.AdditionalModelRequestFields["thinking"]; !thinking || c.m.family() != bedrock.FamilyAnthropic {
+			c.out.AdditionalModelRequestFields = mergeUnder(c.out.AdditionalModelRequestFields, fields)
+		}
+	}
+	if c.m.Shaping != nil {
+		c.out.AdditionalModelRequestFields = mergeUnder(c.out.AdditionalModelRequestFields, c.m.Shaping.AdditionalModelRequestFields)
+	}
+	return nil
+}
+
+// mergeUnder copies into dst the entries of src that dst does not have;
+// where both hold objects, it merges them the same way, so that dst wins
+// key by key at every level. It returns dst (allocated if nil and src is
+// not empty). src is not modified, nor shared with dst.
+func mergeUnder(dst, src map[string]any) map[string]any {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for k, sv := range src {
+		dv, ok := dst[k]
+		if !ok {
+			dst[k] = deepCopy(sv)
+			continue
+		}
+		dm, dok := dv.(map[string]any)
+		sm, sok := sv.(map[string]any)
+		if dok && sok {
+			dst[k] = mergeUnder(dm, sm)
+		}
+	}
+	return dst
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []any:
+		l := make([]any, len(t))
+		for i, x := range t {
+			l[i] = deepCopy(x)
+		}
+		return l
+	}
+	return v
+}
+
+// completionChunks turns a whole answer into the stream a streaming client
+// expects, for a model with supports_streaming: false: one chunk with the
+// role, content, reasoning and tool calls, then the finish chunk and, with
+// include_usage, the usage chunk; the last of them carries the bedrock
+// object, as in a real stream.
+func completionChunks(cc *chatCompletion, plan *chatPlan) []chatChunk {
+	chunk := func(choices []chunkChoice) chatChunk {
+		return chatChunk{ID: cc.ID, Object: "chat.completion.chunk", Created: cc.Created, Model: cc.Model, Choices: choices}
+	}
+	msg := cc.Choices[0].Message
+	d := chunkDelta{Role: "assistant", Content: msg.Content}
+	if d.Content == nil && len(msg.ToolCalls) == 0 {
+		d.Content = strPtr("")
+	}
+	if msg.ReasoningContent != "" {
+		d.ReasoningContent = strPtr(msg.ReasoningContent)
+	}
+	for i, tc := range msg.ToolCalls {
+		d.ToolCalls = append(d.ToolCalls, chunkToolCall{Index: i, ID: tc.ID, Type: "function",
+			Function: chunkToolFunction{Name: tc.Function.Name, Arguments: tc.Function.Arguments}})
+	}
+	reason := cc.Choices[0].FinishReason
+	fc := chunk([]chunkChoice{{Index: 0, FinishReason: &reason}})
+	out := []chatChunk{chunk([]chunkChoice{{Index: 0, Delta: d}}), fc}
+	if !plan.IncludeUsage {
+		out[1].Bedrock = cc.Bedrock
+		return out
+	}
+	uc := chunk([]chunkChoice{})
+	uc.Usage, uc.Bedrock = cc.Usage, cc.Bedrock
+	return append(out, uc)
+}
