@@ -55,7 +55,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, m := range srv.Registry().Models() {
 		names = append(names, m.Name)
 	}
-	fmt.Fprintf(stdout, "quarry: serving %s on http://%s (OpenAI API under /v1)\n", strings.Join(names, ", "), ln.Addr())
+	served := "no configured models"
+	if len(names) > 0 {
+		served = strings.Join(names, ", ")
+	}
+	fmt.Fprintf(stdout, "quarry: serving %s on http://%s (OpenAI API under /v1, Elasticsearch inference API under /_inference)\n", served, ln.Addr())
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintln(stderr, "quarry serve:", err)
 		return 1

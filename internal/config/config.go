@@ -260,9 +260,6 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 	return cfg, nil
 }
 
-// ErrNoModels is reported when a file declares nothing to serve.
-var ErrNoModels = errors.New("no models, embeddings or images are configured")
-
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
 	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "store")
 	if v, ok := fields["version"]; ok {
@@ -305,9 +302,6 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 				cfg.Images = append(cfg.Images, m)
 			}
 		}
-	}
-	if len(d.problems) == 0 && len(cfg.Models)+len(cfg.Embeddings)+len(cfg.Images) == 0 {
-		d.problem(n, "", ErrNoModels.Error())
 	}
 	if len(cfg.Server.APIKeys) == 0 && !isLoopback(cfg.Server.Address) {
 		d.problem(fields["server"], "server.api_keys", fmt.Sprintf("required when server.address (%s) is not a loopback address", cfg.Server.Address))

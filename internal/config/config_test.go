@@ -199,3 +199,14 @@ func TestParseImageSize(t *testing.T) {
 		}
 	}
 }
+
+// A gateway may serve only /_inference endpoints created at run time.
+func TestNoModelsIsValid(t *testing.T) {
+	cfg, err := Parse("store-only.yaml", []byte("store:\n  path: /tmp/x/endpoints.db\n"), &Secrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Models)+len(cfg.Embeddings)+len(cfg.Images) != 0 || cfg.Store.Path != "/tmp/x/endpoints.db" {
+		t.Errorf("cfg = %+v", cfg)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/quarry-dev/quarry/internal/config"
@@ -28,6 +29,9 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) *gateway
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Never write into the source tree: the endpoint store goes to a
+	// per-test directory.
+	cfg.Store.Path = filepath.Join(t.TempDir(), "endpoints.db")
 	if edit != nil {
 		edit(cfg)
 	}
