@@ -340,25 +340,37 @@ func (g *gen) topic() string {
 
 func (g *gen) fill(tmpl string) string {
 	var b strings.Builder
-	for i := 0; i < len(tmpl); i++ {
-		if tmpl[i] == '%' && i+1 < len(tmpl) {
-			switch tmpl[i+1] {
-			case 't':
-				b.WriteString(g.topic())
-				i++
-				continue
-			case 'a':
-				b.WriteString(g.pick(adjectives))
-				i++
-				continue
-			}
+	b.Grow(len(tmpl) + 48)
+	start := 0
+	for i := 0; i < len(tmpl)-1; i++ {
+		if tmpl[i] != '%' || (tmpl[i+1] != 't' && tmpl[i+1] != 'a') {
+			continue
 		}
-		b.WriteByte(tmpl[i])
+		b.WriteString(tmpl[start:i])
+		if tmpl[i+1] == 't' {
+			b.WriteString(g.topic())
+		} else {
+			b.WriteString(g.pick(adjectives))
+		}
+		i++
+		start = i + 1
 	}
+	b.WriteString(tmpl[start:])
 	return b.String()
 }
 
 func capitalise(s string) string {
+	if s != "" && s[0] < utf8.RuneSelf {
+		// ASCII: only a-z change (as with unicode.ToUpper), in one allocation.
+		if c := s[0]; c >= 'a' && c <= 'z' {
+			var b strings.Builder
+			b.Grow(len(s))
+			b.WriteByte(c - 'a' + 'A')
+			b.WriteString(s[1:])
+			return b.String()
+		}
+		return s
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToUpper(r)) + s[n:]
 }

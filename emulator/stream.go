@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -25,6 +27,7 @@ type eventWriter struct {
 	rc    *http.ResponseController
 	enc   *eventstream.Encoder
 	buf   bytes.Buffer
+	frame []byte // reused by encode
 	rng   *rand.Rand
 	fault string // an in-stream fault to inject (throttle-stream, model-stream-error, reset, truncate)
 	after int    // inject the fault before event number after
@@ -100,11 +103,48 @@ func (ew *eventWriter) exception(exceptionType string, payload []byte) error {
 }
 
 func (ew *eventWriter) write(msg eventstream.Message) error {
-	ew.buf.Reset()
-	if err := ew.enc.Encode(&ew.buf, msg); err != nil {
+	b, err := ew.encode(msg)
+	if err != nil {
 		return err
 	}
-	return ew.send(ew.buf.Bytes())
+	return ew.send(b)
+}
+
+// encode frames msg. Messages whose headers are all strings (every frame the
+// emulator sends) are framed here, byte for byte as eventstream.Encoder
+// frames them but without its per-frame allocations (a CRC hash, header and
+// payload buffers), into a buffer reused across frames; anything else goes
+// through eventstream.Encoder. The result is valid until the next call.
+func (ew *eventWriter) encode(msg eventstream.Message) ([]byte, error) {
+	hlen := 0
+	for _, h := range msg.Headers {
+		sv, ok := h.Value.(eventstream.StringValue)
+		if !ok || len(h.Name) > 255 || len(sv) > 1<<15-1 {
+			ew.buf.Reset()
+			if err := ew.enc.Encode(&ew.buf, msg); err != nil {
+				return nil, err
+			}
+			return ew.buf.Bytes(), nil
+		}
+		hlen += 1 + len(h.Name) + 1 + 2 + len(sv)
+	}
+	total := 12 + hlen + len(msg.Payload) + 4
+	b := ew.frame[:0]
+	b = binary.BigEndian.AppendUint32(b, uint32(total))
+	b = binary.BigEndian.AppendUint32(b, uint32(hlen))
+	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[:8]))
+	for _, h := range msg.Headers {
+		sv := h.Value.(eventstream.StringValue)
+		b = append(b, byte(len(h.Name)))
+		b = append(b, h.Name...)
+		b = append(b, 7) // string
+		b = binary.BigEndian.AppendUint16(b, uint16(len(sv)))
+		b = append(b, sv...)
+	}
+	b = append(b, msg.Payload...)
+	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	ew.frame = b
+	return b, nil
 }
 
 func (ew *eventWriter) send(b []byte) error {
@@ -122,11 +162,10 @@ func (ew *eventWriter) send(b []byte) error {
 // writeTruncated sends only the first half of msg's frame and ends the
 // response: the HTTP body completes cleanly but the event stream does not.
 func (ew *eventWriter) writeTruncated(msg eventstream.Message) error {
-	ew.buf.Reset()
-	if err := ew.enc.Encode(&ew.buf, msg); err != nil {
+	b, err := ew.encode(msg)
+	if err != nil {
 		return err
 	}
-	b := ew.buf.Bytes()
 	if err := ew.send(b[:len(b)/2]); err != nil {
 		return err
 	}
