@@ -594,18 +594,20 @@ func gatewayBench(o options, dir, bin string) error {
 
 	// Warm the gateway up, then take its memory baseline.
 	load(8, 0, o.warmup, func() worker { return gatewayWorker(httpc, gw.url, false) })
-	runtime.GC()
 	rss0, heap0 := gw.rssKiB(), heapInuse(httpc, gw.url)
 	served := 0
 
 	fmt.Println("### Gateway overhead (load generator, gateway and emulator on this machine, no pinning)")
 	fmt.Println()
-	fmt.Println("| Mode | Concurrency | Path | Requests/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | Added p50 ms | Added p99 ms | Gateway/direct throughput | Errors |")
-	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| Mode | Concurrency | Path | Requests/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | Added p50 ms | Added p99 ms | Gateway/direct throughput | Gateway CPU µs/request | Errors |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, stream := range []bool{false, true} {
 		for _, c := range o.conc {
 			d := load(c, o.warmup, o.duration, func() worker { return directWorker(direct, stream) })
-			g := load(c, o.warmup, o.duration, func() worker { return gatewayWorker(httpc, gw.url, stream) })
+			load(c, 0, o.warmup, func() worker { return gatewayWorker(httpc, gw.url, stream) })
+			cpu0 := gw.cpuTime()
+			g := load(c, 0, o.duration, func() worker { return gatewayWorker(httpc, gw.url, stream) })
+			gcpu := float64(gw.cpuTime()-cpu0) / 1e3 / float64(max(g.n, 1))
 			served += g.n
 			mode := "non-streaming"
 			if stream {
@@ -624,10 +626,10 @@ func gatewayBench(o options, dir, bin string) error {
 			if stream {
 				a50, a99 = pct(g.ttft, 0.5)-pct(d.ttft, 0.5), pct(g.ttft, 0.99)-pct(d.ttft, 0.99)
 			}
-			fmt.Printf("| %s | %d | direct (bedrock.Client → emulator) | %.0f | %s | %s | %s | %s | | | | %d |\n",
+			fmt.Printf("| %s | %d | direct (bedrock.Client → emulator) | %.0f | %s | %s | %s | %s | | | | | %d |\n",
 				mode, c, d.rps(), ms(dl50), ms(dl99), tt(d, 0.5), tt(d, 0.99), d.errs)
-			fmt.Printf("| %s | %d | gateway (OpenAI → quarry serve → emulator) | %.0f | %s | %s | %s | %s | %s | %s | %.2f | %d |\n",
-				mode, c, g.rps(), ms(gl50), ms(gl99), tt(g, 0.5), tt(g, 0.99), ms(a50), ms(a99), g.rps()/d.rps(), g.errs)
+			fmt.Printf("| %s | %d | gateway (OpenAI → quarry serve → emulator) | %.0f | %s | %s | %s | %s | %s | %s | %.2f | %.0f | %d |\n",
+				mode, c, g.rps(), ms(gl50), ms(gl99), tt(g, 0.5), tt(g, 0.99), ms(a50), ms(a99), g.rps()/d.rps(), gcpu, g.errs)
 			for _, r := range []*result{d, g} {
 				if r.firstErr != nil {
 					fmt.Fprintln(os.Stderr, "bench: first error:", r.firstErr)
@@ -635,23 +637,33 @@ func gatewayBench(o options, dir, bin string) error {
 			}
 		}
 	}
-	runtime.GC()
-	time.Sleep(200 * time.Millisecond)
 	rss1, heap1 := gw.rssKiB(), heapInuse(httpc, gw.url)
+	// A soak at the highest concurrency, both modes, then a last sample:
+	// growth between the second and third samples is what a leak would show
+	// once every pool and buffer has reached its working size.
+	soaked := 0
+	for _, stream := range []bool{false, true} {
+		r := load(o.conc[len(o.conc)-1], 0, o.duration, func() worker { return gatewayWorker(httpc, gw.url, stream) })
+		soaked += r.n
+	}
+	time.Sleep(200 * time.Millisecond)
+	rss2, heap2 := gw.rssKiB(), heapInuse(httpc, gw.url)
 	fmt.Println()
-	fmt.Println("Gateway memory (after warm-up vs after the runs above):")
+	fmt.Println("Gateway memory: (1) after a warm-up, (2) after the runs above, (3) after a further soak at the highest concurrency (both modes):")
 	fmt.Println()
-	fmt.Println("| | After warm-up | After all runs | Requests in between | Growth per request |")
-	fmt.Println("|---|---:|---:|---:|---:|")
-	perReq := func(a, b int64, unit int64) string {
-		if served == 0 || a < 0 || b < 0 {
+	fmt.Println("| | (1) | (2) | (3) | Requests (1)→(2) | Requests (2)→(3) | Growth per request (1)→(2) | Growth per request (2)→(3) |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	perReq := func(a, b int64, unit int64, n int) string {
+		if n == 0 || a < 0 || b < 0 {
 			return "n/a"
 		}
-		return fmt.Sprintf("%.2f bytes", float64((b-a)*unit)/float64(served))
+		return fmt.Sprintf("%.1f bytes", float64((b-a)*unit)/float64(n))
 	}
-	fmt.Printf("| RSS (VmRSS) | %d KiB | %d KiB | %d | %s |\n", rss0, rss1, served, perReq(rss0, rss1, 1024))
-	if heap0 >= 0 && heap1 >= 0 {
-		fmt.Printf("| Go heap in use (/metrics go_memstats_heap_inuse_bytes) | %d KiB | %d KiB | %d | %s |\n", heap0/1024, heap1/1024, served, perReq(heap0, heap1, 1))
+	fmt.Printf("| RSS (VmRSS) | %d KiB | %d KiB | %d KiB | %d | %d | %s | %s |\n", rss0, rss1, rss2, served, soaked,
+		perReq(rss0, rss1, 1024, served), perReq(rss1, rss2, 1024, soaked))
+	if heap0 >= 0 && heap1 >= 0 && heap2 >= 0 {
+		fmt.Printf("| Go heap in use (/metrics go_memstats_heap_inuse_bytes) | %d KiB | %d KiB | %d KiB | %d | %d | %s | %s |\n", heap0/1024, heap1/1024, heap2/1024, served, soaked,
+			perReq(heap0, heap1, 1, served), perReq(heap1, heap2, 1, soaked))
 	}
 	fmt.Println()
 	return nil
