@@ -157,6 +157,15 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
+// Is makes every transport failure match ErrUnreachable.
+func (e *transportError) Is(target error) bool { return target == ErrUnreachable }
+
+// ErrUnreachable is matched (errors.Is) by a call that got no response at
+// all: the endpoint could not be dialled, or the connection failed before a
+// response arrived (after retries). A response cut short once it had started
+// is a different failure and does not match.
+var ErrUnreachable = errors.New("bedrock: the endpoint could not be reached")
+
 // OpError wraps every error a call returns with the operation's name.
 type OpError struct {
 	Op  string

@@ -384,3 +384,24 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Fatal("the redirect was followed")
 	}
 }
+
+// A call that gets no response at all matches ErrUnreachable; the gateway
+// answers 503 for it, and 502 for a response that broke off.
+func TestUnreachable(t *testing.T) {
+	isolateAWSEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c := mustNew(t, Config{Endpoint: "http://" + addr, APIKey: "k", Retry: RetryPolicy{MaxAttempts: 1}})
+	err = converseCall(context.Background(), c, "m")
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	var be *Error
+	if errors.As(err, &be) {
+		t.Fatalf("a transport failure must not look like a Bedrock error: %v", be)
+	}
+}

@@ -66,6 +66,11 @@ func Classify(err error) Failure {
 		return Failure{Status: http.StatusBadGateway, Kind: "upstream_error",
 			Message: "the gateway could not obtain AWS credentials for this model (" + ce.Source + ")"}
 	}
-	return Failure{Status: http.StatusServiceUnavailable, Kind: "upstream_unavailable", RetryAfter: time.Second,
-		Message: "Bedrock could not be reached"}
+	if errors.Is(err, bedrock.ErrUnreachable) {
+		return Failure{Status: http.StatusServiceUnavailable, Kind: "upstream_unavailable", RetryAfter: time.Second,
+			Message: "Bedrock could not be reached"}
+	}
+	// A response that started and then broke (truncated, reset, corrupt).
+	return Failure{Status: http.StatusBadGateway, Kind: "upstream_error",
+		Message: "Bedrock's response could not be read to the end"}
 }

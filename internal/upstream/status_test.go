@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -36,7 +37,9 @@ func TestClassify(t *testing.T) {
 		{"client limit", wrap(&bedrock.LimitError{Limit: "max_concurrent_invocations", Err: context.DeadlineExceeded}), 429, "rate_limit", true},
 		{"deadline", wrap(context.DeadlineExceeded), 504, "upstream_timeout", false},
 		{"canceled", wrap(context.Canceled), 499, "canceled", false},
-		{"connection refused", wrap(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), 503, "upstream_unavailable", true},
+		{"unreachable", wrap(fmt.Errorf("dial: %w", bedrock.ErrUnreachable)), 503, "upstream_unavailable", true},
+		{"truncated", wrap(io.ErrUnexpectedEOF), 502, "upstream_error", false},
+		{"reset mid-response", wrap(&net.OpError{Op: "read", Err: errors.New("connection reset by peer")}), 502, "upstream_error", false},
 		{"credentials", wrap(&bedrock.CredentialsError{Source: "default chain", Err: fmt.Errorf("secret AKIA-leak")}), 502, "upstream_error", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
