@@ -849,10 +849,10 @@ func (c *chatConverter) document(f *filePart, p string) (*bedrock.DocumentBlock,
 	var data []byte
 	var mt string
 	var s3 *bedrock.S3Location
+	if aerr := checkMediaMode(c.m.Shaping, c.m.Name, "pdf", ref, p+".file_data"); aerr != nil {
+		return nil, aerr
+	}
 	if hasPrefixFold(ref, "data:") || hasPrefixFold(ref, "s3://") || hasPrefixFold(ref, "http://") || hasPrefixFold(ref, "https://") {
-		if aerr := checkMediaMode(c.m.Shaping, c.m.Name, "pdf", ref, p+".file_data"); aerr != nil {
-			return nil, aerr
-		}
 		var aerr *apiError
 		if data, mt, s3, aerr = c.media(ref, p+".file_data"); aerr != nil {
 			return nil, aerr

@@ -45,8 +45,12 @@ type Options struct {
 	// Logger receives the gateway's logs; nil builds one on stderr from the
 	// config's log_level and log_format.
 	Logger *slog.Logger
-	// Media overrides the OpenAI surface's media fetching options (tests).
+	// Media overrides the OpenAI surface's media fetching options (tests);
+	// nil: the config's server.media.
 	Media *openai.MediaOptions
+	// UpstreamTransport, when set, carries every model's Bedrock calls
+	// (tests record what reached Bedrock with it).
+	UpstreamTransport http.RoundTripper
 }
 
 // New builds everything the config describes: it starts the built-in
@@ -57,7 +61,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
-	uopts := upstream.Options{UserAgent: "quarry-gateway"}
+	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport}
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {
@@ -93,7 +97,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, err
 	}
 	s.reg = reg
-	mopts := openai.MediaOptions{}
+	cm := cfg.Server.Media
+	mopts := openai.MediaOptions{MaxBytes: cm.MaxBytes, Timeout: cm.Timeout, MaxRedirects: cm.MaxRedirects, TrustedHosts: cm.TrustedHosts}
 	if opts.Media != nil {
 		mopts = *opts.Media
 	}
