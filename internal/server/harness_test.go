@@ -24,6 +24,12 @@ type gateway struct {
 // when the test ends. edit, if not nil, adjusts the loaded config.
 func startGateway(t testing.TB, path string, edit func(*config.Config)) *gateway {
 	t.Helper()
+	return startChatGateway(t, path, edit, server.Options{})
+}
+
+// startChatGateway is startGateway with server options (e.g. media fetching).
+func startChatGateway(t testing.TB, path string, edit func(*config.Config), opts server.Options) *gateway {
+	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -35,8 +41,11 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) *gateway
 	if edit != nil {
 		edit(cfg)
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
