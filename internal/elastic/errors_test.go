@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -28,7 +29,8 @@ func TestUpstreamErr(t *testing.T) {
 		{&bedrock.Error{Code: bedrock.CodeThrottling, Message: "slow down"}, 429},
 		{&bedrock.Error{Code: bedrock.CodeValidation, Message: "bad"}, 400},
 		{bedrock.ErrLimited, 429},
-		{errors.New("dial tcp: refused"), 503},
+		{fmt.Errorf("dial tcp: refused: %w", bedrock.ErrUnreachable), 503},
+		{errors.New("read: connection reset by peer"), 502},
 		{badRequest("kept"), 400},
 	} {
 		if e := upstreamErr(c.err); e.Status != c.status {
