@@ -126,14 +126,14 @@ func cbSDK(b *testing.B, url string) *bedrockruntime.Client {
 	})
 }
 
-// cbBufferedBody works around a race in aws-sdk-go-v2's ConverseStream
+// cbBufferedBody works around a flake of aws-sdk-go-v2's ConverseStream
 // (bedrockruntime v1.63.12, smithy-go v1.28.9) that loopback makes frequent:
-// smithy's ClientHandler closes the request body as soon as the response
-// headers arrive, while net/http's writeLoop may still be finishing the
-// request; the write error makes net/http close the connection, cutting the
-// streamed response part-way ("use of closed network connection"). Handing
-// net/http a private copy of the body avoids it; it costs the official
-// client a few small allocations per call, counted against it.
+// the stream is cut part-way ("use of closed network connection") because
+// net/http's write loop fails and closes the connection; smithy's
+// ClientHandler closes the request body as soon as client.Do returns, the
+// likely trigger. Handing net/http a private copy of the body avoids it; it
+// costs the official client a few small allocations per call, counted
+// against it.
 type cbBufferedBody struct{ rt http.RoundTripper }
 
 func (t cbBufferedBody) RoundTrip(r *http.Request) (*http.Response, error) {
