@@ -46,8 +46,15 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 			c.fail(aerr)
 			return
 		}
+		// Latency (Config.Latency, [[quarry:slow]]) is time to first byte:
+		// an embedding or image arrives in one piece after it.
+		lat := e.latency(f)
+		if !sleep(c.r.Context(), lat.FirstToken) {
+			e.disconnects.Add(1)
+			return
+		}
 		hdr := map[string]string{
-			"X-Amzn-Bedrock-Invocation-Latency": strconv.Itoa(latencyMs(c, e.latency(f), 0)),
+			"X-Amzn-Bedrock-Invocation-Latency": strconv.Itoa(latencyMs(c, lat, 0)),
 			"X-Amzn-Bedrock-Input-Token-Count":  strconv.Itoa(in),
 		}
 		if m.Kind == kindImage {
@@ -55,6 +62,10 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		}
 		if m.Kind == kindEmbedding {
 			hdr["X-Amzn-Bedrock-Output-Token-Count"] = "0"
+		}
+		if f.kind == faultTruncate {
+			c.writeTruncated(resp, hdr)
+			return
 		}
 		c.writeJSON(resp, hdr)
 		return
@@ -140,15 +151,21 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		hdr["X-Amzn-Bedrock-Cache-Write-Input-Token-Count"] = "0"
 	}
 	if f.kind == faultTruncate {
-		for k, v := range hdr {
-			c.w.Header()[k] = []string{v}
-		}
-		c.w.Header()["Content-Type"] = []string{"application/json"}
-		c.w.Header()["x-amzn-RequestId"] = []string{c.id}
-		writeTruncatedBody(c.w, body)
+		c.writeTruncated(body, hdr)
 		return
 	}
 	c.writeJSON(body, hdr)
+}
+
+// writeTruncated sends the headers of a successful InvokeModel response and
+// half of its body ([[quarry:truncate]]).
+func (c *call) writeTruncated(body []byte, hdr map[string]string) {
+	for k, v := range hdr {
+		c.w.Header()[k] = []string{v}
+	}
+	c.w.Header()["Content-Type"] = []string{"application/json"}
+	c.w.Header()["x-amzn-RequestId"] = []string{c.id}
+	writeTruncatedBody(c.w, body)
 }
 
 func acceptsJSON(a string) bool {
