@@ -38,9 +38,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	if *addr != "" {
-		cfg.Server.Address = *addr
+		if err := cfg.SetAddress(*addr); err != nil {
+			fmt.Fprintln(stderr, "quarry serve:", err)
+			return 1
+		}
 	}
-	srv, err := server.New(ctx, cfg, server.Options{})
+	// The gateway's logs go where the command's errors go.
+	logger := server.NewLogger(stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
+	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "quarry serve:", err)
 		return 1

@@ -407,6 +407,21 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	}
 }
 
+// SetAddress overrides server.address (`quarry serve --addr`) with the
+// checks the file's address gets: host:port, and API keys whenever the
+// address is not a loopback one, so that a flag cannot open an
+// unauthenticated gateway to the network.
+func (c *Config) SetAddress(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("config: --addr %q must be host:port", addr)
+	}
+	if len(c.Server.APIKeys) == 0 && !isLoopback(addr) {
+		return fmt.Errorf("config: --addr %s is not a loopback address: server.api_keys in %s is required to listen on it", addr, c.Path)
+	}
+	c.Server.Address = addr
+	return nil
+}
+
 func parseAPIKey(raw string) (APIKey, error) {
 	var k APIKey
 	if h, ok := strings.CutPrefix(raw, "sha256:"); ok {
