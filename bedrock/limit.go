@@ -92,6 +92,12 @@ func (l *Limiter) wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// A free token is taken without waiting (as acquire takes a free
+	// slot): a deadline that passes meanwhile is then the call's own
+	// timeout, not the limit's doing.
+	if l.rate.Allow() {
+		return nil
+	}
 	qctx, cancel := queueContext(ctx)
 	defer cancel()
 	if err := l.rate.Wait(qctx); err != nil {
