@@ -52,9 +52,13 @@ func (r *bedrockRecorder) last(t *testing.T, suffix string) string {
 // startHandler serves a Handler on a SQLite store, its Bedrock calls going
 // to an emulator (any keys) through rec.
 func startHandler(t *testing.T) (*Handler, *bedrockRecorder) {
+	return startHandlerWith(t, emulator.Config{NoAuth: true})
+}
+
+func startHandlerWith(t *testing.T, ecfg emulator.Config) (*Handler, *bedrockRecorder) {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	emu, err := emulator.NewServer(emulator.Config{NoAuth: true})
+	emu, err := emulator.NewServer(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,5 +174,69 @@ func TestBedrockEndpointPrecedence(t *testing.T) {
 	cfg.Server.BedrockEndpointURL = "http://cfg"
 	if got := BedrockEndpoint(cfg, "http://emu"); got != "http://cfg" {
 		t.Errorf("config over env: %q", got)
+	}
+}
+
+// TestEndpointOwnClientKeysAndLimiter: each endpoint signs with its own
+// keys (the emulator verifies SigV4 and knows only AKIDEXAMPLE's), an
+// _update of the keys takes effect, each has its own limiter from
+// rate_limit.requests_per_minute, and its client is built once and reused.
+func TestEndpointOwnClientKeysAndLimiter(t *testing.T) {
+	h, _ := startHandlerWith(t, emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI"}}})
+	put := func(id string, ss map[string]any) {
+		t.Helper()
+		if st, b := call(h, "PUT", "/_inference/completion/"+id, createBody(taskCompletion, ss, nil, nil)); st != 200 {
+			t.Fatalf("create %s: %d %s", id, st, b)
+		}
+	}
+	put("good", nil)
+	put("wrong-keys", map[string]any{"secret_key": "not-the-secret"})
+	put("one-rpm", map[string]any{"rate_limit": map[string]any{"requests_per_minute": 1}})
+	infer := func(id string) (int, string) { return call(h, "POST", "/_inference/"+id, `{"input":"hi"}`) }
+
+	// Bedrock's 403 is the gateway's problem, not the client's: 502.
+	if st, b := infer("wrong-keys"); st != http.StatusBadGateway || !strings.Contains(b, "InvalidSignatureException") {
+		t.Errorf("wrong keys: %d %s", st, b)
+	}
+	if st, b := call(h, "PUT", "/_inference/wrong-keys/_update", `{"service_settings":{"access_key":"AKIDEXAMPLE","secret_key":"wJalrXUtnFEMI"}}`); st != 200 {
+		t.Fatalf("update keys: %d %s", st, b)
+	}
+	if st, b := infer("wrong-keys"); st != 200 {
+		t.Errorf("after the keys' update: %d %s", st, b)
+	}
+
+	h.mu.RLock()
+	client := h.live["good"].client
+	h.mu.RUnlock()
+	for range 3 {
+		if st, b := infer("good"); st != 200 {
+			t.Fatalf("good: %d %s", st, b)
+		}
+	}
+	h.mu.RLock()
+	reused := h.live["good"].client == client
+	h.mu.RUnlock()
+	if !reused {
+		t.Error("the endpoint's client was rebuilt between requests")
+	}
+
+	// One request a minute: the second is refused at once (the next token
+	// is a minute away, past the queue timeout); the other endpoints' own
+	// limiters are untouched.
+	if st, b := infer("one-rpm"); st != 200 {
+		t.Fatalf("one-rpm first: %d %s", st, b)
+	}
+	if st, b := infer("one-rpm"); st != http.StatusTooManyRequests {
+		t.Errorf("one-rpm second: %d %s", st, b)
+	}
+	if st, b := infer("good"); st != 200 {
+		t.Errorf("good after one-rpm's limit: %d %s", st, b)
+	}
+	// An update of the rate limit gives the endpoint a new limiter.
+	if st, b := call(h, "PUT", "/_inference/one-rpm/_update", `{"service_settings":{"rate_limit":{"requests_per_minute":600}}}`); st != 200 {
+		t.Fatalf("update rate limit: %d %s", st, b)
+	}
+	if st, b := infer("one-rpm"); st != 200 {
+		t.Errorf("after raising the rate limit: %d %s", st, b)
 	}
 }
