@@ -45,6 +45,7 @@ type Model struct {
 	Caching          bool `yaml:"caching"`          // cachePoint blocks
 	Images           bool `yaml:"images"`           // image content blocks
 	Documents        bool `yaml:"documents"`        // document content blocks
+	Video            bool `yaml:"video"`            // video content blocks
 	// System reports whether system prompts are accepted (default true for chat).
 	NoSystem bool `yaml:"noSystem"`
 }
@@ -59,6 +60,7 @@ const (
 	capImages
 	capDocuments
 	capNoSystem
+	capVideo
 )
 
 func mk(id, family string, maxTokens, caps int) Model {
@@ -68,16 +70,47 @@ func mk(id, family string, maxTokens, caps int) Model {
 		Reasoning: caps&capReasoning != 0, StructuredOutput: caps&capStructured != 0,
 		Caching: caps&capCaching != 0, Images: caps&capImages != 0,
 		Documents: caps&capDocuments != 0, NoSystem: caps&capNoSystem != 0,
+		Video: caps&capVideo != 0,
 	}
 }
 
-// builtinModels is the catalogue of well-known Bedrock model IDs.
+// builtinModels is the catalogue of well-known Bedrock model IDs. What each
+// family accepts in Converse (a request using a capability the model lacks
+// gets Bedrock's 400 ValidationException), following the Bedrock "supported
+// models and features" and structured-output documentation:
+//
+//	model                         tools toolChoice images docs video cache reasoning structured
+//	Nova Micro                      ✓       ✓               ✓          ✓                  ✓
+//	Nova Lite / Pro                 ✓       ✓        ✓      ✓    ✓     ✓                  ✓
+//	Nova Premier, Nova 2 Lite       ✓       ✓        ✓      ✓    ✓     ✓       ✓          ✓
+//	Claude 2.x, Instant                                     ✓
+//	Claude 3, 3.5 Sonnet v1         ✓       ✓        ✓      ✓
+//	Claude 3.5 Sonnet v2            ✓       ✓        ✓      ✓          ✓
+//	Claude 3.5 Haiku (text only)    ✓       ✓               ✓          ✓
+//	Claude 3.7, Sonnet 4, Opus 4    ✓       ✓        ✓      ✓          ✓       ✓
+//	Claude Opus 4.1, 4.5 family     ✓       ✓        ✓      ✓          ✓       ✓          ✓
+//	Llama 3, 3.2 1B/3B
+//	Llama 3.1, 3.3                  ✓
+//	Llama 3.2 11B/90B, Llama 4      ✓                ✓
+//	Mistral 7B, Mixtral                                     ✓
+//	Mistral Large, Small            ✓                       ✓
+//	Cohere Command (no system)
+//	Cohere Command R, R+            ✓                       ✓
+//	Titan Text                                              ✓
+//
+// Reasoning is Claude's thinking or Nova's reasoningConfig; structured is
+// outputConfig.textFormat (Bedrock offers it for Claude 4.1/4.5 and, in this
+// emulator, every Nova understanding model). Audio blocks are refused by all.
+// A video block bills videoInputTokens, an image 1600 tokens. Config.Models
+// entries set these per model (yaml keys tools, toolChoice, images,
+// documents, video, caching, reasoning, structuredOutput, noSystem).
 func builtinModels() []Model {
 	const (
 		claude3   = capTools | capToolChoice | capImages | capDocuments
-		claudeNew = claude3 | capCaching | capStructured
+		claudeNew = claude3 | capCaching
 		claudeR   = claudeNew | capReasoning
-		nova      = capTools | capToolChoice | capImages | capDocuments | capCaching | capStructured
+		claude45  = claudeR | capStructured
+		nova      = capTools | capToolChoice | capImages | capDocuments | capCaching | capStructured | capVideo
 		llama     = capTools
 		mistral   = capTools | capDocuments
 	)
@@ -98,14 +131,14 @@ func builtinModels() []Model {
 		mk("anthropic.claude-3-opus-20240229-v1:0", familyAnthropic, 4096, claude3),
 		mk("anthropic.claude-3-5-sonnet-20240620-v1:0", familyAnthropic, 8192, claude3),
 		mk("anthropic.claude-3-5-sonnet-20241022-v2:0", familyAnthropic, 8192, claudeNew),
-		mk("anthropic.claude-3-5-haiku-20241022-v1:0", familyAnthropic, 8192, claudeNew),
+		mk("anthropic.claude-3-5-haiku-20241022-v1:0", familyAnthropic, 8192, claudeNew&^capImages),
 		mk("anthropic.claude-3-7-sonnet-20250219-v1:0", familyAnthropic, 64000, claudeR),
 		mk("anthropic.claude-sonnet-4-20250514-v1:0", familyAnthropic, 64000, claudeR),
 		mk("anthropic.claude-opus-4-20250514-v1:0", familyAnthropic, 32000, claudeR),
-		mk("anthropic.claude-opus-4-1-20250805-v1:0", familyAnthropic, 32000, claudeR),
-		mk("anthropic.claude-sonnet-4-5-20250929-v1:0", familyAnthropic, 64000, claudeR),
-		mk("anthropic.claude-haiku-4-5-20251001-v1:0", familyAnthropic, 64000, claudeR),
-		mk("anthropic.claude-opus-4-5-20251101-v1:0", familyAnthropic, 64000, claudeR),
+		mk("anthropic.claude-opus-4-1-20250805-v1:0", familyAnthropic, 32000, claude45),
+		mk("anthropic.claude-sonnet-4-5-20250929-v1:0", familyAnthropic, 64000, claude45),
+		mk("anthropic.claude-haiku-4-5-20251001-v1:0", familyAnthropic, 64000, claude45),
+		mk("anthropic.claude-opus-4-5-20251101-v1:0", familyAnthropic, 64000, claude45),
 		// Meta Llama.
 		mk("meta.llama3-8b-instruct-v1:0", familyLlama, 2048, 0),
 		mk("meta.llama3-70b-instruct-v1:0", familyLlama, 2048, 0),

@@ -415,7 +415,15 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				g.ExtraInputTokens += tok
 				running += tok
 				h.Write(b.Document.Source)
-			case b.Video != nil || b.Audio != nil:
+			case b.Video != nil:
+				id, err := checkVideo(b.Video, m, i, j)
+				if err != nil {
+					return nil, err
+				}
+				g.ExtraInputTokens += videoInputTokens
+				running += videoInputTokens
+				h.Write(id)
+			case b.Audio != nil:
 				return nil, validationError("This model doesn't support the video or audio content block that you provided. Try again with a supported content block or a different model.")
 			case b.ToolUse != nil:
 				if msg.Role != "assistant" {

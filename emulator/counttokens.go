@@ -47,6 +47,9 @@ func (e *Emulator) serveCountTokens(c *call, modelID string) {
 			return
 		}
 		gr, aerr := parseNative(m.Family, body)
+		if aerr == nil {
+			aerr = checkNativeVideo(m, body)
+		}
 		if aerr != nil {
 			c.fail(aerr)
 			return

@@ -72,6 +72,9 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 	}
 
 	req, aerr := parseNative(m.Family, c.body)
+	if aerr == nil {
+		aerr = checkNativeVideo(m, c.body)
+	}
 	if aerr != nil {
 		c.fail(aerr)
 		return

@@ -713,7 +713,8 @@ func nativeCohereReason(stop string, chat bool) string {
 // nativeStopSeqs reads a list of stop strings.
 func nativeStopSeqs(m map[string]any, key string) []string { return famGetStrings(m, key) }
 
-// nativeBlobTokens is what an image, document or video input bills.
+// nativeBlobTokens is what an image or document input bills (a video
+// bills videoInputTokens).
 const nativeBlobTokens = 1600
 
 // nativeViolations words schema violations found outside famDecode.
@@ -1190,10 +1191,13 @@ func nativeParseNova(body []byte) (*genRequest, *apiError) {
 			if t, ok := b["text"].(string); ok {
 				texts = append(texts, t)
 			}
-			for _, k := range []string{"image", "document", "video"} {
+			for _, k := range []string{"image", "document"} {
 				if b[k] != nil {
 					req.ExtraInputTokens += nativeBlobTokens
 				}
+			}
+			if b["video"] != nil {
+				req.ExtraInputTokens += videoInputTokens
 			}
 			if u := famGetObject(b, "toolUse"); u != nil {
 				in, _ := json.Marshal(u["input"])

@@ -435,9 +435,9 @@ func TestShapingE2EMedia(t *testing.T) {
 		{"send_url refuses http", image("send-url", e.trusted.URL+"/pixel.png"), 400, "Bedrock cannot fetch http(s) URLs"},
 		{"send_url passes s3", image("send-url", "s3://bucket/photos/cat.png"), 200, `"image":{"format":"png","source":{"s3Location":{"uri":"s3://bucket/photos/cat.png"}}}`},
 		{"gs:// kept and refused", `{"model":"send-url","messages":[{"role":"user","content":[{"type":"text","text":"Read"},{"type":"file","file":{"file_data":"gs://bucket/a.pdf","filename":"a.pdf"}}]}]}`, 400, "Bedrock cannot read gs:// URLs"},
-		// The emulator has no video models (real Nova Pro reads video): the
-		// gateway passed the block on, and the emulator's 400 comes back.
-		{"video s3 passes (send_url)", `{"model":"plain","messages":[{"role":"user","content":[{"type":"text","text":"Describe"},{"type":"video_url","video_url":{"url":"s3://bucket/clip.mp4"}}]}]}`, -400, `"video":{"format":"mp4","source":{"s3Location":{"uri":"s3://bucket/clip.mp4"}}}`},
+		// Nova Lite/Pro read video (so does the emulator): the gateway
+		// passes the block on unchanged.
+		{"video s3 passes (send_url)", `{"model":"plain","messages":[{"role":"user","content":[{"type":"text","text":"Describe"},{"type":"video_url","video_url":{"url":"s3://bucket/clip.mp4"}}]}]}`, 200, `"video":{"format":"mp4","source":{"s3Location":{"uri":"s3://bucket/clip.mp4"}}}`},
 		{"video http refused (send_url)", `{"model":"plain","messages":[{"role":"user","content":[{"type":"text","text":"Describe"},{"type":"video_url","video_url":{"url":"` + e.trusted.URL + `/clip.mp4"}}]}]}`, 400, "media_url_handler.video: send_url"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
