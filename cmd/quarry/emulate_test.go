@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startEmulate runs `quarry emulate args...` on a free loopback port and
+// returns its base URL (from the first line it prints) and a stop function
+// that cancels it and returns its exit code.
+func startEmulate(t *testing.T, args ...string) (string, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := runEmulate(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		pw.Close()
+		done <- code
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	go io.Copy(io.Discard, pr)
+	const prefix = "Bedrock Runtime emulator listening on "
+	if err != nil || !strings.HasPrefix(line, prefix) {
+		cancel()
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, prefix)), func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("quarry emulate did not stop")
+			return -1
+		}
+	}
+}
+
+func postConverse(t *testing.T, base string) int {
+	t.Helper()
+	resp, err := http.Post(base+"/model/amazon.nova-lite-v1%3A0/converse", "application/json",
+		strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestEmulateServesAndStops(t *testing.T) {
+	// Default: SigV4 required, so an unsigned request is refused.
+	base, stop := startEmulate(t)
+	if code := postConverse(t, base); code != http.StatusForbidden {
+		t.Errorf("unsigned request with auth on: %d, want 403", code)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("exit code %d after cancel", code)
+	}
+	// --no-auth serves unsigned requests.
+	base, stop = startEmulate(t, "--no-auth", "--seed", "7")
+	if code := postConverse(t, base); code != http.StatusOK {
+		t.Errorf("unsigned request with --no-auth: %d, want 200", code)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("exit code %d after cancel", code)
+	}
+	// A config file extends the catalogue and can turn auth off.
+	cfg := filepath.Join(t.TempDir(), "emu.yaml")
+	os.WriteFile(cfg, []byte("noAuth: true\nmodels:\n  - id: acme.custom-v1:0\n    family: nova\n"), 0o600)
+	base, stop = startEmulate(t, "--config", cfg)
+	resp, err := http.Post(base+"/model/acme.custom-v1%3A0/converse", "application/json", strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("configured model: %d", resp.StatusCode)
+	}
+	stop()
+}
+
+func TestEmulateErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	badKey := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badKey, []byte("seed: 1\nlatencyy: {}\n"), 0o600)
+	badFamily := filepath.Join(dir, "family.yaml")
+	os.WriteFile(badFamily, []byte("models:\n  - id: x.y\n    family: gpt\n"), 0o600)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{"extra argument", []string{"now"}, 2, `unexpected argument "now"`},
+		{"help", []string{"--help"}, 0, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE]"},
+		{"missing config", []string{"--config", filepath.Join(dir, "none.yaml")}, 1, "no such file or directory"},
+		{"unknown config key", []string{"--config", badKey}, 1, "field latencyy not found"},
+		{"unknown family", []string{"--config", badFamily}, 1, `model x.y: unknown family "gpt"`},
+		{"address in use", []string{"--addr", busy.Addr().String()}, 1, "address already in use"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // a run that got past its checks returns at once
+			code := runEmulate(ctx, tc.args, &out, &errOut)
+			if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut.String(), tc.code, tc.want)
+			}
+			if tc.code != 0 && strings.Contains(strings.TrimSpace(errOut.String()), "\n") {
+				t.Errorf("error spans several lines: %q", errOut.String())
+			}
+		})
+	}
+}
