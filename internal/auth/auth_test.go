@@ -1,0 +1,57 @@
+package auth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/quarry-dev/quarry/internal/config"
+)
+
+// keys parses api_keys as the config file would give them: one plain, one
+// hashed.
+func keys(t *testing.T) Keys {
+	t.Helper()
+	cfg, err := config.Parse("k.yaml", []byte("server:\n  api_keys: [plain-key-1, \""+config.HashAPIKey("hashed-key-2")+"\"]\n"), &config.Secrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Keys(cfg.Server.APIKeys)
+}
+
+func TestRequire(t *testing.T) {
+	k := keys(t)
+	for _, c := range []struct {
+		name, header, value string
+		ok, presented       bool
+	}{
+		{"bearer plain", "Authorization", "Bearer plain-key-1", true, true},
+		{"bearer hashed", "Authorization", "bearer hashed-key-2", true, true},
+		{"elasticsearch ApiKey", "Authorization", "ApiKey plain-key-1", true, true},
+		{"x-api-key", "X-Api-Key", "hashed-key-2", true, true},
+		{"the hash itself is not a key", "Authorization", "Bearer " + config.HashAPIKey("hashed-key-2"), false, true},
+		{"wrong key", "Authorization", "Bearer plain-key-2", false, true},
+		{"other scheme", "Authorization", "Basic cGxhaW4ta2V5LTE6", false, false},
+		{"empty bearer", "Authorization", "Bearer ", false, false},
+		{"missing", "", "", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
+			if c.header != "" {
+				r.Header.Set(c.header, c.value)
+			}
+			var denied, presented bool
+			h := k.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
+				func(w http.ResponseWriter, r *http.Request, p bool) { denied, presented = true, p })
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if denied == c.ok || (denied && presented != c.presented) {
+				t.Errorf("denied %v (key presented %v); want allowed %v (presented %v)", denied, presented, c.ok, c.presented)
+			}
+		})
+	}
+	// No keys configured (loopback only): every request passes.
+	r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
+	if ok, _ := Keys(nil).Check(r); !ok {
+		t.Error("an empty key set refused a request")
+	}
+}
