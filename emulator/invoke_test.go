@@ -9,22 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
-	"github.com/aws/smithy-go"
 )
-
-// skipIfNative501 skips while native.go (another engineer's file) is a stub.
-func skipIfNative501(t *testing.T, err error) {
-	var ae smithy.APIError
-	if errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), "not implemented") {
-		t.Skip("native bodies not implemented yet")
-	}
-}
 
 func TestInvokeModelClaudeSDK(t *testing.T) {
 	client, _ := newSDK(t, Config{})
 	body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":50,"messages":[{"role":"user","content":[{"type":"text","text":"Tell me about lighthouses"}]}]}`
 	out, err := client.InvokeModel(ctxT(t), &bedrockruntime.InvokeModelInput{ModelId: aws.String("anthropic.claude-3-haiku-20240307-v1:0"), Body: []byte(body)})
-	skipIfNative501(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}

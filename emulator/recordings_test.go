@@ -114,9 +114,6 @@ func TestRecordingsReplay(t *testing.T) {
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode == 501 {
-					t.Skipf("native body not implemented yet: %s", body)
-				}
 				if resp.StatusCode != it.Response.Status.Code {
 					t.Fatalf("status %d, recorded %d: %s", resp.StatusCode, it.Response.Status.Code, body)
 				}
