@@ -210,3 +210,29 @@ func TestNoModelsIsValid(t *testing.T) {
 		t.Errorf("cfg = %+v", cfg)
 	}
 }
+
+// A problem whose message quotes a value made from a secret reference must
+// not show the secret (start-up errors end up in logs).
+func TestProblemsHideSecretValues(t *testing.T) {
+	const value = "hunter2-secret-value"
+	t.Setenv("QUARRY_TEST_PROBLEM_SECRET", value)
+	in := `
+server:
+  address: "${ secrets:QUARRY_TEST_PROBLEM_SECRET }"
+models:
+  - name: m
+    from: bedrock:amazon.nova-lite-v1:0
+    params:
+      endpoint_url: "ftp://${ env:QUARRY_TEST_PROBLEM_SECRET }@host/"
+      bedrock_guardrail_identifier: "${ secrets:QUARRY_TEST_PROBLEM_SECRET }!"
+      bedrock_guardrail_version: "1"
+`
+	_, err := Parse("secret.yaml", []byte(in), &Secrets{})
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
+		t.Fatalf("err = %v; want the three problems", err)
+	}
+	if strings.Contains(err.Error(), value) || !strings.Contains(err.Error(), "ftp://[redacted]@host/") {
+		t.Errorf("report shows the secret or lost the rest of the value:\n%s", err)
+	}
+}

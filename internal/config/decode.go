@@ -17,12 +17,18 @@ type decoder struct {
 	file     string
 	secrets  *Secrets
 	problems []Problem
+	// revealed are the secret values interpolated so far: a problem's
+	// message that quotes a value must not show them.
+	revealed []string
 }
 
 func (d *decoder) problem(n *yaml.Node, field, msg string) {
 	line := 0
 	if n != nil {
 		line = n.Line
+	}
+	for _, v := range d.revealed {
+		msg = strings.ReplaceAll(msg, v, redacted)
 	}
 	d.problems = append(d.problems, Problem{File: d.file, Line: line, Field: field, Msg: msg})
 }
@@ -78,6 +84,13 @@ func (d *decoder) scalar(n *yaml.Node, field string) (v string, secret bool, ok 
 		return "", false, false
 	}
 	v, had, err := d.secrets.interpolate(n.Value)
+	if had {
+		for _, m := range secretRef.FindAllStringSubmatch(n.Value, -1) {
+			if s, ok := d.secrets.Lookup(m[2]); ok && len(s) >= 4 { // shorter ones would garble messages
+				d.revealed = append(d.revealed, s)
+			}
+		}
+	}
 	if err != nil {
 		d.problem(n, field, err.Error())
 		return "", had, false
