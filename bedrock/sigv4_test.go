@@ -252,28 +252,47 @@ func TestSigV4ClientAcceptedByVerifier(t *testing.T) {
 	isolateAWSEnv(t)
 	secrets := map[string]string{"AKIDSIGV4": "sigv4/Secret+Key", "ASIASIGV4": "tempSecret"}
 	fb := newFakeBedrock(t, nil)
+	keys := Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key"}
 	tests := []struct {
 		name, modelID, wantURI string
 		cfg                    Config
+		invoke                 bool // through InvokeModel (imported models have no Converse)
 	}{
 		{"foundation model", "amazon.nova-lite-v1:0", "/model/amazon.nova-lite-v1%3A0/converse",
-			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key"}},
+			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key"}, false},
 		{"cross-region profile with session token", "us.amazon.nova-lite-v1:0", "/model/us.amazon.nova-lite-v1%3A0/converse",
-			Config{AccessKeyID: "ASIASIGV4", SecretAccessKey: "tempSecret", SessionToken: "tok/en+=="}},
+			Config{AccessKeyID: "ASIASIGV4", SecretAccessKey: "tempSecret", SessionToken: "tok/en+=="}, false},
 		{"inference-profile ARN", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
 			"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
-			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key"}},
+			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key"}, false},
 		{"application-inference-profile ARN in eu-west-1", "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/x1y2z3",
 			"/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A123456789012%3Aapplication-inference-profile%2Fx1y2z3/converse",
-			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key", Region: "eu-west-1"}},
+			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key", Region: "eu-west-1"}, false},
 		{"endpoint with base path", "amazon.nova-lite-v1:0", "/proxy/model/amazon.nova-lite-v1%3A0/converse",
-			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key", Endpoint: "/proxy"}},
+			Config{AccessKeyID: "AKIDSIGV4", SecretAccessKey: "sigv4/Secret+Key", Endpoint: "/proxy"}, false},
+		{"eu. profile", "eu.anthropic.claude-3-7-sonnet-20250219-v1:0", "/model/eu.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse", keys, false},
+		{"apac. profile", "apac.amazon.nova-lite-v1:0", "/model/apac.amazon.nova-lite-v1%3A0/converse", keys, false},
+		{"global. profile", "global.anthropic.claude-sonnet-4-20250514-v1:0", "/model/global.anthropic.claude-sonnet-4-20250514-v1%3A0/converse", keys, false},
+		{"foundation-model ARN", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+			"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Famazon.nova-pro-v1%3A0/converse", keys, false},
+		{"provisioned-model ARN", "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz",
+			"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aprovisioned-model%2Fabc123xyz/converse", keys, false},
+		{"custom-model ARN", "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/ly16hhi765j4",
+			"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Acustom-model%2Famazon.titan-text-express-v1%3A0%3A8k%2Fly16hhi765j4/converse", keys, false},
+		{"imported-model ARN (InvokeModel)", "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcd1234efgh",
+			"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aimported-model%2Fabcd1234efgh/invoke", keys, true},
+		{"inference-profile ARN (InvokeModel)", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+			"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke", keys, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Endpoint = fb.URL + tt.cfg.Endpoint
 			c := mustNew(t, tt.cfg)
-			if err := converseCall(context.Background(), c, tt.modelID); err != nil {
+			if tt.invoke {
+				if _, err := c.InvokeModel(context.Background(), tt.modelID, &InvokeModelInput{Body: []byte(`{"prompt":"hi"}`)}); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := converseCall(context.Background(), c, tt.modelID); err != nil {
 				t.Fatal(err)
 			}
 			seen := fb.last(t)
