@@ -841,7 +841,7 @@ func additionalFields(paths []string, res *genResult) []byte {
 	for _, p := range paths {
 		if p == "/stop_sequence" {
 			if res.StopSequence != "" {
-				return appendJSONString([]byte(`{"stop_sequence":`), res.StopSequence)
+				return append(appendJSONString([]byte(`{"stop_sequence":`), res.StopSequence), '}')
 			}
 			return []byte(`{"stop_sequence":null}`)
 		}
