@@ -137,6 +137,10 @@ models:
       media_url_handler: {image: send_url, pdf: send_base64_unless_google_url}
   - name: claude-45
     from: bedrock:anthropic.claude-sonnet-4-5-20250929-v1:0
+  - name: add-mime
+    from: bedrock:us.amazon.nova-pro-v1:0
+    params:
+      media_url_handler: {image: send_url_add_mime_type}
 `
 
 type shapingEnv struct {
@@ -157,6 +161,9 @@ func startShaping(t *testing.T) *shapingEnv {
 		case "/big.png":
 			w.Header().Set("Content-Type", "image/png")
 			w.Write(append(append([]byte(nil), pngPixel...), make([]byte, 4096)...))
+		case "/doc.pdf":
+			w.Header().Set("Content-Type", "application/octet-stream") // sniffed as PDF
+			w.Write([]byte("%PDF-1.4\n%quarry test\n"))
 		case "/redirect":
 			http.Redirect(w, r, "/redirect", http.StatusFound)
 		default:
@@ -435,6 +442,8 @@ func TestShapingE2EMedia(t *testing.T) {
 		{"send_url refuses http", image("send-url", e.trusted.URL+"/pixel.png"), 400, "Bedrock cannot fetch http(s) URLs"},
 		{"send_url passes s3", image("send-url", "s3://bucket/photos/cat.png"), 200, `"image":{"format":"png","source":{"s3Location":{"uri":"s3://bucket/photos/cat.png"}}}`},
 		{"gs:// kept and refused", `{"model":"send-url","messages":[{"role":"user","content":[{"type":"text","text":"Read"},{"type":"file","file":{"file_data":"gs://bucket/a.pdf","filename":"a.pdf"}}]}]}`, 400, "Bedrock cannot read gs:// URLs"},
+		{"send_url_add_mime_type fetches and inlines", image("add-mime", e.trusted.URL+"/pixel.png"), 200, `"image":{"format":"png","source":{"bytes":"iVBOR`},
+		{"send_base64_unless_google_url fetches http", `{"model":"send-url","messages":[{"role":"user","content":[{"type":"text","text":"Read"},{"type":"file","file":{"file_data":"` + e.trusted.URL + `/doc.pdf","filename":"doc.pdf"}}]}]}`, 200, `"document":{"format":"pdf","name":"doc","source":{"bytes":"JVBERi0xLjQK`},
 		// Nova Lite/Pro read video (so does the emulator): the gateway
 		// passes the block on unchanged.
 		{"video s3 passes (send_url)", `{"model":"plain","messages":[{"role":"user","content":[{"type":"text","text":"Describe"},{"type":"video_url","video_url":{"url":"s3://bucket/clip.mp4"}}]}]}`, 200, `"video":{"format":"mp4","source":{"s3Location":{"uri":"s3://bucket/clip.mp4"}}}`},
@@ -464,6 +473,8 @@ func TestShapingE2EMedia(t *testing.T) {
 			switch {
 			case strings.Contains(c.body, `"plain"`):
 				model = "amazon.nova-pro-v1:0"
+			case strings.Contains(c.body, `"add-mime"`):
+				model = "us.amazon.nova-pro-v1:0"
 			default:
 				model = "us.amazon.nova-lite-v1:0"
 			}
@@ -477,7 +488,7 @@ func TestShapingE2EMedia(t *testing.T) {
 
 func TestShapingE2EProviderMetadata(t *testing.T) {
 	e := startShaping(t)
-	status, hdr, raw := e.post(t, `{"model":"plain","stop":["zzz"],"messages":[{"role":"user","content":"Say hello"}]}`)
+	status, hdr, raw := e.post(t, `{"model":"claude","stop":["zzz","llo"],"messages":[{"role":"user","content":"Say hello"}]}`)
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, raw)
 	}
@@ -486,7 +497,7 @@ func TestShapingE2EProviderMetadata(t *testing.T) {
 		Bedrock map[string]json.RawMessage `json:"bedrock"`
 	}
 	json.Unmarshal([]byte(raw), &v)
-	if id == "" || string(v.Bedrock["requestId"]) != `"`+id+`"` || v.Bedrock["usage"] == nil || v.Bedrock["stopSequence"] == nil {
+	if id == "" || string(v.Bedrock["requestId"]) != `"`+id+`"` || v.Bedrock["usage"] == nil || string(v.Bedrock["stopSequence"]) != `"llo"` {
 		t.Errorf("header %q, bedrock %s", id, raw)
 	}
 	// Streamed: the last chunk carries it, and the header is set.
