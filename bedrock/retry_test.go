@@ -144,13 +144,15 @@ func TestRetryContextCancelledDuringBackoff(t *testing.T) {
 				answered <- struct{}{}
 			})
 			// A long backoff: without honouring the context the call would
-			// sleep for up to a minute.
+			// sleep for up to an hour. (Jitter draws from [0, 1h): a draw
+			// short enough to let a second attempt through before the
+			// context ends has odds of about 1 in 3600.)
 			c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k",
-				Retry: RetryPolicy{MaxAttempts: 5, BaseDelay: time.Minute, MaxDelay: time.Minute}})
+				Retry: RetryPolicy{MaxAttempts: 5, BaseDelay: time.Hour, MaxDelay: time.Hour}})
 			ctx, cancel := context.WithCancel(context.Background())
 			want := context.Canceled
 			if mode == "deadline" {
-				ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+				ctx, cancel = context.WithTimeout(context.Background(), time.Second) // room for the first attempt on a loaded machine
 				want = context.DeadlineExceeded
 			}
 			defer cancel()
@@ -163,8 +165,9 @@ func TestRetryContextCancelledDuringBackoff(t *testing.T) {
 			}
 			start := time.Now()
 			err := converseCall(ctx, c, "m")
-			if d := time.Since(start); d > 2*time.Second {
-				t.Fatalf("call took %v after the context ended", d)
+			// Far below the backoff, far above any scheduling delay.
+			if d := time.Since(start); d > 5*time.Minute {
+				t.Fatalf("call took %v: it slept through the backoff after the context ended", d)
 			}
 			if !errors.Is(err, want) {
 				t.Fatalf("err = %v, want %v", err, want)
@@ -212,5 +215,79 @@ func TestBackoffBounds(t *testing.T) {
 		if d := q.backoff(1000); d < 0 || d >= 20*time.Second {
 			t.Fatalf("backoff(1000) = %v", d)
 		}
+	}
+}
+
+// TestRetryNotAfterStreamStarted: once a stream's 200 response has begun,
+// nothing that breaks it is retried, neither an in-stream throttling
+// exception (retryable as an HTTP error) nor a connection cut inside a frame.
+func TestRetryNotAfterStreamStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		invoke, cut bool
+	}{
+		{"ConverseStream, in-stream throttling", false, false},
+		{"ConverseStream, connection cut", false, true},
+		{"InvokeModelWithResponseStream, in-stream throttling", true, false},
+		{"InvokeModelWithResponseStream, connection cut", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			isolateAWSEnv(t)
+			first := esEvent(t, "messageStart", `{"role":"assistant"}`)
+			if tc.invoke {
+				first = invChunk(t, invTitanChunk1)
+			}
+			fb := newFakeBedrock(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+				w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+				w.WriteHeader(200)
+				w.Write(first)
+				if !tc.cut {
+					w.Write(esException(t, "throttlingException", `{"message":"Too many tokens, please wait before trying again."}`))
+					return
+				}
+				w.Write(first[:len(first)/2])
+				w.(http.Flusher).Flush()
+				resetConnection(w)
+			})
+			c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", Retry: fastRetry})
+			ctx := context.Background()
+			var events int
+			var err error
+			if tc.invoke {
+				s, serr := c.InvokeModelWithResponseStream(ctx, "amazon.titan-text-lite-v1", &InvokeModelInput{Body: []byte(`{}`)})
+				if serr != nil {
+					t.Fatal(serr)
+				}
+				for s.Next() {
+					events++
+				}
+				err = s.Err()
+			} else {
+				s, serr := c.ConverseStream(ctx, "m", stReq)
+				if serr != nil {
+					t.Fatal(serr)
+				}
+				for s.Next() {
+					events++
+				}
+				err = s.Err()
+			}
+			if events != 1 {
+				t.Errorf("%d events before the failure, want 1", events)
+			}
+			if tc.cut {
+				if err == nil || errors.As(err, new(*Error)) {
+					t.Errorf("Err = %v, want a read error", err)
+				}
+			} else if !errors.Is(err, ErrThrottling) {
+				t.Errorf("Err = %v, want the in-stream ThrottlingException", err)
+			}
+			if n := fb.hits.Load(); n != 1 {
+				t.Errorf("attempts = %d, want 1: a started stream must not be retried", n)
+			}
+			if n := c.Limiter().InFlight(); n != 0 {
+				t.Errorf("limiter slots in flight after the failure: %d", n)
+			}
+		})
 	}
 }
