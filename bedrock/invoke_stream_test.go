@@ -226,7 +226,7 @@ func TestInvokeStreamCloseUnblocks(t *testing.T) {
 		if more || st.Err() != nil {
 			t.Errorf("after Close: Next = %v, Err = %v", more, st.Err())
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute): // only a failing test waits this long
 		t.Fatal("Next still blocked after Close")
 	}
 	if err := st.Close(); err != nil {
@@ -261,7 +261,8 @@ func TestInvokeStreamReleasesSlotAtEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// A leaked slot would block the next call until this deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		st, err := c.InvokeModelWithResponseStream(ctx, "amazon.titan-text-lite-v1", &InvokeModelInput{Body: []byte(`{}`)})
 		if err != nil {
 			cancel()
