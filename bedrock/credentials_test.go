@@ -75,6 +75,13 @@ func (f *fakeSTS) form(t *testing.T, i int) url.Values {
 // "ASIAECS<n>" for its n-th hit, expiring after ttl.
 func newFakeECS(t *testing.T, ttl time.Duration, delay time.Duration) (hits *atomic.Int64, expiries *sync.Map) {
 	t.Helper()
+	return newFakeECSTTL(t, func(int64) time.Duration { return ttl }, delay)
+}
+
+// newFakeECSTTL is newFakeECS with the lifetime of the n-th credentials
+// chosen by ttl(n).
+func newFakeECSTTL(t *testing.T, ttl func(n int64) time.Duration, delay time.Duration) (hits *atomic.Int64, expiries *sync.Map) {
+	t.Helper()
 	hits = new(atomic.Int64)
 	expiries = new(sync.Map)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +91,7 @@ func newFakeECS(t *testing.T, ttl time.Duration, delay time.Duration) (hits *ato
 			return
 		}
 		time.Sleep(delay)
-		exp := time.Now().Add(ttl)
+		exp := time.Now().Add(ttl(n))
 		expiries.Store(n, exp)
 		json.NewEncoder(w).Encode(map[string]string{
 			"AccessKeyId":     fmt.Sprintf("ASIAECS%d", n),
@@ -472,13 +479,20 @@ func TestCredentialPrecedence(t *testing.T) {
 	}
 }
 
-// TestCredentialRefresh hands out credentials that enter the 5-minute
-// refresh window 300ms after they are issued: a call after that fetches new
-// ones while the old are still valid for almost 5 minutes, and a burst of
-// concurrent calls at that moment triggers exactly one fetch.
+// TestCredentialRefresh hands out first credentials that enter the
+// 5-minute refresh window one second after they are issued (later ones last
+// an hour): calls before that use the cached ones, and a burst of concurrent
+// calls after it fetches new ones exactly once, while the old are still
+// valid for almost 5 minutes.
 func TestCredentialRefresh(t *testing.T) {
 	isolateAWSEnv(t)
-	hits, expiries := newFakeECS(t, refreshWindow+300*time.Millisecond, 50*time.Millisecond)
+	const lead = time.Second
+	hits, expiries := newFakeECSTTL(t, func(n int64) time.Duration {
+		if n == 1 {
+			return refreshWindow + lead
+		}
+		return time.Hour
+	}, 50*time.Millisecond)
 	fb := newFakeBedrock(t, nil)
 	c := mustNew(t, Config{Endpoint: fb.URL, RequestsPerMinute: -1})
 	ctx := context.Background()
@@ -488,10 +502,17 @@ func TestCredentialRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	first, _ := expiries.Load(int64(1))
+	refreshAt := first.(time.Time).Add(-refreshWindow)
+	if time.Now().After(refreshAt) {
+		// Not a failure of the client: the check needs the three calls to
+		// fit in the second before the refresh point.
+		t.Skipf("the first three calls took longer than %v (a heavily loaded machine)", lead)
+	}
 	if hits.Load() != 1 {
 		t.Fatalf("credential fetches = %d after 3 calls, want 1 (cached)", hits.Load())
 	}
-	time.Sleep(350 * time.Millisecond)
+	time.Sleep(time.Until(refreshAt) + 50*time.Millisecond)
 
 	const burst = 20
 	var wg sync.WaitGroup
@@ -509,7 +530,6 @@ func TestCredentialRefresh(t *testing.T) {
 	if got := hits.Load(); got != 2 {
 		t.Fatalf("credential fetches = %d after a concurrent burst at refresh time, want exactly 2", got)
 	}
-	first, _ := expiries.Load(int64(1))
 	if left := time.Until(first.(time.Time)); left < 4*time.Minute {
 		t.Fatalf("refresh happened only %v before expiry", left)
 	}
@@ -683,5 +703,53 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	}
 	if len(texts) < 20 {
 		t.Errorf("only %d texts checked", len(texts))
+	}
+}
+
+// TestCredentialSourceFailures: a source that is configured but fails gives
+// a *CredentialsError naming the source and the cause, and Bedrock is never
+// called unsigned.
+func TestCredentialSourceFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T)
+		cfg   Config
+		want  []string // in the error text
+	}{
+		{"assume role refused by STS", func(t *testing.T) { newFakeSTS(t).fail = true },
+			Config{AccessKeyID: "AKIDSRC", SecretAccessKey: "s", RoleARN: "arn:aws:iam::123456789012:role/denied"},
+			[]string{"assume role arn:aws:iam::123456789012:role/denied", "AccessDenied", "not authorized to assume role"}},
+		{"web identity refused by STS", func(t *testing.T) { newFakeSTS(t).fail = true; writeWebIdentity(t) },
+			Config{}, []string{"web identity", "AccessDenied"}},
+		{"ECS endpoint refuses the token", func(t *testing.T) {
+			newFakeECS(t, time.Hour, 0)
+			t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong-token")
+		}, Config{}, []string{"ECS container credentials"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateAWSEnv(t)
+			tt.setup(t)
+			fb := newFakeBedrock(t, nil)
+			tt.cfg.Endpoint = fb.URL
+			tt.cfg.Retry = RetryPolicy{MaxAttempts: 1}
+			c := mustNew(t, tt.cfg)
+			err := converseCall(context.Background(), c, "m")
+			var ce *CredentialsError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v (%T), want a *CredentialsError", err, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if errors.Is(err, ErrNoCredentials) {
+				t.Errorf("a configured source that fails is not 'no credentials': %v", err)
+			}
+			if fb.hits.Load() != 0 {
+				t.Errorf("Bedrock was called %d times", fb.hits.Load())
+			}
+		})
 	}
 }
