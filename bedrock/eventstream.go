@@ -289,6 +289,19 @@ func internEventType(b []byte) string {
 }
 
 // close closes the body at once, releasing the connection (and, through
+
+// ready reports whether a whole frame is already buffered, so that next
+// returns it without waiting for the network. Like next, it must not run
+// concurrently with next.
+func (r *eventReader) ready() bool {
+	n := r.src.Buffered()
+	if n < preludeLen {
+		return false
+	}
+	p, err := r.src.Peek(4)
+	return err == nil && n >= int(binary.BigEndian.Uint32(p))
+}
+
 // releasingBody, the limiter slot). It is idempotent.
 func (r *eventReader) close() error {
 	r.closeOnce.Do(func() {

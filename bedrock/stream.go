@@ -259,6 +259,14 @@ func (s *ConverseStream) finish(err error) {
 	s.r.close()
 }
 
+// Buffered reports whether the next event has already arrived: Next will
+// return it without waiting for Bedrock. A proxy uses it to flush its client
+// once per burst of events rather than once per event, without delaying any
+// event. Call it between Next calls, from the goroutine that calls Next.
+func (s *ConverseStream) Buffered() bool {
+	return !s.done && s.r.ready()
+}
+
 // Current is the event Next moved to.
 func (s *ConverseStream) Current() StreamEvent { return s.cur }
 

@@ -193,17 +193,20 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			// An error event instead of the finish chunk, and no [DONE].
 			e := finishReasonError(m.Name, shaping, ev.MessageStop.StopReason)
 			entry.SetError(e.Type)
+			sse.hold = false
 			var body streamError
 			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
 			sse.data(&body)
 			return
 		}
+		sse.hold = stream.Buffered()
 		if !send(tr.event(ev)) {
 			// The client is gone: stop reading Bedrock now.
 			cancel()
 			return
 		}
 	}
+	sse.hold = false // what follows ends the stream: flush it
 	if err := stream.Err(); err != nil {
 		if r.Context().Err() != nil {
 			accesslog.From(ctx).SetError("canceled")

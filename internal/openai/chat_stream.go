@@ -13,6 +13,10 @@ type sseWriter struct {
 	rc  *http.ResponseController
 	buf []byte
 	err error // the first write error: the client is gone
+	// hold defers flushing while the caller knows the next event is already
+	// in hand (bedrock.ConverseStream.Buffered): it is written at once and
+	// flushed with it, so nothing waits and a burst costs one flush.
+	hold bool
 }
 
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
@@ -59,6 +63,9 @@ func (s *sseWriter) write() error {
 	if _, err := s.w.Write(s.buf); err != nil {
 		s.err = err
 		return err
+	}
+	if s.hold {
+		return nil
 	}
 	return s.flush()
 }
