@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/quarry-dev/quarry/internal/config"
@@ -31,6 +33,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *cfgPath == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "quarry serve: --config FILE is required (and no other arguments)")
 		return 2
+	}
+	if os.Getenv("GOGC") == "" {
+		// The gateway's live heap is a few MB while each request allocates
+		// tens of KB, so GOGC=100 collects every ~150 requests; 400 cuts the
+		// collector's CPU (about 5% of the gateway's) by two thirds for
+		// ~20 MB more memory. GOGC in the environment still wins.
+		debug.SetGCPercent(400)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
