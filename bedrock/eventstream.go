@@ -288,8 +288,6 @@ func internEventType(b []byte) string {
 	return string(b)
 }
 
-// close closes the body at once, releasing the connection (and, through
-
 // ready reports whether a whole frame is already buffered, so that next
 // returns it without waiting for the network. Like next, it must not run
 // concurrently with next.
@@ -302,6 +300,7 @@ func (r *eventReader) ready() bool {
 	return err == nil && n >= int(binary.BigEndian.Uint32(p))
 }
 
+// close closes the body at once, releasing the connection (and, through
 // releasingBody, the limiter slot). It is idempotent.
 func (r *eventReader) close() error {
 	r.closeOnce.Do(func() {

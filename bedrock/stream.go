@@ -231,6 +231,13 @@ func decodeStreamEvent(eventType string, payload []byte) (ev StreamEvent, known 
 		ev.Metadata = new(ConverseStreamMetadataEvent)
 		dst = ev.Metadata
 	default:
+		// aws-sdk-go-v2 matches event names case-insensitively; do the same
+		// (rarely taken: the service sends the exact member names).
+		for _, name := range streamEventNames {
+			if strings.EqualFold(eventType, name) {
+				return decodeStreamEvent(name, payload)
+			}
+		}
 		return StreamEvent{}, false, nil
 	}
 	if err := json.Unmarshal(payload, dst); err != nil {
@@ -238,6 +245,8 @@ func decodeStreamEvent(eventType string, payload []byte) (ev StreamEvent, known 
 	}
 	return ev, true, nil
 }
+
+var streamEventNames = [...]string{"contentBlockDelta", "contentBlockStart", "contentBlockStop", "messageStart", "messageStop", "metadata"}
 
 // finish ends the iteration with err (nil at a clean end or after Close)
 // and releases the connection at once.

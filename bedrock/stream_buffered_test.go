@@ -44,3 +44,14 @@ func TestStreamBuffered(t *testing.T) {
 		t.Fatal("after the end, nothing is buffered")
 	}
 }
+
+// Event names are matched case-insensitively, as aws-sdk-go-v2 does.
+func TestDecodeStreamEventNameCase(t *testing.T) {
+	ev, known, err := decodeStreamEvent("ContentBlockDelta", []byte(`{"contentBlockIndex":0,"delta":{"text":"x"}}`))
+	if err != nil || !known || ev.ContentBlockDelta == nil || ev.ContentBlockDelta.Delta.Text != "x" || ev.Type != "contentBlockDelta" {
+		t.Fatalf("ev=%+v known=%v err=%v", ev, known, err)
+	}
+	if _, known, _ := decodeStreamEvent("somethingNew", []byte(`{}`)); known {
+		t.Fatal("an unknown event must be skipped")
+	}
+}
