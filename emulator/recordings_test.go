@@ -6,38 +6,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
-	"gopkg.in/yaml.v3"
+	"github.com/quarry-dev/quarry/internal/cassette"
 )
-
-// recordingsDir holds VCR recordings of real Bedrock Runtime traffic.
-const recordingsDir = "../../shared/testdata/bedrock-recordings"
-
-type cassette struct {
-	Interactions []struct {
-		Request struct {
-			Body    string              `yaml:"body"`
-			Headers map[string][]string `yaml:"headers"`
-			Method  string              `yaml:"method"`
-			URI     string              `yaml:"uri"`
-		} `yaml:"request"`
-		Response struct {
-			Body struct {
-				String string `yaml:"string"`
-			} `yaml:"body"`
-			Headers map[string]any `yaml:"headers"`
-			Status  struct {
-				Code int `yaml:"code"`
-			} `yaml:"status"`
-		} `yaml:"response"`
-	} `yaml:"interactions"`
-}
 
 // headersThatMatter are compared by presence (and Content-Type by value).
 var headersThatMatter = []string{
@@ -74,9 +50,9 @@ var divergences = map[string]string{
 }
 
 func TestRecordingsReplay(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(recordingsDir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Skipf("no recordings in %s", recordingsDir)
+	names, err := cassette.Names(cassette.Dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Default config: the recordings carry "Authorization: Bearer …", which
 	// the default configuration accepts.
@@ -85,17 +61,13 @@ func TestRecordingsReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
+	for _, n := range names {
+		c, err := cassette.Load(filepath.Join(cassette.Dir, n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c cassette
-		if err := yaml.Unmarshal(raw, &c); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
 		for i, it := range c.Interactions {
-			name := filepath.Base(f) + "#" + string(rune('0'+i))
+			name := n + "#" + string(rune('0'+i))
 			t.Run(name, func(t *testing.T) {
 				path := it.Request.URI
 				if j := strings.Index(path, ".com/"); j >= 0 {
@@ -114,16 +86,12 @@ func TestRecordingsReplay(t *testing.T) {
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != it.Response.Status.Code {
-					t.Fatalf("status %d, recorded %d: %s", resp.StatusCode, it.Response.Status.Code, body)
+				if resp.StatusCode != it.Response.Status {
+					t.Fatalf("status %d, recorded %d: %s", resp.StatusCode, it.Response.Status, body)
 				}
 				recHdr := map[string]string{}
 				for k, v := range it.Response.Headers {
-					s := ""
-					if l, ok := v.([]any); ok && len(l) > 0 {
-						s, _ = l[0].(string)
-					}
-					recHdr[strings.ToLower(k)] = s
+					recHdr[strings.ToLower(k)] = v[0]
 				}
 				for _, h := range headersThatMatter {
 					rv, inRec := recHdr[strings.ToLower(h)]
@@ -138,7 +106,7 @@ func TestRecordingsReplay(t *testing.T) {
 						t.Errorf("Content-Type %q, recorded %q", ov, rv)
 					}
 				}
-				recBody := []byte(it.Response.Body.String)
+				recBody := it.Response.Body
 				if strings.Contains(recHdr["content-type"], "eventstream") {
 					want, err := eventSequence(recBody)
 					if err != nil {
