@@ -201,7 +201,7 @@ func esRealStreams(t testing.TB) map[string][]byte {
 		}
 	}
 	cas := cvLoadCassette(t, "test_converse_stream_with_content_tool_call.yaml")
-	out["recording_tool_call"] = []byte(cas.Interactions[0].Response.Body.String)
+	out["recording_tool_call"] = cas.Interactions[0].Response.Body
 	return out
 }
 

@@ -38,8 +38,8 @@ func esRecordedStreams(t testing.TB) map[string][]byte {
 		cas := cvLoadCassette(t, filepath.Base(f))
 		for i := range cas.Interactions {
 			in := &cas.Interactions[i]
-			if in.Response.Status.Code == 200 && strings.HasPrefix(in.header().Get("Content-Type"), "application/vnd.amazon.eventstream") {
-				out[fmt.Sprintf("%s#%d", filepath.Base(f), i)] = []byte(in.Response.Body.String)
+			if in.Response.Status == 200 && strings.HasPrefix(in.Response.Headers.Get("Content-Type"), "application/vnd.amazon.eventstream") {
+				out[fmt.Sprintf("%s#%d", filepath.Base(f), i)] = in.Response.Body
 			}
 		}
 	}

@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -18,52 +16,23 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/quarry-dev/quarry/internal/cassette"
 )
 
 // The recordings are real Bedrock traffic (OpenTelemetry's botocore
 // cassettes); see shared/docs/bedrock-wire-protocol.md §11.
-const invRecordings = "../../shared/testdata/bedrock-recordings"
+const invRecordings = cassette.Dir
 
-// invCassette is the VCR cassette format: each interaction's request and
-// the recorded response (stream bodies are !!binary).
-type invCassette struct {
-	Interactions []struct {
-		Request struct {
-			Body   string `yaml:"body"`
-			Method string `yaml:"method"`
-			URI    string `yaml:"uri"`
-		} `yaml:"request"`
-		Response struct {
-			Body struct {
-				String string `yaml:"string"`
-			} `yaml:"body"`
-			Headers map[string]any `yaml:"headers"`
-			Status  struct {
-				Code int `yaml:"code"`
-			} `yaml:"status"`
-		} `yaml:"response"`
-	} `yaml:"interactions"`
-}
-
-func loadInvCassette(t *testing.T, name string) *invCassette {
+func loadInvCassette(t *testing.T, name string) *cassette.Cassette {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(invRecordings, name))
+	c, err := cassette.Load(filepath.Join(invRecordings, name))
 	if err != nil {
 		t.Fatal(err)
-	}
-	c := new(invCassette)
-	if err := yaml.Unmarshal(data, c); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if len(c.Interactions) == 0 {
-		t.Fatalf("%s: no interactions", name)
 	}
 	return c
 }
 
-// modelID is the model label of a recorded request URI, unescaped.
-func (c *invCassette) modelID(t *testing.T, i int) (id string, stream bool) {
+func invModelID(t *testing.T, c *cassette.Cassette, i int) (id string, stream bool) {
 	t.Helper()
 	u, err := url.Parse(c.Interactions[i].Request.URI)
 	if err != nil {
@@ -85,14 +54,14 @@ func (c *invCassette) modelID(t *testing.T, i int) (id string, stream bool) {
 // flushed pieces so that frames straddle reads, as on the real wire.
 type invReplay struct {
 	t    *testing.T
-	cas  *invCassette
+	cas  *cassette.Cassette
 	mu   sync.Mutex
 	n    int
 	reqs []*http.Request
 	body [][]byte
 }
 
-func newInvReplay(t *testing.T, cas *invCassette) (*invReplay, *httptest.Server) {
+func newInvReplay(t *testing.T, cas *cassette.Cassette) (*invReplay, *httptest.Server) {
 	r := &invReplay{t: t, cas: cas}
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
@@ -118,22 +87,17 @@ func (r *invReplay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if got := req.URL.EscapedPath(); got != want.EscapedPath() {
 		r.t.Errorf("request %d path = %q, recorded %q", i, got, want.EscapedPath())
 	}
-	for k, v := range it.Response.Headers {
+	for k, vs := range it.Response.Headers {
 		switch strings.ToLower(k) {
 		case "content-length", "transfer-encoding", "connection", "set-cookie":
 			continue
 		}
-		switch v := v.(type) {
-		case []any:
-			for _, s := range v {
-				w.Header().Add(k, fmt.Sprint(s))
-			}
-		default:
-			w.Header().Add(k, fmt.Sprint(v))
+		for _, v := range vs {
+			w.Header().Add(k, v)
 		}
 	}
-	w.WriteHeader(it.Response.Status.Code)
-	rest := []byte(it.Response.Body.String)
+	w.WriteHeader(it.Response.Status)
+	rest := it.Response.Body
 	for len(rest) > 0 {
 		n := min(61, len(rest))
 		w.Write(rest[:n])
@@ -517,7 +481,7 @@ func TestInvokeRecordings(t *testing.T) {
 			c := newInvClient(t, srv)
 			ctx := context.Background()
 			for i, want := range tc.turns {
-				modelID, stream := cas.modelID(t, i)
+				modelID, stream := invModelID(t, cas, i)
 				if stream != tc.stream {
 					t.Fatalf("turn %d: recorded stream=%v, table says %v", i, stream, tc.stream)
 				}
@@ -642,7 +606,7 @@ func TestInvokeRecordedRequestsRoundTrip(t *testing.T) {
 			if it.Request.Body == "" {
 				continue // the invalid-model recordings send no body
 			}
-			modelID, _ := cas.modelID(t, i)
+			modelID, _ := invModelID(t, cas, i)
 			fam := ModelFamily(modelID)
 			req := invFamilyRequest(fam)
 			if req == nil {

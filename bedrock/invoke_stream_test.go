@@ -114,7 +114,7 @@ func TestInvokeStreamExceptions(t *testing.T) {
 // chunk is delivered, then the exception ends the stream.
 func TestInvokeStreamRecordedThenError(t *testing.T) {
 	cas := loadInvCassette(t, "test_invoke_model_with_response_stream_handles_stream_error.yaml")
-	body := append([]byte(cas.Interactions[0].Response.Body.String),
+	body := append(cas.Interactions[0].Response.Body,
 		invFrame(t, "exception", "modelStreamErrorException", []byte(`{"message":"stream broke","originalStatusCode":500}`))...)
 	c := invStreamServer(t, body)
 	st, err := c.InvokeModelWithResponseStream(context.Background(), "amazon.titan-text-lite-v1", &InvokeModelInput{Body: []byte(`{}`)})

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -16,71 +15,23 @@ import (
 	"sync"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/quarry-dev/quarry/internal/cassette"
 )
 
 // These tests replay the VCR recordings of real Bedrock traffic in
 // shared/testdata/bedrock-recordings (the repo is cloned with shared/ beside
 // it) and check the library against values read from the cassettes by hand.
 
-const cvRecordingsDir = "../../shared/testdata/bedrock-recordings"
+const cvRecordingsDir = cassette.Dir
 
-// cvCassette is a VCR cassette (vcrpy format).
-type cvCassette struct {
-	Interactions []cvInteraction `yaml:"interactions"`
-}
-
-type cvInteraction struct {
-	Request struct {
-		Body   string `yaml:"body"`
-		Method string `yaml:"method"`
-		URI    string `yaml:"uri"`
-	} `yaml:"request"`
-	Response struct {
-		Body struct {
-			// !!binary bodies (event streams) are base64-decoded by yaml.v3.
-			String string `yaml:"string"`
-		} `yaml:"body"`
-		Headers map[string]yaml.Node `yaml:"headers"`
-		Status  struct {
-			Code int `yaml:"code"`
-		} `yaml:"status"`
-	} `yaml:"response"`
-}
-
-func cvLoadCassette(t testing.TB, name string) *cvCassette {
+// cvLoadCassette reads one of the shared recordings.
+func cvLoadCassette(t testing.TB, name string) *cassette.Cassette {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(cvRecordingsDir, name))
+	c, err := cassette.Load(filepath.Join(cvRecordingsDir, name))
 	if err != nil {
-		t.Fatalf("reading cassette (the repo must be cloned with shared/ beside it): %v", err)
+		t.Fatal(err)
 	}
-	var c cvCassette
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if len(c.Interactions) == 0 {
-		t.Fatalf("%s: no interactions", name)
-	}
-	return &c
-}
-
-// header returns the recorded response headers; values are a list or a
-// single scalar in the cassettes.
-func (in *cvInteraction) header() http.Header {
-	h := http.Header{}
-	for k, n := range in.Response.Headers {
-		switch n.Kind {
-		case yaml.SequenceNode:
-			var vs []string
-			_ = n.Decode(&vs)
-			for _, v := range vs {
-				h.Add(k, v)
-			}
-		case yaml.ScalarNode:
-			h.Add(k, n.Value)
-		}
-	}
-	return h
+	return c
 }
 
 // cvSeenRequest is what the replay server received.
@@ -98,7 +49,7 @@ type cvReplayServer struct {
 	seen []cvSeenRequest
 }
 
-func cvNewReplayServer(t testing.TB, c *cvCassette) *cvReplayServer {
+func cvNewReplayServer(t testing.TB, c *cassette.Cassette) *cvReplayServer {
 	s := &cvReplayServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -111,16 +62,16 @@ func cvNewReplayServer(t testing.TB, c *cvCassette) *cvReplayServer {
 			return
 		}
 		in := &c.Interactions[n]
-		for k, vs := range in.header() {
+		for k, vs := range in.Response.Headers {
 			switch http.CanonicalHeaderKey(k) {
 			case "Content-Length", "Transfer-Encoding", "Connection":
 				continue // net/http frames the body itself
 			}
 			w.Header()[http.CanonicalHeaderKey(k)] = vs
 		}
-		w.WriteHeader(in.Response.Status.Code)
-		b := []byte(in.Response.Body.String)
-		if !strings.Contains(in.header().Get("Content-Type"), "eventstream") {
+		w.WriteHeader(in.Response.Status)
+		b := in.Response.Body
+		if !strings.Contains(in.Response.Headers.Get("Content-Type"), "eventstream") {
 			w.Write(b)
 			return
 		}
