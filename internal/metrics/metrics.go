@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -48,7 +49,11 @@ func New() *Metrics {
 		}, []string{"surface", "model", "kind"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.firstToken, m.tokens, m.errors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		// go_gc_heap_live_bytes (the heap live after the last collection)
+		// is the figure that shows a leak; heap-in-use swings with GOGC.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

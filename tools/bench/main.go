@@ -662,14 +662,15 @@ func gatewayBench(o options, dir, bin string) error {
 	fmt.Printf("| RSS (VmRSS) | %d KiB | %d KiB | %d KiB | %d | %d | %s | %s |\n", rss0, rss1, rss2, served, soaked,
 		perReq(rss0, rss1, 1024, served), perReq(rss1, rss2, 1024, soaked))
 	if heap0 >= 0 && heap1 >= 0 && heap2 >= 0 {
-		fmt.Printf("| Go heap in use (/metrics go_memstats_heap_inuse_bytes) | %d KiB | %d KiB | %d KiB | %d | %d | %s | %s |\n", heap0/1024, heap1/1024, heap2/1024, served, soaked,
+		fmt.Printf("| Go heap live after the last GC (/metrics go_gc_heap_live_bytes) | %d KiB | %d KiB | %d KiB | %d | %d | %s | %s |\n", heap0/1024, heap1/1024, heap2/1024, served, soaked,
 			perReq(heap0, heap1, 1, served), perReq(heap1, heap2, 1, soaked))
 	}
 	fmt.Println()
 	return nil
 }
 
-// heapInuse reads go_memstats_heap_inuse_bytes from the gateway's /metrics
+// heapInuse reads go_gc_heap_live_bytes (the heap live after the last
+// collection; heap-in-use swings with GOGC) from the gateway's /metrics
 // (-1 if it is not there).
 func heapInuse(c *http.Client, base string) int64 {
 	resp, err := c.Get(base + "/metrics")
@@ -680,8 +681,8 @@ func heapInuse(c *http.Client, base string) int64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		l := sc.Text()
-		if strings.HasPrefix(l, "go_memstats_heap_inuse_bytes ") {
-			f, err := strconv.ParseFloat(strings.TrimPrefix(l, "go_memstats_heap_inuse_bytes "), 64)
+		if strings.HasPrefix(l, "go_gc_heap_live_bytes ") {
+			f, err := strconv.ParseFloat(strings.TrimPrefix(l, "go_gc_heap_live_bytes "), 64)
 			if err == nil {
 				return int64(f)
 			}
