@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"strings"
+	"sync/atomic"
 )
 
 // StreamEvent is one ConverseStream event: a union with exactly one member
@@ -148,6 +149,11 @@ type ConverseStream struct {
 	cur       StreamEvent
 	err       error
 	done      bool
+
+	// events, for a stream made by StreamFromResponse (r is nil then): the
+	// events still to yield. closed is set by Close.
+	events []StreamEvent
+	closed atomic.Bool
 }
 
 // ConverseStream sends a conversation to modelID and returns the stream of
@@ -178,6 +184,96 @@ func newConverseStream(ctx context.Context, body io.ReadCloser, reqID string) *C
 	return &ConverseStream{ctx: ctx, r: newEventReader(body, reqID), requestID: reqID}
 }
 
+// StreamFromResponse returns a stream that yields, from memory, the events
+// ConverseStream would have sent for resp: messageStart; for each content
+// block its contentBlockStart (tool use, server tool result, image),
+// contentBlockDelta(s) and contentBlockStop; messageStop; metadata. Collect
+// on it returns resp again (RequestID included, Header not). Blocks a
+// stream cannot carry (documents, video, audio, guard content, cache
+// points, search results, tool additions and removals) are skipped. Use it
+// to serve a streaming consumer from a Converse answer; a nil resp gives an
+// empty stream. Close, Buffered and All behave as on a network stream; Err
+// is always nil.
+func StreamFromResponse(resp *ConverseResponse) *ConverseStream {
+	s := &ConverseStream{ctx: context.Background(), events: responseEvents(resp)}
+	if resp != nil {
+		s.requestID = resp.RequestID
+	}
+	return s
+}
+
+// responseEvents is the event sequence of a whole response.
+func responseEvents(resp *ConverseResponse) []StreamEvent {
+	if resp == nil {
+		return nil
+	}
+	role := RoleAssistant
+	var blocks []ContentBlock
+	if m := resp.Output.Message; m != nil {
+		blocks = m.Content
+		if m.Role != "" {
+			role = m.Role
+		}
+	}
+	evs := []StreamEvent{{Type: "messageStart", MessageStart: &MessageStartEvent{Role: role}}}
+	start := func(i int, st ContentBlockStart) {
+		evs = append(evs, StreamEvent{Type: "contentBlockStart", ContentBlockStart: &ContentBlockStartEvent{ContentBlockIndex: i, Start: st}})
+	}
+	delta := func(i int, d ContentBlockDelta) {
+		evs = append(evs, StreamEvent{Type: "contentBlockDelta", ContentBlockDelta: &ContentBlockDeltaEvent{ContentBlockIndex: i, Delta: d}})
+	}
+	for i, b := range blocks {
+		switch {
+		case b.ToolUse != nil:
+			start(i, ContentBlockStart{ToolUse: &ToolUseBlockStart{ToolUseID: b.ToolUse.ToolUseID, Name: b.ToolUse.Name, Type: b.ToolUse.Type}})
+			delta(i, ContentBlockDelta{ToolUse: &ToolUseBlockDelta{Input: string(b.ToolUse.Input)}})
+		case b.ToolResult != nil:
+			r := b.ToolResult
+			start(i, ContentBlockStart{ToolResult: &ToolResultBlockStart{ToolUseID: r.ToolUseID, Type: r.Type, Status: r.Status}})
+			var parts []ToolResultBlockDelta
+			for _, c := range r.Content {
+				if c.Text != "" || len(c.JSON) > 0 {
+					parts = append(parts, ToolResultBlockDelta{Text: c.Text, JSON: c.JSON})
+				}
+			}
+			if len(parts) > 0 {
+				delta(i, ContentBlockDelta{ToolResult: parts})
+			}
+		case b.Image != nil:
+			start(i, ContentBlockStart{Image: &ImageBlockStart{Format: b.Image.Format}})
+			src := b.Image.Source
+			delta(i, ContentBlockDelta{Image: &ImageBlockDelta{Source: &src, Error: b.Image.Error}})
+		case b.ReasoningContent != nil:
+			rc := b.ReasoningContent
+			d := &ReasoningContentBlockDelta{RedactedContent: rc.RedactedContent}
+			if t := rc.ReasoningText; t != nil && len(rc.RedactedContent) == 0 {
+				d = &ReasoningContentBlockDelta{Text: t.Text, Signature: t.Signature}
+			}
+			delta(i, ContentBlockDelta{ReasoningContent: d})
+		case b.CitationsContent != nil:
+			var text strings.Builder
+			for _, c := range b.CitationsContent.Content {
+				text.WriteString(c.Text)
+			}
+			delta(i, ContentBlockDelta{Text: text.String()})
+			for j := range b.CitationsContent.Citations {
+				delta(i, ContentBlockDelta{Citation: &b.CitationsContent.Citations[j]})
+			}
+		case b.Document != nil, b.Video != nil, b.Audio != nil, b.GuardContent != nil, b.CachePoint != nil,
+			b.SearchResult != nil, b.ToolAddition != nil, b.ToolRemoval != nil:
+			continue
+		default:
+			delta(i, ContentBlockDelta{Text: b.Text})
+		}
+		evs = append(evs, StreamEvent{Type: "contentBlockStop", ContentBlockStop: &ContentBlockStopEvent{ContentBlockIndex: i}})
+	}
+	evs = append(evs,
+		StreamEvent{Type: "messageStop", MessageStop: &MessageStopEvent{StopReason: resp.StopReason, AdditionalModelResponseFields: resp.AdditionalModelResponseFields}},
+		StreamEvent{Type: "metadata", Metadata: &ConverseStreamMetadataEvent{Usage: resp.Usage, Metrics: resp.Metrics, Trace: resp.Trace,
+			PerformanceConfig: resp.PerformanceConfig, ServiceTier: resp.ServiceTier}})
+	return evs
+}
+
 // RequestID is Bedrock's x-amzn-RequestId of the response.
 func (s *ConverseStream) RequestID() string { return s.requestID }
 
@@ -187,6 +283,14 @@ func (s *ConverseStream) RequestID() string { return s.requestID }
 func (s *ConverseStream) Next() bool {
 	if s.done {
 		return false
+	}
+	if s.r == nil { // StreamFromResponse
+		if s.closed.Load() || len(s.events) == 0 {
+			s.done, s.cur, s.events = true, StreamEvent{}, nil
+			return false
+		}
+		s.cur, s.events = s.events[0], s.events[1:]
+		return true
 	}
 	for {
 		et, payload, err := s.r.next()
@@ -273,6 +377,9 @@ func (s *ConverseStream) finish(err error) {
 // once per burst of events rather than once per event, without delaying any
 // event. Call it between Next calls, from the goroutine that calls Next.
 func (s *ConverseStream) Buffered() bool {
+	if s.r == nil {
+		return !s.done && !s.closed.Load() && len(s.events) > 0
+	}
 	return !s.done && s.r.ready()
 }
 
@@ -288,6 +395,10 @@ func (s *ConverseStream) Err() error { return s.err }
 // limiter slot; a Next blocked in another goroutine returns false. It is
 // idempotent and safe to call at any time.
 func (s *ConverseStream) Close() error {
+	if s.r == nil {
+		s.closed.Store(true)
+		return nil
+	}
 	return s.r.close()
 }
 
