@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 )
 
 // This file holds a chat model's request-shaping params, after BAML's
@@ -29,38 +31,20 @@ import (
 // Shaping is how the gateway shapes a chat model's requests and checks its
 // answers. A loaded config has every field resolved to its default; the
 // zero Shaping means the defaults too (models built in code).
+//
+// The library's shaping.Options holds the options and their rules
+// (Validate, Role, CheckFinish, Apply); the config decodes them and reports
+// Validate's problems at their YAML lines. Options.Inference and
+// Options.TopK stay nil here: inference_configuration and bedrock_top_k
+// become the model's OpenAI request defaults (Model.Defaults), which the
+// gateway applies with the request's own parameters.
 type Shaping struct {
-	// AllowedRoles are the message roles forwarded as they are: a subset of
-	// system, user and assistant (default all three). OpenAI's developer
-	// role counts as system; tool messages (and assistant messages carrying
-	// tool calls) are always forwarded, as Bedrock pairs them.
-	AllowedRoles []string
-	// DefaultRole replaces a role that is not allowed: user when allowed,
-	// else the first allowed role (BAML's rule).
-	DefaultRole string
-	// RemapRoles renames roles after the allowed-roles check and defaulting.
-	RemapRoles map[string]string
-	// AllowedRoleMetadata are the per-message metadata keys forwarded
-	// (cache_control, cachePoint). None by default: a message's and its
-	// content parts' cache markers are dropped unless listed.
-	AllowedRoleMetadata []string
-	// FinishReasonAllowList or FinishReasonDenyList (never both), lower case:
-	// OpenAI finish reasons or Bedrock stop reasons.
-	FinishReasonAllowList []string
-	FinishReasonDenyList  []string
-	// NoStreaming is supports_streaming: false: the gateway calls Converse
-	// and sends the whole answer as one event to a client that asked for a
-	// stream. (Negated so that the zero Shaping is the default.)
-	NoStreaming bool
+	shaping.Options
 	// MediaURLHandler is the mode for each media type (image, audio, pdf,
 	// video): send_base64, send_url, send_url_add_mime_type or
 	// send_base64_unless_google_url. Defaults: send_base64 for image, audio
 	// and pdf, send_url for video (BAML's Bedrock defaults).
 	MediaURLHandler map[string]string
-	// AdditionalModelRequestFields are merged under a request's own
-	// additionalModelRequestFields (the request wins, key by key, at every
-	// level of nesting).
-	AdditionalModelRequestFields map[string]any
 }
 
 // Media URL handler modes.
@@ -89,17 +73,8 @@ type Media struct {
 }
 
 var (
-	shapingRoles      = []string{"system", "user", "assistant"}
-	shapingMetadata   = []string{"cache_control", "cachePoint"}
 	shapingMediaTypes = []string{"image", "audio", "pdf", "video"}
 	shapingMediaModes = []string{MediaSendBase64, MediaSendURL, MediaSendURLAddMIMEType, MediaSendBase64UnlessGoogle}
-	// FinishReasons are the names a finish-reason list may use: OpenAI's
-	// finish_reason values and Bedrock's stop reasons.
-	FinishReasons = []string{
-		"stop", "length", "tool_calls", "content_filter",
-		"end_turn", "tool_use", "max_tokens", "stop_sequence", "guardrail_intervened", "content_filtered",
-		"malformed_model_output", "malformed_tool_use", "model_context_window_exceeded",
-	}
 	// inferenceConfiguration maps inference_configuration's keys to the
 	// request defaults they set (OpenAI names, as bedrock_<param> sets them).
 	inferenceConfiguration = map[string]string{
@@ -128,20 +103,13 @@ func (d *decoder) shapingParam(m *Model, st *shapingState, key string, v *yaml.N
 	st.nodes[key] = v
 	switch key {
 	case "default_role":
-		s.DefaultRole = d.enum(v, path, shapingRoles...)
+		s.DefaultRole = d.enum(v, path, shaping.Roles...)
 	case "allowed_roles":
-		s.AllowedRoles = d.roleList(v, path)
+		s.AllowedRoles, _ = d.strList(v, path)
 	case "remap_roles":
 		s.RemapRoles = d.roleMap(v, path)
 	case "allowed_role_metadata":
-		l, _ := d.strList(v, path)
-		for i, k := range l {
-			if !contains(shapingMetadata, k) {
-				d.problem(v, fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("unknown message metadata %q (known: %s)", k, strings.Join(shapingMetadata, ", ")))
-				continue
-			}
-			s.AllowedRoleMetadata = append(s.AllowedRoleMetadata, k)
-		}
+		s.AllowedRoleMetadata, _ = d.strList(v, path)
 	case "finish_reason_allow_list":
 		s.FinishReasonAllowList = d.finishList(v, path)
 	case "finish_reason_deny_list":
@@ -190,81 +158,27 @@ func (d *decoder) shapingParam(m *Model, st *shapingState, key string, v *yaml.N
 	}
 }
 
-// roleList decodes allowed_roles.
-func (d *decoder) roleList(n *yaml.Node, path string) []string {
-	l, ok := d.strList(n, path)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for i, r := range l {
-		if msg := roleProblem(r); msg != "" {
-			d.problem(n, fmt.Sprintf("%s[%d]", path, i), msg)
-			continue
-		}
-		if !contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// roleMap decodes remap_roles.
+// roleMap decodes remap_roles (shaping.Options.Validate checks the roles).
 func (d *decoder) roleMap(n *yaml.Node, path string) map[string]string {
-	f := d.mapping(n, path)
 	out := map[string]string{}
-	for from, v := range f {
-		p := path + "." + from
-		if msg := roleProblem(from); msg != "" {
-			d.problem(v, p, msg)
-			continue
+	for from, v := range d.mapping(n, path) {
+		if to, ok := d.str(v, path+"."+from); ok {
+			out[from] = to
 		}
-		to, ok := d.str(v, p)
-		if !ok {
-			continue
-		}
-		if !contains(shapingRoles, to) {
-			d.problem(v, p, fmt.Sprintf("%q is not a role Bedrock accepts (system, user, assistant)", to))
-			continue
-		}
-		out[from] = to
 	}
 	return out
-}
-
-// roleProblem says what is wrong with a role name in allowed_roles or as a
-// remap_roles key.
-func roleProblem(r string) string {
-	switch {
-	case contains(shapingRoles, r):
-		return ""
-	case r == "developer":
-		return "developer messages count as system messages: use system"
-	case r == "tool":
-		return "tool messages are always forwarded with the tool calls they answer: list only system, user and assistant"
-	}
-	return fmt.Sprintf("unknown role %q (roles: system, user, assistant)", r)
 }
 
 // finishList decodes a finish-reason list, lower-cased (matching is
-// case-insensitive).
+// case-insensitive; shaping.Options.Validate checks the names).
 func (d *decoder) finishList(n *yaml.Node, path string) []string {
 	l, ok := d.strList(n, path)
 	if !ok {
 		return nil
 	}
 	out := []string{}
-	for i, r := range l {
-		r = strings.ToLower(strings.TrimSpace(r))
-		if !contains(FinishReasons, r) {
-			d.problem(n, fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("unknown finish reason %q (OpenAI: stop, length, tool_calls, content_filter; Bedrock: %s)",
-				r, strings.Join(FinishReasons[4:], ", ")))
-			continue
-		}
-		out = append(out, r)
+	for _, r := range l {
+		out = append(out, strings.ToLower(strings.TrimSpace(r)))
 	}
 	return out
 }
@@ -288,29 +202,18 @@ func (d *decoder) defaultShaping(m *Model) {
 // finishShaping checks the shaping params together and resolves defaults.
 func (d *decoder) finishShaping(_ *yaml.Node, field string, m *Model, st *shapingState) {
 	s := &m.Shaping
-	if s.FinishReasonAllowList != nil && s.FinishReasonDenyList != nil {
-		d.problem(st.nodes["finish_reason_deny_list"], field+".finish_reason_deny_list",
-			"cannot be combined with finish_reason_allow_list: set one of them")
-	}
-	if s.AllowedRoles == nil {
-		s.AllowedRoles = append([]string(nil), shapingRoles...)
-	} else if !contains(s.AllowedRoles, "user") {
-		d.problem(st.nodes["allowed_roles"], field+".allowed_roles", "must include user: a Bedrock conversation starts with a user message")
-	}
-	switch {
-	case s.DefaultRole == "":
-		s.DefaultRole = s.AllowedRoles[0]
-		if contains(s.AllowedRoles, "user") {
-			s.DefaultRole = "user"
+	if err := s.Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			fe := e.(*shaping.FieldError)
+			d.problem(shapingNode(st.nodes, fe.Field), field+"."+fe.Field, fe.Problem)
 		}
-	case !contains(s.AllowedRoles, s.DefaultRole):
-		d.problem(st.nodes["default_role"], field+".default_role",
-			fmt.Sprintf("%q is not in allowed_roles (%s)", s.DefaultRole, strings.Join(s.AllowedRoles, ", ")))
 	}
-	for _, from := range sortedKeys(s.RemapRoles) {
-		if !contains(s.AllowedRoles, from) {
-			d.problem(st.nodes["remap_roles"], field+".remap_roles."+from,
-				fmt.Sprintf("%s is not in allowed_roles, so no message keeps that role to be remapped", from))
+	s.AllowedRoles, s.DefaultRole = s.EffectiveRoles()
+	// Keep only the remappings Validate accepted: a config with problems
+	// is refused anyway, and the rest of the model must still resolve.
+	for from, to := range s.RemapRoles {
+		if !contains(s.AllowedRoles, from) || !contains(shaping.Roles, to) {
+			delete(s.RemapRoles, from)
 		}
 	}
 	for _, k := range sortedKeys(st.inference) {
@@ -370,6 +273,37 @@ func (d *decoder) serverMedia(n *yaml.Node, m *Media) {
 			m.TrustedHosts = append(m.TrustedHosts, h)
 		}
 	}
+}
+
+// shapingNode is the YAML node of a shaping.FieldError's field, for its
+// line: the element (allowed_roles[2], remap_roles.user) when it can be
+// found, else the param.
+func shapingNode(nodes map[string]*yaml.Node, field string) *yaml.Node {
+	key, rest, _ := strings.Cut(field, ".")
+	key, idx, _ := strings.Cut(key, "[")
+	n := nodes[key]
+	if rest != "" {
+		if n2, ok := nodes[key+"."+rest]; ok { // inference_configuration.<k>
+			return n2
+		}
+	}
+	if n == nil {
+		return nil
+	}
+	switch {
+	case idx != "" && n.Kind == yaml.SequenceNode:
+		var i int
+		if _, err := fmt.Sscanf(idx, "%d]", &i); err == nil && i >= 0 && i < len(n.Content) {
+			return n.Content[i]
+		}
+	case rest != "" && n.Kind == yaml.MappingNode:
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == rest {
+				return n.Content[j+1]
+			}
+		}
+	}
+	return n
 }
 
 func contains(l []string, s string) bool {

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 )
 
 func TestShapingParse(t *testing.T) {
@@ -36,16 +38,18 @@ models:
 	}
 	s := cfg.Models[0].Shaping
 	want := Shaping{
-		AllowedRoles:         []string{"user", "assistant"},
-		DefaultRole:          "user",
-		RemapRoles:           map[string]string{"assistant": "assistant", "user": "user"},
-		AllowedRoleMetadata:  []string{"cachePoint"},
-		FinishReasonDenyList: []string{"length", "content_filter"},
-		NoStreaming:          true,
-		MediaURLHandler:      map[string]string{"image": "send_url", "audio": "send_base64", "pdf": "send_base64", "video": "send_url_add_mime_type"},
-		AdditionalModelRequestFields: map[string]any{
-			"top_k": int64(40), "anthropic_beta": []any{"context-1m-2025-08-07"}, "thinking": map[string]any{"type": "disabled"},
+		Options: shaping.Options{
+			AllowedRoles:         []string{"user", "assistant"},
+			DefaultRole:          "user",
+			RemapRoles:           map[string]string{"assistant": "assistant", "user": "user"},
+			AllowedRoleMetadata:  []string{"cachePoint"},
+			FinishReasonDenyList: []string{"length", "content_filter"},
+			NoStreaming:          true,
+			AdditionalModelRequestFields: map[string]any{
+				"top_k": int64(40), "anthropic_beta": []any{"context-1m-2025-08-07"}, "thinking": map[string]any{"type": "disabled"},
+			},
 		},
+		MediaURLHandler: map[string]string{"image": "send_url", "audio": "send_base64", "pdf": "send_base64", "video": "send_url_add_mime_type"},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("shaping =\n %#v\nwant\n %#v", s, want)

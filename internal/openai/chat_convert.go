@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
@@ -1286,17 +1287,7 @@ func (c *chatConverter) sampling() *apiError {
 }
 
 // finishReason maps a Converse stop reason to OpenAI's finish_reason.
-func finishReason(stop string) string {
-	switch stop {
-	case bedrock.StopReasonMaxTokens, bedrock.StopReasonModelContextWindowExceeded:
-		return "length"
-	case bedrock.StopReasonToolUse:
-		return "tool_calls"
-	case bedrock.StopReasonGuardrailIntervened, bedrock.StopReasonContentFiltered:
-		return "content_filter"
-	}
-	return "stop"
-}
+func finishReason(stop string) string { return shaping.OpenAIFinishReason(stop) }
 
 // openAIUsage converts Bedrock's usage: prompt_tokens counts cache reads and
 // writes too, which Bedrock reports apart from inputTokens.

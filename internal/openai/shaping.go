@@ -11,27 +11,22 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
 // This file holds the per-model request shaping of issue #7 (BAML's client
 // options, configured in a chat model's params, see config.Shaping): roles,
 // role metadata, finish-reason lists, the streaming switch, top_k and the
-// additional model request fields. Pure functions; chat_convert.go and
-// chat.go call them.
+// additional model request fields. The rules themselves live in the public
+// bedrock/shaping package (Role, CheckFinish, Apply), which library users
+// call too; this file adapts them to OpenAI's JSON messages and errors.
+// Pure functions; chat_convert.go and chat.go call them.
 
 // withShapingDefaults fills what a Shaping built in code (not loaded from a
 // config file) leaves empty with the config's defaults.
 func withShapingDefaults(s config.Shaping) *config.Shaping {
-	if s.AllowedRoles == nil {
-		s.AllowedRoles = []string{"system", "user", "assistant"}
-	}
-	if s.DefaultRole == "" {
-		s.DefaultRole = s.AllowedRoles[0]
-		if slices.Contains(s.AllowedRoles, "user") {
-			s.DefaultRole = "user"
-		}
-	}
+	s.AllowedRoles, s.DefaultRole = s.EffectiveRoles()
 	if s.MediaURLHandler == nil {
 		s.MediaURLHandler = map[string]string{"image": config.MediaSendBase64, "audio": config.MediaSendBase64,
 			"pdf": config.MediaSendBase64, "video": config.MediaSendURL}
@@ -96,29 +91,14 @@ func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
 	return b
 }
 
-// shapeRole is the role a message is sent with.
+// shapeRole is the role a message is sent with (shaping.Options.Role).
+// Roles OpenAI does not define are left for the translation to refuse, and
+// developer stays developer where the library says system (the translation
+// treats them alike, and the message keeps its bytes).
 func shapeRole(role string, toolCalls bool, s *config.Shaping) string {
-	switch role {
-	case "tool":
+	out, err := s.Role(role, toolCalls)
+	if err != nil || (role == "developer" && out == "system") {
 		return role
-	case "assistant":
-		if toolCalls {
-			return role
-		}
-	case "system", "developer", "user":
-	default:
-		return role
-	}
-	check := role
-	if role == "developer" {
-		check = "system"
-	}
-	out := role
-	if !slices.Contains(s.AllowedRoles, check) {
-		out, check = s.DefaultRole, s.DefaultRole
-	}
-	if to, ok := s.RemapRoles[check]; ok && to != check {
-		out = to
 	}
 	return out
 }
@@ -165,23 +145,9 @@ func dropPartMetadata(raw json.RawMessage, allowed []string) (json.RawMessage, b
 }
 
 // finishAllowed reports whether an answer that stopped for Bedrock's
-// stopReason may be returned: the lists (lower case) match, ignoring case,
-// either the Bedrock stop reason (end_turn, max_tokens, ...) or the OpenAI
-// finish_reason it maps to (stop, length, ...). An allow list passes a
-// reason when either name is listed; a deny list refuses it when either is.
+// stopReason may be returned (shaping.Options.CheckFinish).
 func finishAllowed(s *config.Shaping, stopReason string) bool {
-	if s == nil {
-		return true
-	}
-	names := []string{strings.ToLower(stopReason), finishReason(stopReason)}
-	listed := func(l []string) bool { return slices.Contains(l, names[0]) || slices.Contains(l, names[1]) }
-	switch {
-	case s.FinishReasonAllowList != nil:
-		return listed(s.FinishReasonAllowList)
-	case s.FinishReasonDenyList != nil:
-		return !listed(s.FinishReasonDenyList)
-	}
-	return true
+	return s == nil || s.CheckFinish(stopReason) == nil
 }
 
 // finishReasonStatus is the status of a refused finish reason: 422, because
@@ -195,6 +161,7 @@ const finishReasonStatus = http.StatusUnprocessableEntity
 // finishReasonError is the error for an answer whose finish reason the
 // model's configuration does not allow.
 func finishReasonError(model string, s *config.Shaping, stopReason string) *apiError {
+	// The rule as shaping.FinishReasonError names it, in the gateway's words.
 	rule := "finish_reason_deny_list: " + strings.Join(s.FinishReasonDenyList, ", ")
 	if s.FinishReasonAllowList != nil {
 		rule = "finish_reason_allow_list: " + strings.Join(s.FinishReasonAllowList, ", ")
@@ -204,90 +171,45 @@ func finishReasonError(model string, s *config.Shaping, stopReason string) *apiE
 			finishReason(stopReason), stopReason, model, rule)}
 }
 
-// topKFields maps a request's top_k (or the model's bedrock_top_k default)
-// to the family's native field; raw is the member's JSON.
-func topKFields(f bedrock.Family, model string, raw json.RawMessage) (map[string]any, *apiError) {
-	var k float64
-	if err := json.Unmarshal(raw, &k); err != nil {
-		return nil, invalid("top_k", "Invalid type for 'top_k': expected an integer.")
-	}
-	if k != math.Trunc(k) || k < math.MinInt32 || k > math.MaxInt32 {
-		return nil, invalid("top_k", "Invalid 'top_k': %v; expected an integer.", k)
-	}
-	fields, err := bedrock.TopKRequestFields(f, int(k))
-	if err != nil {
-		if errors.Is(err, bedrock.ErrTopKUnsupported) {
-			return nil, invalid("top_k", "'top_k' cannot be sent to %s: %s. Remove 'top_k' (check the model's bedrock_top_k default too).", model, err.Error())
-		}
-		return nil, invalid("top_k", "Invalid 'top_k' for %s: %s.", model, err.Error())
-	}
-	return fields, nil
-}
-
 // shapeFields adds top_k (the request's, or the model's bedrock_top_k
 // default) in the family's native field, then the model's
 // additional_model_request_fields, each under what the request and the
-// gateway already put in additionalModelRequestFields. Claude refuses top_k
-// with extended thinking, so it is dropped then, as temperature and top_p
-// are (reasoning).
+// gateway already put in additionalModelRequestFields
+// (shaping.Options.Apply, which also drops top_k for Claude with extended
+// thinking, as temperature and top_p are for reasoning).
 func (c *chatConverter) shapeFields() *apiError {
+	var o shaping.Options
+	if c.m.Shaping != nil {
+		o = c.m.Shaping.Options
+	}
+	o.Inference, o.TopK = nil, nil // the gateway's are request defaults
 	if !isNull(c.req.TopK) {
-		fields, aerr := topKFields(c.m.family(), c.m.Name, c.req.TopK)
+		k, aerr := topK(c.req.TopK)
 		if aerr != nil {
 			return aerr
 		}
-		if _, thinking := c.out.AdditionalModelRequestFields["thinking"]; !thinking || c.m.family() != bedrock.FamilyAnthropic {
-			c.out.AdditionalModelRequestFields = mergeUnder(c.out.AdditionalModelRequestFields, fields)
-		}
+		o.TopK = &k
 	}
-	if c.m.Shaping != nil {
-		c.out.AdditionalModelRequestFields = mergeUnder(c.out.AdditionalModelRequestFields, c.m.Shaping.AdditionalModelRequestFields)
+	if err := o.Apply(c.out, c.m.family()); err != nil {
+		if errors.Is(err, bedrock.ErrTopKUnsupported) {
+			return invalid("top_k", "'top_k' cannot be sent to %s: %s. Remove 'top_k' (check the model's bedrock_top_k default too).", c.m.Name, err.Error())
+		}
+		return invalid("top_k", "Invalid 'top_k' for %s: %s.", c.m.Name, err.Error())
 	}
 	return nil
 }
 
-// mergeUnder copies into dst the entries of src that dst does not have;
-// where both hold objects, it merges them the same way, so that dst wins
-// key by key at every level. It returns dst (allocated if nil and src is
-// not empty). src is not modified, nor shared with dst.
-func mergeUnder(dst, src map[string]any) map[string]any {
-	if len(src) == 0 {
-		return dst
+// topK reads a request's top_k (or the model's bedrock_top_k default); raw
+// is the member's JSON.
+func topK(raw json.RawMessage) (int, *apiError) {
+	var k float64
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return 0, invalid("top_k", "Invalid type for 'top_k': expected an integer.")
 	}
-	if dst == nil {
-		dst = map[string]any{}
+	if k != math.Trunc(k) || k < math.MinInt32 || k > math.MaxInt32 {
+		return 0, invalid("top_k", "Invalid 'top_k': %v; expected an integer.", k)
 	}
-	for k, sv := range src {
-		dv, ok := dst[k]
-		if !ok {
-			dst[k] = deepCopy(sv)
-			continue
-		}
-		dm, dok := dv.(map[string]any)
-		sm, sok := sv.(map[string]any)
-		if dok && sok {
-			dst[k] = mergeUnder(dm, sm)
-		}
-	}
-	return dst
-}
-
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[k] = deepCopy(x)
-		}
-		return m
-	case []any:
-		l := make([]any, len(t))
-		for i, x := range t {
-			l[i] = deepCopy(x)
-		}
-		return l
-	}
-	return v
+	return int(k), nil
 }
 
 // completionChunks turns a whole answer into the stream a streaming client

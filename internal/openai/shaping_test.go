@@ -2,18 +2,18 @@ package openai
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
 func TestShapeMessages(t *testing.T) {
-	noSystem := withShapingDefaults(config.Shaping{AllowedRoles: []string{"user", "assistant"},
-		RemapRoles: map[string]string{"assistant": "assistant"}, AllowedRoleMetadata: []string{"cachePoint"}})
-	remap := withShapingDefaults(config.Shaping{RemapRoles: map[string]string{"system": "user"}})
+	noSystem := withShapingDefaults(config.Shaping{Options: shaping.Options{AllowedRoles: []string{"user", "assistant"},
+		RemapRoles: map[string]string{"assistant": "assistant"}, AllowedRoleMetadata: []string{"cachePoint"}}})
+	remap := withShapingDefaults(config.Shaping{Options: shaping.Options{RemapRoles: map[string]string{"system": "user"}}})
 	in := []string{
 		`{"role":"system","content":"Be brief.","cache_control":{"type":"ephemeral"}}`,
 		`{"role":"developer","content":"Use French."}`,
@@ -67,8 +67,8 @@ func TestShapeMessages(t *testing.T) {
 }
 
 func TestFinishAllowed(t *testing.T) {
-	allow := &config.Shaping{FinishReasonAllowList: []string{"stop", "tool_use"}}
-	deny := &config.Shaping{FinishReasonDenyList: []string{"length", "content_filtered"}}
+	allow := &config.Shaping{Options: shaping.Options{FinishReasonAllowList: []string{"stop", "tool_use"}}}
+	deny := &config.Shaping{Options: shaping.Options{FinishReasonDenyList: []string{"length", "content_filtered"}}}
 	for _, c := range []struct {
 		s    *config.Shaping
 		stop string
@@ -97,25 +97,9 @@ func TestFinishAllowed(t *testing.T) {
 	}
 }
 
-func TestMergeUnder(t *testing.T) {
-	dst := map[string]any{"inferenceConfig": map[string]any{"topK": 5.0}, "x": 1}
-	src := map[string]any{"inferenceConfig": map[string]any{"topK": 9, "other": true}, "x": 2, "y": []any{"a"}}
-	got := mergeUnder(dst, src)
-	want := map[string]any{"inferenceConfig": map[string]any{"topK": 5.0, "other": true}, "x": 1, "y": []any{"a"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("mergeUnder = %v, want %v", got, want)
-	}
-	if _, touched := src["inferenceConfig"].(map[string]any)["topK"].(int); !touched {
-		t.Error("src was modified")
-	}
-	if mergeUnder(nil, nil) != nil {
-		t.Error("merging nothing allocates")
-	}
-}
-
 func TestConvertTopKAndFields(t *testing.T) {
 	model := func(id string, extra map[string]any) chatModel {
-		return chatModel{Name: "m", ModelID: id, Shaping: withShapingDefaults(config.Shaping{AdditionalModelRequestFields: extra})}
+		return chatModel{Name: "m", ModelID: id, Shaping: withShapingDefaults(config.Shaping{Options: shaping.Options{AdditionalModelRequestFields: extra}})}
 	}
 	for _, c := range []struct {
 		name, model, body string
