@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 )
 
 // The examples below hold the Go snippets of README.md's "The client
@@ -66,6 +67,32 @@ func ExampleClient_InvokeModel_readme() {
 	img, err := c.GenerateImage(ctx, "amazon.nova-canvas-v1:0", &bedrock.ImageRequest{ /* TEXT_IMAGE ... */ })
 	out, err := c.InvokeModel(ctx, "meta.llama3-1-70b-instruct-v1:0", &bedrock.InvokeModelInput{Body: body})
 	_, _, _, _ = emb, img, out, err
+}
+
+func Example_shapingReadme() {
+	ctx, c, model := context.Background(), (*bedrock.Client)(nil), "us.anthropic.claude-sonnet-4-20250514-v1:0"
+	var err error
+
+	o := &shaping.Options{
+		AllowedRoles:         []string{"user", "assistant"}, // system messages become user turns
+		FinishReasonDenyList: []string{"length"},            // Bedrock or OpenAI names, any case
+		NoStreaming:          true,                          // Stream calls Converse and replays the answer
+		TopK:                 new(40),                       // sent in the model family's native field
+	}
+	if err := o.Validate(); err != nil {
+		return // *shaping.FieldError values, each naming its option
+	}
+	req := &bedrock.ConverseRequest{}
+	req.System, req.Messages, err = o.Conversation([]shaping.Message{
+		{Role: "system", Content: []bedrock.ContentBlock{bedrock.TextBlock("Be brief.")}},
+		{Role: "user", Content: []bedrock.ContentBlock{bedrock.TextBlock("Hi")}},
+	})
+	err = o.Apply(req, bedrock.ModelFamily(model)) // defaults go under the request's own fields
+	s, err := shaping.Stream(ctx, c, model, req, o)
+	// On the messageStop event, o.CheckFinish(ev.MessageStop.StopReason)
+	// returns a *shaping.FinishReasonError for a refused finish reason.
+
+	_, _ = s, err
 }
 
 // TestReadmeExamplesMirrored fails when a line of a Go snippet in README.md's

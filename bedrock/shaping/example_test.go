@@ -73,30 +73,3 @@ func Example() {
 	// text "Once upon"
 	// refused: max_tokens
 }
-
-// The README's snippet (compiled, not run: it would call AWS).
-func Example_readme() {
-	ctx, model := context.Background(), "us.anthropic.claude-sonnet-4-20250514-v1:0"
-	c, err := bedrock.New(ctx, bedrock.Config{Region: "us-east-1"})
-	if err != nil {
-		return
-	}
-	o := &shaping.Options{
-		AllowedRoles:                 []string{"user", "assistant"},
-		FinishReasonDenyList:         []string{"length"},
-		NoStreaming:                  true,
-		TopK:                         new(40),
-		AdditionalModelRequestFields: map[string]any{"anthropic_beta": []string{"context-1m-2025-08-07"}},
-	}
-	if err := o.Validate(); err != nil {
-		return
-	}
-	req := &bedrock.ConverseRequest{}
-	req.System, req.Messages, err = o.Conversation([]shaping.Message{
-		{Role: "system", Content: []bedrock.ContentBlock{bedrock.TextBlock("Be brief.")}},
-		{Role: "user", Content: []bedrock.ContentBlock{bedrock.TextBlock("Hi")}},
-	})
-	err = o.Apply(req, bedrock.ModelFamily(model))
-	s, err := shaping.Stream(ctx, c, model, req, o)
-	_, _ = s, err
-}
