@@ -79,12 +79,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		c.fail(aerr)
 		return
 	}
-	if req.ModelID == "" {
-		req.ModelID = m.ID
-	}
-	if req.Family == "" {
-		req.Family = m.Family
-	}
+	req.ModelID = m.ID
 	if req.MaxTokens > 0 && m.MaxTokens > 0 && req.MaxTokens > m.MaxTokens {
 		c.fail(validationError("The maximum tokens you requested exceeds the model limit of %d. Try again with a maximum tokens value that is lower than %d.", m.MaxTokens, m.MaxTokens+1))
 		return
@@ -137,12 +132,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		e.disconnects.Add(1)
 		return
 	}
-	body := renderNative(m.Family, m.ID, req, res)
-	if body == nil {
-		c.fail(&apiError{Status: 501, Code: "InternalServerException", Message: "native response bodies are not implemented yet for " + m.Family})
-		return
-	}
-	body = withGuardrailMembers(body, guard)
+	body := withGuardrailMembers(renderNative(m.Family, m.ID, req, res), guard)
 	lms := latencyMs(c, lat, res.OutputTokens)
 	hdr := map[string]string{
 		"X-Amzn-Bedrock-Input-Token-Count":  strconv.Itoa(res.InputTokens),
@@ -215,11 +205,7 @@ func (e *Emulator) streamInvoke(c *call, m *Model, req *genRequest, res *genResu
 		FirstByteLatency:  100 + int(lat.FirstToken/time.Millisecond),
 	}
 	chunks := renderNativeChunks(m.Family, m.ID, req, *res, metrics)
-	if len(chunks) == 0 {
-		c.fail(&apiError{Status: 501, Code: "InternalServerException", Message: "native response streams are not implemented yet for " + m.Family})
-		return
-	}
-	if guard != nil && len(chunks) > 0 {
+	if guard != nil {
 		chunks[len(chunks)-1] = withGuardrailMembers(chunks[len(chunks)-1], guard)
 	}
 	ew := c.startStream(streamSeed(e.cfg.Seed, c.body), map[string]string{"X-Amzn-Bedrock-Content-Type": "application/json"})
