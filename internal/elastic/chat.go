@@ -8,12 +8,14 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 )
 
 // This file translates Elasticsearch's unified chat completion API
 // (OpenAI-shaped messages in, chat.completion[.chunk] objects out) to and
-// from Bedrock Converse. It is a small, focused translation: the OpenAI
-// surface's own (internal/openai) is not exported for reuse.
+// from Bedrock Converse. Elasticsearch's shapes differ from the OpenAI
+// surface's (strict parsing, no cache counts in usage), so only the
+// finish-reason mapping is shared, from bedrock/shaping.
 
 // chatRequest is UnifiedCompletionRequest.
 type chatRequest struct {
@@ -236,19 +238,6 @@ func toolChoice(raw json.RawMessage) (*bedrock.ToolChoice, *Error) {
 	return &bedrock.ToolChoice{Tool: &bedrock.SpecificToolChoice{Name: obj.Function.Name}}, nil
 }
 
-// finishReason maps Bedrock's stop reason to OpenAI's.
-func finishReason(stop string) string {
-	switch stop {
-	case bedrock.StopReasonToolUse:
-		return "tool_calls"
-	case bedrock.StopReasonMaxTokens, bedrock.StopReasonModelContextWindowExceeded:
-		return "length"
-	case bedrock.StopReasonGuardrailIntervened, bedrock.StopReasonContentFiltered:
-		return "content_filter"
-	}
-	return "stop"
-}
-
 type chatUsage struct {
 	CompletionTokens int `json:"completion_tokens"`
 	PromptTokens     int `json:"prompt_tokens"`
@@ -302,7 +291,7 @@ func chatAnswer(id, model string, created int64, r *bedrock.ConverseResponse) ch
 		msg.Content = &s
 	}
 	return chatCompletion{ID: id, Created: created, Model: model, Object: "chat.completion", Usage: usageOf(r.Usage),
-		Choices: []chatChoice{{FinishReason: finishReason(r.StopReason), Message: msg}}}
+		Choices: []chatChoice{{FinishReason: shaping.OpenAIFinishReason(r.StopReason), Message: msg}}}
 }
 
 func orEmptyObject(b json.RawMessage) json.RawMessage {
@@ -377,7 +366,7 @@ func (c *chunker) event(ev bedrock.StreamEvent) []chatChunk {
 			return []chatChunk{c.chunk(chunkChoice{Delta: chunkDelta{Content: &t}})}
 		}
 	case ev.MessageStop != nil:
-		fr := finishReason(ev.MessageStop.StopReason)
+		fr := shaping.OpenAIFinishReason(ev.MessageStop.StopReason)
 		return []chatChunk{c.chunk(chunkChoice{FinishReason: &fr})}
 	case ev.Metadata != nil:
 		ch := c.chunk()
