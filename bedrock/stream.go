@@ -175,11 +175,11 @@ func (c *Client) ConverseStream(ctx context.Context, modelID string, req *Conver
 	if err != nil {
 		return nil, err
 	}
-	id := requestID(resp.Header)
-	return &ConverseStream{ctx: ctx, r: newEventReader(resp.Body, id), requestID: id}, nil
+	return newConverseStream(ctx, resp.Body, requestID(resp.Header)), nil
 }
 
-// newConverseStream reads events from body (for tests and replays).
+// newConverseStream reads events from body: the response of ConverseStream,
+// or a recorded one in tests.
 func newConverseStream(ctx context.Context, body io.ReadCloser, reqID string) *ConverseStream {
 	return &ConverseStream{ctx: ctx, r: newEventReader(body, reqID), requestID: reqID}
 }
