@@ -74,17 +74,11 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	client, err := bedrock.New(ctx, bedrock.Config{Region: opts.region, Profile: opts.profile, Endpoint: opts.endpoint})
+	client, err := opts.client(ctx)
 	if err != nil {
 		return chatFailure(stderr, err)
 	}
-	req := &bedrock.ConverseRequest{Messages: []bedrock.Message{bedrock.UserText(opts.prompt)}}
-	if opts.system != "" {
-		req.System = []bedrock.SystemContentBlock{bedrock.SystemText(opts.system)}
-	}
-	if opts.maxTokens != nil || opts.temperature != nil {
-		req.InferenceConfig = &bedrock.InferenceConfig{MaxTokens: opts.maxTokens, Temperature: opts.temperature}
-	}
+	req := opts.request()
 	if opts.stream {
 		return streamChat(ctx, client, opts.model, req, stdout, stderr)
 	}
@@ -98,6 +92,24 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout)
 	}
 	return 0
+}
+
+// client is the Bedrock client the flags configure.
+func (o *chatOptions) client(ctx context.Context) (*bedrock.Client, error) {
+	return bedrock.New(ctx, bedrock.Config{Region: o.region, Profile: o.profile, Endpoint: o.endpoint})
+}
+
+// request is the Converse request for the prompt and flags; 'quarry sign'
+// signs exactly what 'quarry chat' sends.
+func (o *chatOptions) request() *bedrock.ConverseRequest {
+	req := &bedrock.ConverseRequest{Messages: []bedrock.Message{bedrock.UserText(o.prompt)}}
+	if o.system != "" {
+		req.System = []bedrock.SystemContentBlock{bedrock.SystemText(o.system)}
+	}
+	if o.maxTokens != nil || o.temperature != nil {
+		req.InferenceConfig = &bedrock.InferenceConfig{MaxTokens: o.maxTokens, Temperature: o.temperature}
+	}
+	return req
 }
 
 // streamChat prints each text delta as it arrives.

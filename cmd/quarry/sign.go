@@ -51,22 +51,15 @@ func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		opts.prompt = strings.TrimRight(string(b), "\r\n")
 	}
-	client, err := bedrock.New(ctx, bedrock.Config{Region: opts.region, Profile: opts.profile, Endpoint: opts.endpoint})
+	client, err := opts.client(ctx)
 	if err != nil {
 		return signFailure(stderr, err)
-	}
-	req := &bedrock.ConverseRequest{Messages: []bedrock.Message{bedrock.UserText(opts.prompt)}}
-	if opts.system != "" {
-		req.System = []bedrock.SystemContentBlock{bedrock.SystemText(opts.system)}
-	}
-	if opts.maxTokens != nil || opts.temperature != nil {
-		req.InferenceConfig = &bedrock.InferenceConfig{MaxTokens: opts.maxTokens, Temperature: opts.temperature}
 	}
 	sign := client.SignConverse
 	if opts.stream {
 		sign = client.SignConverseStream
 	}
-	sr, err := sign(ctx, opts.model, req)
+	sr, err := sign(ctx, opts.model, opts.request())
 	if err != nil {
 		return signFailure(stderr, err)
 	}
