@@ -217,19 +217,29 @@ func embedJSON(v any) []byte {
 // ---------------------------------------------------------------------------
 // Amazon Titan Text Embeddings.
 
+// embedTitanInput decodes a Titan Text Embeddings body against spec and
+// counts its inputText, refusing more than the models' 8192 tokens.
+func embedTitanInput(body []byte, spec *famSpec) (map[string]any, string, int, *apiError) {
+	m, err := famDecode(body, spec)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	text := famGetString(m, "inputText")
+	tokens := countTokens(text)
+	if tokens > 8192 {
+		return nil, "", 0, validationError("400 Bad Request: Too many input tokens. Max input tokens: 8192, request input token count: %d ", tokens)
+	}
+	return m, text, tokens, nil
+}
+
 var embedTitanV1Spec = famObj([]string{"inputText"}, map[string]*famSpec{
 	"inputText": famStrLen(1, 50000),
 })
 
 func embedTitanV1(body []byte) ([]byte, int, *apiError) {
-	m, err := famDecode(body, embedTitanV1Spec)
+	_, text, tokens, err := embedTitanInput(body, embedTitanV1Spec)
 	if err != nil {
 		return nil, 0, err
-	}
-	text := famGetString(m, "inputText")
-	tokens := countTokens(text)
-	if tokens > 8192 {
-		return nil, 0, validationError("400 Bad Request: Too many input tokens. Max input tokens: 8192, request input token count: %d ", tokens)
 	}
 	v := embedMagnitude(embedVector(text, 1536), text)
 	return embedJSON(map[string]any{"embedding": embedRound(v), "inputTextTokenCount": tokens}), tokens, nil
@@ -243,14 +253,9 @@ var embedTitanV2Spec = famObj([]string{"inputText"}, map[string]*famSpec{
 })
 
 func embedTitanV2(body []byte) ([]byte, int, *apiError) {
-	m, err := famDecode(body, embedTitanV2Spec)
+	m, text, tokens, err := embedTitanInput(body, embedTitanV2Spec)
 	if err != nil {
 		return nil, 0, err
-	}
-	text := famGetString(m, "inputText")
-	tokens := countTokens(text)
-	if tokens > 8192 {
-		return nil, 0, validationError("400 Bad Request: Too many input tokens. Max input tokens: 8192, request input token count: %d ", tokens)
 	}
 	dims := famGetInt(m, "dimensions", 1024)
 	unit := embedVector(text, dims)

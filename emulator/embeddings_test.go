@@ -288,6 +288,7 @@ func TestEmbeddingImages(t *testing.T) {
 func TestEmbeddingValidation(t *testing.T) {
 	many := `"` + strings.Repeat(`x","`, 96) + `x"`
 	tooLong := strings.Repeat("a ", 600)
+	titanTooMany := strings.Repeat("a ", 8193)
 	tests := []struct {
 		name, model, body, msg string
 	}{
@@ -314,6 +315,10 @@ func TestEmbeddingValidation(t *testing.T) {
 			"Malformed input request: #/embeddingTypes/0: int8 is not a valid enum value, please reformat your input and try again."},
 		{"titan v2 two violations", "amazon.titan-embed-text-v2:0", `{"inputText":"","foo":1}`,
 			"Malformed input request: 2 schema violations found, please reformat your input and try again."},
+		{"titan v1 too many tokens", "amazon.titan-embed-text-v1", `{"inputText":"` + titanTooMany + `"}`,
+			"400 Bad Request: Too many input tokens. Max input tokens: 8192, request input token count: 8193 "},
+		{"titan v2 too many tokens", "amazon.titan-embed-text-v2:0", `{"inputText":"` + titanTooMany + `"}`,
+			"400 Bad Request: Too many input tokens. Max input tokens: 8192, request input token count: 8193 "},
 		{"cohere missing input_type", "cohere.embed-english-v3", `{"texts":["x"]}`,
 			"Malformed input request: #: required key [input_type] not found, please reformat your input and try again."},
 		{"cohere bad input_type", "cohere.embed-english-v3", `{"texts":["x"],"input_type":"query"}`,
