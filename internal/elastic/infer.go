@@ -89,6 +89,10 @@ func parseInfer(s *Settings, body []byte) (*inferRequest, *Error) {
 // timeValue matches Elasticsearch's time values (TimeValue.parseTimeValue).
 var timeValue = regexp.MustCompile(`^(\d+)(d|h|m|s|ms|micros|nanos)$`)
 
+// timeUnits are the durations of timeValue's units.
+var timeUnits = map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second,
+	"ms": time.Millisecond, "micros": time.Microsecond, "nanos": time.Nanosecond}
+
 // timeoutParam reads ?timeout: Elasticsearch's time units; -1 means none.
 func timeoutParam(r *http.Request) (time.Duration, *Error) {
 	q := r.URL.Query()
@@ -109,9 +113,7 @@ func timeoutParam(r *http.Request) (time.Duration, *Error) {
 		return 0, &Error{Status: http.StatusBadRequest, Type: "parse_exception",
 			Reason: fmt.Sprintf("failed to parse setting [timeout] with value [%s] as a time value: out of range", raw)}
 	}
-	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second,
-		"ms": time.Millisecond, "micros": time.Microsecond, "nanos": time.Nanosecond}[m[2]]
-	return time.Duration(n) * unit, nil
+	return time.Duration(n) * timeUnits[m[2]], nil
 }
 
 // withTimeout bounds ctx by d (0: unbounded).
@@ -122,31 +124,39 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 	return context.WithTimeout(ctx, d)
 }
 
+// inferenceCall reads what infer and stream both need: the ?timeout, the
+// endpoint id names (which must be of the URL's task type, if any) and the
+// body.
+func (h *Handler) inferenceCall(r *http.Request, urlTask, id string) (*endpoint, []byte, time.Duration, *Error) {
+	accesslog.From(r.Context()).SetModel(id)
+	timeout, e := timeoutParam(r)
+	if e != nil {
+		return nil, nil, 0, e
+	}
+	ep, e := h.lookup(r.Context(), id)
+	if e != nil {
+		return nil, nil, 0, e
+	}
+	if urlTask != "" && urlTask != ep.s.TaskType {
+		return nil, nil, 0, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, ep.s.TaskType)
+	}
+	body, e := readBody(r)
+	if e != nil {
+		return nil, nil, 0, e
+	}
+	return ep, body, timeout, nil
+}
+
 // infer serves POST /_inference[/task_type]/id.
 func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id string) {
 	ctx := r.Context()
 	log := accesslog.From(ctx)
-	log.SetModel(id)
-	timeout, e := timeoutParam(r)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
-	ep, e := h.lookup(ctx, id)
+	ep, body, timeout, e := h.inferenceCall(r, urlTask, id)
 	if e != nil {
 		writeError(w, r, e)
 		return
 	}
 	s := ep.s
-	if urlTask != "" && urlTask != s.TaskType {
-		writeError(w, r, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, s.TaskType))
-		return
-	}
-	body, e := readBody(r)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
 	if s.TaskType == taskChatCompletion {
 		if urlTask != taskChatCompletion {
 			writeError(w, r, badRequest("Inference entity [%s] does not support task type [%s] for inference, the task type must be one of [%s, %s]. "+

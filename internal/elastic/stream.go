@@ -87,32 +87,15 @@ func (ft *firstEventTimer) err(err error) error {
 // stream serves POST /_inference/[task_type/]id/_stream (and the 8.x
 // /_unified alias for chat_completion).
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id string, unified bool) {
-	ctx := r.Context()
-	log := accesslog.From(ctx)
-	log.SetModel(id)
-	timeout, e := timeoutParam(r)
-	if e != nil {
-		writeError(w, r, e)
-		return
+	if unified && urlTask == "" {
+		urlTask = taskChatCompletion
 	}
-	ep, e := h.lookup(ctx, id)
+	ep, body, timeout, e := h.inferenceCall(r, urlTask, id)
 	if e != nil {
 		writeError(w, r, e)
 		return
 	}
 	s := ep.s
-	if unified && urlTask == "" {
-		urlTask = taskChatCompletion
-	}
-	if urlTask != "" && urlTask != s.TaskType {
-		writeError(w, r, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, s.TaskType))
-		return
-	}
-	body, e := readBody(r)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
 	switch s.TaskType {
 	case taskChatCompletion:
 		h.chat(w, r, ep, body, timeout, true)
