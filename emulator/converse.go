@@ -975,12 +975,16 @@ func inputFragments(family, input string, rng interface{ IntN(int) int }) []stri
 	if family != familyAnthropic {
 		return []string{input}
 	}
+	return partialJSONFragments(input, func() int { return 4 + rng.IntN(12) })
+}
+
+// partialJSONFragments splits a tool input's JSON the way Claude streams it:
+// an empty delta first, then pieces of size() bytes, each widened to end on
+// a rune boundary.
+func partialJSONFragments(input string, size func() int) []string {
 	frags := []string{""}
 	for len(input) > 0 {
-		n := 4 + rng.IntN(12)
-		if n > len(input) {
-			n = len(input)
-		}
+		n := min(size(), len(input))
 		for n < len(input) && !utf8.RuneStart(input[n]) {
 			n++
 		}

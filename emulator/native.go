@@ -649,21 +649,12 @@ func nativeFragments(text string) []string {
 // nativeJSONFragments splits a tool input's JSON into the partial-JSON deltas
 // Claude streams: an empty one first, then pieces of a few characters.
 func nativeJSONFragments(input string) []string {
-	out := []string{""}
 	h := nativeHash(input)
-	for len(input) > 0 {
+	return partialJSONFragments(input, func() int {
 		n := 4 + int(h%9)
 		h = h*6364136223846793005 + 1442695040888963407
-		if n > len(input) {
-			n = len(input)
-		}
-		for n < len(input) && !utf8.RuneStart(input[n]) {
-			n++
-		}
-		out = append(out, input[:n])
-		input = input[n:]
-	}
-	return out
+		return n
+	})
 }
 
 // nativeSignature is the opaque signature of a reasoning block: the
