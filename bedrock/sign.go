@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,38 +35,42 @@ type SignedRequest struct {
 // SignConverse builds and authorizes exactly the request Converse would send
 // for req, without sending it.
 func (c *Client) SignConverse(ctx context.Context, modelID string, req *ConverseRequest) (*SignedRequest, error) {
-	return c.signJSON(ctx, &call{op: "Converse", path: modelPath(modelID, "converse")}, req)
+	return c.signConverse(ctx, "Converse", modelID, "converse", req)
 }
 
 // SignConverseStream is SignConverse for ConverseStream.
 func (c *Client) SignConverseStream(ctx context.Context, modelID string, req *ConverseRequest) (*SignedRequest, error) {
-	return c.signJSON(ctx, &call{op: "ConverseStream", path: modelPath(modelID, "converse-stream")}, req)
+	return c.signConverse(ctx, "ConverseStream", modelID, "converse-stream", req)
 }
 
-func (c *Client) signJSON(ctx context.Context, cl *call, in any) (*SignedRequest, error) {
-	if in == nil {
-		return nil, errNilRequest
+// signConverse refuses what op itself would refuse (a nil request, an empty
+// model ID), then builds and authorizes the request.
+func (c *Client) signConverse(ctx context.Context, op, modelID, action string, req *ConverseRequest) (*SignedRequest, error) {
+	if req == nil {
+		return nil, &OpError{op, errNilRequest}
 	}
-	body, err := json.Marshal(in)
+	if modelID == "" {
+		return nil, &OpError{op, errEmptyModelID}
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, &OpError{cl.op, fmt.Errorf("encoding request: %w", err)}
+		return nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
 	}
-	cl.body, cl.header = body, jsonHeader
+	cl := &call{op: op, path: modelPath(modelID, action), body: body, header: jsonHeader}
 	var payloadHash string
 	if c.signer != nil {
 		payloadHash = sha256Hex(body)
 	}
 	hr, err := c.newRequest(ctx, cl, payloadHash)
 	if err != nil {
-		return nil, &OpError{cl.op, err}
+		return nil, &OpError{op, err}
 	}
-	sr := &SignedRequest{Method: hr.Method, URL: hr.URL.String(), Headers: map[string]string{}, Body: string(body)}
-	b, _ := io.ReadAll(hr.Body)
-	sr.Body = string(b)
+	// hr's body reads back body itself, so body is what the request carries.
+	sr := &SignedRequest{Method: hr.Method, URL: hr.URL.String(), Headers: make(map[string]string, len(hr.Header)+1), Body: string(body)}
 	for k, v := range hr.Header {
 		sr.Headers[k] = strings.Join(v, ",")
 	}
-	sr.Headers["Content-Length"] = fmt.Sprint(len(b))
+	sr.Headers["Content-Length"] = strconv.Itoa(len(body))
 	if c.signer != nil {
 		t, err := time.Parse("20060102T150405Z", hr.Header.Get("X-Amz-Date"))
 		if err == nil {

@@ -3,6 +3,7 @@ package bedrock
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -137,6 +138,23 @@ func TestSignConverseBearer(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != want {
 			t.Errorf("%s: status %d, want %d", key, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestSignConverseRefusesWhatConverseRefuses: a nil request or an empty
+// model ID is refused as Converse refuses it, not signed.
+func TestSignConverseRefusesWhatConverseRefuses(t *testing.T) {
+	isolateAWSEnv(t)
+	c := mustNew(t, Config{Region: "us-east-1", Endpoint: "http://127.0.0.1:1", AccessKeyID: "test", SecretAccessKey: "test"})
+	ctx := context.Background()
+	req := &ConverseRequest{Messages: []Message{UserText("Hello")}}
+	for _, sign := range []func(context.Context, string, *ConverseRequest) (*SignedRequest, error){c.SignConverse, c.SignConverseStream} {
+		if sr, err := sign(ctx, "amazon.nova-micro-v1:0", nil); !errors.Is(err, errNilRequest) {
+			t.Errorf("nil request: %+v, %v; want errNilRequest", sr, err)
+		}
+		if sr, err := sign(ctx, "", req); !errors.Is(err, errEmptyModelID) {
+			t.Errorf("empty model ID: %+v, %v; want errEmptyModelID", sr, err)
 		}
 	}
 }
