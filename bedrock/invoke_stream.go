@@ -194,11 +194,7 @@ func (s *InvokeStream) Err() error { return s.err }
 // time, also before the stream is consumed.
 func (s *InvokeStream) Close() error {
 	s.closed.Store(true)
-	err := s.r.close()
-	if errors.Is(err, errStreamClosed) {
-		return nil
-	}
-	return err
+	return s.r.close()
 }
 
 // ContentType is the type of the chunks (X-Amzn-Bedrock-Content-Type),
