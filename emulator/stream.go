@@ -6,7 +6,6 @@ import (
 	"errors"
 	"hash/crc32"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"time"
 
@@ -60,8 +59,8 @@ func (ew *eventWriter) pad() string {
 }
 
 // event writes one event frame. Payload must be a JSON object whose members
-// are sorted; the "p" padding member is spliced in at its sorted position by
-// the caller via payload builders (see payload.go helpers below).
+// are sorted, with the "p" padding member at its sorted position (the
+// payload builders at the end of this file write it so).
 func (ew *eventWriter) event(eventType string, payload []byte) error {
 	if ew.fault != "" && ew.n == ew.after {
 		if err := ew.injectFault(); err != nil {
@@ -82,7 +81,7 @@ func (ew *eventWriter) event(eventType string, payload []byte) error {
 		},
 		Payload: payload,
 	}
-	if last && ew.fault == "truncate" {
+	if last && ew.fault == faultTruncate {
 		return ew.writeTruncated(msg)
 	}
 	return ew.write(msg)
@@ -176,42 +175,25 @@ func (ew *eventWriter) writeTruncated(msg eventstream.Message) error {
 var errStreamFaulted = errors.New("emulator: stream fault injected")
 
 // injectFault writes the configured in-stream fault and stops the stream.
+// The other faults fail the call before its stream starts (httpFault), and
+// truncate hits the last frame instead (event).
 func (ew *eventWriter) injectFault() error {
 	switch ew.fault {
-	case "throttle-stream":
+	case faultThrottleStream:
 		ew.exception("throttlingException", errThrottled().body())
-	case "model-stream-error":
+	case faultModelStreamError:
 		b := mustJSON(map[string]any{
 			"message":            "The model encountered an error while streaming the response.",
 			"originalMessage":    "Internal model error",
 			"originalStatusCode": 500,
 		})
 		ew.exception("modelStreamErrorException", b)
-	case "internal-error":
-		ew.exception("internalServerException", errInternal().body())
-	case "unavailable":
-		ew.exception("serviceUnavailableException", errUnavailable().body())
-	case "model-timeout":
-		ew.exception("modelTimeoutException", errModelTimeout().body())
-	case "reset":
-		ew.reset()
+	case faultReset:
+		resetConn(ew.c.w)
 	default:
 		return nil
 	}
 	return errStreamFaulted
-}
-
-// reset hijacks the connection and closes it with a TCP RST, as a load
-// balancer dropping the connection mid-stream would.
-func (ew *eventWriter) reset() {
-	conn, _, err := ew.rc.Hijack()
-	if err != nil {
-		return
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
 }
 
 // The payload builders below produce compact JSON with members in
