@@ -112,17 +112,13 @@ func (o *Options) Validate() error {
 			}
 		}
 	}
-	var allowed []string
 	for i, r := range o.AllowedRoles {
 		if msg := roleProblem(r); msg != "" {
 			add(fmt.Sprintf("allowed_roles[%d]", i), "%s", msg)
-		} else if !slices.Contains(allowed, r) {
-			allowed = append(allowed, r)
 		}
 	}
-	if len(allowed) == 0 {
-		allowed = Roles
-	} else if !slices.Contains(allowed, "user") {
+	allowed, _ := o.EffectiveRoles()
+	if !slices.Contains(allowed, "user") {
 		add("allowed_roles", "must include user: a Bedrock conversation starts with a user message")
 	}
 	if d := o.DefaultRole; d != "" {
