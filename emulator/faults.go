@@ -64,7 +64,7 @@ func newFaultInjector(seed uint64, f Faults) (*faultInjector, error) {
 
 // faults are the faults requested for one call.
 type faults struct {
-	kind string // the error fault, "" for none
+	kind string // the error fault, "" for none; never slow
 	slow bool
 }
 
@@ -182,7 +182,7 @@ func writeTruncatedBody(w http.ResponseWriter, body []byte) {
 // latency is the effective latency of a call.
 func (e *Emulator) latency(f faults) Latency {
 	l := e.cfg.Latency
-	if f.slow || f.kind == faultSlow {
+	if f.slow {
 		if l.FirstToken == 0 {
 			l.FirstToken = slowLatency.FirstToken
 		}
