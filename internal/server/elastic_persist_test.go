@@ -184,7 +184,13 @@ func TestElasticSecretsNeverLeak(t *testing.T) {
 // and then deletes its endpoint mid-stream; the stream finishes on the
 // client it started with, while new requests see the change.
 func TestElasticInFlightSurvivesUpdateAndDelete(t *testing.T) {
-	g := startES(t, "", nil)
+	// Events 100ms apart: the stream lasts seconds, far longer than an
+	// update and a delete need even on a loaded machine.
+	emuCfg := filepath.Join(t.TempDir(), "emulator.yaml")
+	if err := os.WriteFile(emuCfg, []byte("latency:\n  betweenTokens: 100ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startES(t, "", func(c *config.Config) { c.Emulator.ConfigFile = emuCfg })
 	g.ok(t, "PUT", "/_inference/completion/slow", endpointBody("completion", "anthropic", "anthropic.claude-3-haiku-20240307-v1:0", "AK", "SK"))
 	const body = `{"input":"[[quarry:slow]] Tell me about Elastic please"}`
 	_, ref := g.stream(t, "/_inference/completion/slow/_stream", body) // undisturbed, for comparison
@@ -215,28 +221,49 @@ func TestElasticInFlightSurvivesUpdateAndDelete(t *testing.T) {
 	if err != nil || first.Event != "message" {
 		t.Fatalf("first event %+v, %v", first, err)
 	}
-	start := time.Now()
+	// The rest of the stream is read as it arrives; ended closes at its end.
+	var (
+		n       = 1
+		rest    error
+		ended   = make(chan struct{})
+		changed = make(chan struct{})
+		after   int // events read after the update and delete returned
+	)
+	go func() {
+		defer close(ended)
+		for {
+			ev, err := readEvent()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				rest = err
+				return
+			}
+			if ev.Event != "message" {
+				rest = fmt.Errorf("stream broke after the update/delete: %+v", ev)
+				return
+			}
+			n++
+			select {
+			case <-changed:
+				after++
+			default:
+			}
+		}
+	}()
 	g.ok(t, "PUT", "/_inference/slow/_update", `{"service_settings":{"access_key":"AK2","secret_key":"SK2","rate_limit":{"requests_per_minute":1}},"task_settings":{"max_new_tokens":5}}`)
 	g.ok(t, "DELETE", "/_inference/slow", "")
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("update and delete waited for the stream: %v", d)
-	}
+	close(changed)
 	st, b := g.do(t, "POST", "/_inference/slow", `{"input":"x"}`)
 	esError(t, st, b, 404, "resource_not_found_exception", "Inference endpoint not found [slow]")
 
-	n := 1
-	for {
-		ev, err := readEvent()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Event != "message" {
-			t.Fatalf("stream broke after the update/delete: %+v", ev)
-		}
-		n++
+	<-ended
+	if rest != nil {
+		t.Fatal(rest)
+	}
+	if after == 0 {
+		t.Errorf("update and delete waited for the stream: it sent nothing after they returned")
 	}
 	if n != full || n < 3 {
 		t.Errorf("the disturbed stream sent %d events, the same request undisturbed %d", n, full)
