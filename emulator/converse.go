@@ -908,12 +908,7 @@ func appendConverseResponse(b []byte, res *genResult, u *usage, latency int, tra
 func (e *Emulator) streamConverse(c *call, m *Model, res *genResult, u *usage, lat Latency, f faults, trace, additional []byte) {
 	ew := c.startStream(streamSeed(e.cfg.Seed, c.body), nil)
 	ew.gap = lat.BetweenTokens
-	switch f.kind {
-	case faultThrottleStream, faultModelStreamError, faultReset:
-		ew.fault, ew.after = f.kind, streamFaultAfter
-	case faultTruncate:
-		ew.fault = faultTruncate
-	}
+	ew.arm(f.kind)
 	var events []func() error
 	add := func(fn func() error) { events = append(events, fn) }
 	add(ew.messageStart)

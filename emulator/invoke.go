@@ -211,12 +211,7 @@ func (e *Emulator) streamInvoke(c *call, m *Model, req *genRequest, res *genResu
 	ew := c.startStream(streamSeed(e.cfg.Seed, c.body), map[string]string{"X-Amzn-Bedrock-Content-Type": "application/json"})
 	ew.gap = lat.BetweenTokens
 	ew.total = len(chunks)
-	switch f.kind {
-	case faultThrottleStream, faultModelStreamError, faultReset:
-		ew.fault, ew.after = f.kind, streamFaultAfter
-	case faultTruncate:
-		ew.fault = faultTruncate
-	}
+	ew.arm(f.kind)
 	if !sleep(c.r.Context(), lat.FirstToken) {
 		e.disconnects.Add(1)
 		return

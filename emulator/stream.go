@@ -53,6 +53,18 @@ func (c *call) startStream(seed uint64, extra map[string]string) *eventWriter {
 	return ew
 }
 
+// arm sets the stream up for a call's fault: throttle-stream,
+// model-stream-error and reset hit after streamFaultAfter events, truncate
+// cuts the last frame; other faults never reach a stream.
+func (ew *eventWriter) arm(kind string) {
+	switch kind {
+	case faultThrottleStream, faultModelStreamError, faultReset:
+		ew.fault, ew.after = kind, streamFaultAfter
+	case faultTruncate:
+		ew.fault = faultTruncate
+	}
+}
+
 // pad returns a padding string like real Bedrock's.
 func (ew *eventWriter) pad() string {
 	return padAlphabet[:1+ew.rng.IntN(len(padAlphabet)-1)]
