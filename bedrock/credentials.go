@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -132,7 +133,7 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 		return nil, ce
 	}
 	if err != nil {
-		return nil, &CredentialsError{Source: sourceOr(a.source, "default chain"), Err: err}
+		return nil, &CredentialsError{Source: cmp.Or(a.source, "default chain"), Err: err}
 	}
 	env, shared := configSources(awsCfg)
 	if a.source == "" {
@@ -196,13 +197,6 @@ func envOnlyConfig(c *Config, cacheOpts func(*aws.CredentialsCacheOptions)) (aws
 	// Like LoadDefaultConfig here, the STS client keeps the SDK's own HTTP
 	// client rather than Config.HTTPClient (tuned for Bedrock).
 	return aws.Config{Region: region, Credentials: p, ConfigSources: []any{env}}, nil
-}
-
-func sourceOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // checkEnvKeys rejects half a key pair in the environment: the SDK would
@@ -303,7 +297,7 @@ func (a *auth) retrieve(ctx context.Context) (aws.Credentials, error) {
 		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
 			imds = ", disabled by AWS_EC2_METADATA_DISABLED"
 		}
-		return aws.Credentials{}, &CredentialsError{Source: sourceOr(a.profileSource(), "default chain"),
+		return aws.Credentials{}, &CredentialsError{Source: cmp.Or(a.profileSource(), "default chain"),
 			Err: fmt.Errorf("%w; looked in: "+chainLocations+": %w", ErrNoCredentials, profile, imds, err)}
 	}
 	return aws.Credentials{}, &CredentialsError{Source: a.source, Err: err}

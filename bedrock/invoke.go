@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -121,8 +122,8 @@ func (in *InvokeModelInput) header(stream bool) (http.Header, error) {
 		return nil, errors.New("GuardrailIdentifier and GuardrailVersion must be set together")
 	}
 	h := make(http.Header, 8)
-	h.Set("Content-Type", orDefault(in.ContentType, "application/json"))
-	accept := orDefault(in.Accept, "application/json")
+	h.Set("Content-Type", cmp.Or(in.ContentType, "application/json"))
+	accept := cmp.Or(in.Accept, "application/json")
 	if stream {
 		h.Set("X-Amzn-Bedrock-Accept", accept)
 	} else {
@@ -174,13 +175,6 @@ func setIf(h http.Header, name, value string) {
 	if value != "" {
 		h.Set(name, value)
 	}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // InvokeJSON encodes req as the body of an InvokeModel call and decodes the
