@@ -777,12 +777,8 @@ func (e *Emulator) serveConverse(c *call, modelID string) {
 	if !c.applyFaults(f, streaming, m) {
 		return
 	}
-	res := generate(e.cfg.Seed, &in.gen)
-	maxTok := in.gen.MaxTokens
-	if maxTok == 0 {
-		maxTok = m.MaxTokens
-	}
-	if aerr := e.quotas.admit(m.ID, res.InputTokens+maxTok, time.Now()); aerr != nil {
+	res, aerr := e.generateAdmitted(m, &in.gen)
+	if aerr != nil {
 		c.fail(aerr)
 		return
 	}

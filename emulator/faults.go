@@ -245,3 +245,15 @@ func (q *quotaSet) admit(modelID string, reserve int, now time.Time) *apiError {
 	}
 	return nil
 }
+
+// generateAdmitted generates the reply to req and charges the call to m's
+// quota, reserving input + maxTokens (the model's limit when the request
+// sets none) as Bedrock does.
+func (e *Emulator) generateAdmitted(m *Model, req *genRequest) (genResult, *apiError) {
+	res := generate(e.cfg.Seed, req)
+	maxTok := req.MaxTokens
+	if maxTok == 0 {
+		maxTok = m.MaxTokens
+	}
+	return res, e.quotas.admit(m.ID, res.InputTokens+maxTok, time.Now())
+}

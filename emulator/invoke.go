@@ -96,12 +96,8 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 	if !c.applyFaults(f, streaming, m) {
 		return
 	}
-	res := generate(e.cfg.Seed, req)
-	maxTok := req.MaxTokens
-	if maxTok == 0 {
-		maxTok = m.MaxTokens
-	}
-	if aerr := e.quotas.admit(m.ID, res.InputTokens+maxTok, time.Now()); aerr != nil {
+	res, aerr := e.generateAdmitted(m, req)
+	if aerr != nil {
 		c.fail(aerr)
 		return
 	}
