@@ -52,7 +52,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	// as a one-event stream (shaping.go).
 	oneEvent := plan.Stream && cm.Shaping != nil && cm.Shaping.NoStreaming
 	if plan.Stream && !oneEvent {
-		h.streamChat(ctx, w, r, m, creq, plan, id, created)
+		h.streamChat(ctx, w, r, m, cm.Shaping, creq, plan, id, created)
 		return
 	}
 	if oneEvent && creq.GuardrailConfig != nil {
@@ -121,9 +121,10 @@ func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 // can only be an error event, and the stream ends without [DONE].
 // UpstreamTimeout bounds only the wait for that first event. The stream
 // runs on the request's context, so a client that goes away cancels the
-// upstream call at once.
+// upstream call at once. shaping is the model's (chatModelOf), which
+// decides the finish reasons allowed.
 func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) {
+	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) {
 	entry := accesslog.From(ctx)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -183,7 +184,6 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return true
 	}
-	shaping := chatModelOf(m).Shaping
 	for ok := true; ok; ok = stream.Next() {
 		ev := stream.Current()
 		if ev.Metadata != nil {
