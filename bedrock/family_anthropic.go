@@ -258,11 +258,7 @@ type AnthropicDelta struct {
 
 // DecodeAnthropicStreamEvent decodes one chunk of InvokeStream.Current.
 func DecodeAnthropicStreamEvent(chunk []byte) (*AnthropicStreamEvent, error) {
-	ev := new(AnthropicStreamEvent)
-	if err := json.Unmarshal(chunk, ev); err != nil {
-		return nil, fmt.Errorf("decoding anthropic stream event: %w", err)
-	}
-	return ev, nil
+	return decodeChunk[AnthropicStreamEvent](chunk, "anthropic stream event")
 }
 
 // AnthropicAccumulator rebuilds the full response from a Claude stream, so

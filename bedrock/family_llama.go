@@ -2,8 +2,6 @@ package bedrock
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 )
 
 // LlamaRequest is the native Meta Llama body (meta.llama*). Prompt is the
@@ -41,9 +39,5 @@ func (c *Client) InvokeLlama(ctx context.Context, modelID string, req *LlamaRequ
 
 // DecodeLlamaStreamChunk decodes one chunk of InvokeStream.Current.
 func DecodeLlamaStreamChunk(chunk []byte) (*LlamaResponse, error) {
-	r := new(LlamaResponse)
-	if err := json.Unmarshal(chunk, r); err != nil {
-		return nil, fmt.Errorf("decoding llama stream chunk: %w", err)
-	}
-	return r, nil
+	return decodeChunk[LlamaResponse](chunk, "llama stream chunk")
 }

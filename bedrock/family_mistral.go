@@ -2,8 +2,6 @@ package bedrock
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 )
 
@@ -57,9 +55,5 @@ func (c *Client) InvokeMistral(ctx context.Context, modelID string, req *Mistral
 
 // DecodeMistralStreamChunk decodes one chunk of InvokeStream.Current.
 func DecodeMistralStreamChunk(chunk []byte) (*MistralResponse, error) {
-	r := new(MistralResponse)
-	if err := json.Unmarshal(chunk, r); err != nil {
-		return nil, fmt.Errorf("decoding mistral stream chunk: %w", err)
-	}
-	return r, nil
+	return decodeChunk[MistralResponse](chunk, "mistral stream chunk")
 }

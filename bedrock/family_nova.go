@@ -251,11 +251,7 @@ type NovaStreamEvent struct {
 
 // DecodeNovaStreamEvent decodes one chunk of InvokeStream.Current.
 func DecodeNovaStreamEvent(chunk []byte) (*NovaStreamEvent, error) {
-	ev := new(NovaStreamEvent)
-	if err := json.Unmarshal(chunk, ev); err != nil {
-		return nil, fmt.Errorf("decoding nova stream event: %w", err)
-	}
-	return ev, nil
+	return decodeChunk[NovaStreamEvent](chunk, "nova stream event")
 }
 
 // NovaAccumulator rebuilds the full response from a Nova stream. Nova

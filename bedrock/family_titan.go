@@ -2,8 +2,6 @@ package bedrock
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 )
 
@@ -69,9 +67,5 @@ type TitanTextStreamChunk struct {
 
 // DecodeTitanTextStreamChunk decodes one chunk of InvokeStream.Current.
 func DecodeTitanTextStreamChunk(chunk []byte) (*TitanTextStreamChunk, error) {
-	ch := new(TitanTextStreamChunk)
-	if err := json.Unmarshal(chunk, ch); err != nil {
-		return nil, fmt.Errorf("decoding titan stream chunk: %w", err)
-	}
-	return ch, nil
+	return decodeChunk[TitanTextStreamChunk](chunk, "titan stream chunk")
 }

@@ -179,6 +179,17 @@ func (s *InvokeStream) finish(err error) {
 	s.r.close()
 }
 
+// decodeChunk decodes a model-native chunk (InvokeStream.Current) into a new
+// T; what names the chunk in the error. The Decode*Stream* functions of the
+// families are this for their types.
+func decodeChunk[T any](chunk []byte, what string) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(chunk, v); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", what, err)
+	}
+	return v, nil
+}
+
 // Current is the model-native JSON of the current chunk (the base64 "bytes"
 // of the chunk event, decoded). The slice is the caller's to keep.
 func (s *InvokeStream) Current() []byte { return s.cur }
