@@ -259,10 +259,10 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 		}
 		seen := map[string]bool{}
 		for i, t := range tc.Tools {
-			path := fmt.Sprintf("toolConfig.tools.%d", i)
+			path := func() string { return fmt.Sprintf("toolConfig.tools.%d", i) }
 			switch {
 			case t.CachePoint != nil:
-				if err := cachePoint(t.CachePoint, path+".member.cachePoint"); err != nil {
+				if err := cachePoint(t.CachePoint, path()+".member.cachePoint"); err != nil {
 					return nil, err
 				}
 				continue
@@ -270,23 +270,23 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 			case t.SystemTool != nil:
 				continue
 			default:
-				return nil, validationError("The Tool object at %s is empty. Add a toolSpec, and try again.", path)
+				return nil, validationError("The Tool object at %s is empty. Add a toolSpec, and try again.", path())
 			}
 			ts := t.ToolSpec
 			if !toolNameRE.MatchString(ts.Name) {
-				return nil, validationError("1 validation error detected: Value '%s' at '%s.member.toolSpec.name' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+ and Member must have length less than or equal to 64", ts.Name, path)
+				return nil, validationError("1 validation error detected: Value '%s' at '%s.member.toolSpec.name' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+ and Member must have length less than or equal to 64", ts.Name, path())
 			}
 			if seen[ts.Name] {
 				return nil, validationError("The toolConfig field contains duplicate tool names: %s. Tool names must be unique, try again with unique names.", ts.Name)
 			}
 			seen[ts.Name] = true
 			if ts.InputSchema == nil {
-				return nil, validationError("The inputSchema field at %s.toolSpec is missing. Add an inputSchema, and try again.", path)
+				return nil, validationError("The inputSchema field at %s.toolSpec is missing. Add an inputSchema, and try again.", path())
 			}
 			gt := genTool{Name: ts.Name, Description: ts.Description}
 			if raw := bytes.TrimSpace(ts.InputSchema.JSON); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
 				if err := json.Unmarshal(raw, &gt.Schema); err != nil {
-					return nil, validationError("The inputSchema at %s.toolSpec.inputSchema.json is not a JSON object. Provide a valid JSON schema, and try again.", path)
+					return nil, validationError("The inputSchema at %s.toolSpec.inputSchema.json is not a JSON object. Provide a valid JSON schema, and try again.", path())
 				}
 				gt.SchemaJSON = string(raw)
 			}
@@ -368,11 +368,11 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 		var texts []string
 		var results []string
 		for j, b := range msg.Content {
-			path := fmt.Sprintf("messages.%d.content.%d", i, j)
+			path := func() string { return fmt.Sprintf("messages.%d.content.%d", i, j) }
 			switch {
 			case b.Text != nil:
 				if strings.TrimSpace(*b.Text) == "" {
-					return nil, validationError("The text field in the ContentBlock object at %s is blank. Add text to the text field, and try again.", path)
+					return nil, validationError("The text field in the ContentBlock object at %s is blank. Add text to the text field, and try again.", path())
 				}
 				texts = append(texts, *b.Text)
 				if msg.Role == "user" {
@@ -396,7 +396,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 					return nil, validationError("This model doesn't support the image content block that you provided. Try again with a supported content block or a different model.")
 				}
 				if len(b.Image.Source) == 0 {
-					return nil, validationError("The source field in the ImageBlock object at %s is missing. Add a source, and try again.", path)
+					return nil, validationError("The source field in the ImageBlock object at %s is missing. Add a source, and try again.", path())
 				}
 				g.ExtraInputTokens += 1600
 				running += 1600
@@ -409,7 +409,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 					return nil, validationError("This model doesn't support the document content block that you provided. Try again with a supported content block or a different model.")
 				}
 				if b.Document.Name == "" || len(b.Document.Name) > 200 {
-					return nil, validationError("The name field in the DocumentBlock object at %s must be 1 to 200 characters long.", path)
+					return nil, validationError("The name field in the DocumentBlock object at %s must be 1 to 200 characters long.", path())
 				}
 				tok := len(b.Document.Source)/6 + 10
 				g.ExtraInputTokens += tok
@@ -427,7 +427,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				return nil, validationError("This model doesn't support the video or audio content block that you provided. Try again with a supported content block or a different model.")
 			case b.ToolUse != nil:
 				if msg.Role != "assistant" {
-					return nil, validationError("The toolUse block at %s is in a user message. Tool use blocks are only valid in assistant messages.", path)
+					return nil, validationError("The toolUse block at %s is in a user message. Tool use blocks are only valid in assistant messages.", path())
 				}
 				if req.ToolConfig == nil {
 					return nil, validationError("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
@@ -445,7 +445,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				h.Write([]byte("\x03" + u.Name + string(u.Input)))
 			case b.ToolResult != nil:
 				if msg.Role != "user" {
-					return nil, validationError("The toolResult block at %s is in an assistant message. Tool result blocks are only valid in user messages.", path)
+					return nil, validationError("The toolResult block at %s is in an assistant message. Tool result blocks are only valid in user messages.", path())
 				}
 				if req.ToolConfig == nil {
 					return nil, validationError("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
@@ -462,13 +462,13 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				running += countTokens(text)
 				h.Write([]byte("\x04" + text))
 			case b.CachePoint != nil:
-				if err := cachePoint(b.CachePoint, path+".member.cachePoint"); err != nil {
+				if err := cachePoint(b.CachePoint, path()+".member.cachePoint"); err != nil {
 					return nil, err
 				}
 			case b.ReasoningContent != nil, b.CitationsContent != nil, b.SearchResult != nil, b.ToolAddition != nil, b.ToolRemoval != nil:
 				// Carried context; not billed as new text.
 			default:
-				return nil, validationError("The ContentBlock object at %s is empty. Add a content block, and try again.", path)
+				return nil, validationError("The ContentBlock object at %s is empty. Add a content block, and try again.", path())
 			}
 		}
 		// Tool results must answer the previous assistant turn's tool uses.
