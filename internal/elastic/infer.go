@@ -108,8 +108,11 @@ func timeoutParam(r *http.Request) (time.Duration, *Error) {
 		return 0, &Error{Status: http.StatusBadRequest, Type: "parse_exception",
 			Reason: fmt.Sprintf("failed to parse setting [timeout] with value [%s] as a time value: unit is missing or unrecognized", raw)}
 	}
+	// The bound is on the duration, whatever the unit, so that a large
+	// count of days or hours cannot overflow time.Duration.
+	const maxTimeout = 100 * 365 * 24 * time.Hour
 	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || n > int64(100*365*24*time.Hour/time.Second) {
+	if unit := timeUnits[m[2]]; err != nil || n > int64(maxTimeout/unit) {
 		return 0, &Error{Status: http.StatusBadRequest, Type: "parse_exception",
 			Reason: fmt.Sprintf("failed to parse setting [timeout] with value [%s] as a time value: out of range", raw)}
 	}

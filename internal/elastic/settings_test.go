@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // svc builds a create body: service_settings with the keys, model, region
@@ -271,7 +272,12 @@ func TestTimeoutParam(t *testing.T) {
 			t.Errorf("%q: %v %v", raw, d, e)
 		}
 	}
-	if _, e := timeoutParam(httptest.NewRequest("POST", "/_inference/x?timeout=soon", nil)); e == nil || e.Type != "parse_exception" {
-		t.Errorf("bad timeout accepted: %v", e)
+	for _, bad := range []string{"soon", "3000000000d", "900000000h", "36600d"} {
+		if d, e := timeoutParam(httptest.NewRequest("POST", "/_inference/x?timeout="+bad, nil)); e == nil || e.Type != "parse_exception" {
+			t.Errorf("timeout=%s accepted as %v (overflow or nonsense must be a parse_exception)", bad, d)
+		}
+	}
+	if d, e := timeoutParam(httptest.NewRequest("POST", "/_inference/x?timeout=36500d", nil)); e != nil || d != 36500*24*time.Hour {
+		t.Errorf("100 years: %v %v", d, e)
 	}
 }
