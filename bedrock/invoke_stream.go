@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 )
@@ -164,18 +162,10 @@ func (s *InvokeStream) Next() bool {
 // the caller never calls Close.
 func (s *InvokeStream) finish(err error) {
 	s.done = true
-	var be *Error
-	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, errStreamClosed), s.closed.Load():
+	if s.closed.Load() {
 		err = nil
-	case errors.As(err, &be):
-		err = be
-	case s.ctx.Err() != nil:
-		err = s.ctx.Err()
-	default:
-		err = &OpError{"InvokeModelWithResponseStream", err}
 	}
-	s.err = err
+	s.err = streamEndError(s.ctx, "InvokeModelWithResponseStream", err)
 	s.r.close()
 }
 

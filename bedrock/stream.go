@@ -357,19 +357,24 @@ var streamEventNames = [...]string{"contentBlockDelta", "contentBlockStart", "co
 func (s *ConverseStream) finish(err error) {
 	s.done = true
 	s.cur = StreamEvent{}
+	s.err = streamEndError(s.ctx, "ConverseStream", err)
+	s.r.close()
+}
+
+// streamEndError is what Err reports for the error that ended a stream of
+// operation op: nil at a clean end (io.EOF) or after Close, an in-stream
+// *Error as it is, the context's error once it is done, else an *OpError.
+func streamEndError(ctx context.Context, op string, err error) error {
 	var be *Error
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, errStreamClosed):
-		err = nil
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, errStreamClosed):
+		return nil
 	case errors.As(err, &be):
-		err = be
-	case s.ctx.Err() != nil:
-		err = s.ctx.Err()
-	default:
-		err = &OpError{"ConverseStream", err}
+		return be
+	case ctx.Err() != nil:
+		return ctx.Err()
 	}
-	s.err = err
-	s.r.close()
+	return &OpError{op, err}
 }
 
 // Buffered reports whether the next event has already arrived: Next will
