@@ -912,7 +912,6 @@ func (e *Emulator) streamConverse(c *call, m *Model, res *genResult, u *usage, l
 	if res.Reasoning != "" {
 		i := idx
 		for _, p := range textPieces(res.Reasoning, ew.rng) {
-			p := p
 			add(func() error { return ew.reasoningDelta(i, "text", p) })
 		}
 		add(func() error { return ew.reasoningDelta(i, "signature", res.ReasoningSignature) })
@@ -928,17 +927,15 @@ func (e *Emulator) streamConverse(c *call, m *Model, res *genResult, u *usage, l
 			pieces = textPieces(res.Text, ew.rng)
 		}
 		for _, p := range pieces {
-			p := p
 			add(func() error { return ew.textDelta(i, p) })
 		}
 		add(func() error { return ew.blockStop(i) })
 		idx++
 	}
 	for _, tu := range res.ToolUses {
-		i, tu := idx, tu
+		i := idx
 		add(func() error { return ew.toolUseStart(i, tu.Name, tu.ID) })
 		for _, frag := range inputFragments(m.Family, string(tu.Input), ew.rng) {
-			frag := frag
 			add(func() error { return ew.toolUseDelta(i, frag) })
 		}
 		add(func() error { return ew.blockStop(i) })
