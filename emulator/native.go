@@ -461,15 +461,6 @@ func famGetInt(m map[string]any, key string, fallback int) int {
 	return i
 }
 
-func famGetFloat(m map[string]any, key string, fallback float64) float64 {
-	n, ok := m[key].(json.Number)
-	if !ok {
-		return fallback
-	}
-	f, _ := n.Float64()
-	return f
-}
-
 func famGetBool(m map[string]any, key string, fallback bool) bool {
 	b, ok := m[key].(bool)
 	if !ok {
@@ -987,13 +978,6 @@ func nativeLastUserText(req *genRequest) string {
 		}
 	}
 	return ""
-}
-
-func nativeNullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func nativeClaudeMessage(modelID string, req *genRequest, res genResult) nativeObj {
