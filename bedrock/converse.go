@@ -566,15 +566,24 @@ func ToolResultErrorText(toolUseID, text string) ContentBlock {
 // errEmptyModelID is returned for an empty model ID argument.
 var errEmptyModelID = errors.New("bedrock: empty model ID")
 
+// checkModelCall refuses what every model operation op refuses before
+// sending: a nil request (reqIsNil), then an empty model ID.
+func checkModelCall(op, modelID string, reqIsNil bool) error {
+	if reqIsNil {
+		return &OpError{op, errNilRequest}
+	}
+	if modelID == "" {
+		return &OpError{op, errEmptyModelID}
+	}
+	return nil
+}
+
 // Converse sends a conversation to modelID (a model ID, inference profile or
 // ARN) and returns the model's reply.
 func (c *Client) Converse(ctx context.Context, modelID string, req *ConverseRequest) (*ConverseResponse, error) {
 	const op = "Converse"
-	if req == nil {
-		return nil, &OpError{op, errNilRequest}
-	}
-	if modelID == "" {
-		return nil, &OpError{op, errEmptyModelID}
+	if err := checkModelCall(op, modelID, req == nil); err != nil {
+		return nil, err
 	}
 	out := new(ConverseResponse)
 	md, err := c.doJSON(ctx, &call{op: op, path: modelPath(modelID, "converse")}, req, out)

@@ -58,11 +58,8 @@ type countTokensBody struct {
 // ValidationException for the others.
 func (c *Client) CountTokens(ctx context.Context, modelID string, req *CountTokensRequest) (*CountTokensResponse, error) {
 	const op = "CountTokens"
-	if req == nil {
-		return nil, &OpError{op, errNilRequest}
-	}
-	if modelID == "" {
-		return nil, &OpError{op, errEmptyModelID}
+	if err := checkModelCall(op, modelID, req == nil); err != nil {
+		return nil, err
 	}
 	if (req.Converse == nil) == (req.InvokeModel == nil) {
 		return nil, &OpError{op, errors.New("set exactly one of Converse and InvokeModel")}

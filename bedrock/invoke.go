@@ -93,11 +93,8 @@ type InvokeModelOutput struct {
 // profile ID or an ARN.
 func (c *Client) InvokeModel(ctx context.Context, modelID string, in *InvokeModelInput) (*InvokeModelOutput, error) {
 	const op = "InvokeModel"
-	if in == nil {
-		return nil, &OpError{op, errNilRequest}
-	}
-	if modelID == "" {
-		return nil, &OpError{op, errEmptyModelID}
+	if err := checkModelCall(op, modelID, in == nil); err != nil {
+		return nil, err
 	}
 	h, err := in.header(false)
 	if err != nil {

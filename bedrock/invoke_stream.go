@@ -96,11 +96,8 @@ type InvokeStream struct {
 // returned here; exceptions inside the stream come out of Err.
 func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID string, in *InvokeModelInput) (*InvokeStream, error) {
 	const op = "InvokeModelWithResponseStream"
-	if in == nil {
-		return nil, &OpError{op, errNilRequest}
-	}
-	if modelID == "" {
-		return nil, &OpError{op, errEmptyModelID}
+	if err := checkModelCall(op, modelID, in == nil); err != nil {
+		return nil, err
 	}
 	h, err := in.header(true)
 	if err != nil {

@@ -46,11 +46,8 @@ func (c *Client) SignConverseStream(ctx context.Context, modelID string, req *Co
 // signConverse refuses what op itself would refuse (a nil request, an empty
 // model ID), then builds and authorizes the request.
 func (c *Client) signConverse(ctx context.Context, op, modelID, action string, req *ConverseRequest) (*SignedRequest, error) {
-	if req == nil {
-		return nil, &OpError{op, errNilRequest}
-	}
-	if modelID == "" {
-		return nil, &OpError{op, errEmptyModelID}
+	if err := checkModelCall(op, modelID, req == nil); err != nil {
+		return nil, err
 	}
 	body, err := json.Marshal(req)
 	if err != nil {

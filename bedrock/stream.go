@@ -161,11 +161,8 @@ type ConverseStream struct {
 // a ValidationException for an unknown model) are returned here.
 func (c *Client) ConverseStream(ctx context.Context, modelID string, req *ConverseRequest) (*ConverseStream, error) {
 	const op = "ConverseStream"
-	if req == nil {
-		return nil, &OpError{op, errNilRequest}
-	}
-	if modelID == "" {
-		return nil, &OpError{op, errEmptyModelID}
+	if err := checkModelCall(op, modelID, req == nil); err != nil {
+		return nil, err
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
