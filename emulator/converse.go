@@ -208,8 +208,7 @@ var documentFormats = map[string]bool{"pdf": true, "csv": true, "doc": true, "do
 // converseInput is a parsed and validated Converse request.
 type converseInput struct {
 	gen        genRequest
-	guardTexts []string // what an input guardrail checks
-	guardOnly  bool     // guardTexts are guardContent blocks only
+	guardTexts []string // what an input guardrail checks: the guardContent blocks if any, else system and user text
 	cacheKey   [32]byte // hash of the prefix up to the last cache point
 	cacheTok   int      // tokens of that prefix; 0: no cache point
 	cacheTTL   time.Duration
@@ -507,7 +506,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 		g.Messages = append(g.Messages, gm)
 	}
 	if len(guardContent) > 0 {
-		in.guardTexts, in.guardOnly = guardContent, true
+		in.guardTexts = guardContent
 	}
 
 	// Inference configuration.
