@@ -186,10 +186,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 	if err != nil {
 		return nil, &OpError{cl.op, err}
 	}
-	var payloadHash string
-	if c.signer != nil {
-		payloadHash = sha256Hex(cl.body)
-	}
+	payloadHash := c.payloadHash(cl.body) // once: retries re-send the same body
 	for attempt := 1; ; attempt++ {
 		resp, err := c.attempt(ctx, cl, payloadHash)
 		if err == nil {
@@ -277,8 +274,12 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 // following one could hand an API key to whoever the Location names.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// sha256Hex is the SigV4 payload hash of body.
-func sha256Hex(body []byte) string {
+// payloadHash is the SigV4 payload hash of body, "" when the client sends
+// an API key instead of signing.
+func (c *Client) payloadHash(body []byte) string {
+	if c.signer == nil {
+		return ""
+	}
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:])
 }

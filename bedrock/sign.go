@@ -54,11 +54,7 @@ func (c *Client) signConverse(ctx context.Context, op, modelID, action string, r
 		return nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
 	}
 	cl := &call{op: op, path: modelPath(modelID, action), body: body, header: jsonHeader}
-	var payloadHash string
-	if c.signer != nil {
-		payloadHash = sha256Hex(body)
-	}
-	hr, err := c.newRequest(ctx, cl, payloadHash)
+	hr, err := c.newRequest(ctx, cl, c.payloadHash(body))
 	if err != nil {
 		return nil, &OpError{op, err}
 	}
