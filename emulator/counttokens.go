@@ -46,10 +46,7 @@ func (e *Emulator) serveCountTokens(c *call, modelID string) {
 			c.fail(validationError("The body field at input.invokeModel.body is not valid base64. Encode the model request body with base64, and try again."))
 			return
 		}
-		gr, aerr := parseNative(m.Family, body)
-		if aerr == nil {
-			aerr = checkNativeVideo(m, body)
-		}
+		gr, aerr := parseNativeFor(m, body)
 		if aerr != nil {
 			c.fail(aerr)
 			return

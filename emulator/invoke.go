@@ -71,15 +71,11 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		return
 	}
 
-	req, aerr := parseNative(m.Family, c.body)
-	if aerr == nil {
-		aerr = checkNativeVideo(m, c.body)
-	}
+	req, aerr := parseNativeFor(m, c.body)
 	if aerr != nil {
 		c.fail(aerr)
 		return
 	}
-	req.ModelID = m.ID
 	if req.MaxTokens > 0 && m.MaxTokens > 0 && req.MaxTokens > m.MaxTokens {
 		c.fail(validationError("The maximum tokens you requested exceeds the model limit of %d. Try again with a maximum tokens value that is lower than %d.", m.MaxTokens, m.MaxTokens+1))
 		return

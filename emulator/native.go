@@ -71,6 +71,21 @@ func parseNative(family string, body []byte) (*genRequest, *apiError) {
 	return req, nil
 }
 
+// parseNativeFor is parseNative for model m: it also refuses what m itself
+// cannot take (video blocks) and names m in the request. InvokeModel and
+// CountTokens both use it, so they accept and count the same bodies.
+func parseNativeFor(m *Model, body []byte) (*genRequest, *apiError) {
+	req, aerr := parseNative(m.Family, body)
+	if aerr == nil {
+		aerr = checkNativeVideo(m, body)
+	}
+	if aerr != nil {
+		return nil, aerr
+	}
+	req.ModelID = m.ID
+	return req, nil
+}
+
 // renderNative is the family's native InvokeModel response body.
 func renderNative(family, modelID string, req *genRequest, res genResult) []byte {
 	var v any
