@@ -68,7 +68,7 @@
 //	[[quarry:reset]]              streams: TCP reset after 3 events; non-streaming: reset before any response
 //	[[quarry:truncate]]           streams: the last frame is cut in half and the body ends;
 //	                              non-streaming: half the body under a full Content-Length, then a reset
-//	[[quarry:slow]]               Config.Latency, or 300ms to first token and 30ms between events
+//	[[quarry:slow]]               300ms to first token and 30ms between events, each unless Config.Latency sets it
 //
 // # Quotas
 //
