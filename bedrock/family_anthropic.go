@@ -287,6 +287,9 @@ func (a *AnthropicAccumulator) Add(ev *AnthropicStreamEvent) error {
 		if ev.ContentBlock == nil {
 			return errors.New("anthropic stream: content_block_start without content_block")
 		}
+		if ev.Index < 0 || ev.Index >= maxContentBlocks {
+			return fmt.Errorf("anthropic stream: content block index %d out of range", ev.Index)
+		}
 		for len(a.msg.Content) <= ev.Index {
 			a.msg.Content = append(a.msg.Content, AnthropicBlock{})
 		}

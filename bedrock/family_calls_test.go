@@ -231,3 +231,19 @@ func TestAccumulatorsReasoning(t *testing.T) {
 		t.Errorf("nova = %+v", nr)
 	}
 }
+
+// TestAnthropicAccumulatorBlockIndexOutOfRange: a corrupt block index is an
+// error, neither a panic (negative) nor an unbounded allocation (huge), as
+// in StreamAccumulator.
+func TestAnthropicAccumulatorBlockIndexOutOfRange(t *testing.T) {
+	for _, index := range []int{-1, maxContentBlocks, 1 << 40} {
+		var a AnthropicAccumulator
+		ev := &AnthropicStreamEvent{Type: "content_block_start", Index: index, ContentBlock: &AnthropicBlock{Type: "text"}}
+		if err := a.Add(ev); err == nil {
+			t.Errorf("index %d: no error", index)
+		}
+		if n := len(a.Response().Content); n != 0 {
+			t.Errorf("index %d: %d blocks allocated", index, n)
+		}
+	}
+}
