@@ -141,12 +141,15 @@ func (c *call) fail(err *apiError) {
 // ServeHTTP routes a Bedrock Runtime request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{e: e, w: w, r: r, id: newRequestID(), start: time.Now()}
-	path := r.URL.EscapedPath()
-	if raw := r.RequestURI; raw != "" && raw[0] == '/' {
-		if i := strings.IndexByte(raw, '?'); i >= 0 {
-			raw = raw[:i]
+	// The path as sent: the request line's when there is one (a server
+	// request), else the URL's re-escaped (a handler called directly).
+	path := r.RequestURI
+	if path != "" && path[0] == '/' {
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
 		}
-		path = raw
+	} else {
+		path = r.URL.EscapedPath()
 	}
 	op, ids := route(r.Method, path)
 	c.op = op
