@@ -31,6 +31,9 @@ func nativeTestCases(t *testing.T) []nativeTestCase {
 	if err := json.Unmarshal(data, &cases); err != nil {
 		t.Fatal(err)
 	}
+	if len(cases) == 0 {
+		t.Fatal("testdata/native_recordings.json holds no recordings; the tests over it would pass without checking anything")
+	}
 	return cases
 }
 
