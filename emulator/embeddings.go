@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -205,15 +204,6 @@ func embedID(parts ...string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-func embedJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only maps, slices, strings and numbers reach here.
-		panic(err)
-	}
-	return b
-}
-
 // ---------------------------------------------------------------------------
 // Amazon Titan Text Embeddings.
 
@@ -242,7 +232,7 @@ func embedTitanV1(body []byte) ([]byte, int, *apiError) {
 		return nil, 0, err
 	}
 	v := embedMagnitude(embedVector(text, 1536), text)
-	return embedJSON(map[string]any{"embedding": embedRound(v), "inputTextTokenCount": tokens}), tokens, nil
+	return mustJSON(map[string]any{"embedding": embedRound(v), "inputTextTokenCount": tokens}), tokens, nil
 }
 
 var embedTitanV2Spec = famObj([]string{"inputText"}, map[string]*famSpec{
@@ -281,7 +271,7 @@ func embedTitanV2(body []byte) ([]byte, int, *apiError) {
 			byType["float"] = embedRound(v)
 		}
 	}
-	return embedJSON(map[string]any{
+	return mustJSON(map[string]any{
 		"embedding":           embedRound(v),
 		"embeddingsByType":    byType,
 		"inputTextTokenCount": tokens,
@@ -353,7 +343,7 @@ func embedCohereV3(body []byte) ([]byte, int, *apiError) {
 	} else {
 		out["texts"] = texts
 	}
-	return embedJSON(out), total, nil
+	return mustJSON(out), total, nil
 }
 
 // embedCohereBody is the part of a Cohere embed response shared by v3 and v4:
@@ -517,7 +507,7 @@ func embedCohereV4(body []byte) ([]byte, int, *apiError) {
 	if in := famGetList(m, "inputs"); len(in) > 0 {
 		out["inputs"] = in
 	}
-	return embedJSON(out), total, nil
+	return mustJSON(out), total, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -600,7 +590,7 @@ func embedNova(body []byte) ([]byte, int, *apiError) {
 		}
 		vec, kind, tokens = embedBytesVector(data, dims), "IMAGE", embedImageTokens
 	}
-	return embedJSON(map[string]any{
+	return mustJSON(map[string]any{
 		"embeddings":      []any{map[string]any{"embeddingType": kind, "embedding": embedRound(vec)}},
 		"inputTokenCount": tokens,
 	}), tokens, nil

@@ -298,7 +298,7 @@ func (m imgModel) invoke(body []byte) ([]byte, *apiError) {
 	if errMsg != "" {
 		resp["error"] = errMsg
 	}
-	return embedJSON(resp), nil
+	return mustJSON(resp), nil
 }
 
 // imgCheckSize enforces the output resolution rules shared by Nova Canvas and
