@@ -805,8 +805,7 @@ func (e *Emulator) serveConverse(c *call, modelID string) {
 		e.streamConverse(c, m, &res, &u, lat, f, trace, additional)
 		return
 	}
-	if !sleep(c.r.Context(), lat.FirstToken+time.Duration(res.OutputTokens)*lat.BetweenTokens) {
-		e.disconnects.Add(1)
+	if !c.wait(lat.FirstToken + time.Duration(res.OutputTokens)*lat.BetweenTokens) {
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -944,8 +943,7 @@ func (e *Emulator) streamConverse(c *call, m *Model, res *genResult, u *usage, l
 	add(func() error { return ew.metadata(latencyMs(c, lat, res.OutputTokens), u, trace) })
 	ew.total = len(events)
 
-	if !sleep(c.r.Context(), lat.FirstToken) {
-		e.disconnects.Add(1)
+	if !c.wait(lat.FirstToken) {
 		return
 	}
 	for _, ev := range events {

@@ -268,6 +268,16 @@ func newRequestID() string {
 	return string(s[:])
 }
 
+// wait is sleep for the call's request, counting a disconnect when the
+// client goes away first; it reports whether the call may go on.
+func (c *call) wait(d time.Duration) bool {
+	if !sleep(c.r.Context(), d) {
+		c.e.disconnects.Add(1)
+		return false
+	}
+	return true
+}
+
 // sleep waits d or until ctx ends; it reports whether the wait completed.
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {

@@ -49,8 +49,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		// Latency (Config.Latency, [[quarry:slow]]) is time to first byte:
 		// an embedding or image arrives in one piece after it.
 		lat := e.latency(f)
-		if !sleep(c.r.Context(), lat.FirstToken) {
-			e.disconnects.Add(1)
+		if !c.wait(lat.FirstToken) {
 			return
 		}
 		hdr := map[string]string{
@@ -120,8 +119,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		e.streamInvoke(c, m, req, &res, lat, f, guard)
 		return
 	}
-	if !sleep(c.r.Context(), lat.FirstToken+time.Duration(res.OutputTokens)*lat.BetweenTokens) {
-		e.disconnects.Add(1)
+	if !c.wait(lat.FirstToken + time.Duration(res.OutputTokens)*lat.BetweenTokens) {
 		return
 	}
 	body := withGuardrailMembers(renderNative(m.Family, m.ID, req, res), guard)
@@ -204,8 +202,7 @@ func (e *Emulator) streamInvoke(c *call, m *Model, req *genRequest, res *genResu
 	ew.gap = lat.BetweenTokens
 	ew.total = len(chunks)
 	ew.arm(f.kind)
-	if !sleep(c.r.Context(), lat.FirstToken) {
-		e.disconnects.Add(1)
+	if !c.wait(lat.FirstToken) {
 		return
 	}
 	for _, ch := range chunks {

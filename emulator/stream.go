@@ -80,8 +80,7 @@ func (ew *eventWriter) event(eventType string, payload []byte) error {
 		}
 	}
 	last := ew.total > 0 && ew.n == ew.total-1
-	if ew.n > 0 && ew.gap > 0 && !sleep(ew.c.r.Context(), ew.gap) {
-		ew.c.e.disconnects.Add(1)
+	if ew.n > 0 && ew.gap > 0 && !ew.c.wait(ew.gap) {
 		return errClientGone
 	}
 	ew.n++
