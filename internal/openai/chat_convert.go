@@ -660,10 +660,7 @@ func (c *chatConverter) textContent(raw json.RawMessage, p string, refusals bool
 		return nil, aerr
 	}
 	if text != nil {
-		if strings.TrimSpace(*text) == "" {
-			return nil, nil
-		}
-		return []bedrock.ContentBlock{bedrock.TextBlock(*text)}, nil
+		return textBlocks(*text), nil
 	}
 	var out []bedrock.ContentBlock
 	for j, part := range parts {
@@ -685,9 +682,7 @@ func (c *chatConverter) textContent(raw json.RawMessage, p string, refusals bool
 		default:
 			return nil, invalid(pp+".type", "Invalid '%s.type': %q is not allowed in this message; only text is.", pp, clipString(part.Type, 40))
 		}
-		if strings.TrimSpace(*s) != "" {
-			out = append(out, bedrock.TextBlock(*s))
-		}
+		out = append(out, textBlocks(*s)...)
 		cp, aerr := cacheMarker(part.CacheControl, part.CachePoint, pp)
 		if aerr != nil {
 			return nil, aerr
@@ -697,6 +692,15 @@ func (c *chatConverter) textContent(raw json.RawMessage, p string, refusals bool
 	return out, nil
 }
 
+// textBlocks is s as one text block, or none when it is blank: Bedrock
+// refuses blank text blocks.
+func textBlocks(s string) []bedrock.ContentBlock {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return []bedrock.ContentBlock{bedrock.TextBlock(s)}
+}
+
 // userContent reads a user message: text and media parts.
 func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.ContentBlock, *apiError) {
 	text, parts, aerr := decodeContent(raw, p)
@@ -704,10 +708,7 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 		return nil, aerr
 	}
 	if text != nil {
-		if strings.TrimSpace(*text) == "" {
-			return nil, nil
-		}
-		return []bedrock.ContentBlock{bedrock.TextBlock(*text)}, nil
+		return textBlocks(*text), nil
 	}
 	var out []bedrock.ContentBlock
 	for j, part := range parts {
@@ -717,9 +718,7 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 			if part.Text == nil {
 				return nil, invalid(pp+".text", "Missing required parameter: '%s.text'.", pp)
 			}
-			if strings.TrimSpace(*part.Text) != "" {
-				out = append(out, bedrock.TextBlock(*part.Text))
-			}
+			out = append(out, textBlocks(*part.Text)...)
 		case "image_url":
 			if part.ImageURL == nil || strings.TrimSpace(part.ImageURL.URL) == "" {
 				return nil, invalid(pp+".image_url", "Missing required parameter: '%s.image_url.url'.", pp)
