@@ -2,6 +2,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"strings"
 
@@ -40,8 +41,9 @@ func (k Keys) Check(r *http.Request) (ok, presented bool) {
 	if !presented {
 		return false, false
 	}
+	sum := sha256.Sum256([]byte(key))
 	for _, want := range k {
-		if want.Match(key) {
+		if want.MatchSum(sum) {
 			return true, true
 		}
 	}

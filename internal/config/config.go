@@ -97,8 +97,13 @@ func HashAPIKey(key string) string {
 
 // Match reports whether presented is this key, in constant time.
 func (k APIKey) Match(presented string) bool {
-	s := sha256.Sum256([]byte(presented))
-	return subtle.ConstantTimeCompare(s[:], k.sum[:]) == 1
+	return k.MatchSum(sha256.Sum256([]byte(presented)))
+}
+
+// MatchSum is Match for a key already hashed with SHA-256, so that a caller
+// checking one presented key against many hashes it once.
+func (k APIKey) MatchSum(sum [sha256.Size]byte) bool {
+	return subtle.ConstantTimeCompare(sum[:], k.sum[:]) == 1
 }
 
 // Kind is what a model serves.
