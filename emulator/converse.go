@@ -227,10 +227,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 	if len(req.Messages) == 0 {
 		return nil, validationError("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
 	}
-	// Running prefix for prompt caching: tools, then system, then messages.
-	h := sha256.New()
-	h.Write([]byte(m.ID))
-	running := 0
+	prefix := newCachePrefix(req, m.ID)
 	cachePoint := func(cp *cachePointBlock, path string) *apiError {
 		if cp.Type != "default" {
 			return validationError("1 validation error detected: Value '%s' at '%s.type' failed to satisfy constraint: Member must satisfy enum value set: [default]", cp.Type, path)
@@ -243,8 +240,8 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 		default:
 			return validationError("1 validation error detected: Value '%s' at '%s.ttl' failed to satisfy constraint: Member must satisfy enum value set: [5m, 1h]", cp.TTL, path)
 		}
-		in.cacheTok, in.cacheTTL = running, ttl
-		copy(in.cacheKey[:], h.Sum(nil))
+		in.cacheTok, in.cacheTTL = prefix.tokens, ttl
+		in.cacheKey = prefix.key()
 		return nil
 	}
 
@@ -290,8 +287,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				gt.SchemaJSON = string(raw)
 			}
 			g.Tools = append(g.Tools, gt)
-			running += toolTokens(&gt)
-			h.Write([]byte(gt.Name + "\x00" + gt.Description + "\x00" + gt.SchemaJSON))
+			prefix.tool(&gt)
 		}
 		if ch := tc.ToolChoice; ch != nil {
 			switch {
@@ -328,13 +324,11 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 			}
 			g.System = append(g.System, *s.Text)
 			in.guardTexts = append(in.guardTexts, *s.Text)
-			running += countTokens(*s.Text)
-			h.Write([]byte("\x01" + *s.Text))
+			prefix.text(1, *s.Text)
 		case s.GuardContent != nil:
 			if s.GuardContent.Text != nil {
 				g.System = append(g.System, s.GuardContent.Text.Text)
-				running += countTokens(s.GuardContent.Text.Text)
-				h.Write([]byte("\x01" + s.GuardContent.Text.Text))
+				prefix.text(1, s.GuardContent.Text.Text)
 			}
 		case s.CachePoint != nil:
 			if err := cachePoint(s.CachePoint, fmt.Sprintf("system.%d.member.cachePoint", i)); err != nil {
@@ -377,15 +371,13 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				if msg.Role == "user" {
 					in.guardTexts = append(in.guardTexts, *b.Text)
 				}
-				running += countTokens(*b.Text)
-				h.Write([]byte("\x02" + *b.Text))
+				prefix.text(2, *b.Text)
 			case b.GuardContent != nil:
 				if b.GuardContent.Text != nil {
 					t := b.GuardContent.Text.Text
 					texts = append(texts, t)
 					guardContent = append(guardContent, t)
-					running += countTokens(t)
-					h.Write([]byte("\x02" + t))
+					prefix.text(2, t)
 				}
 			case b.Image != nil:
 				if !imageFormats[b.Image.Format] {
@@ -398,8 +390,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 					return nil, validationError("The source field in the ImageBlock object at %s is missing. Add a source, and try again.", path())
 				}
 				g.ExtraInputTokens += 1600
-				running += 1600
-				h.Write(b.Image.Source)
+				prefix.blob(1600, b.Image.Source)
 			case b.Document != nil:
 				if !documentFormats[b.Document.Format] {
 					return nil, validationError("1 validation error detected: Value '%s' at 'messages.%d.member.content.%d.member.document.format' failed to satisfy constraint: Member must satisfy enum value set: [pdf, csv, doc, docx, xls, xlsx, html, txt, md]", b.Document.Format, i, j)
@@ -412,16 +403,14 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				}
 				tok := len(b.Document.Source)/6 + 10
 				g.ExtraInputTokens += tok
-				running += tok
-				h.Write(b.Document.Source)
+				prefix.blob(tok, b.Document.Source)
 			case b.Video != nil:
 				id, err := checkVideo(b.Video, m, i, j)
 				if err != nil {
 					return nil, err
 				}
 				g.ExtraInputTokens += videoInputTokens
-				running += videoInputTokens
-				h.Write(id)
+				prefix.blob(videoInputTokens, id)
 			case b.Audio != nil:
 				return nil, validationError("This model doesn't support the video or audio content block that you provided. Try again with a supported content block or a different model.")
 			case b.ToolUse != nil:
@@ -440,8 +429,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				}
 				u := genToolUse{ID: b.ToolUse.ToolUseID, Name: b.ToolUse.Name, Input: input}
 				gm.ToolUses = append(gm.ToolUses, u)
-				running += countTokens(u.Name) + countTokens(string(u.Input))
-				h.Write([]byte("\x03" + u.Name + string(u.Input)))
+				prefix.toolUse(u.Name, u.Input)
 			case b.ToolResult != nil:
 				if msg.Role != "user" {
 					return nil, validationError("The toolResult block at %s is in an assistant message. Tool result blocks are only valid in user messages.", path())
@@ -458,8 +446,7 @@ func parseConverse(req *converseRequest, m *Model) (*converseInput, *apiError) {
 				text := toolResultText(tr.Content)
 				gm.ToolResults = append(gm.ToolResults, genToolResult{ToolUseID: tr.ToolUseID, Text: text, Status: tr.Status})
 				results = append(results, tr.ToolUseID)
-				running += countTokens(text)
-				h.Write([]byte("\x04" + text))
+				prefix.text(4, text)
 			case b.CachePoint != nil:
 				if err := cachePoint(b.CachePoint, path()+".member.cachePoint"); err != nil {
 					return nil, err
