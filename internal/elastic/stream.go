@@ -8,6 +8,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
 // sse writes Elasticsearch's server-sent events: every event is
@@ -52,38 +53,6 @@ func (s *sse) fail(r *http.Request, e *Error) {
 	s.send("error", b)
 }
 
-// firstEventTimer cancels a stream that has not produced its first event
-// within d (?timeout bounds the wait for the model, not the whole stream,
-// which may rightly last minutes). Stop it once the first event arrived.
-type firstEventTimer struct {
-	t     *time.Timer
-	fired chan struct{}
-}
-
-func startTimer(d time.Duration, cancel context.CancelFunc) *firstEventTimer {
-	ft := &firstEventTimer{fired: make(chan struct{})}
-	if d > 0 {
-		ft.t = time.AfterFunc(d, func() { close(ft.fired); cancel() })
-	}
-	return ft
-}
-
-func (ft *firstEventTimer) stop() {
-	if ft.t != nil {
-		ft.t.Stop()
-	}
-}
-
-// err turns the cancellation the timer caused into a timeout.
-func (ft *firstEventTimer) err(err error) error {
-	select {
-	case <-ft.fired:
-		return context.DeadlineExceeded
-	default:
-		return err
-	}
-}
-
 // stream serves POST /_inference/[task_type/]id/_stream (and the 8.x
 // /_unified alias for chat_completion).
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id string, unified bool) {
@@ -113,14 +82,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id str
 
 // openStream starts a ConverseStream bounded by the first-event timeout.
 // The returned cancel ends the stream's context.
-func (h *Handler) openStream(ctx context.Context, ep *endpoint, req *bedrock.ConverseRequest, timeout time.Duration) (*bedrock.ConverseStream, *firstEventTimer, context.CancelFunc, error) {
+func (h *Handler) openStream(ctx context.Context, ep *endpoint, req *bedrock.ConverseRequest, timeout time.Duration) (*bedrock.ConverseStream, *upstream.FirstEventTimer, context.CancelFunc, error) {
 	sctx, cancel := context.WithCancel(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout))
-	ft := startTimer(timeout, cancel)
+	ft := upstream.StartFirstEventTimer(timeout, cancel)
 	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req)
 	if err != nil {
-		ft.stop()
+		ft.Stop()
 		cancel()
-		return nil, nil, nil, ft.err(err)
+		return nil, nil, nil, ft.Err(err)
 	}
 	return st, ft, cancel, nil
 }
@@ -140,7 +109,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 	first := true
 	for st.Next() {
 		if first {
-			ft.stop()
+			ft.Stop()
 			first = false
 		}
 		ev := st.Current()
@@ -157,7 +126,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		}
 	}
 	if err := st.Err(); err != nil && r.Context().Err() == nil {
-		out.fail(r, upstreamErr(ft.err(err)))
+		out.fail(r, upstreamErr(ft.Err(err)))
 	}
 }
 
@@ -209,7 +178,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	first := true
 	for st.Next() {
 		if first {
-			ft.stop()
+			ft.Stop()
 			first = false
 		}
 		ev := st.Current()
@@ -228,7 +197,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	if err := st.Err(); err != nil {
 		if r.Context().Err() == nil {
-			out.fail(r, upstreamErr(ft.err(err)))
+			out.fail(r, upstreamErr(ft.Err(err)))
 		}
 		return
 	}

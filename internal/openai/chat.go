@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
@@ -128,15 +127,11 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 	entry := accesslog.From(ctx)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var firstTimedOut atomic.Bool
-	timer := time.AfterFunc(h.opts.UpstreamTimeout, func() {
-		firstTimedOut.Store(true)
-		cancel()
-	})
+	timer := upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel)
 	failBeforeStart := func(err error) {
 		timer.Stop()
-		if firstTimedOut.Load() && r.Context().Err() == nil {
-			err = fmt.Errorf("waiting for the first event: %w", context.DeadlineExceeded)
+		if r.Context().Err() == nil {
+			err = timer.Err(err)
 		}
 		writeFailure(w, r, err)
 	}
@@ -160,7 +155,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		failBeforeStart(err)
 		return
 	}
-	if !timer.Stop() && firstTimedOut.Load() {
+	if timer.Stop() {
 		failBeforeStart(context.DeadlineExceeded)
 		return
 	}
