@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,13 +62,21 @@ func TestRecordingsReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	usedDivergences := map[string]bool{}
+	defer func() {
+		for name := range divergences {
+			if !usedDivergences[name] {
+				t.Errorf("divergence %q matches no recorded stream: remove or fix it", name)
+			}
+		}
+	}()
 	for _, n := range names {
 		c, err := cassette.Load(filepath.Join(cassette.Dir, n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, it := range c.Interactions {
-			name := n + "#" + string(rune('0'+i))
+			name := n + "#" + strconv.Itoa(i)
 			t.Run(name, func(t *testing.T) {
 				path := it.Request.URI
 				if j := strings.Index(path, ".com/"); j >= 0 {
@@ -117,6 +126,7 @@ func TestRecordingsReplay(t *testing.T) {
 						t.Fatalf("emulator stream: %v", err)
 					}
 					if d, ok := divergences[name]; ok {
+						usedDivergences[name] = true
 						t.Logf("documented divergence: recorded %s", want)
 						want = d
 					}
