@@ -345,3 +345,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// server.upstream_timeout bounds embedding calls as it bounds every
+// non-streaming Bedrock call: a slow model answers 504.
+func TestEmbeddingsUpstreamTimeoutE2E(t *testing.T) {
+	g := startGateway(t, quickstart, func(c *config.Config) { c.Server.UpstreamTimeout = 50 * time.Millisecond })
+	resp, err := http.Post(g.URL+"/v1/embeddings", "application/json",
+		strings.NewReader(`{"model":"titan-embed","input":"[[quarry:slow]] a slow embedding"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "timeout_error") {
+		t.Fatalf("status %d: %s; want 504 timeout_error", resp.StatusCode, body)
+	}
+}
