@@ -30,10 +30,8 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	// The request context: a client that goes away cancels every call;
-	// UpstreamTimeout bounds them, as it does every non-streaming call.
-	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
-	defer cancel()
+	// The request context: a client that goes away cancels every call.
+	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
 	results, err := h.runEmbedCalls(ctx, m, plan.Calls)
 	log := accesslog.From(r.Context())
 	if ids := requestIDs(results); ids != "" {
