@@ -61,17 +61,8 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "quarry chat: "+chatOneLine(err.Error())+" (see 'quarry chat -h')")
 		return 2
 	}
-	if opts.prompt == "-" {
-		b, err := io.ReadAll(io.LimitReader(chatStdin, maxStdinPrompt))
-		if err != nil {
-			fmt.Fprintln(stderr, "quarry chat: reading the prompt from stdin: "+chatOneLine(err.Error()))
-			return 1
-		}
-		opts.prompt = strings.TrimRight(string(b), "\r\n")
-		if strings.TrimSpace(opts.prompt) == "" {
-			fmt.Fprintln(stderr, "quarry chat: the prompt read from stdin is empty")
-			return 2
-		}
+	if code := opts.readStdinPrompt("chat", stderr); code != 0 {
+		return code
 	}
 
 	client, err := opts.client(ctx)
@@ -184,6 +175,26 @@ var chatConfigFlags = map[string]string{"Region": "--region", "Endpoint": "--end
 
 // chatOneLine collapses whitespace so that a message is exactly one line.
 func chatOneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// readStdinPrompt reads the prompt from standard input when it is "-".
+// It returns 0, or the exit status after printing one line: 1 when stdin
+// cannot be read, 2 when it holds no prompt.
+func (o *chatOptions) readStdinPrompt(cmd string, stderr io.Writer) int {
+	if o.prompt != "-" {
+		return 0
+	}
+	b, err := io.ReadAll(io.LimitReader(chatStdin, maxStdinPrompt))
+	if err != nil {
+		fmt.Fprintln(stderr, "quarry "+cmd+": reading the prompt from stdin: "+chatOneLine(err.Error()))
+		return 1
+	}
+	o.prompt = strings.TrimRight(string(b), "\r\n")
+	if strings.TrimSpace(o.prompt) == "" {
+		fmt.Fprintln(stderr, "quarry "+cmd+": the prompt read from stdin is empty")
+		return 2
+	}
+	return 0
+}
 
 // parseChatArgs parses flags before and after the prompt words, checks
 // them, and joins the words into the prompt.

@@ -43,13 +43,8 @@ func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "quarry sign: "+chatOneLine(err.Error())+" (see 'quarry sign -h')")
 		return 2
 	}
-	if opts.prompt == "-" {
-		b, err := io.ReadAll(io.LimitReader(chatStdin, maxStdinPrompt))
-		if err != nil || strings.TrimSpace(string(b)) == "" {
-			fmt.Fprintln(stderr, "quarry sign: no prompt on stdin")
-			return 2
-		}
-		opts.prompt = strings.TrimRight(string(b), "\r\n")
+	if code := opts.readStdinPrompt("sign", stderr); code != 0 {
+		return code
 	}
 	client, err := opts.client(ctx)
 	if err != nil {

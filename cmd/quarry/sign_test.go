@@ -138,3 +138,25 @@ func TestSignUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// "-" reads the prompt from stdin, with chat's rules: the prompt lands in
+// the signed body, and an empty stdin is a usage error.
+func TestSignPromptFromStdin(t *testing.T) {
+	signEnv(t)
+	old := chatStdin
+	t.Cleanup(func() { chatStdin = old })
+	args := []string{"sign", "--model", "amazon.nova-micro-v1:0", "--endpoint-url", "http://127.0.0.1:1", "-"}
+
+	chatStdin = strings.NewReader("piped prompt\n")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), args, &out, &errOut); code != 0 || !strings.Contains(out.String(), "piped prompt") {
+		t.Fatalf("exit %d, out %s, err %s", code, out.String(), errOut.String())
+	}
+
+	chatStdin = strings.NewReader(" \n")
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "quarry sign: the prompt read from stdin is empty") {
+		t.Fatalf("empty stdin: exit %d, stderr %q", code, errOut.String())
+	}
+}
