@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -181,6 +182,9 @@ func setIf(h http.Header, name, value string) {
 // has no type for.
 func InvokeJSON[Resp any](ctx context.Context, c *Client, modelID string, req any, opts *InvokeModelInput) (*Resp, *InvokeModelOutput, error) {
 	const op = "InvokeModel"
+	if err := checkModelCall(op, modelID, isNilRequest(req)); err != nil {
+		return nil, nil, err
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
@@ -201,15 +205,26 @@ func InvokeJSON[Resp any](ctx context.Context, c *Client, modelID string, req an
 	return resp, out, nil
 }
 
-// invokeJSON is InvokeJSON for the typed calls: it checks the request for
-// nil and hands the response headers to the response's Metadata field.
+// isNilRequest reports whether req is nil, including a typed nil pointer,
+// map or slice held in the interface (which json.Marshal would send as
+// the body null).
+func isNilRequest(req any) bool {
+	if req == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(req); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// invokeJSON is InvokeJSON for the typed calls: it hands the response
+// headers to the response's Metadata field.
 func invokeJSON[Req any, Resp any, PR interface {
 	*Resp
 	setMetadata(InvokeMetadata)
 }](ctx context.Context, c *Client, modelID string, req *Req) (*Resp, error) {
-	if req == nil {
-		return nil, &OpError{"InvokeModel", errNilRequest}
-	}
 	resp, out, err := InvokeJSON[Resp](ctx, c, modelID, req, nil)
 	if err != nil {
 		return nil, err

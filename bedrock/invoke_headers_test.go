@@ -208,3 +208,18 @@ func TestInvokeModelResponseHeaders(t *testing.T) {
 		})
 	}
 }
+
+// A nil request, typed or not, is refused before anything is sent (it
+// would otherwise travel as the body "null").
+func TestInvokeJSONNilRequest(t *testing.T) {
+	c := &Client{} // never reached: the check comes first
+	var typed *AnthropicRequest
+	for _, req := range []any{nil, typed, map[string]any(nil)} {
+		if _, _, err := InvokeJSON[AnthropicResponse](context.Background(), c, "m", req, nil); !errors.Is(err, errNilRequest) {
+			t.Errorf("InvokeJSON(%T nil) err = %v, want errNilRequest", req, err)
+		}
+	}
+	if _, err := c.InvokeAnthropic(context.Background(), "m", nil); !errors.Is(err, errNilRequest) {
+		t.Errorf("InvokeAnthropic(nil) err = %v", err)
+	}
+}
