@@ -42,6 +42,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +63,7 @@ const (
 	prompt   = "Explain how solar panels convert sunlight into electricity"
 	maxToks  = 200
 	childEnv = "QUARRY_BENCH_PINNED"
+	proxyEnv = "QUARRY_BENCH_PROXY" // "listen-address target-URL": run as the floor proxy
 )
 
 type options struct {
@@ -74,6 +77,11 @@ type options struct {
 }
 
 func main() {
+	if v := os.Getenv(proxyEnv); v != "" {
+		listen, target, _ := strings.Cut(v, " ")
+		fmt.Fprintln(os.Stderr, "bench proxy:", runProxy(listen, target))
+		os.Exit(1)
+	}
 	var o options
 	var conc, emuConc string
 	flag.StringVar(&o.mode, "mode", "all", "all, emulator or gateway")
@@ -261,10 +269,13 @@ func (p *proc) rssKiB() int64 {
 	return -1
 }
 
-// cpuTime is the process's user+system CPU time so far (from
-// /proc/PID/stat, in clock ticks of 10 ms on Linux).
-func (p *proc) cpuTime() time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+// cpuTime is the process's user+system CPU time so far.
+func (p *proc) cpuTime() time.Duration { return cpuOf(p.cmd.Process.Pid) }
+
+// cpuOf is a process's user+system CPU time so far (from /proc/PID/stat, in
+// clock ticks of 10 ms on Linux), -1 if it cannot be read.
+func cpuOf(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return -1
 	}
@@ -584,8 +595,33 @@ func gatewayBench(o options, dir, bin string) error {
 	}
 	defer gw.stop()
 
-	direct, err := bedrock.New(context.Background(), bedrock.Config{Region: "us-east-1", Endpoint: emu.url,
-		AccessKeyID: "test", SecretAccessKey: "test", RequestsPerMinute: -1, MaxConcurrent: -1})
+	// The floor: a pass-through reverse proxy in its own process, between
+	// bedrock.Client and the emulator. It does nothing a gateway must do
+	// (no parsing, translation, signing or logging), so what it adds is
+	// what one extra net/http process hop costs on this machine.
+	pxAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	px, err := start(dir, "proxy", pxAddr, "/", []string{proxyEnv + "=" + pxAddr + " " + emu.url}, self)
+	if err != nil {
+		return err
+	}
+	defer px.stop()
+
+	newDirect := func(endpoint string) (*bedrock.Client, error) {
+		return bedrock.New(context.Background(), bedrock.Config{Region: "us-east-1", Endpoint: endpoint,
+			AccessKeyID: "test", SecretAccessKey: "test", RequestsPerMinute: -1, MaxConcurrent: -1})
+	}
+	direct, err := newDirect(emu.url)
+	if err != nil {
+		return err
+	}
+	viaProxy, err := newDirect(px.url)
 	if err != nil {
 		return err
 	}
@@ -599,38 +635,63 @@ func gatewayBench(o options, dir, bin string) error {
 
 	fmt.Println("### Gateway overhead (load generator, gateway and emulator on this machine, no pinning)")
 	fmt.Println()
-	fmt.Println("| Mode | Concurrency | Path | Requests/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | Added p50 ms | Added p99 ms | Gateway/direct throughput | Gateway CPU µs/request | Errors |")
-	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| Mode | Concurrency | Path | Requests/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | Added p50 ms | Added p99 ms | Throughput vs direct | CPU µs/request: load generator | emulator | proxy or gateway | all three | Errors |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, stream := range []bool{false, true} {
+		mode := "non-streaming"
+		if stream {
+			mode = "streaming"
+		}
 		for _, c := range o.conc {
-			d := load(c, o.warmup, o.duration, func() worker { return directWorker(direct, stream) })
-			load(c, 0, o.warmup, func() worker { return gatewayWorker(httpc, gw.url, stream) })
-			cpu0 := gw.cpuTime()
-			g := load(c, 0, o.duration, func() worker { return gatewayWorker(httpc, gw.url, stream) })
-			gcpu := float64(gw.cpuTime()-cpu0) / 1e3 / float64(max(g.n, 1))
-			served += g.n
-			mode := "non-streaming"
-			if stream {
-				mode = "streaming"
+			type path struct {
+				name   string
+				middle *proc
+				worker func() worker
 			}
-			dl50, dl99 := pct(d.lat, 0.5), pct(d.lat, 0.99)
-			gl50, gl99 := pct(g.lat, 0.5), pct(g.lat, 0.99)
-			tt := func(r *result, p float64) string {
-				if !stream {
-					return "–"
+			paths := []path{
+				{"direct (bedrock.Client → emulator)", nil, func() worker { return directWorker(direct, stream) }},
+				{"floor: pass-through proxy (bedrock.Client → httputil.ReverseProxy → emulator)", px, func() worker { return directWorker(viaProxy, stream) }},
+				{"gateway (OpenAI → quarry serve → emulator)", gw, func() worker { return gatewayWorker(httpc, gw.url, stream) }},
+			}
+			var d *result
+			for _, p := range paths {
+				load(c, 0, o.warmup, p.worker)
+				self0, emu0 := cpuOf(os.Getpid()), emu.cpuTime()
+				var mid0 time.Duration
+				if p.middle != nil {
+					mid0 = p.middle.cpuTime()
 				}
-				return ms(pct(r.ttft, p))
-			}
-			// In streaming mode "added" is measured on the time to first token.
-			a50, a99 := gl50-dl50, gl99-dl99
-			if stream {
-				a50, a99 = pct(g.ttft, 0.5)-pct(d.ttft, 0.5), pct(g.ttft, 0.99)-pct(d.ttft, 0.99)
-			}
-			fmt.Printf("| %s | %d | direct (bedrock.Client → emulator) | %.0f | %s | %s | %s | %s | | | | | %d |\n",
-				mode, c, d.rps(), ms(dl50), ms(dl99), tt(d, 0.5), tt(d, 0.99), d.errs)
-			fmt.Printf("| %s | %d | gateway (OpenAI → quarry serve → emulator) | %.0f | %s | %s | %s | %s | %s | %s | %.2f | %.0f | %d |\n",
-				mode, c, g.rps(), ms(gl50), ms(gl99), tt(g, 0.5), tt(g, 0.99), ms(a50), ms(a99), g.rps()/d.rps(), gcpu, g.errs)
-			for _, r := range []*result{d, g} {
+				r := load(c, 0, o.duration, p.worker)
+				perReq := func(d time.Duration) float64 { return float64(d) / 1e3 / float64(max(r.n, 1)) }
+				selfCPU, emuCPU := perReq(cpuOf(os.Getpid())-self0), perReq(emu.cpuTime()-emu0)
+				midCPU, midCol := 0.0, "–"
+				if p.middle != nil {
+					midCPU = perReq(p.middle.cpuTime() - mid0)
+					midCol = fmt.Sprintf("%.0f", midCPU)
+				}
+				if p.middle == gw {
+					served += r.n
+				}
+				l50, l99 := pct(r.lat, 0.5), pct(r.lat, 0.99)
+				tt50, tt99 := "–", "–"
+				if stream {
+					tt50, tt99 = ms(pct(r.ttft, 0.5)), ms(pct(r.ttft, 0.99))
+				}
+				added, ratio := "| | |", "|"
+				if d == nil {
+					d = r
+				} else {
+					// In streaming mode "added" is measured on the time to
+					// first token.
+					a50, a99 := l50-pct(d.lat, 0.5), l99-pct(d.lat, 0.99)
+					if stream {
+						a50, a99 = pct(r.ttft, 0.5)-pct(d.ttft, 0.5), pct(r.ttft, 0.99)-pct(d.ttft, 0.99)
+					}
+					added = fmt.Sprintf("| %s | %s", ms(a50), ms(a99))
+					ratio = fmt.Sprintf("| %.2f", r.rps()/d.rps())
+				}
+				fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %s | %s %s %s | %.0f | %.0f | %s | %.0f | %d |\n",
+					mode, c, p.name, r.rps(), ms(l50), ms(l99), tt50, tt99, added, ratio, selfCPU, emuCPU, midCol, selfCPU+emuCPU+midCPU, r.errs)
 				if r.firstErr != nil {
 					fmt.Fprintln(os.Stderr, "bench: first error:", r.firstErr)
 				}
@@ -667,6 +728,32 @@ func gatewayBench(o options, dir, bin string) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// runProxy serves a plain httputil.ReverseProxy to target: the floor row of
+// the gateway benchmark. Streams are flushed as they arrive (the response is
+// chunked, so ReverseProxy flushes every write).
+func runProxy(listen, target string) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	// The request body is read into memory before it is forwarded: handing
+	// the server's body straight to the transport lets net/http's write
+	// loop still hold it when the handler returns and the server closes
+	// it, which cut about one stream in a thousand short in this set-up
+	// (the bug class of the official SDK flake, see emulator/sdk tests).
+	return http.ListenAndServe(listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rp.ServeHTTP(w, r)
+	}))
 }
 
 // heapInuse reads go_gc_heap_live_bytes (the heap live after the last
