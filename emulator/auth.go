@@ -43,8 +43,14 @@ type verifier struct {
 	creds    map[string]Credential
 	bearer   map[string]bool // nil: any non-empty token
 	skew     time.Duration
-	keyCache sync.Map // signing keys by secret+scope, they change once a day
+	keyMu    sync.Mutex
+	keyCache map[string][]byte // signing keys by secret+scope, they change once a day
 }
+
+// maxKeyCache bounds keyCache: the date and region of a scope come from the
+// request, so a client holding a valid key could otherwise grow it without
+// end. Past the bound the cache starts again; a dropped key costs four HMACs.
+const maxKeyCache = 256
 
 func newVerifier(cfg Config) *verifier {
 	v := &verifier{creds: make(map[string]Credential), skew: cfg.ClockSkew}
@@ -177,14 +183,22 @@ func skewText(d time.Duration) string {
 
 func (v *verifier) signingKey(secret, date, region, service string) []byte {
 	ck := secret + "\x00" + date + "\x00" + region + "\x00" + service
-	if k, ok := v.keyCache.Load(ck); ok {
-		return k.([]byte)
+	v.keyMu.Lock()
+	k, ok := v.keyCache[ck]
+	v.keyMu.Unlock()
+	if ok {
+		return k
 	}
-	k := hmacSHA256([]byte("AWS4"+secret), []byte(date))
+	k = hmacSHA256([]byte("AWS4"+secret), []byte(date))
 	k = hmacSHA256(k, []byte(region))
 	k = hmacSHA256(k, []byte(service))
 	k = hmacSHA256(k, []byte("aws4_request"))
-	v.keyCache.Store(ck, k)
+	v.keyMu.Lock()
+	if v.keyCache == nil || len(v.keyCache) >= maxKeyCache {
+		v.keyCache = make(map[string][]byte)
+	}
+	v.keyCache[ck] = k
+	v.keyMu.Unlock()
 	return k
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -162,5 +163,22 @@ func TestNoAuthAcceptsUnsigned(t *testing.T) {
 	r, _ := http.NewRequest("POST", srv.URL+"/model/amazon.nova-lite-v1:0/converse", strings.NewReader(converseBody))
 	if status, _, _ := do(t, r); status != 200 {
 		t.Errorf("status %d", status)
+	}
+}
+
+// The signing-key cache is keyed by request-controlled scope parts (date,
+// region), so it must stay bounded, and a key computed after the cache
+// starts again must still be the right one.
+func TestSigningKeyCacheBounded(t *testing.T) {
+	v := newVerifier(Config{})
+	want := v.signingKey("secret", "20261124", "us-east-1", "bedrock")
+	for i := range 3 * maxKeyCache {
+		v.signingKey("secret", "20261124", fmt.Sprintf("region-%d", i), "bedrock")
+		if n := len(v.keyCache); n > maxKeyCache {
+			t.Fatalf("after %d regions the cache holds %d keys, more than %d", i+1, n, maxKeyCache)
+		}
+	}
+	if got := v.signingKey("secret", "20261124", "us-east-1", "bedrock"); !bytes.Equal(got, want) {
+		t.Fatalf("signing key after the cache restarted = %x, want %x", got, want)
 	}
 }
