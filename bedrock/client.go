@@ -15,7 +15,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -182,25 +182,36 @@ func (e *OpError) Unwrap() error { return e.Err }
 // the caller must close. The concurrency slot taken here is held until the
 // body is closed, so an open stream counts against MaxConcurrent.
 func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
-	release, err := c.limiter.acquire(ctx)
+	resp, err := c.sendHeld(ctx, cl)
 	if err != nil {
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, limiter: c.limiter}
+	return resp, nil
+}
+
+// sendHeld is send for a caller that is done with the response before it
+// returns (doJSON): on success the concurrency slot is still held, and the
+// caller closes the body and then calls c.limiter.release, once. It saves
+// the body wrapper that an open stream needs.
+func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error) {
+	if err := c.limiter.take(ctx); err != nil {
 		return nil, &OpError{cl.op, err}
 	}
 	payloadHash := c.payloadHash(cl.body) // once: retries re-send the same body
 	for attempt := 1; ; attempt++ {
 		resp, err := c.attempt(ctx, cl, payloadHash)
 		if err == nil {
-			resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
 			return resp, nil
 		}
 		if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
-			release()
+			c.limiter.release()
 			return nil, &OpError{cl.op, err}
 		}
 		if serr := sleep(ctx, c.retry.backoff(attempt)); serr != nil {
 			// Both stay matchable: errors.Is(err, context.Canceled) for the
 			// caller's cancellation, errors.As(err, **Error) for the cause.
-			release()
+			c.limiter.release()
 			return nil, &OpError{cl.op, fmt.Errorf("%w (gave up retrying: %w)", err, serr)}
 		}
 	}
@@ -287,13 +298,15 @@ func (c *Client) payloadHash(body []byte) string {
 // releasingBody gives the concurrency slot back when the body is closed.
 type releasingBody struct {
 	io.ReadCloser
-	once    sync.Once
-	release func()
+	released atomic.Bool
+	limiter  *Limiter
 }
 
 func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.once.Do(b.release)
+	if b.released.CompareAndSwap(false, true) {
+		b.limiter.release()
+	}
 	return err
 }
 

@@ -31,11 +31,14 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (ResponseMet
 	if cl.header == nil {
 		cl.header = jsonHeader
 	}
-	resp, err := c.send(ctx, cl)
+	resp, err := c.sendHeld(ctx, cl)
 	if err != nil {
 		return ResponseMetadata{}, err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		resp.Body.Close()
+		c.limiter.release()
+	}()
 	md := metadataOf(resp)
 	data, err := readBody(resp)
 	if err != nil {

@@ -61,26 +61,46 @@ func NewLimiter(requestsPerMinute, maxConcurrent int) *Limiter {
 // acquire takes a concurrency slot; release gives it back and is idempotent
 // only through the caller (call it exactly once).
 func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
+	if err := l.take(ctx); err != nil {
+		return nil, err
+	}
 	if l == nil || l.slots == nil {
 		return func() {}, nil
 	}
+	return l.release, nil
+}
+
+// take is acquire without the release closure: the caller gives the slot
+// back with l.release, exactly once.
+func (l *Limiter) take(ctx context.Context) error {
+	if l == nil || l.slots == nil {
+		return nil
+	}
 	if err := ctx.Err(); err != nil {
 		// Ended before it ever waited: not the limiter's doing.
-		return nil, err
+		return err
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return func() { <-l.slots }, nil
+		return nil
 	default:
 	}
 	qctx, cancel := queueContext(ctx)
 	defer cancel()
 	select {
 	case l.slots <- struct{}{}:
-		return func() { <-l.slots }, nil
+		return nil
 	case <-qctx.Done():
-		return nil, &LimitError{Limit: "max_concurrent_invocations", Err: qctx.Err()}
+		return &LimitError{Limit: "max_concurrent_invocations", Err: qctx.Err()}
 	}
+}
+
+// release gives back a slot taken by take.
+func (l *Limiter) release() {
+	if l == nil || l.slots == nil {
+		return
+	}
+	<-l.slots
 }
 
 // wait takes one request token. It fails at once if the context's deadline
