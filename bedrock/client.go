@@ -292,7 +292,9 @@ func (c *Client) payloadHash(body []byte) string {
 		return ""
 	}
 	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+	var buf [2 * sha256.Size]byte // hex on the stack: one allocation, the string
+	hex.Encode(buf[:], sum[:])
+	return string(buf[:])
 }
 
 // releasingBody gives the concurrency slot back when the body is closed.
