@@ -38,6 +38,10 @@ type Client struct {
 	retry     RetryPolicy
 	limiter   *Limiter
 	userAgent string
+
+	// Header values shared, read-only, by every request (see newRequest).
+	uaHeader     []string // {userAgent}
+	bearerHeader []string // {"Bearer " + API key}, API-key mode only
 }
 
 // New resolves cfg (region, endpoint, credentials) once and returns a Client.
@@ -78,8 +82,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.UserAgent != "" {
 		c.userAgent += " " + cfg.UserAgent
 	}
+	c.uaHeader = []string{c.userAgent}
 	if a.apiKey == "" {
 		c.signer = v4.NewSigner()
+	} else {
+		c.bearerHeader = []string{"Bearer " + a.apiKey}
 	}
 	if c.httpc == nil {
 		conc := cfg.MaxConcurrent
@@ -244,35 +251,59 @@ func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*ht
 	return nil, parseError(resp, body)
 }
 
+// reqStore is the per-attempt storage newRequest needs, in one allocation:
+// the body reader and the values of the headers the signer writes in place.
+type reqStore struct {
+	body bytes.Reader
+	vals [3]string // X-Amz-Date, Authorization, X-Amz-Security-Token
+}
+
 // newRequest builds and authorizes the HTTP request for one attempt (a new
 // X-Amz-Date each time, so retries are signed afresh).
+//
+// Header values that never change (cl.header's, the user agent, an API
+// key's Authorization) are shared between requests, not copied: each such
+// slice has cap == len, so an append anywhere downstream copies it, and
+// nothing in net/http or the signer writes into them. The signer does write
+// X-Amz-Date, Authorization and X-Amz-Security-Token in place
+// (append(h[k][:0], v)), so those get slots of this attempt's own.
 func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (*http.Request, error) {
-	u := &url.URL{Scheme: c.scheme, Host: c.host}
-	u.RawPath = c.basePath + cl.path
-	p, err := url.PathUnescape(u.RawPath)
+	rawPath := c.basePath + cl.path
+	p, err := url.PathUnescape(rawPath)
 	if err != nil {
-		return nil, fmt.Errorf("bad request path %q: %w", u.RawPath, err)
+		return nil, fmt.Errorf("bad request path %q: %w", rawPath, err)
 	}
-	u.Path = p
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(cl.body))
+	st := new(reqStore)
+	st.body.Reset(cl.body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", &st.body)
 	if err != nil {
 		return nil, err
 	}
-	req.URL = u
+	u := req.URL // parsed from "": fill it in rather than allocate another
+	u.Scheme, u.Host, u.Path, u.RawPath = c.scheme, c.host, p, rawPath
 	req.Host = c.host
+	h := req.Header
 	for k, v := range cl.header {
-		// A copy: cl.header is often the shared jsonHeader, and nothing
-		// downstream may append into its slices.
-		req.Header[k] = append([]string(nil), v...)
+		switch k {
+		case "X-Amz-Date", "Authorization", "X-Amz-Security-Token":
+			h[k] = append([]string(nil), v...) // written in place below
+		default:
+			h[k] = v[:len(v):len(v)]
+		}
 	}
-	req.Header.Set("User-Agent", c.userAgent)
+	h["User-Agent"] = c.uaHeader
 	if c.signer == nil {
-		req.Header.Set("Authorization", "Bearer "+c.auth.apiKey)
+		h["Authorization"] = c.bearerHeader
 		return req, nil
 	}
 	creds, err := c.auth.retrieve(ctx)
 	if err != nil {
 		return nil, err
+	}
+	h["X-Amz-Date"] = st.vals[0:1:1]
+	h["Authorization"] = st.vals[1:2:2] // not signed (the signer ignores it)
+	if creds.SessionToken != "" {
+		h["X-Amz-Security-Token"] = st.vals[2:3:3]
 	}
 	if err := c.signer.SignHTTP(ctx, creds, req, payloadHash, "bedrock", c.region, time.Now()); err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
