@@ -130,6 +130,29 @@ func (r *Recorder) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// request is everything the middleware needs per request, in one
+// allocation: the entry, the response recorder, the context that carries
+// the entry (see Value) and the X-Request-Id header value.
+type request struct {
+	context.Context
+	entry Entry
+	rec   Recorder
+	hdr   [1]string
+}
+
+// Value makes a request the context From finds its entry in; like
+// context.WithValue, it defers every other key to the parent, so
+// cancellation and deadlines are the parent's.
+func (q *request) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return &q.entry
+	}
+	return q.Context.Value(key)
+}
+
+// maxAttrs is the most attributes a request line has.
+const maxAttrs = 12
+
 // Middleware assigns each request an ID (honouring a sane incoming
 // X-Request-Id), puts an Entry in its context, and logs one line at the
 // end. done, if not nil, is called with the finished entry (for metrics).
@@ -139,39 +162,54 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 		if !validID(id) {
 			id = NewID()
 		}
-		e := &Entry{ID: id, Start: time.Now()}
-		w.Header().Set("X-Request-Id", id)
-		rec := &Recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(With(r.Context(), e)))
+		q := &request{Context: r.Context()}
+		e := &q.entry
+		e.ID, e.Start = id, time.Now()
+		// Header.Set would allocate the one-element slice; the key is
+		// already in canonical form.
+		q.hdr[0] = id
+		w.Header()["X-Request-Id"] = q.hdr[:1:1]
+		rec := &q.rec
+		rec.ResponseWriter = w
+		next.ServeHTTP(rec, r.WithContext(q))
 		if rec.Status == 0 {
 			rec.Status = http.StatusOK
 		}
-		d := time.Since(e.Start)
+		end := time.Now()
+		d := end.Sub(e.Start)
 		s := e.Snapshot()
-		attrs := []slog.Attr{
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d),
-		}
-		if s.Model != "" {
-			attrs = append(attrs, slog.String("model", s.Model))
-		}
-		if s.UpstreamRequestID != "" {
-			attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))
-		}
-		if s.InputTokens+s.OutputTokens > 0 {
-			attrs = append(attrs, slog.Int("input_tokens", s.InputTokens), slog.Int("output_tokens", s.OutputTokens))
-		}
-		if s.FirstToken > 0 {
-			attrs = append(attrs, slog.Duration("first_token", s.FirstToken))
-		}
-		if s.ErrorKind != "" {
-			attrs = append(attrs, slog.String("error", s.ErrorKind))
-		}
 		level := slog.LevelInfo
 		if rec.Status >= 500 {
 			level = slog.LevelWarn
 		}
-		logger.LogAttrs(r.Context(), level, "request", attrs...)
+		ctx := r.Context()
+		if h := logger.Handler(); h.Enabled(ctx, level) {
+			// What logger.LogAttrs does, less its runtime.Callers for a
+			// source position (always this line, so of no use), and with
+			// the attributes on the stack.
+			var buf [maxAttrs]slog.Attr
+			attrs := append(buf[:0],
+				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d))
+			if s.Model != "" {
+				attrs = append(attrs, slog.String("model", s.Model))
+			}
+			if s.UpstreamRequestID != "" {
+				attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))
+			}
+			if s.InputTokens+s.OutputTokens > 0 {
+				attrs = append(attrs, slog.Int("input_tokens", s.InputTokens), slog.Int("output_tokens", s.OutputTokens))
+			}
+			if s.FirstToken > 0 {
+				attrs = append(attrs, slog.Duration("first_token", s.FirstToken))
+			}
+			if s.ErrorKind != "" {
+				attrs = append(attrs, slog.String("error", s.ErrorKind))
+			}
+			lr := slog.NewRecord(end, level, "request", 0)
+			lr.AddAttrs(attrs...)
+			_ = h.Handle(ctx, lr)
+		}
 		if done != nil {
 			done(r, rec.Status, d, s)
 		}

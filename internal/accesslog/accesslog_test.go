@@ -2,7 +2,9 @@ package accesslog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -70,5 +72,85 @@ func TestFromWithoutMiddleware(t *testing.T) {
 	e.SetModel("m") // a detached entry: usable, never nil
 	if e.Snapshot().Model != "m" {
 		t.Fatal("detached entry lost its field")
+	}
+}
+
+// The entry's context is the request's: the handler still sees the
+// parent's values, deadline and cancellation, also through contexts derived
+// from it, and finds its entry under each.
+func TestMiddlewareContext(t *testing.T) {
+	type parentKey struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), parentKey{}, "parent value"))
+	deadline := time.Now().Add(time.Hour)
+	parent, cancelDeadline := context.WithDeadline(parent, deadline)
+	defer cancelDeadline()
+	var ids []string
+	h := Middleware(slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if ctx.Value(parentKey{}) != "parent value" {
+			t.Error("the parent's value is lost")
+		}
+		if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
+			t.Errorf("deadline = %v, %v", d, ok)
+		}
+		child, stop := context.WithCancel(ctx)
+		defer stop()
+		ids = append(ids, From(ctx).ID, From(child).ID, From(context.WithoutCancel(child)).ID)
+		select {
+		case <-child.Done():
+			t.Fatal("done before the parent was cancelled")
+		default:
+		}
+		cancel()
+		<-ctx.Done() // blocks forever if cancellation does not reach it
+		<-child.Done()
+		if !errors.Is(child.Err(), context.Canceled) || context.Cause(child) != context.Canceled {
+			t.Errorf("child err %v, cause %v", child.Err(), context.Cause(child))
+		}
+	}), nil)
+	req := httptest.NewRequest("GET", "/", nil).WithContext(parent)
+	req.Header.Set("X-Request-Id", "ctx-test")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if len(ids) != 3 || ids[0] != "ctx-test" || ids[1] != "ctx-test" || ids[2] != "ctx-test" {
+		t.Errorf("entry IDs through the context chain: %q", ids)
+	}
+}
+
+// Every field the handler sets reaches the log line, under its name, and
+// the line of a 5xx is a warning.
+func TestMiddlewareLogLine(t *testing.T) {
+	var logs bytes.Buffer
+	h := Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := From(r.Context())
+		e.SetModel("nova")
+		e.SetUpstreamRequestID("up-1")
+		e.AddTokens(3, 4, 0)
+		e.FirstToken()
+		e.SetError("upstream_timeout")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		w.Write([]byte("12345"))
+	}), nil)
+	req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+	req.Header.Set("X-Request-Id", "line-test")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line: %q", logs.String())
+	}
+	want := map[string]any{"level": "WARN", "msg": "request", "request_id": "line-test", "method": "POST",
+		"path": "/v1/chat/completions", "status": float64(504), "bytes": float64(5), "model": "nova",
+		"upstream_request_id": "up-1", "input_tokens": float64(3), "output_tokens": float64(4), "error": "upstream_timeout"}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %v, want %v", k, line[k], v)
+		}
+	}
+	for _, k := range []string{"time", "duration", "first_token"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("no %s in %v", k, line)
+		}
+	}
+	if len(line) != len(want)+3 {
+		t.Errorf("unexpected keys in %v", line)
 	}
 }
