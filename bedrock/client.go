@@ -15,10 +15,12 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 )
 
 // Version is the library version reported in the User-Agent.
@@ -42,6 +44,9 @@ type Client struct {
 	// Header values shared, read-only, by every request (see newRequest).
 	uaHeader     []string // {userAgent}
 	bearerHeader []string // {"Bearer " + API key}, API-key mode only
+
+	paths  sync.Map // pathKey → *reqPath
+	npaths atomic.Int64
 }
 
 // New resolves cfg (region, endpoint, credentials) once and returns a Client.
@@ -84,7 +89,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.uaHeader = []string{c.userAgent}
 	if a.apiKey == "" {
-		c.signer = v4.NewSigner()
+		// newRequest hands the signer the canonical URI already escaped.
+		c.signer = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 	} else {
 		c.bearerHeader = []string{"Bearer " + a.apiKey}
 	}
@@ -151,10 +157,15 @@ func (c *Client) Limiter() *Limiter { return c.limiter }
 
 // call is one operation to send.
 type call struct {
-	op     string      // operation name, for errors: "Converse"
-	path   string      // escaped path below the endpoint: modelPath(...)
-	body   []byte      // request body (re-sent as is on retries)
-	header http.Header // extra headers (content type, accept, Bedrock options)
+	op string // operation name, for errors: "Converse"
+	// The request path below the endpoint: modelPath(modelID, action) for a
+	// model operation (modelID and action set, path empty), else path, an
+	// escaped path such as a guardrail's. Either way it is computed once per
+	// client (Client.requestPath).
+	modelID, action string
+	path            string
+	body            []byte      // request body (re-sent as is on retries)
+	header          http.Header // extra headers (content type, accept, Bedrock options)
 }
 
 // transportError marks a failure to get a response at all (dial, TLS,
@@ -268,10 +279,9 @@ type reqStore struct {
 // X-Amz-Date, Authorization and X-Amz-Security-Token in place
 // (append(h[k][:0], v)), so those get slots of this attempt's own.
 func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (*http.Request, error) {
-	rawPath := c.basePath + cl.path
-	p, err := url.PathUnescape(rawPath)
+	rp, err := c.requestPath(cl)
 	if err != nil {
-		return nil, fmt.Errorf("bad request path %q: %w", rawPath, err)
+		return nil, err
 	}
 	st := new(reqStore)
 	st.body.Reset(cl.body)
@@ -280,7 +290,7 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 		return nil, err
 	}
 	u := req.URL // parsed from "": fill it in rather than allocate another
-	u.Scheme, u.Host, u.Path, u.RawPath = c.scheme, c.host, p, rawPath
+	u.Scheme, u.Host, u.Path, u.RawPath = c.scheme, c.host, rp.path, rp.raw
 	req.Host = c.host
 	h := req.Header
 	for k, v := range cl.header {
@@ -305,10 +315,85 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 	if creds.SessionToken != "" {
 		h["X-Amz-Security-Token"] = st.vals[2:3:3]
 	}
-	if err := c.signer.SignHTTP(ctx, creds, req, payloadHash, "bedrock", c.region, time.Now()); err != nil {
+	// The signer (built with DisableURIPathEscaping) is handed the
+	// precomputed canonical URI, which it prefers to the path when it is in
+	// URL.Opaque (see the aws/signer/v4 package doc), and the wire form is
+	// put back once it has signed: the signature is the one it computes
+	// from the path itself, without escaping the path per request.
+	if rp.opaque {
+		u.Opaque = rp.canonical
+	} else {
+		u.Path, u.RawPath = rp.uriPath, rp.canonical // EscapedPath() == canonical
+	}
+	err = c.signer.SignHTTP(ctx, creds, req, payloadHash, "bedrock", c.region, time.Now())
+	u.Opaque, u.Path, u.RawPath = "", rp.path, rp.raw
+	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return req, nil
+}
+
+// reqPath is the request path of one operation, as newRequest needs it.
+// It depends only on the client's endpoint and the call, so it is computed
+// once and cached (Client.paths); its fields are never written after.
+type reqPath struct {
+	raw, path string // the request's URL.RawPath and URL.Path
+	// uriPath is the path as sent (URL.EscapedPath(), "/" if empty), and
+	// canonical the SigV4 canonical URI: uriPath URI-encoded once more
+	// (exactly what the signer would compute: bedrock is not S3).
+	uriPath, canonical string
+	// opaque: the signer can be given canonical as URL.Opaque, which it
+	// reads up to the first "/" after an optional leading "//".
+	opaque bool
+}
+
+// pathKey identifies a cached reqPath: the call's modelID, action and path.
+type pathKey struct{ modelID, action, path string }
+
+// maxCachedPaths bounds a client's path cache, and maxCachedPathLen the
+// length of a cached model ID or path (the service's limit on a model ID):
+// model IDs may come from the client's callers. Other paths are computed
+// per call, as they were before the cache.
+const (
+	maxCachedPaths   = 1024
+	maxCachedPathLen = 2048
+)
+
+// requestPath returns the path of cl, from the cache when it can.
+func (c *Client) requestPath(cl *call) (*reqPath, error) {
+	k := pathKey{cl.modelID, cl.action, cl.path}
+	if v, ok := c.paths.Load(k); ok {
+		return v.(*reqPath), nil
+	}
+	rel := cl.path
+	if cl.action != "" {
+		rel = modelPath(cl.modelID, cl.action)
+	}
+	rp, err := newReqPath(c.basePath + rel)
+	if err != nil {
+		return nil, err
+	}
+	if len(cl.modelID)+len(cl.path) <= maxCachedPathLen && c.npaths.Load() < maxCachedPaths {
+		if _, loaded := c.paths.LoadOrStore(k, rp); !loaded {
+			c.npaths.Add(1)
+		}
+	}
+	return rp, nil
+}
+
+func newReqPath(raw string) (*reqPath, error) {
+	p, err := url.PathUnescape(raw)
+	if err != nil {
+		return nil, fmt.Errorf("bad request path %q: %w", raw, err)
+	}
+	u := url.URL{Path: p, RawPath: raw}
+	uriPath := u.EscapedPath() // what net/http sends, and what the signer reads
+	if uriPath == "" {
+		uriPath = "/"
+	}
+	canonical := httpbinding.EscapePath(uriPath, false)
+	return &reqPath{raw: raw, path: p, uriPath: uriPath, canonical: canonical,
+		opaque: strings.HasPrefix(canonical, "/") && !strings.HasPrefix(canonical, "//")}, nil
 }
 
 // noRedirects makes a 3xx an ordinary error response, as in the AWS SDKs:

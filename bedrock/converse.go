@@ -586,7 +586,7 @@ func (c *Client) Converse(ctx context.Context, modelID string, req *ConverseRequ
 		return nil, err
 	}
 	out := new(ConverseResponse)
-	md, err := c.doJSON(ctx, &call{op: op, path: modelPath(modelID, "converse")}, req, out)
+	md, err := c.doJSON(ctx, &call{op: op, modelID: modelID, action: "converse"}, req, out)
 	if err != nil {
 		return nil, err
 	}

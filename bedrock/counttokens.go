@@ -67,7 +67,7 @@ func (c *Client) CountTokens(ctx context.Context, modelID string, req *CountToke
 	var body countTokensBody
 	body.Input.Converse, body.Input.InvokeModel = req.Converse, req.InvokeModel
 	out := new(CountTokensResponse)
-	md, err := c.doJSON(ctx, &call{op: op, path: modelPath(modelID, "count-tokens")}, &body, out)
+	md, err := c.doJSON(ctx, &call{op: op, modelID: modelID, action: "count-tokens"}, &body, out)
 	if err != nil {
 		return nil, err
 	}

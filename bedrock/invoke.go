@@ -101,7 +101,7 @@ func (c *Client) InvokeModel(ctx context.Context, modelID string, in *InvokeMode
 	if err != nil {
 		return nil, &OpError{op, err}
 	}
-	resp, err := c.send(ctx, &call{op: op, path: modelPath(modelID, "invoke"), body: in.Body, header: h})
+	resp, err := c.send(ctx, &call{op: op, modelID: modelID, action: "invoke", body: in.Body, header: h})
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func (c *Client) signConverse(ctx context.Context, op, modelID, action string, r
 	if err != nil {
 		return nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
 	}
-	cl := &call{op: op, path: modelPath(modelID, action), body: body, header: jsonHeader}
+	cl := &call{op: op, modelID: modelID, action: action, body: body, header: jsonHeader}
 	hr, err := c.newRequest(ctx, cl, c.payloadHash(body))
 	if err != nil {
 		return nil, &OpError{op, err}
