@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,12 +26,46 @@ type Metrics struct {
 	firstToken *prometheus.HistogramVec
 	tokens     *prometheus.CounterVec
 	errors     *prometheus.CounterVec
+
+	// series caches, per kind of finished request, the children Observe
+	// updates, so that a request costs one map lookup rather than a
+	// WithLabelValues (hashing, locking, UTF-8 checks) per metric. The map
+	// is copied on write: readers only load the pointer.
+	series    atomic.Pointer[map[seriesKey]*series]
+	seriesMu  sync.Mutex // serialises writers
+	maxSeries int        // beyond this many entries, Observe resolves uncached
+}
+
+// seriesKey is what decides which children a request updates: its labels
+// and which of the optional metrics it touches (so that a cached entry
+// never creates a child, i.e. a /metrics line, the request would not have).
+type seriesKey struct {
+	surface, model, kind string
+	code                 int
+	parts                uint8
+}
+
+const (
+	hasFirstToken = 1 << iota
+	hasInput
+	hasOutput
+	hasCacheRead
+)
+
+// series is the children one kind of request updates; nil where it
+// updates none.
+type series struct {
+	requests                 prometheus.Counter
+	duration, firstToken     prometheus.Observer
+	input, output, cacheRead prometheus.Counter
+	errors                   prometheus.Counter
 }
 
 // New registers the metrics (and the Go runtime's) in a new registry.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		maxSeries: 1000,
+		reg:       prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quarry_requests_total", Help: "HTTP requests served, by API surface, model and status code.",
 		}, []string{"surface", "model", "code"}),
@@ -62,25 +98,92 @@ func (m *Metrics) Observe(_ *http.Request, status int, d time.Duration, s access
 	if s.Surface == "" {
 		return // health, metrics and unknown paths
 	}
-	m.requests.WithLabelValues(s.Surface, s.Model, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(s.Surface, s.Model).Observe(d.Seconds())
+	k := seriesKey{surface: s.Surface, model: s.Model, kind: s.ErrorKind, code: status}
 	if s.FirstToken > 0 {
-		m.firstToken.WithLabelValues(s.Surface, s.Model).Observe(s.FirstToken.Seconds())
+		k.parts |= hasFirstToken
 	}
 	if s.Model != "" {
 		if s.InputTokens > 0 {
-			m.tokens.WithLabelValues(s.Model, "input").Add(float64(s.InputTokens))
+			k.parts |= hasInput
 		}
 		if s.OutputTokens > 0 {
-			m.tokens.WithLabelValues(s.Model, "output").Add(float64(s.OutputTokens))
+			k.parts |= hasOutput
 		}
 		if s.CacheReadTokens > 0 {
-			m.tokens.WithLabelValues(s.Model, "cache_read").Add(float64(s.CacheReadTokens))
+			k.parts |= hasCacheRead
 		}
 	}
-	if s.ErrorKind != "" {
-		m.errors.WithLabelValues(s.Surface, s.Model, s.ErrorKind).Inc()
+	c := m.lookup(k)
+	c.requests.Inc()
+	c.duration.Observe(d.Seconds())
+	if c.firstToken != nil {
+		c.firstToken.Observe(s.FirstToken.Seconds())
 	}
+	if c.input != nil {
+		c.input.Add(float64(s.InputTokens))
+	}
+	if c.output != nil {
+		c.output.Add(float64(s.OutputTokens))
+	}
+	if c.cacheRead != nil {
+		c.cacheRead.Add(float64(s.CacheReadTokens))
+	}
+	if c.errors != nil {
+		c.errors.Inc()
+	}
+}
+
+// lookup returns k's children, from the cache or resolved (and cached
+// while the cache has room).
+func (m *Metrics) lookup(k seriesKey) *series {
+	if p := m.series.Load(); p != nil {
+		if c, ok := (*p)[k]; ok {
+			return c
+		}
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	var old map[seriesKey]*series
+	if p := m.series.Load(); p != nil {
+		old = *p
+		if c, ok := old[k]; ok {
+			return c
+		}
+	}
+	c := m.resolve(k)
+	if len(old) < m.maxSeries {
+		next := make(map[seriesKey]*series, len(old)+1)
+		for k, v := range old {
+			next[k] = v
+		}
+		next[k] = c
+		m.series.Store(&next)
+	}
+	return c
+}
+
+// resolve looks up (creating) the children k's requests update.
+func (m *Metrics) resolve(k seriesKey) *series {
+	c := &series{
+		requests: m.requests.WithLabelValues(k.surface, k.model, strconv.Itoa(k.code)),
+		duration: m.duration.WithLabelValues(k.surface, k.model),
+	}
+	if k.parts&hasFirstToken != 0 {
+		c.firstToken = m.firstToken.WithLabelValues(k.surface, k.model)
+	}
+	if k.parts&hasInput != 0 {
+		c.input = m.tokens.WithLabelValues(k.model, "input")
+	}
+	if k.parts&hasOutput != 0 {
+		c.output = m.tokens.WithLabelValues(k.model, "output")
+	}
+	if k.parts&hasCacheRead != 0 {
+		c.cacheRead = m.tokens.WithLabelValues(k.model, "cache_read")
+	}
+	if k.kind != "" {
+		c.errors = m.errors.WithLabelValues(k.surface, k.model, k.kind)
+	}
+	return c
 }
 
 // Handler serves the metrics in the Prometheus text format.
