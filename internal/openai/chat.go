@@ -20,28 +20,21 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
 	entry := accesslog.From(ctx)
 
-	var members map[string]json.RawMessage
-	if aerr := decodeBody(r, &members); aerr != nil {
-		writeAPIError(w, r, aerr)
-		return
-	}
-	if members == nil {
-		writeAPIError(w, r, invalid("", "The request body must be a JSON object."))
-		return
-	}
-	m, aerr := h.chatModel(members["model"])
+	body, aerr := readBody(r)
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	entry.SetModel(m.Name)
-	cm := chatModelOf(m)
-	req, aerr := decodeChatRequest(members, cm.Defaults)
+	req, served, aerr := h.decodeChat(body)
+	if served != nil {
+		entry.SetModel(served.model.Name)
+	}
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	creq, plan, aerr := convertChatRequest(ctx, req, cm, h.media.fetch)
+	m, cm := served.model, &served.chat
+	creq, plan, aerr := convertChatRequest(ctx, req, *cm, h.media.fetch)
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
@@ -90,6 +83,58 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(cc)
 }
 
+// servedChat is what serving a chat model takes that does not change
+// between requests, worked out once (NewHandler).
+type servedChat struct {
+	model    *upstream.Model
+	chat     chatModel
+	defaults chatDefaults
+}
+
+func newServedChat(m *upstream.Model) *servedChat {
+	return &servedChat{model: m, chat: chatModelOf(m), defaults: newChatDefaults(m.Defaults)}
+}
+
+// served returns m's servedChat.
+func (h *Handler) served(m *upstream.Model) *servedChat {
+	if s, ok := h.chats[m]; ok {
+		return s
+	}
+	return newServedChat(m) // not in the registry NewHandler saw
+}
+
+// decodeChat decodes a chat request body and resolves its model: the model
+// is returned (served) once resolved, even with an error after that. It
+// decodes the body in one pass (decodeChatFast) when it can, and otherwise
+// member by member (decodeChatRequest), which is also the path that words
+// the errors.
+func (h *Handler) decodeChat(body []byte) (*chatRequest, *servedChat, *apiError) {
+	if req, set, ok := decodeChatFast(body); ok {
+		m, aerr := h.chatModelNamed(req.Model)
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		s := h.served(m)
+		if s.defaults.apply(req, set) {
+			return req, s, nil
+		}
+	}
+	var members map[string]json.RawMessage
+	if aerr := unmarshalBody(body, &members); aerr != nil {
+		return nil, nil, aerr
+	}
+	if members == nil {
+		return nil, nil, invalid("", "The request body must be a JSON object.")
+	}
+	m, aerr := h.chatModel(members["model"])
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	s := h.served(m)
+	req, aerr := decodeChatRequest(members, s.chat.Defaults)
+	return req, s, aerr
+}
+
 // chatModel resolves the request's model member to a served chat model.
 func (h *Handler) chatModel(raw json.RawMessage) (*upstream.Model, *apiError) {
 	if isNull(raw) {
@@ -99,6 +144,11 @@ func (h *Handler) chatModel(raw json.RawMessage) (*upstream.Model, *apiError) {
 	if err := json.Unmarshal(raw, &name); err != nil {
 		return nil, invalid("model", "Invalid type for 'model': expected a string.")
 	}
+	return h.chatModelNamed(name)
+}
+
+// chatModelNamed resolves a model name ("": none) to a served chat model.
+func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 	if name == "" {
 		return nil, invalid("model", "Missing required parameter: 'model'.")
 	}

@@ -5,16 +5,17 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -53,6 +54,8 @@ type Handler struct {
 	started time.Time
 	// media fetches the http(s) media URLs of chat requests.
 	media *mediaFetcher
+	// chats are the registry's chat models, as the chat handler serves them.
+	chats map[*upstream.Model]*servedChat
 }
 
 // NewHandler returns the OpenAI API handler.
@@ -66,7 +69,15 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
 	}
-	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now(), media: newMediaFetcher(opts.Media)}
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now(), media: newMediaFetcher(opts.Media),
+		chats: map[*upstream.Model]*servedChat{}}
+	if reg != nil {
+		for _, m := range reg.Models() {
+			if m.Kind == config.KindChat {
+				h.chats[m] = newServedChat(m)
+			}
+		}
+	}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 	h.mux.HandleFunc("POST /v1/images/generations", h.imageGenerations)
@@ -156,18 +167,32 @@ func writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 // is wrong and where. Unknown fields are ignored, as clients send parameters
 // Bedrock has no use for.
 func decodeBody(r *http.Request, dst any) *apiError {
+	data, aerr := readBody(r)
+	if aerr != nil {
+		return aerr
+	}
+	return unmarshalBody(data, dst)
+}
+
+// readBody reads a request body that must not be empty (see decodeBody).
+func readBody(r *http.Request) ([]byte, *apiError) {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
 				Msg: fmt.Sprintf("The request body is larger than the gateway's limit of %d bytes.", mbe.Limit)}
 		}
-		return invalid("", "The request body could not be read: %v", err)
+		return nil, invalid("", "The request body could not be read: %v", err)
 	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return invalid("", "The request body is empty; send a JSON object.")
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, invalid("", "The request body is empty; send a JSON object.")
 	}
+	return data, nil
+}
+
+// unmarshalBody decodes a body readBody read into dst (see decodeBody).
+func unmarshalBody(data []byte, dst any) *apiError {
 	if err := json.Unmarshal(data, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
