@@ -77,10 +77,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // retryable reports whether an attempt's failure may be retried.
 func retryable(err error) bool {
-	var be *Error
-	if errors.As(err, &be) {
+	if be, ok := errors.AsType[*Error](err); ok {
 		return be.Retryable()
 	}
-	var te *transportError
-	return errors.As(err, &te)
+	_, ok := errors.AsType[*transportError](err)
+	return ok
 }

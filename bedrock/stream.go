@@ -362,13 +362,13 @@ func (s *ConverseStream) finish(err error) {
 // operation op: nil at a clean end (io.EOF) or after Close, an in-stream
 // *Error as it is, the context's error once it is done, else an *OpError.
 func streamEndError(ctx context.Context, op string, err error) error {
-	var be *Error
-	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, errStreamClosed):
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, errStreamClosed) {
 		return nil
-	case errors.As(err, &be):
+	}
+	if be, ok := errors.AsType[*Error](err); ok {
 		return be
-	case ctx.Err() != nil:
+	}
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return &OpError{op, err}
