@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,13 @@ func (m *Metrics) lookup(k seriesKey) *series {
 
 // resolve looks up (creating) the children k's requests update.
 func (m *Metrics) resolve(k seriesKey) *series {
+	// WithLabelValues panics on a value that is not UTF-8, and a model
+	// label can come from a client (an elastic endpoint ID in the URL,
+	// e.g. /_inference/%FF): the panic, in the access log's done hook,
+	// cost the client its response.
+	k.surface = strings.ToValidUTF8(k.surface, "\uFFFD")
+	k.model = strings.ToValidUTF8(k.model, "\uFFFD")
+	k.kind = strings.ToValidUTF8(k.kind, "\uFFFD")
 	c := &series{
 		requests: m.requests.WithLabelValues(k.surface, k.model, strconv.Itoa(k.code)),
 		duration: m.duration.WithLabelValues(k.surface, k.model),

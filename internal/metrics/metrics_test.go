@@ -142,3 +142,21 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	})
 }
+
+// A label value that is not UTF-8 (a client's endpoint ID) is counted
+// under the value with U+FFFD for the bad bytes, instead of panicking.
+func TestObserveInvalidUTF8(t *testing.T) {
+	m := New()
+	for range 2 {
+		m.Observe(nil, 404, time.Millisecond, accesslog.Snapshot{Surface: "elasticsearch", Model: "id-\xff", ErrorKind: "resource_not_found_exception"})
+	}
+	text := strings.Join(quarryLines(t, m), "\n")
+	for _, want := range []string{
+		`quarry_requests_total{code="404",model="id-` + "\uFFFD" + `",surface="elasticsearch"} 2`,
+		`quarry_errors_total{kind="resource_not_found_exception",model="id-` + "\uFFFD" + `",surface="elasticsearch"} 2`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s in\n%s", want, text)
+		}
+	}
+}
