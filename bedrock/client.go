@@ -301,8 +301,8 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 			h[k] = v[:len(v):len(v)]
 		}
 	}
-	h["User-Agent"] = c.uaHeader
 	if c.signer == nil {
+		h["User-Agent"] = c.uaHeader
 		h["Authorization"] = c.bearerHeader
 		return req, nil
 	}
@@ -330,6 +330,7 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
+	h["User-Agent"] = c.uaHeader // after signing: never signed, so not shown to the signer
 	return req, nil
 }
 
