@@ -36,14 +36,40 @@ func (o *Options) Role(role string, hasToolCalls bool) (string, error) {
 	default:
 		return "", fmt.Errorf("%w %q (roles: system, developer, user, assistant, tool)", ErrUnknownRole, role)
 	}
-	allowed, def := o.EffectiveRoles()
-	if !slices.Contains(allowed, role) {
-		role = def
+	if !o.allows(role) {
+		role = o.defaultRole()
 	}
 	if to, ok := o.RemapRoles[role]; ok && to != "" {
 		role = to
 	}
 	return role, nil
+}
+
+// allows reports whether role, one of Roles, is among the allowed roles of
+// EffectiveRoles. Role asks it per message: it builds no list.
+func (o *Options) allows(role string) bool {
+	anyValid := false
+	for _, r := range o.AllowedRoles {
+		if r == role {
+			return true
+		}
+		anyValid = anyValid || slices.Contains(Roles, r)
+	}
+	return !anyValid // none valid: all of Roles
+}
+
+// defaultRole is EffectiveRoles' default role, without building the list.
+func (o *Options) defaultRole() string {
+	switch {
+	case o.DefaultRole != "":
+		return o.DefaultRole
+	case o.allows("user"):
+		return "user"
+	}
+	// user is allowed unless some entry is valid: the first one is the
+	// first allowed role.
+	i := slices.IndexFunc(o.AllowedRoles, func(r string) bool { return slices.Contains(Roles, r) })
+	return o.AllowedRoles[i]
 }
 
 // Message is a role-tagged message for Conversation.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,6 +107,43 @@ func TestRole(t *testing.T) {
 	}
 	if _, err := (&Options{}).Role("human", false); !errors.Is(err, ErrUnknownRole) {
 		t.Errorf("Role(human) error = %v, want ErrUnknownRole", err)
+	}
+}
+
+// TestRoleFollowsEffectiveRoles checks Role against EffectiveRoles for
+// every AllowedRoles of up to three entries (valid, invalid, repeated) and
+// each DefaultRole.
+func TestRoleFollowsEffectiveRoles(t *testing.T) {
+	pool := []string{"system", "user", "assistant", "tool", "human"}
+	var lists [][]string
+	var build func(prefix []string)
+	build = func(prefix []string) {
+		lists = append(lists, prefix)
+		if len(prefix) == 3 {
+			return
+		}
+		for _, r := range pool {
+			build(append(append([]string(nil), prefix...), r))
+		}
+	}
+	build(nil)
+	for _, allowedRoles := range lists {
+		for _, def := range []string{"", "system", "user", "assistant"} {
+			o := &Options{AllowedRoles: allowedRoles, DefaultRole: def}
+			allowed, effDef := o.EffectiveRoles()
+			for _, role := range []string{"system", "developer", "user", "assistant"} {
+				want := role
+				if want == "developer" {
+					want = "system"
+				}
+				if !slices.Contains(allowed, want) {
+					want = effDef
+				}
+				if got, err := o.Role(role, false); err != nil || got != want {
+					t.Errorf("%+v Role(%q) = %q, %v; want %q", o, role, got, err, want)
+				}
+			}
+		}
 	}
 }
 
