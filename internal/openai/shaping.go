@@ -52,11 +52,70 @@ func shapeMessages(msgs []json.RawMessage, s *config.Shaping) []json.RawMessage 
 	if s == nil {
 		return msgs
 	}
+	// Most models keep every role; then only a cache marker that is not
+	// allowed changes a message, and a message without one need not be
+	// decoded.
+	keepRoles := keepsRoles(s)
+	if keepRoles && allowsCacheMarkers(s) {
+		return msgs
+	}
 	out := make([]json.RawMessage, len(msgs))
 	for i, raw := range msgs {
+		if keepRoles && !mayHaveCacheMarker(raw) {
+			out[i] = raw
+			continue
+		}
 		out[i] = shapeMessage(raw, s)
 	}
 	return out
+}
+
+// cacheMarkers are the per-message metadata keys shaping may drop.
+var cacheMarkers = []string{"cache_control", "cachePoint"}
+
+// openAIRoles are the roles shapeRole may change (tool messages, and
+// assistant messages with tool calls, keep theirs).
+var openAIRoles = []string{"system", "developer", "user", "assistant"}
+
+// keepsRoles reports whether shapeRole leaves every role as it is.
+func keepsRoles(s *config.Shaping) bool {
+	for _, r := range openAIRoles {
+		if shapeRole(r, false, s) != r {
+			return false
+		}
+	}
+	return true
+}
+
+// allowsCacheMarkers reports whether every cache marker is forwarded.
+func allowsCacheMarkers(s *config.Shaping) bool {
+	for _, k := range cacheMarkers {
+		if !slices.Contains(s.AllowedRoleMetadata, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// mayHaveCacheMarker reports whether a message's JSON may hold a cache
+// marker key, in the message or in a content part: false only when neither
+// name appears, not even spelled with \u escapes of letters or "_".
+func mayHaveCacheMarker(raw json.RawMessage) bool {
+	for _, k := range cacheMarkers {
+		if bytes.Contains(raw, []byte(k)) {
+			return true
+		}
+	}
+	for rest := raw; ; {
+		i := bytes.Index(rest, []byte(`\u00`))
+		if i < 0 || i+4 >= len(rest) {
+			return i >= 0
+		}
+		if c := rest[i+4]; c >= '4' && c <= '7' { // U+0040 to U+007F
+			return true
+		}
+		rest = rest[i+4:]
+	}
 }
 
 func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
@@ -71,7 +130,7 @@ func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
 		msg["role"], _ = json.Marshal(nr)
 		changed = true
 	}
-	for _, k := range []string{"cache_control", "cachePoint"} {
+	for _, k := range cacheMarkers {
 		if _, set := msg[k]; set && !slices.Contains(s.AllowedRoleMetadata, k) {
 			delete(msg, k)
 			changed = true
@@ -125,7 +184,7 @@ func dropPartMetadata(raw json.RawMessage, allowed []string) (json.RawMessage, b
 			continue
 		}
 		dropped := false
-		for _, k := range []string{"cache_control", "cachePoint"} {
+		for _, k := range cacheMarkers {
 			if _, set := part[k]; set && !slices.Contains(allowed, k) {
 				delete(part, k)
 				dropped = true

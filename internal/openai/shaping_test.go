@@ -66,6 +66,43 @@ func TestShapeMessages(t *testing.T) {
 	}
 }
 
+// TestShapeMessagesSkips checks that the messages shapeMessages passes over
+// without decoding are those shapeMessage leaves as they are.
+func TestShapeMessagesSkips(t *testing.T) {
+	in := []string{
+		`{"role":"user","content":"Hi"}`,
+		`{"role":"system","content":"Be brief.","cache_control":{"type":"ephemeral"}}`,
+		`{"role":"user","content":[{"type":"text","text":"Hi","cachePoint":{"type":"default"}}]}`,
+		`{"role":"user","content":"Hi","cache\u005fcontrol":{"type":"ephemeral"}}`,
+		`{"role":"user","content":[{"type":"text","text":"Hi","\u0063achePoint":{}}]}`,
+		`{"role":"user","content":"caf\u00e9 \u003cb\u003e","Cache_Control":{"type":"ephemeral"}}`,
+		`{"role":"developer","content":"x"}`,
+		`{"role":"assistant","content":"x"}`,
+		`{"role":"tool","tool_call_id":"c1","content":"42","cachePoint":{"type":"default"}}`,
+		`[1]`,
+	}
+	raws := make([]json.RawMessage, len(in))
+	for i, s := range in {
+		raws[i] = json.RawMessage(s)
+	}
+	for _, s := range []*config.Shaping{
+		withShapingDefaults(config.Shaping{}),
+		withShapingDefaults(config.Shaping{Options: shaping.Options{AllowedRoleMetadata: []string{"cachePoint"}}}),
+		withShapingDefaults(config.Shaping{Options: shaping.Options{AllowedRoleMetadata: []string{"cache_control", "cachePoint"}}}),
+		withShapingDefaults(config.Shaping{Options: shaping.Options{AllowedRoles: []string{"user", "assistant"},
+			AllowedRoleMetadata: []string{"cache_control", "cachePoint"}}}),
+		withShapingDefaults(config.Shaping{Options: shaping.Options{RemapRoles: map[string]string{"assistant": "user"},
+			AllowedRoleMetadata: []string{"cache_control", "cachePoint"}}}),
+	} {
+		got := shapeMessages(raws, s)
+		for i, raw := range raws {
+			if want := shapeMessage(raw, s); string(got[i]) != string(want) {
+				t.Errorf("%+v: message %d = %s\nwant %s", s.Options, i, got[i], want)
+			}
+		}
+	}
+}
+
 func TestFinishAllowed(t *testing.T) {
 	allow := &config.Shaping{Options: shaping.Options{FinishReasonAllowList: []string{"stop", "tool_use"}}}
 	deny := &config.Shaping{Options: shaping.Options{FinishReasonDenyList: []string{"length", "content_filtered"}}}
