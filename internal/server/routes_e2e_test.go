@@ -1,0 +1,53 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestRoutes pins where requests around the OpenAI routes go: the right
+// method reaches the surface, a wrong one gets the surface's own 404 (not
+// the mux's plain 405), /v1/ready is the gateway's, unknown paths get the
+// gateway's 404, and unclean paths are redirected to their clean form.
+func TestRoutes(t *testing.T) {
+	g := startGateway(t, quickstart, nil)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		want               string // in the body, or the Location of a redirect
+	}{
+		{"POST", "/v1/chat/completions", `{"model":"nova-micro","messages":[{"role":"user","content":"Hi"}]}`, 200, `"chat.completion"`},
+		{"POST", "/v1/embeddings", `{"model":"no-such-model","input":"x"}`, 404, `"model_not_found"`},
+		{"GET", "/v1/chat/completions", "", 404, `"unknown_url"`},
+		{"PUT", "/v1/embeddings", "", 404, `"unknown_url"`},
+		{"POST", "/v1/chat/completions/", "", 404, `"unknown_url"`},
+		{"GET", "/v1/models", "", 200, `"list"`},
+		{"GET", "/v1/ready", "", 200, `"ready"`},
+		{"POST", "/v1/ready", "", 404, `"unknown_url"`},
+		{"GET", "/v2/chat/completions", "", 404, `"unknown_url"`},
+		{"POST", "/v1//chat/completions", "", 307, "/v1/chat/completions"},
+		{"POST", "/v1/x/../chat/completions", "", 307, "/v1/chat/completions"},
+	} {
+		req, _ := http.NewRequest(c.method, g.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := string(raw)
+		if resp.StatusCode/100 == 3 {
+			got = resp.Header.Get("Location")
+		} else if !json.Valid(raw) {
+			t.Errorf("%s %s: not JSON: %s", c.method, c.path, raw)
+		}
+		if resp.StatusCode != c.status || !strings.Contains(got, c.want) {
+			t.Errorf("%s %s = %d %s; want %d with %s", c.method, c.path, resp.StatusCode, got, c.status, c.want)
+		}
+	}
+}
