@@ -17,7 +17,6 @@ const embeddingProbe = "how big"
 // create serves PUT /_inference/[task_type/]id.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, urlTask, id string) {
 	ctx := r.Context()
-	accesslog.From(ctx).SetModel(id)
 	body, e := readBody(r)
 	if e != nil {
 		writeError(w, r, e)
@@ -31,6 +30,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, urlTask, id str
 	// Checked before the probe call, to spare Bedrock a call; the store
 	// decides for real below.
 	if _, err := h.st.Get(ctx, id); err == nil {
+		accesslog.From(ctx).SetModel(id)
 		writeError(w, r, alreadyExists(id))
 		return
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -71,6 +71,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, urlTask, id str
 	h.writeMu.Lock()
 	err = h.st.Create(ctx, se)
 	if err == nil {
+		accesslog.From(ctx).SetModel(id)
 		ep.version = se.Version
 		h.publish(id, ep, true)
 	}
@@ -159,7 +160,6 @@ type deleteAnswer struct {
 // delete serves DELETE /_inference[/task_type]/id (?dry_run, ?force).
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, task, id string) {
 	ctx := r.Context()
-	accesslog.From(ctx).SetModel(id)
 	dryRun, e := boolParam(r, "dry_run")
 	if e == nil {
 		// force skips the reference checks, which never find anything
@@ -174,6 +174,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, task, id string
 	if e != nil && e.Status != http.StatusInternalServerError {
 		writeError(w, r, e)
 		return
+	}
+	if s != nil {
+		accesslog.From(ctx).SetModel(id)
 	}
 	if s != nil && task != "" && task != s.TaskType {
 		writeError(w, r, mismatchedTask(task, s.TaskType))
@@ -204,7 +207,6 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, task, id string
 // finish on the old one.
 func (h *Handler) update(w http.ResponseWriter, r *http.Request, task, id string) {
 	ctx := r.Context()
-	accesslog.From(ctx).SetModel(id)
 	body, e := readBody(r)
 	if e != nil {
 		writeError(w, r, e)
@@ -217,6 +219,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, task, id string
 			writeError(w, r, storeErr(id, err))
 			return
 		}
+		accesslog.From(ctx).SetModel(id)
 		s, creds, err := fromStore(cur)
 		if err != nil {
 			writeError(w, r, storedGarbage(id))

@@ -131,7 +131,6 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 // endpoint id names (which must be of the URL's task type, if any) and the
 // body.
 func (h *Handler) inferenceCall(r *http.Request, urlTask, id string) (*endpoint, []byte, time.Duration, *Error) {
-	accesslog.From(r.Context()).SetModel(id)
 	timeout, e := timeoutParam(r)
 	if e != nil {
 		return nil, nil, 0, e
@@ -140,6 +139,9 @@ func (h *Handler) inferenceCall(r *http.Request, urlTask, id string) (*endpoint,
 	if e != nil {
 		return nil, nil, 0, e
 	}
+	// Only now: the id names an endpoint. A made-up id would otherwise
+	// become a metrics label, one series per id a client cares to send.
+	accesslog.From(r.Context()).SetModel(id)
 	if urlTask != "" && urlTask != ep.s.TaskType {
 		return nil, nil, 0, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, ep.s.TaskType)
 	}

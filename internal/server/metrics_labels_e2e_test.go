@@ -7,18 +7,27 @@ import (
 	"testing"
 )
 
-// TestInvalidUTF8EndpointID: an endpoint ID that is not UTF-8 (any client
-// can send /_inference/%FF) becomes a metrics label; the request still gets
-// its answer and is counted, rather than the connection being dropped.
-func TestInvalidUTF8EndpointID(t *testing.T) {
-	g := startGateway(t, quickstart, nil)
-	for _, c := range []struct{ method, path string }{
-		{"GET", "/_inference/%FF"},
-		{"PUT", "/_inference/text_embedding/%FFx"},
-		{"POST", "/_inference/%FF"},
-		{"DELETE", "/_inference/%FF"},
+// TestMadeUpEndpointIDsAddNoSeries: any client can send requests for
+// endpoint IDs that do not exist (/_inference/nope-1, or /_inference/%FF,
+// which is not UTF-8). Each gets its Elasticsearch error, and none of them
+// becomes a metrics label, or /metrics would grow by one series per ID sent.
+// An endpoint that exists is labelled.
+func TestMadeUpEndpointIDsAddNoSeries(t *testing.T) {
+	g := startES(t, "", nil)
+	g.ok(t, "PUT", "/_inference/completion/real-one", endpointBody("completion", "anthropic", "anthropic.claude-3-haiku-20240307-v1:0", "AK1", "SK1"))
+	g.ok(t, "POST", "/_inference/real-one", `{"input":"hi"}`)
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/_inference/%FF", ""},
+		{"PUT", "/_inference/text_embedding/%FFx", `{}`},
+		{"POST", "/_inference/%FF", `{"input":"hi"}`},
+		{"DELETE", "/_inference/%FF", ""},
+		{"POST", "/_inference/made-up-1", `{"input":"hi"}`},
+		{"POST", "/_inference/completion/made-up-2/_stream", `{"input":"hi"}`},
+		{"PUT", "/_inference/made-up-3/_update", `{"task_settings":{"max_new_tokens":3}}`},
+		{"DELETE", "/_inference/made-up-4", ""},
+		{"PUT", "/_inference/completion/made-up-5", `{"service":"amazonbedrock"}`},
 	} {
-		req, _ := http.NewRequest(c.method, g.URL+c.path, strings.NewReader(`{}`))
+		req, _ := http.NewRequest(c.method, g.URL+c.path, strings.NewReader(c.body))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Errorf("%s %s: %v", c.method, c.path, err)
@@ -30,7 +39,13 @@ func TestInvalidUTF8EndpointID(t *testing.T) {
 			t.Errorf("%s %s: %d %s; want an Elasticsearch client error", c.method, c.path, resp.StatusCode, body)
 		}
 	}
-	if text := metricsText(t, g); !strings.Contains(text, `model="`+"\uFFFD"+`"`) {
-		t.Errorf("no series for the endpoint ID in /metrics:\n%s", text)
+	text := metricsText(t, &gateway{URL: g.URL})
+	if !strings.Contains(text, `model="real-one"`) {
+		t.Errorf("no series for the endpoint that exists:\n%s", text)
+	}
+	for _, id := range []string{"\uFFFD", "made-up"} {
+		if strings.Contains(text, `model="`+id) {
+			t.Errorf("a series for the made-up ID %q:\n%s", id, text)
+		}
 	}
 }
