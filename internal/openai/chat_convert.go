@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/bedrock/shaping"
@@ -238,7 +239,7 @@ type chatConverter struct {
 	req      *chatRequest
 	out      *bedrock.ConverseRequest
 	plan     *chatPlan
-	docNames map[string]bool
+	docNames map[string]bool // made by the first document
 	// toolsAsText: no toolConfig is sent, so tool calls and results in the
 	// history become text (Bedrock refuses toolUse blocks without one).
 	toolsAsText bool
@@ -248,12 +249,14 @@ type chatConverter struct {
 // Converse request and the plan for translating the answer back. fetch
 // resolves http(s) media URLs; nil refuses them.
 func convertChatRequest(ctx context.Context, req *chatRequest, m chatModel, fetch fetchFunc) (*bedrock.ConverseRequest, *chatPlan, *apiError) {
-	c := &chatConverter{
-		ctx: ctx, m: &m, caps: capsOf(&m), fetch: fetch, req: req,
-		out:      &bedrock.ConverseRequest{},
-		plan:     &chatPlan{Model: m.Name, Stream: req.Stream},
-		docNames: map[string]bool{},
-	}
+	// The results and the converter's copy of the model, allocated
+	// together.
+	r := &struct {
+		out  bedrock.ConverseRequest
+		plan chatPlan
+		m    chatModel
+	}{plan: chatPlan{Model: m.Name, Stream: req.Stream}, m: m}
+	c := &chatConverter{ctx: ctx, m: &r.m, caps: capsOf(&m), fetch: fetch, req: req, out: &r.out, plan: &r.plan}
 	if req.Stream && req.StreamOptions != nil {
 		c.plan.IncludeUsage = req.StreamOptions.IncludeUsage
 	}
@@ -282,7 +285,7 @@ func (c *chatConverter) tools() *apiError {
 	names := map[string]bool{}
 	var tools []bedrock.Tool
 	for i, raw := range req.Tools {
-		p := fmt.Sprintf("tools[%d]", i)
+		p := "tools[" + strconv.Itoa(i) + "]"
 		var t chatTool
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return jsonError(p, err)
@@ -465,14 +468,6 @@ func (c *chatConverter) forceJSONTool(name, description string, schema json.RawM
 	c.plan.JSONTool = name
 }
 
-// turn is a Converse message being assembled; from is the OpenAI index of
-// its first message.
-type turn struct {
-	role    string
-	content []bedrock.ContentBlock
-	from    int
-}
-
 // messages translates the conversation.
 func (c *chatConverter) messages() *apiError {
 	if c.req.Messages == nil {
@@ -484,19 +479,20 @@ func (c *chatConverter) messages() *apiError {
 	if s := strings.TrimSpace(c.m.SystemPrompt); s != "" {
 		c.out.System = append(c.out.System, bedrock.SystemText(c.m.SystemPrompt))
 	}
-	var turns []turn
-	add := func(role string, blocks []bedrock.ContentBlock, i int) {
+	turns := make([]bedrock.Message, 0, len(c.req.Messages))
+	add := func(role string, blocks []bedrock.ContentBlock) {
 		// Bedrock requires alternating roles: consecutive messages of one
 		// role (tool results and the user message after them, say) merge.
-		if n := len(turns); n > 0 && turns[n-1].role == role {
-			turns[n-1].content = append(turns[n-1].content, blocks...)
+		if n := len(turns); n > 0 && turns[n-1].Role == role {
+			turns[n-1].Content = append(turns[n-1].Content, blocks...)
 			return
 		}
-		turns = append(turns, turn{role: role, content: blocks, from: i})
+		turns = append(turns, bedrock.Message{Role: role, Content: blocks})
 	}
+	var msg chatMessage // one for every message: decoding moves it to the heap
 	for i, raw := range c.req.Messages {
-		p := fmt.Sprintf("messages[%d]", i)
-		var msg chatMessage
+		p := "messages[" + strconv.Itoa(i) + "]"
+		msg = chatMessage{}
 		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 			return invalid(p, "Invalid '%s': expected a message object.", p)
 		}
@@ -534,7 +530,7 @@ func (c *chatConverter) messages() *apiError {
 			if !hasContent(blocks) {
 				return invalid(p+".content", "'%s' is empty: its content is missing or blank, and Bedrock refuses blank text.", p)
 			}
-			add(bedrock.RoleUser, withCachePoint(blocks, marker), i)
+			add(bedrock.RoleUser, withCachePoint(blocks, marker))
 		case "assistant":
 			blocks, aerr := c.assistantContent(&msg, p)
 			if aerr != nil {
@@ -543,13 +539,13 @@ func (c *chatConverter) messages() *apiError {
 			if !hasContent(blocks) {
 				return invalid(p+".content", "'%s' is empty: an assistant message needs non-blank content or tool_calls.", p)
 			}
-			add(bedrock.RoleAssistant, withCachePoint(blocks, marker), i)
+			add(bedrock.RoleAssistant, withCachePoint(blocks, marker))
 		case "tool":
 			block, aerr := c.toolResult(&msg, p)
 			if aerr != nil {
 				return aerr
 			}
-			add(bedrock.RoleUser, withCachePoint([]bedrock.ContentBlock{block}, marker), i)
+			add(bedrock.RoleUser, withCachePoint([]bedrock.ContentBlock{block}, marker))
 		case "":
 			return invalid(p+".role", "Missing required parameter: '%s.role'.", p)
 		case "function":
@@ -561,9 +557,7 @@ func (c *chatConverter) messages() *apiError {
 	if len(turns) == 0 {
 		return invalid("messages", "'messages' has no user or assistant message; Bedrock needs a conversation, not only a system prompt.")
 	}
-	for _, t := range turns {
-		c.out.Messages = append(c.out.Messages, bedrock.Message{Role: t.role, Content: t.content})
-	}
+	c.out.Messages = turns
 	return nil
 }
 
@@ -618,53 +612,78 @@ func checkCachePoint(cp *bedrock.CachePointBlock, p string) (*bedrock.CachePoint
 	return &out, nil
 }
 
-// decodeContent splits a message's content into its string form or its
-// parts. A missing or null content is neither.
-func decodeContent(raw json.RawMessage, p string) (text *string, parts []contentPart, err *apiError) {
+// decodeContent splits a message's content into its string form (isText)
+// or its parts. A missing or null content is neither.
+func decodeContent(raw json.RawMessage, p string) (text string, isText bool, parts []contentPart, err *apiError) {
 	if isNull(raw) {
-		return nil, nil, nil
+		return "", false, nil, nil
 	}
 	switch bytes.TrimSpace(raw)[0] {
 	case '"':
-		var s string
-		if e := json.Unmarshal(raw, &s); e != nil {
-			return nil, nil, invalid(p+".content", "Invalid '%s.content': not a valid string.", p)
+		s, ok := jsonString(raw)
+		if !ok {
+			return "", false, nil, invalid(p+".content", "Invalid '%s.content': not a valid string.", p)
 		}
-		return &s, nil, nil
+		return s, true, nil, nil
 	case '[':
 		var raws []json.RawMessage
 		if e := json.Unmarshal(raw, &raws); e != nil {
-			return nil, nil, invalid(p+".content", "Invalid '%s.content': not a valid array.", p)
+			return "", false, nil, invalid(p+".content", "Invalid '%s.content': not a valid array.", p)
 		}
 		parts = make([]contentPart, len(raws))
 		for j, r := range raws {
-			pp := fmt.Sprintf("%s.content[%d]", p, j)
+			pp := contentPath(p, j)
 			if t := bytes.TrimSpace(r); len(t) == 0 || t[0] != '{' {
-				return nil, nil, invalid(pp, "Invalid '%s': expected a content part object such as {\"type\": \"text\", \"text\": ...}.", pp)
+				return "", false, nil, invalid(pp, "Invalid '%s': expected a content part object such as {\"type\": \"text\", \"text\": ...}.", pp)
 			}
 			if e := json.Unmarshal(r, &parts[j]); e != nil {
-				return nil, nil, jsonError(pp, e)
+				return "", false, nil, jsonError(pp, e)
 			}
 		}
-		return nil, parts, nil
+		return "", false, parts, nil
 	}
-	return nil, nil, invalid(p+".content", "Invalid type for '%s.content': expected a string or an array of content parts.", p)
+	return "", false, nil, invalid(p+".content", "Invalid type for '%s.content': expected a string or an array of content parts.", p)
+}
+
+// contentPath is the path of part j of the content of message path p.
+func contentPath(p string, j int) string { return p + ".content[" + strconv.Itoa(j) + "]" }
+
+// jsonString decodes a JSON string as json.Unmarshal does; ok is false when
+// raw is not one. A string without escapes is taken as it is, the
+// common case, without the decoder.
+func jsonString(raw []byte) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		inner := raw[1 : n-1]
+		plain := true
+		for _, c := range inner {
+			if c < ' ' || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain && utf8.Valid(inner) {
+			return string(inner), true
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err == nil
 }
 
 // textContent reads content that may hold only text (system, developer,
 // tool messages; assistant text with refusals when refusals is set). Blank
 // text is dropped: Bedrock refuses blank text blocks.
 func (c *chatConverter) textContent(raw json.RawMessage, p string, refusals bool) ([]bedrock.ContentBlock, *apiError) {
-	text, parts, aerr := decodeContent(raw, p)
+	text, isText, parts, aerr := decodeContent(raw, p)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if text != nil {
-		return textBlocks(*text), nil
+	if isText {
+		return textBlocks(text), nil
 	}
 	var out []bedrock.ContentBlock
 	for j, part := range parts {
-		pp := fmt.Sprintf("%s.content[%d]", p, j)
+		pp := contentPath(p, j)
 		var s *string
 		switch {
 		case part.Type == "text":
@@ -703,16 +722,16 @@ func textBlocks(s string) []bedrock.ContentBlock {
 
 // userContent reads a user message: text and media parts.
 func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.ContentBlock, *apiError) {
-	text, parts, aerr := decodeContent(raw, p)
+	text, isText, parts, aerr := decodeContent(raw, p)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if text != nil {
-		return textBlocks(*text), nil
+	if isText {
+		return textBlocks(text), nil
 	}
 	var out []bedrock.ContentBlock
 	for j, part := range parts {
-		pp := fmt.Sprintf("%s.content[%d]", p, j)
+		pp := contentPath(p, j)
 		switch part.Type {
 		case "text":
 			if part.Text == nil {
@@ -873,6 +892,9 @@ func (c *chatConverter) document(f *filePart, p string) (*bedrock.DocumentBlock,
 		return nil, invalid(p, "Unsupported document type in '%s' (%s). Supported: pdf, csv, doc, docx, xls, xlsx, html, txt, md.", p, clipString(describeType(mt, filename), 80))
 	}
 	src := bedrock.DocumentSource{Bytes: data, S3Location: s3}
+	if c.docNames == nil {
+		c.docNames = map[string]bool{}
+	}
 	return &bedrock.DocumentBlock{Format: format, Name: documentName(baseName(filename), c.docNames), Source: src}, nil
 }
 
@@ -909,7 +931,7 @@ func (c *chatConverter) assistantContent(msg *chatMessage, p string) ([]bedrock.
 		return nil, aerr
 	}
 	for j, raw := range msg.ToolCalls {
-		pp := fmt.Sprintf("%s.tool_calls[%d]", p, j)
+		pp := p + ".tool_calls[" + strconv.Itoa(j) + "]"
 		var tc chatToolCall
 		if err := json.Unmarshal(raw, &tc); err != nil {
 			return nil, jsonError(pp, err)

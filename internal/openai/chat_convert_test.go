@@ -312,3 +312,29 @@ func FuzzChatRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONString checks jsonString against json.Unmarshal.
+func TestJSONString(t *testing.T) {
+	for _, raw := range []string{
+		`"Hi"`, `""`, `"caf` + "\u00e9" + `"`, `"a\"b"`, `"\u00e9\n"`, "\"\xff\"", "\"\xed\xa0\x80\"",
+		"\"\xef\xbf\xbd\"", "\"a\tb\"", `"a`, `"`, `a"`, ` "a"`, `"a" `, `"a""b"`, `42`, `null`,
+	} {
+		checkJSONString(t, []byte(raw))
+	}
+}
+
+func checkJSONString(t *testing.T, raw []byte) {
+	t.Helper()
+	var want string
+	wantOK := json.Unmarshal(raw, &want) == nil
+	got, ok := jsonString(raw)
+	if ok != wantOK || got != want {
+		t.Errorf("jsonString(%q) = %q, %v; json.Unmarshal gives %q, %v", raw, got, ok, want, wantOK)
+	}
+}
+
+func FuzzJSONString(f *testing.F) {
+	f.Add([]byte(`"Hi"`))
+	f.Add([]byte("\"\xff\""))
+	f.Fuzz(func(t *testing.T, raw []byte) { checkJSONString(t, raw) })
+}
