@@ -1313,7 +1313,12 @@ func finishReason(stop string) string { return shaping.OpenAIFinishReason(stop) 
 // openAIUsage converts Bedrock's usage: prompt_tokens counts cache reads and
 // writes too, which Bedrock reports apart from inputTokens.
 func openAIUsage(u bedrock.TokenUsage) *chatUsage {
-	out := &chatUsage{
+	out := usageOf(u)
+	return &out
+}
+
+func usageOf(u bedrock.TokenUsage) chatUsage {
+	out := chatUsage{
 		PromptTokens:     u.InputTokens + u.CacheReadInputTokens + u.CacheWriteInputTokens,
 		CompletionTokens: u.OutputTokens,
 	}
@@ -1341,7 +1346,12 @@ func matchedStopSequence(extra json.RawMessage, stopReason string, plan *chatPla
 }
 
 func newBedrockMeta(u bedrock.TokenUsage, trace *bedrock.ConverseTrace, pc *bedrock.PerformanceConfig, st *bedrock.ServiceTier, stopSeq *string, requestID string) *bedrockMeta {
-	return &bedrockMeta{
+	m := bedrockMetaOf(u, trace, pc, st, stopSeq, requestID)
+	return &m
+}
+
+func bedrockMetaOf(u bedrock.TokenUsage, trace *bedrock.ConverseTrace, pc *bedrock.PerformanceConfig, st *bedrock.ServiceTier, stopSeq *string, requestID string) bedrockMeta {
+	return bedrockMeta{
 		Trace:             trace,
 		Usage:             bedrockCacheUsage{CacheReadInputTokens: u.CacheReadInputTokens, CacheWriteInputTokens: u.CacheWriteInputTokens},
 		StopSequence:      stopSeq,
@@ -1353,16 +1363,23 @@ func newBedrockMeta(u bedrock.TokenUsage, trace *bedrock.ConverseTrace, pc *bedr
 
 // convertChatResponse translates a Converse response into a chat.completion.
 func convertChatResponse(resp *bedrock.ConverseResponse, plan *chatPlan, id string, created int64) *chatCompletion {
-	var text, reasoning strings.Builder
+	// The completion and what it points to, allocated together.
+	a := &struct {
+		cc      chatCompletion
+		choices [1]chatChoice
+		usage   chatUsage
+		meta    bedrockMeta
+		content string // the message content: the text or the answer
+	}{}
+	var text, reasoning textJoin
 	var calls []responseToolCall
-	var answer *string // the response_format tool's input
+	answered := false // content holds the response_format tool's input
 	if m := resp.Output.Message; m != nil {
 		for _, b := range m.Content {
 			switch {
 			case b.ToolUse != nil:
-				if plan.JSONTool != "" && b.ToolUse.Name == plan.JSONTool && answer == nil {
-					s := compactJSON(b.ToolUse.Input)
-					answer = &s
+				if plan.JSONTool != "" && b.ToolUse.Name == plan.JSONTool && !answered {
+					a.content, answered = compactJSON(b.ToolUse.Input), true
 					continue
 				}
 				if plan.FirstToolOnly && len(calls) > 0 {
@@ -1373,39 +1390,71 @@ func convertChatResponse(resp *bedrock.ConverseResponse, plan *chatPlan, id stri
 					Function: toolFunction{Name: b.ToolUse.Name, Arguments: args}})
 			case b.ReasoningContent != nil:
 				if rt := b.ReasoningContent.ReasoningText; rt != nil {
-					reasoning.WriteString(rt.Text)
+					reasoning.add(rt.Text)
 				}
 			case b.CitationsContent != nil:
 				for _, g := range b.CitationsContent.Content {
-					text.WriteString(g.Text)
+					text.add(g.Text)
 				}
 			default:
-				text.WriteString(b.Text)
+				text.add(b.Text)
 			}
 		}
 	}
 	finish := finishReason(resp.StopReason)
 	msg := responseMessage{Role: "assistant", ToolCalls: calls, ReasoningContent: reasoning.String()}
 	switch {
-	case answer != nil:
+	case answered:
 		// Text around the answer tool call (Nova's <thinking>, a preamble)
 		// would break the JSON the client asked for: the answer alone is
 		// the content.
-		msg.Content = answer
+		msg.Content = &a.content
 		if len(calls) == 0 && finish == "tool_calls" {
 			finish = "stop"
 		}
-	case text.Len() > 0 || len(calls) == 0:
-		s := text.String()
-		msg.Content = &s
+	case text.String() != "" || len(calls) == 0:
+		a.content = text.String()
+		msg.Content = &a.content
 	}
-	return &chatCompletion{
+	a.choices[0] = chatChoice{Index: 0, Message: msg, FinishReason: finish}
+	a.usage = usageOf(resp.Usage)
+	a.meta = bedrockMetaOf(resp.Usage, resp.Trace, resp.PerformanceConfig, resp.ServiceTier,
+		matchedStopSequence(resp.AdditionalModelResponseFields, resp.StopReason, plan), resp.RequestID)
+	a.cc = chatCompletion{
 		ID: id, Object: "chat.completion", Created: created, Model: plan.Model,
-		Choices: []chatChoice{{Index: 0, Message: msg, FinishReason: finish}},
-		Usage:   openAIUsage(resp.Usage),
-		Bedrock: newBedrockMeta(resp.Usage, resp.Trace, resp.PerformanceConfig, resp.ServiceTier,
-			matchedStopSequence(resp.AdditionalModelResponseFields, resp.StopReason, plan), resp.RequestID),
+		Choices: a.choices[:], Usage: &a.usage, Bedrock: &a.meta,
 	}
+	return &a.cc
+}
+
+// textJoin concatenates strings, copying them only when two or more are
+// not empty (a reply is most often one text block).
+type textJoin struct {
+	first string
+	all   strings.Builder // once a second string comes
+	n     int
+}
+
+func (j *textJoin) add(s string) {
+	if s == "" {
+		return
+	}
+	j.n++
+	switch j.n {
+	case 1:
+		j.first = s
+		return
+	case 2:
+		j.all.WriteString(j.first)
+	}
+	j.all.WriteString(s)
+}
+
+func (j *textJoin) String() string {
+	if j.n < 2 {
+		return j.first
+	}
+	return j.all.String()
 }
 
 // compactJSON is a tool input as OpenAI's arguments string: compact JSON,

@@ -338,3 +338,19 @@ func FuzzJSONString(f *testing.F) {
 	f.Add([]byte("\"\xff\""))
 	f.Fuzz(func(t *testing.T, raw []byte) { checkJSONString(t, raw) })
 }
+
+func TestTextJoin(t *testing.T) {
+	for _, pieces := range [][]string{
+		nil, {""}, {"a"}, {"", "a", ""}, {"a", "b"}, {"a", "", "b", "c"}, {"", "", ""},
+	} {
+		var j textJoin
+		want := ""
+		for _, p := range pieces {
+			j.add(p)
+			want += p
+		}
+		if got := j.String(); got != want {
+			t.Errorf("textJoin of %q = %q; want %q", pieces, got, want)
+		}
+	}
+}
