@@ -93,21 +93,22 @@ func claudeVersion(modelID string) (major, minor int, ok bool) {
 	if i < 0 {
 		return 0, 0, false
 	}
-	var nums []int
-	for _, seg := range strings.Split(id[i+len("claude-"):], "-") {
+	var nums [2]int
+	found := 0
+	for seg := range strings.SplitSeq(id[i+len("claude-"):], "-") {
 		n, err := strconv.Atoi(seg)
 		switch {
 		case err == nil && len(seg) <= 2:
-			nums = append(nums, n)
-			if len(nums) == 2 {
+			nums[found] = n
+			if found++; found == 2 {
 				return nums[0], nums[1], true
 			}
-		case len(nums) > 0:
+		case found > 0:
 			// A date or "v1:0" ends the version.
 			return nums[0], 0, true
 		}
 	}
-	if len(nums) > 0 {
+	if found > 0 {
 		return nums[0], 0, true
 	}
 	return 0, 0, false
@@ -1155,7 +1156,7 @@ func (c *chatConverter) setAdditional(key string, v any) {
 // Bedrock's limits (16 entries; keys 1-256 and values 0-256 characters of
 // letters, digits, whitespace and :_@$#=/+,.-).
 func (c *chatConverter) metadata() *apiError {
-	md := map[string]string{}
+	var md map[string]string // made for the first entry
 	if !isNull(c.req.Metadata) {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(c.req.Metadata, &m); err != nil {
@@ -1172,6 +1173,9 @@ func (c *chatConverter) metadata() *apiError {
 			if !metadataValRE.MatchString(v) {
 				return invalid("metadata."+k, "Invalid value for 'metadata.%s': values must be at most 256 characters of letters, digits, whitespace and :_@$#=/+,.-", clipString(k, 64))
 			}
+			if md == nil {
+				md = make(map[string]string, len(m)+1)
+			}
 			md[k] = v
 		}
 	}
@@ -1180,6 +1184,9 @@ func (c *chatConverter) metadata() *apiError {
 			return invalid("user", "Invalid 'user': it must be at most 256 characters of letters, digits, whitespace and :_@$#=/+,.- (it is sent to Bedrock as request metadata).")
 		}
 		if _, set := md["user"]; !set {
+			if md == nil {
+				md = map[string]string{}
+			}
 			md["user"] = u
 		}
 	}
