@@ -52,8 +52,10 @@ type Handler struct {
 	mux  *http.ServeMux
 	// started is the gateway's start, the "created" time of its models.
 	started time.Time
-	// media fetches the http(s) media URLs of chat requests.
+	// media fetches the http(s) media URLs of chat requests; fetch is its
+	// fetch method, made into a func value once rather than per request.
 	media *mediaFetcher
+	fetch fetchFunc
 	// chats are the registry's chat models, as the chat handler serves them.
 	chats map[*upstream.Model]*servedChat
 }
@@ -71,6 +73,7 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	}
 	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now(), media: newMediaFetcher(opts.Media),
 		chats: map[*upstream.Model]*servedChat{}}
+	h.fetch = h.media.fetch
 	if reg != nil {
 		for _, m := range reg.Models() {
 			if m.Kind == config.KindChat {
