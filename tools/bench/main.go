@@ -87,7 +87,7 @@ func main() {
 	flag.StringVar(&o.mode, "mode", "all", "all, emulator or gateway")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each row")
-	flag.StringVar(&conc, "conc", "8,64", "gateway mode: concurrency levels (comma-separated)")
+	flag.StringVar(&conc, "conc", "1,8,64", "gateway mode: concurrency levels (comma-separated)")
 	flag.StringVar(&emuConc, "emu-conns", "16,64", "emulator mode: keep-alive connections (comma-separated)")
 	flag.BoolVar(&o.pin, "pin", true, "emulator mode: pin the emulator to CPU 0 and the load generator to CPU 1 (taskset)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, configs, logs)")
