@@ -245,6 +245,18 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			return
 		}
 		sse.hold = stream.Buffered()
+		if text, ok := tr.textDelta(&ev); ok {
+			// The common case, written without building a chunk.
+			if first {
+				entry.FirstToken()
+				first = false
+			}
+			if sse.textChunk(tr.id, tr.created, tr.plan.Model, text) != nil {
+				cancel()
+				return
+			}
+			continue
+		}
 		if !send(tr.event(ev)) {
 			// The client is gone: stop reading Bedrock now.
 			cancel()

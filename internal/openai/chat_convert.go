@@ -1522,6 +1522,24 @@ func (t *chatStreamTranslator) delta(d chunkDelta) []chatChunk {
 
 func strPtr(s string) *string { return &s }
 
+// textDelta reports whether event(ev) would return exactly one chunk whose
+// delta is just the content text (the role already sent, not held back for
+// an answer tool), and that text: the common text delta, which the caller
+// can write with sseWriter.textChunk without building the chunk. When it
+// returns true the translator's state is as event(ev) would leave it (a
+// text delta changes none).
+func (t *chatStreamTranslator) textDelta(ev *bedrock.StreamEvent) (string, bool) {
+	if ev.MessageStart != nil || ev.ContentBlockStart != nil || ev.ContentBlockDelta == nil ||
+		!t.roleSent || t.plan.JSONTool != "" {
+		return "", false
+	}
+	d := &ev.ContentBlockDelta.Delta
+	if d.ToolUse != nil || d.ReasoningContent != nil || d.Citation != nil || d.ToolResult != nil || d.Image != nil || d.Text == "" {
+		return "", false
+	}
+	return d.Text, true
+}
+
 // event translates one event.
 func (t *chatStreamTranslator) event(ev bedrock.StreamEvent) []chatChunk {
 	switch {

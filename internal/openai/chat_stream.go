@@ -3,6 +3,8 @@ package openai
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
 )
 
 // sseWriter writes Server-Sent Events and flushes each one at once, so that
@@ -48,6 +50,89 @@ func (s *sseWriter) data(v any) error {
 	}
 	s.buf = append(append(append(s.buf[:0], "data: "...), b...), "\n\n"...)
 	return s.write()
+}
+
+// textChunk writes the "data: <json>" event of a chat.completion.chunk whose
+// only choice has index 0 and a delta of just content text, with a null
+// finish_reason and no usage or bedrock member: the chunk of almost every
+// event of a stream. The bytes are those data would write for that chunk
+// (appendTextChunk; a test checks them against encoding/json), without the
+// chunk's allocations or reflection.
+func (s *sseWriter) textChunk(id string, created int64, model, text string) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.buf = append(appendTextChunk(append(s.buf[:0], "data: "...), id, created, model, text), "\n\n"...)
+	return s.write()
+}
+
+// appendTextChunk appends what json.Marshal writes for
+//
+//	chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
+//		Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}}
+func appendTextChunk(b []byte, id string, created int64, model, text string) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, id)
+	b = append(b, `,"object":"chat.completion.chunk","created":`...)
+	b = strconv.AppendInt(b, created, 10)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, model)
+	b = append(b, `,"choices":[{"index":0,"delta":{"content":`...)
+	b = appendJSONString(b, text)
+	return append(b, `},"finish_reason":null,"logprobs":null}]}`...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as encoding/json encodes a string (with its
+// default HTML escaping): quotes, backslashes and control characters
+// escaped (\b, \f, \n, \r, \t short), <, > and & as \u003c, \u003e and
+// \u0026, U+2028 and U+2029 as \u2028 and \u2029, and each byte of invalid
+// UTF-8 as \ufffd.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(append(b, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(b, s[start:]...), '"')
 }
 
 // done writes the terminating "data: [DONE]".
