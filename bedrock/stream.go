@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"iter"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // StreamEvent is one ConverseStream event: a union with exactly one member
@@ -314,6 +316,10 @@ func decodeStreamEvent(eventType string, payload []byte) (ev StreamEvent, known 
 	var dst any
 	switch eventType {
 	case "contentBlockDelta":
+		if d, ok := decodeTextDelta(payload); ok {
+			ev.ContentBlockDelta = d
+			return ev, true, nil
+		}
 		ev.ContentBlockDelta = new(ContentBlockDeltaEvent)
 		dst = ev.ContentBlockDelta
 	case "contentBlockStart":
@@ -345,6 +351,69 @@ func decodeStreamEvent(eventType string, payload []byte) (ev StreamEvent, known 
 		return StreamEvent{}, false, err
 	}
 	return ev, true, nil
+}
+
+// decodeTextDelta decodes the payload of a text contentBlockDelta in the
+// exact form Bedrock sends it,
+//
+//	{"contentBlockIndex":0,"delta":{"text":"Hello"},"p":"abcdefgh"}
+//
+// ("p", the padding, may be absent), when the index is a plain non-negative
+// number of at most nine digits and neither string has an escape or a
+// control character and the text is valid UTF-8. Then the event is the one
+// json.Unmarshal gives, without its reflection and scanner allocations (a
+// test checks the two against each other); for anything else ok is false and
+// the caller uses json.Unmarshal.
+func decodeTextDelta(p []byte) (ev *ContentBlockDeltaEvent, ok bool) {
+	const (
+		head  = `{"contentBlockIndex":`
+		delta = `,"delta":{"text":"`
+		pad   = `,"p":"`
+	)
+	if !bytes.HasPrefix(p, []byte(head)) {
+		return nil, false
+	}
+	p = p[len(head):]
+	n, idx := 0, 0
+	for ; n < len(p) && n <= 9 && '0' <= p[n] && p[n] <= '9'; n++ {
+		idx = idx*10 + int(p[n]-'0')
+	}
+	if n == 0 || n > 9 || (n > 1 && p[0] == '0') {
+		return nil, false
+	}
+	p = p[n:]
+	if !bytes.HasPrefix(p, []byte(delta)) {
+		return nil, false
+	}
+	text, p, ok := plainJSONString(p[len(delta):])
+	if !ok || !utf8.Valid(text) || len(p) == 0 || p[0] != '}' {
+		return nil, false
+	}
+	p = p[1:]
+	if bytes.HasPrefix(p, []byte(pad)) {
+		if _, p, ok = plainJSONString(p[len(pad):]); !ok {
+			return nil, false
+		}
+	}
+	if len(p) != 1 || p[0] != '}' {
+		return nil, false
+	}
+	return &ContentBlockDeltaEvent{ContentBlockIndex: idx, Delta: ContentBlockDelta{Text: string(text)}}, true
+}
+
+// plainJSONString splits p, which follows an opening quote, at its closing
+// quote: the string's bytes and what follows the quote. ok is false if the
+// string has a backslash or a control character, or no closing quote.
+func plainJSONString(p []byte) (s, rest []byte, ok bool) {
+	for i, c := range p {
+		switch {
+		case c == '"':
+			return p[:i], p[i+1:], true
+		case c == '\\' || c < 0x20:
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }
 
 var streamEventNames = [...]string{"contentBlockDelta", "contentBlockStart", "contentBlockStop", "messageStart", "messageStop", "metadata"}
