@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -14,6 +15,28 @@ import (
 // It is for profiling the gateway's hot path (go test -bench ChatCompletion
 // -cpuprofile); the gateway-vs-direct comparison is tools/bench.
 func BenchmarkChatCompletion(b *testing.B) {
+	benchChat(b, `{"model":"nova-micro","messages":[{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":32}`, nil)
+}
+
+// BenchmarkChatCompletionStream is one streamed chat completion (~25+
+// events), reading the whole SSE body: the per-event path (then go tool
+// pprof -focus streamChat).
+func BenchmarkChatCompletionStream(b *testing.B) {
+	body := `{"model":"nova-lite","messages":[{"role":"user","content":"Tell me a story about streaming gateways number 8."}],"max_tokens":200,"stream":true}`
+	benchChat(b, body, func(sse []byte) {
+		if !bytes.HasSuffix(sse, []byte("data: [DONE]\n\n")) {
+			b.Fatalf("the stream does not end with [DONE]: %q", sse)
+		}
+		if n := bytes.Count(sse, []byte("data: ")); n < 25 {
+			b.Fatalf("only %d SSE events; want a long stream:\n%s", n, sse)
+		}
+	})
+}
+
+// benchChat posts body to /v1/chat/completions in parallel on a quick-start
+// gateway. check, if set, vets one answer's body before timing starts, so
+// that a benchmark cannot quietly measure something shorter than it says.
+func benchChat(b *testing.B, body string, check func([]byte)) {
 	// Lift the per-model limits (1500/min by default), or they are what
 	// gets measured.
 	g := startGateway(b, quickstart, func(c *config.Config) {
@@ -21,20 +44,35 @@ func BenchmarkChatCompletion(b *testing.B) {
 			c.Models[i].AWS.RequestsPerMinute, c.Models[i].AWS.MaxConcurrent = 10_000_000, 256
 		}
 	})
-	body := []byte(`{"model":"nova-micro","messages":[{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":32}`)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	// post returns an error rather than failing: RunParallel's goroutines
+	// may not call b.Fatal.
+	post := func(w io.Writer) error {
+		resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json", bytes.NewReader([]byte(body)))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		io.Copy(w, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if check != nil {
+		var first bytes.Buffer
+		if err := post(&first); err != nil {
+			b.Fatal(err)
+		}
+		check(first.Bytes())
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("status %d", resp.StatusCode)
+			if err := post(io.Discard); err != nil {
+				b.Error(err)
+				return
 			}
 		}
 	})
