@@ -294,12 +294,7 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 	req.Host = c.host
 	h := req.Header
 	for k, v := range cl.header {
-		switch k {
-		case "X-Amz-Date", "Authorization", "X-Amz-Security-Token":
-			h[k] = append([]string(nil), v...) // written in place below
-		default:
-			h[k] = v[:len(v):len(v)]
-		}
+		h[k] = v[:len(v):len(v)]
 	}
 	if c.signer == nil {
 		h["User-Agent"] = c.uaHeader
@@ -352,12 +347,13 @@ type reqPath struct {
 type pathKey struct{ modelID, action, path string }
 
 // maxCachedPaths bounds a client's path cache, and maxCachedPathLen the
-// length of a cached model ID or path (the service's limit on a model ID):
-// model IDs may come from the client's callers. Other paths are computed
-// per call, as they were before the cache.
+// length of a cached model ID or path: model IDs may come from the
+// client's callers, and a full cache of long ones would hold megabytes.
+// Model IDs, inference-profile and provisioned-model ARNs are well under
+// 256 bytes; longer ones, and paths past the bound, are computed per call.
 const (
 	maxCachedPaths   = 1024
-	maxCachedPathLen = 2048
+	maxCachedPathLen = 256
 )
 
 // requestPath returns the path of cl, from the cache when it can.

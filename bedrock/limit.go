@@ -58,20 +58,8 @@ func NewLimiter(requestsPerMinute, maxConcurrent int) *Limiter {
 	return l
 }
 
-// acquire takes a concurrency slot; release gives it back and is idempotent
-// only through the caller (call it exactly once).
-func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
-	if err := l.take(ctx); err != nil {
-		return nil, err
-	}
-	if l == nil || l.slots == nil {
-		return func() {}, nil
-	}
-	return l.release, nil
-}
-
-// take is acquire without the release closure: the caller gives the slot
-// back with l.release, exactly once.
+// take takes a concurrency slot, waiting at most the queue timeout; the
+// caller gives it back with l.release, exactly once.
 func (l *Limiter) take(ctx context.Context) error {
 	if l == nil || l.slots == nil {
 		return nil
@@ -112,7 +100,7 @@ func (l *Limiter) wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// A free token is taken without waiting (as acquire takes a free
+	// A free token is taken without waiting (as take takes a free
 	// slot): a deadline that passes meanwhile is then the call's own
 	// timeout, not the limit's doing.
 	if l.rate.Allow() {

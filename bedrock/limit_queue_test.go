@@ -11,15 +11,14 @@ import (
 // gets ErrLimited quickly while its own context is still alive.
 func TestWithQueueTimeout(t *testing.T) {
 	l := NewLimiter(-1, 1)
-	release, err := l.acquire(context.Background())
-	if err != nil {
+	if err := l.take(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer release()
+	defer l.release()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	_, err = l.acquire(WithQueueTimeout(ctx, 30*time.Millisecond))
+	err := l.take(WithQueueTimeout(ctx, 30*time.Millisecond))
 	if !errors.Is(err, ErrLimited) {
 		t.Fatalf("err = %v, want ErrLimited", err)
 	}

@@ -28,11 +28,11 @@ func TestLimiterDefaults(t *testing.T) {
 	}
 	// Negative disables; a nil limiter limits nothing.
 	for _, l := range []*Limiter{NewLimiter(-1, -1), nil} {
-		release, err := l.acquire(context.Background())
+		err := l.take(context.Background())
 		if err != nil || l.wait(context.Background()) != nil || l.InFlight() != 0 {
 			t.Fatalf("unlimited limiter limited: %v", err)
 		}
-		release()
+		l.release()
 	}
 }
 
