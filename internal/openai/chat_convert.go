@@ -175,8 +175,12 @@ var aliases = map[string]string{"max_tokens": "max_completion_tokens", "max_comp
 // request does not set.
 func decodeChatRequest(members map[string]json.RawMessage, defaults map[string]any) (*chatRequest, *apiError) {
 	if len(defaults) > 0 {
+		// set asks about the request's own members: a default added here
+		// must not stop the default for its alias (which one would depend
+		// on the map's order).
+		given := members
 		members = maps.Clone(members)
-		set := func(k string) bool { raw, ok := members[k]; return ok && !isNull(raw) }
+		set := func(k string) bool { raw, ok := given[k]; return ok && !isNull(raw) }
 		for k, v := range defaults {
 			if set(k) || (aliases[k] != "" && set(aliases[k])) {
 				continue

@@ -15,6 +15,7 @@ var chatDecodeDefaults = []map[string]any{
 	{"stop": []any{"##", "<end>"}, "reasoning_effort": "high", "stream": true, "top_k": float64(5),
 		"stream_options": map[string]any{"include_usage": true}, "frequency_penalty": 0.5},
 	{"max_tokens": float64(7), "metadata": map[string]any{"team": "a&b"}},
+	{"max_tokens": float64(7), "max_completion_tokens": float64(9)}, // both aliases
 	{"stream_options": "yes"},                       // does not decode: the request fails
 	{"Temperature": 0.9},                            // a name only encoding/json matches
 	{"temperature": func() {}, "top_p": float64(1)}, // not JSON: left out
@@ -140,4 +141,48 @@ func FuzzChatDecodeFast(f *testing.F) {
 			checkChatDecode(t, body, d)
 		}
 	})
+}
+
+// TestDecodeChatRequestAliasDefaults checks that defaults for both
+// max_tokens and max_completion_tokens both apply when the request sets
+// neither, and neither applies when it sets one: a default must not count
+// as set by the request. (decodeChatRequest used to apply only the first of
+// them in the defaults map's order, so which one reached Bedrock varied
+// from request to request.)
+func TestDecodeChatRequestAliasDefaults(t *testing.T) {
+	defaults := map[string]any{"max_tokens": float64(7), "max_completion_tokens": float64(9)}
+	for _, c := range []struct {
+		body       string
+		tokens     int // max_tokens
+		completion int // max_completion_tokens; 0: unset
+	}{
+		{`{"model":"m"}`, 7, 9},
+		{`{"model":"m","max_tokens":null}`, 7, 9},
+		{`{"model":"m","max_tokens":3}`, 3, 0},
+		{`{"model":"m","max_completion_tokens":4}`, 0, 4},
+	} {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(c.body), &members); err != nil {
+			t.Fatal(err)
+		}
+		for range 20 { // the defaults map's order varies
+			req, aerr := decodeChatRequest(members, defaults)
+			if aerr != nil {
+				t.Fatalf("%s: %v", c.body, aerr)
+			}
+			if got, want := intOr0(req.MaxTokens), c.tokens; got != want {
+				t.Fatalf("%s: max_tokens = %d; want %d", c.body, got, want)
+			}
+			if got, want := intOr0(req.MaxCompletionTokens), c.completion; got != want {
+				t.Fatalf("%s: max_completion_tokens = %d; want %d", c.body, got, want)
+			}
+		}
+	}
+}
+
+func intOr0(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
