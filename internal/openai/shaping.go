@@ -73,6 +73,33 @@ func shapeMessages(msgs []json.RawMessage, s *config.Shaping) []json.RawMessage 
 // cacheMarkers are the per-message metadata keys shaping may drop.
 var cacheMarkers = []string{"cache_control", "cachePoint"}
 
+// markerOf returns the cache marker a JSON member name decodes to, if any.
+// encoding/json matches member names to struct fields ignoring case, so
+// "Cache_Control" reaches chatMessage.CacheControl as "cache_control" does,
+// and must be dropped as it would be. (ASCII folding is enough: neither
+// name has a letter with a non-ASCII fold, as k and s do.)
+func markerOf(name string) (string, bool) {
+	for _, k := range cacheMarkers {
+		if strings.EqualFold(name, k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// dropMarkers deletes from m the members that decode to a cache marker not
+// in allowed, and reports whether it deleted any.
+func dropMarkers(m map[string]json.RawMessage, allowed []string) bool {
+	dropped := false
+	for name := range m {
+		if k, ok := markerOf(name); ok && !slices.Contains(allowed, k) {
+			delete(m, name)
+			dropped = true
+		}
+	}
+	return dropped
+}
+
 // openAIRoles are the roles shapeRole may change (tool messages, and
 // assistant messages with tool calls, keep theirs).
 var openAIRoles = []string{"system", "developer", "user", "assistant"}
@@ -102,7 +129,7 @@ func allowsCacheMarkers(s *config.Shaping) bool {
 // name appears, not even spelled with \u escapes of letters or "_".
 func mayHaveCacheMarker(raw json.RawMessage) bool {
 	for _, k := range cacheMarkers {
-		if bytes.Contains(raw, []byte(k)) {
+		if containsFold(raw, k) {
 			return true
 		}
 	}
@@ -118,6 +145,16 @@ func mayHaveCacheMarker(raw json.RawMessage) bool {
 	}
 }
 
+// containsFold reports whether b contains s, ASCII case ignored.
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if b[i]|0x20 == s[0]|0x20 && bytes.EqualFold(b[i:i+len(s)], []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
 func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
 	var msg map[string]json.RawMessage
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(raw, &msg) != nil {
@@ -130,11 +167,8 @@ func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
 		msg["role"], _ = json.Marshal(nr)
 		changed = true
 	}
-	for _, k := range cacheMarkers {
-		if _, set := msg[k]; set && !slices.Contains(s.AllowedRoleMetadata, k) {
-			delete(msg, k)
-			changed = true
-		}
+	if dropMarkers(msg, s.AllowedRoleMetadata) {
+		changed = true
 	}
 	if c, ok := dropPartMetadata(msg["content"], s.AllowedRoleMetadata); ok {
 		msg["content"] = c
@@ -183,14 +217,7 @@ func dropPartMetadata(raw json.RawMessage, allowed []string) (json.RawMessage, b
 		if json.Unmarshal(p, &part) != nil || part == nil {
 			continue
 		}
-		dropped := false
-		for _, k := range cacheMarkers {
-			if _, set := part[k]; set && !slices.Contains(allowed, k) {
-				delete(part, k)
-				dropped = true
-			}
-		}
-		if dropped {
+		if dropMarkers(part, allowed) {
 			if b, err := json.Marshal(part); err == nil {
 				parts[j], changed = b, true
 			}

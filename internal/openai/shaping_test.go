@@ -21,6 +21,7 @@ func TestShapeMessages(t *testing.T) {
 		`{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}`,
 		`{"role":"tool","tool_call_id":"c1","content":"42","cachePoint":{"type":"default"}}`,
 		`{"role":"wizard","content":"x"}`,
+		`{"role":"user","content":[{"type":"text","text":"Hi","CACHEPOINT":{"type":"default"}}],"Cache_Control":{"type":"ephemeral"}}`,
 	}
 	for _, c := range []struct {
 		name string
@@ -35,12 +36,16 @@ func TestShapeMessages(t *testing.T) {
 			in[3],
 			`{"content":"42","role":"tool","tool_call_id":"c1"}`,
 			in[5],
+			`{"content":[{"text":"Hi","type":"text"}],"role":"user"}`,
 		}},
 		{"system not allowed becomes user; cachePoint kept", noSystem, []string{
 			`{"content":"Be brief.","role":"user"}`,
 			`{"content":"Use French.","role":"user"}`,
 			`{"content":[{"cachePoint":{"type":"default"},"text":"Hi","type":"text"}],"role":"user"}`,
 			in[3], in[4], in[5],
+			// Member names are matched ignoring case, as encoding/json
+			// matches them to fields.
+			`{"content":[{"type":"text","text":"Hi","CACHEPOINT":{"type":"default"}}],"role":"user"}`,
 		}},
 		{"remap after defaulting", remap, []string{
 			`{"content":"Be brief.","role":"user"}`,
@@ -49,6 +54,7 @@ func TestShapeMessages(t *testing.T) {
 			in[3],
 			`{"content":"42","role":"tool","tool_call_id":"c1"}`,
 			in[5],
+			`{"content":[{"text":"Hi","type":"text"}],"role":"user"}`,
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
