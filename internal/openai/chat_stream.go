@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/quarry-dev/quarry/internal/jsonstring"
 )
 
 // sseWriter writes Server-Sent Events and flushes each one at once, so that
@@ -72,67 +73,14 @@ func (s *sseWriter) textChunk(id string, created int64, model, text string) erro
 //		Choices: []chunkChoice{{Delta: chunkDelta{Content: &text}}}}
 func appendTextChunk(b []byte, id string, created int64, model, text string) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, id)
+	b = jsonstring.Append(b, id, true)
 	b = append(b, `,"object":"chat.completion.chunk","created":`...)
 	b = strconv.AppendInt(b, created, 10)
 	b = append(b, `,"model":`...)
-	b = appendJSONString(b, model)
+	b = jsonstring.Append(b, model, true)
 	b = append(b, `,"choices":[{"index":0,"delta":{"content":`...)
-	b = appendJSONString(b, text)
+	b = jsonstring.Append(b, text, true)
 	return append(b, `},"finish_reason":null,"logprobs":null}]}`...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as encoding/json encodes a string (with its
-// default HTML escaping): quotes, backslashes and control characters
-// escaped (\b, \f, \n, \r, \t short), <, > and & as \u003c, \u003e and
-// \u0026, U+2028 and U+2029 as \u2028 and \u2029, and each byte of invalid
-// UTF-8 as \ufffd.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(append(b, s[start:i]...), `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(append(b, s[start:]...), '"')
 }
 
 // done writes the terminating "data: [DONE]".

@@ -20,23 +20,6 @@ var textChunkSeeds = []string{
 	"\xf4\x90\x80\x80 beyond U+10FFFF", "\ufffd literal", "trailing \xe2\x80\xa8", string([]byte{0xc0, 0xaf}),
 }
 
-// TestAppendJSONStringEveryByte checks every single byte and every two-byte
-// sequence against encoding/json, so no escape is left to the fuzzer's luck.
-func TestAppendJSONStringEveryByte(t *testing.T) {
-	for a := 0; a < 256; a++ {
-		for b := -1; b < 256; b++ {
-			s := string([]byte{byte(a)})
-			if b >= 0 {
-				s += string([]byte{byte(b)})
-			}
-			want, _ := json.Marshal(s)
-			if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-				t.Fatalf("appendJSONString(%q) = %s; encoding/json: %s", s, got, want)
-			}
-		}
-	}
-}
-
 // FuzzAppendTextChunk checks that the hand-written text chunk is byte for
 // byte what encoding/json writes for the same chatChunk.
 func FuzzAppendTextChunk(f *testing.F) {
