@@ -34,7 +34,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, cm := served.model, &served.chat
-	creq, plan, aerr := convertChatRequest(ctx, req, *cm, h.fetch)
+	creq, plan, aerr := convertChatRequest(ctx, req, cm, h.fetch)
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return

@@ -251,17 +251,16 @@ type chatConverter struct {
 }
 
 // convertChatRequest translates an OpenAI chat request for model m into a
-// Converse request and the plan for translating the answer back. fetch
-// resolves http(s) media URLs; nil refuses them.
-func convertChatRequest(ctx context.Context, req *chatRequest, m chatModel, fetch fetchFunc) (*bedrock.ConverseRequest, *chatPlan, *apiError) {
-	// The results and the converter's copy of the model, allocated
-	// together.
+// Converse request and the plan for translating the answer back. m is
+// shared by every request to the model and only read. fetch resolves
+// http(s) media URLs; nil refuses them.
+func convertChatRequest(ctx context.Context, req *chatRequest, m *chatModel, fetch fetchFunc) (*bedrock.ConverseRequest, *chatPlan, *apiError) {
+	// The two results, allocated together.
 	r := &struct {
 		out  bedrock.ConverseRequest
 		plan chatPlan
-		m    chatModel
-	}{plan: chatPlan{Model: m.Name, Stream: req.Stream}, m: m}
-	c := &chatConverter{ctx: ctx, m: &r.m, caps: capsOf(&m), fetch: fetch, req: req, out: &r.out, plan: &r.plan}
+	}{plan: chatPlan{Model: m.Name, Stream: req.Stream}}
+	c := &chatConverter{ctx: ctx, m: m, caps: capsOf(m), fetch: fetch, req: req, out: &r.out, plan: &r.plan}
 	if req.Stream && req.StreamOptions != nil {
 		c.plan.IncludeUsage = req.StreamOptions.IncludeUsage
 	}

@@ -144,7 +144,7 @@ func runGolden(t *testing.T, g *chatGolden) (changed bool) {
 		var creq *bedrock.ConverseRequest
 		if aerr == nil {
 			var p *chatPlan
-			creq, p, aerr = convertChatRequest(context.Background(), req, model, fetch)
+			creq, p, aerr = convertChatRequest(context.Background(), req, &model, fetch)
 			if p != nil {
 				plan = p
 			}
@@ -298,7 +298,7 @@ func FuzzChatRequest(f *testing.F) {
 			req, aerr := decodeChatRequest(members, m.Defaults)
 			if aerr == nil {
 				var creq *bedrock.ConverseRequest
-				creq, _, aerr = convertChatRequest(context.Background(), req, m, fetch)
+				creq, _, aerr = convertChatRequest(context.Background(), req, &m, fetch)
 				if aerr == nil {
 					if _, err := json.Marshal(creq); err != nil {
 						t.Fatalf("the Converse request does not encode: %v", err)

@@ -169,7 +169,8 @@ func TestConvertTopKAndFields(t *testing.T) {
 			if aerr != nil {
 				t.Fatal(aerr)
 			}
-			out, _, aerr := convertChatRequest(t.Context(), req, model(c.model, c.extra), nil)
+			cm := model(c.model, c.extra)
+			out, _, aerr := convertChatRequest(t.Context(), req, &cm, nil)
 			if p, ok := strings.CutPrefix(c.want, "400:"); ok {
 				if aerr == nil || aerr.Status != 400 || aerr.Param != p {
 					t.Fatalf("want a 400 on %s, got %+v", p, aerr)
