@@ -127,7 +127,7 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 		t.Fatalf("second call with the slot taken: %v", err)
 	}
 	resp.Body.Close()
-	resp.Body.Close() // closing twice must not free a second slot
+	resp.Body.Close() // a second Close returns (that it frees no second slot: slots_test.go)
 	if c.Limiter().InFlight() != 0 {
 		t.Fatalf("InFlight = %d after close", c.Limiter().InFlight())
 	}
