@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
-const esVectorsFile = "../../shared/testdata/eventstream/vectors.json"
+const esVectorsFile = "../testdata/eventstream/vectors.json"
 
 type esVector struct {
 	Expect string `json:"expect"`
@@ -31,7 +31,7 @@ func esLoadVectors(t testing.TB) map[string]esVector {
 	t.Helper()
 	data, err := os.ReadFile(esVectorsFile)
 	if err != nil {
-		t.Fatalf("reading vectors (the repo must be cloned with shared/ beside it): %v", err)
+		t.Fatalf("reading vectors (testdata/eventstream at the repository root): %v", err)
 	}
 	var v map[string]esVector
 	if err := json.Unmarshal(data, &v); err != nil {

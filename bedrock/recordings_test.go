@@ -19,8 +19,9 @@ import (
 )
 
 // These tests replay the VCR recordings of real Bedrock traffic in
-// shared/testdata/bedrock-recordings (the repo is cloned with shared/ beside
-// it) and check the library against values read from the cassettes by hand.
+// testdata/bedrock-recordings at the repository root (copied there from the
+// steering shared/testdata) and check the library against values read
+// from the cassettes by hand.
 
 const cvRecordingsDir = cassette.Dir
 
@@ -295,7 +296,7 @@ var cvCases = []struct {
 func TestRecordingsCovered(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(cvRecordingsDir, "test_converse_*.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no Converse cassettes in %s (clone the repo with shared/ beside it): %v", cvRecordingsDir, err)
+		t.Fatalf("no Converse cassettes in %s (testdata/bedrock-recordings at the repository root): %v", cvRecordingsDir, err)
 	}
 	var have, want []string
 	for _, f := range files {

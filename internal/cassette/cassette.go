@@ -1,5 +1,5 @@
 // Package cassette reads the VCR recordings of real Bedrock Runtime traffic
-// in shared/testdata/bedrock-recordings (vcrpy's YAML format), for the tests
+// in testdata/bedrock-recordings (vcrpy's YAML format), for the tests
 // of the client library and of the emulator. Event-stream bodies are stored
 // as !!binary and come back as their raw bytes.
 package cassette
@@ -15,9 +15,9 @@ import (
 )
 
 // Dir is the recordings directory as seen from a package one level below
-// the repository root (bedrock/, emulator/): the repository is cloned with
-// shared/ beside it.
-const Dir = "../../shared/testdata/bedrock-recordings"
+// the repository root (bedrock/, emulator/): the recordings live in the
+// repository's own testdata/ (see testdata/README.md).
+const Dir = "../testdata/bedrock-recordings"
 
 // Cassette is one recording: a test's HTTP exchanges, in order.
 type Cassette struct {
@@ -71,7 +71,7 @@ type file struct {
 func Load(path string) (*Cassette, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading cassette (the repository must be cloned with shared/ beside it): %w", err)
+		return nil, fmt.Errorf("reading cassette (testdata/bedrock-recordings at the repository root): %w", err)
 	}
 	var f file
 	if err := yaml.Unmarshal(data, &f); err != nil {
@@ -99,7 +99,7 @@ func Names(dir string) ([]string, error) {
 		return nil, err
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("no cassettes in %s (the repository must be cloned with shared/ beside it)", dir)
+		return nil, fmt.Errorf("no cassettes in %s (testdata/bedrock-recordings at the repository root)", dir)
 	}
 	names := make([]string, len(paths))
 	for i, p := range paths {
