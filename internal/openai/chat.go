@@ -14,7 +14,7 @@ import (
 )
 
 // chatCompletions serves POST /v1/chat/completions: it translates the
-// request (chat_convert.go), calls Converse or ConverseStream on the model's
+// request (chat_request.go), calls Converse or ConverseStream on the model's
 // client, and translates the answer back.
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
