@@ -21,7 +21,7 @@ import (
 // additional model request fields. The rules themselves live in the public
 // bedrock/shaping package (Role, CheckFinish, Apply), which library users
 // call too; this file adapts them to OpenAI's JSON messages and errors.
-// Pure functions; chat_content.go and chat.go call them.
+// Pure functions; chat_request.go and chat.go call them.
 
 // withShapingDefaults fills what a Shaping built in code (not loaded from a
 // config file) leaves empty with the config's defaults.
