@@ -97,10 +97,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		return
 	}
 	if guard != nil {
-		var texts []string
-		for _, s := range req.System {
-			texts = append(texts, s)
-		}
+		texts := append([]string(nil), req.System...)
 		for _, msg := range req.Messages {
 			if msg.Role == "user" {
 				texts = append(texts, msg.Text)

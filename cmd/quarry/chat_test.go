@@ -214,9 +214,8 @@ func TestChatErrors(t *testing.T) {
 				s.converse = nil
 			}
 			url := newChatEnv(t, s)
-			handler := http.Handler(s)
 			if tt.status != 0 {
-				handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("X-Amzn-ErrorType", tt.errType)
 					w.Header().Set("X-Amzn-RequestId", "rid-err")
 					w.WriteHeader(tt.status)

@@ -116,9 +116,7 @@ func headers(m map[string]yaml.Node) http.Header {
 		case yaml.SequenceNode:
 			var vs []string
 			_ = n.Decode(&vs)
-			for _, v := range vs {
-				h[k] = append(h[k], v) // keep the recorded spelling of the name
-			}
+			h[k] = append(h[k], vs...) // keep the recorded spelling of the name
 		case yaml.ScalarNode:
 			h[k] = append(h[k], n.Value)
 		}

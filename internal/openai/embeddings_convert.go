@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -346,11 +347,13 @@ func embedResultOf(call embedCall, titan *bedrock.TitanEmbedResponse, cohere *be
 		}
 	}
 	if len(r.Vectors) != call.Count {
+		//lint:ignore ST1005 the message reaches clients as is, and Bedrock is a name
 		return r, fmt.Errorf("Bedrock returned %d embeddings for %d inputs", len(r.Vectors), call.Count)
 	}
 	for _, v := range r.Vectors {
 		if len(v) == 0 {
-			return r, fmt.Errorf("Bedrock returned an empty embedding")
+			//lint:ignore ST1005 the message reaches clients as is, and Bedrock is a name
+			return r, errors.New("Bedrock returned an empty embedding")
 		}
 	}
 	return r, nil

@@ -76,8 +76,6 @@ func testModel(kind config.Kind, name, modelID string, edit func(*config.Model))
 	return &upstream.Model{Model: cm, Family: bedrock.ModelFamily(modelID)}
 }
 
-func boolPtr(b bool) *bool { return &b }
-
 var (
 	titanV2 = testModel(config.KindEmbedding, "titan-embed", "amazon.titan-embed-text-v2:0", func(m *config.Model) {
 		m.Embedding.Dimensions = 512

@@ -53,9 +53,10 @@ func TestImagesE2E(t *testing.T) {
 
 	t.Run("defaults, hd quality, Nova Canvas options", func(t *testing.T) {
 		resp, err := client.Images.Generate(ctx, openai.ImageGenerateParams{
-			Model:   "nova-canvas",
-			Prompt:  "a red bicycle",
-			Quality: openai.ImageGenerateParamsQualityHD,
+			Model:  "nova-canvas",
+			Prompt: "a red bicycle",
+			// DALL·E 3's value: deprecated in the SDK, still sent by older clients.
+			Quality: "hd",
 			Style:   openai.ImageGenerateParamsStyleVivid, // ignored
 		}, option.WithJSONSet("negative_text", "people"), option.WithJSONSet("cfg_scale", 7.5), option.WithJSONSet("seed", 42))
 		if err != nil {
