@@ -103,48 +103,41 @@ func (h *Handler) served(m *upstream.Model) *servedChat {
 	return newServedChat(m) // not in the registry NewHandler saw
 }
 
-// decodeChat decodes a chat request body and resolves its model: the model
-// is returned (served) once resolved, even with an error after that. It
-// decodes the body in one pass (decodeChatFast) when it can, and otherwise
-// member by member (decodeChatRequest), which is also the path that words
-// the errors.
+// decodeChat decodes a chat request body (chatBody) and resolves its model:
+// the model is returned (served) once resolved, even with an error after
+// that. What is wrong with the body as a whole is said first, then what is
+// wrong with the model, then with the other members.
 func (h *Handler) decodeChat(body []byte) (*chatRequest, *servedChat, *apiError) {
-	if req, set, ok := decodeChatFast(body); ok {
-		m, aerr := h.chatModelNamed(req.Model)
-		if aerr != nil {
-			return nil, nil, aerr
-		}
-		s := h.served(m)
-		if s.defaults.apply(req, set) {
-			return req, s, nil
-		}
-	}
-	var members map[string]json.RawMessage
-	if aerr := unmarshalBody(body, &members); aerr != nil {
+	b, aerr := decodeChatBody(body)
+	if b == nil {
 		return nil, nil, aerr
 	}
-	if members == nil {
-		return nil, nil, invalid("", "The request body must be a JSON object.")
+	name, merr := chatModelName(b.Model)
+	if merr != nil {
+		return nil, nil, merr
 	}
-	m, aerr := h.chatModel(members["model"])
-	if aerr != nil {
-		return nil, nil, aerr
+	m, merr := h.chatModelNamed(name)
+	if merr != nil {
+		return nil, nil, merr
 	}
 	s := h.served(m)
-	req, aerr := decodeChatRequest(members, s.chat.Defaults)
+	if aerr != nil {
+		return nil, s, aerr
+	}
+	req, aerr := s.defaults.request(b, name)
 	return req, s, aerr
 }
 
-// chatModel resolves the request's model member to a served chat model.
-func (h *Handler) chatModel(raw json.RawMessage) (*upstream.Model, *apiError) {
+// chatModelName reads the request's model member.
+func chatModelName(raw json.RawMessage) (string, *apiError) {
 	if isNull(raw) {
-		return nil, invalid("model", "Missing required parameter: 'model'.")
+		return "", invalid("model", "Missing required parameter: 'model'.")
 	}
-	var name string
-	if err := json.Unmarshal(raw, &name); err != nil {
-		return nil, invalid("model", "Invalid type for 'model': expected a string.")
+	name, ok := jsonString(raw)
+	if !ok {
+		return "", invalid("model", "Invalid type for 'model': expected a string.")
 	}
-	return h.chatModelNamed(name)
+	return name, nil
 }
 
 // chatModelNamed resolves a model name ("": none) to a served chat model.

@@ -121,10 +121,6 @@ func runGolden(t *testing.T, g *chatGolden) (changed bool) {
 	}
 
 	if len(g.Request) > 0 {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(g.Request, &members); err != nil {
-			t.Fatalf("request: %v", err)
-		}
 		fetch := func(_ context.Context, url string) ([]byte, string, error) {
 			m, ok := g.Media[url]
 			if !ok {
@@ -140,7 +136,7 @@ func runGolden(t *testing.T, g *chatGolden) (changed bool) {
 			}
 			return b, m.MIME, nil
 		}
-		req, aerr := decodeChatRequest(members, model.Defaults)
+		req, aerr := decodeChatTest(g.Request, model.Defaults)
 		var creq *bedrock.ConverseRequest
 		if aerr == nil {
 			var p *chatPlan
@@ -290,12 +286,8 @@ func FuzzChatRequest(f *testing.F) {
 		return nil, "", &mediaError{Host: "example.com", Reason: "refused"}
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var members map[string]json.RawMessage
-		if json.Unmarshal(body, &members) != nil {
-			return
-		}
 		for _, m := range models {
-			req, aerr := decodeChatRequest(members, m.Defaults)
+			req, aerr := decodeChatTest(body, m.Defaults)
 			if aerr == nil {
 				var creq *bedrock.ConverseRequest
 				creq, _, aerr = convertChatRequest(context.Background(), req, &m, fetch)

@@ -1,267 +1,217 @@
 package openai
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 )
 
-// This file decodes a chat request body in one pass, straight into a
-// chatRequest. The reference is decodeChatRequest, which decodes the body's
-// members into a map, adds the model's defaults, encodes the map again and
-// decodes that into a chatRequest: the fast decode is taken only when it
-// gives exactly the same chatRequest, and every other body (including every
-// body with an error) takes the reference path, which also words the
-// errors. What the reference does that a plain decode would not:
-//
-//   - member names are matched exactly ("model", not "Model"), and a member
-//     that appears twice counts once, the last time; encoding/json matches
-//     struct fields ignoring case, and decodes a repeated member twice (an
-//     object into the same struct, merging them). A body with a member that
-//     matches a chatRequest field only ignoring case, or with a repeated
-//     chatRequest member, takes the reference path.
-//   - every member is re-encoded by encoding/json, which removes the spaces
-//     between tokens and escapes <, >, &, U+2028 and U+2029 in strings; the
-//     json.RawMessage members (messages, tools, stop, ...) keep those bytes,
-//     which reach Bedrock (tool schemas) and error messages. A body not
-//     already in that form is re-encoded whole, which re-encodes each member
-//     the same way.
-//   - a default applies when the request leaves its member (or its alias)
-//     out or sets it to null.
+// A chat request body is decoded once, by encoding/json, into a chatBody;
+// then the model it names is resolved (Handler.decodeChat), and the model's
+// defaults, decoded once per model into the same type (chatDefaults), fill
+// the members the request leaves out or sets to null.
 
-// chatMemberNames are the members chatRequest declares, by JSON name; the
-// index of a name is its bit in a memberSet.
-var chatMemberNames = jsonFieldNames(reflect.TypeFor[chatRequest]())
+// chatBody is a chat request as decoded: chatRequest with the members whose
+// zero value a request may send (stream: false, user: "") shadowed by
+// nillable ones, so that "left out or null" can be told from "set".
+// encoding/json fills the outer field of a name and never the embedded one.
+// Every other member is nillable already (a pointer, a slice or raw JSON).
+type chatBody struct {
+	chatRequest
+	// Model is raw so that what is wrong with it is said before what is
+	// wrong with any other member (Handler.decodeChat).
+	Model           json.RawMessage `json:"model"`
+	Stream          *bool           `json:"stream"`
+	ReasoningEffort *string         `json:"reasoning_effort"`
+	User            *string         `json:"user"`
+	ServiceTier     *string         `json:"service_tier"`
+}
 
-// chatMemberFold are chatMemberNames as bytes, for bytes.EqualFold.
-var chatMemberFold = func() [][]byte {
-	out := make([][]byte, len(chatMemberNames))
-	for i, n := range chatMemberNames {
-		out[i] = []byte(n)
+// decodeChatBody decodes a request body. With a member of the wrong type it
+// returns the body too, decoded but for that member (encoding/json goes on
+// after a type error), so that the model is still resolved and its errors
+// come first; a nil body comes with an error about the body as a whole.
+func decodeChatBody(body []byte) (*chatBody, *apiError) {
+	b := new(chatBody)
+	err := json.Unmarshal(body, b)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if isNull(body) {
+			return nil, invalid("", "The request body must be a JSON object.")
+		}
+		return b, nil
+	case errors.As(err, &te) && te.Field != "":
+		return b, jsonError("", memberTypeError(te))
+	}
+	return nil, bodyError(err)
+}
+
+// memberTypeError names the member as the request does: encoding/json
+// names a chatRequest member by the embedded field's path.
+func memberTypeError(te *json.UnmarshalTypeError) *json.UnmarshalTypeError {
+	named := *te
+	named.Field = strings.TrimPrefix(te.Field, "chatRequest.")
+	return &named
+}
+
+// request is the chatRequest b asks for, for the model named model, with
+// the defaults filling what b leaves out. It reuses b's memory.
+func (d *chatDefaults) request(b *chatBody, model string) (*chatRequest, *apiError) {
+	if len(d.fields) > 0 {
+		if aerr := d.fill(b); aerr != nil {
+			return nil, aerr
+		}
+	}
+	req := &b.chatRequest
+	req.Model = model
+	if b.Stream != nil {
+		req.Stream = *b.Stream
+	}
+	if b.ReasoningEffort != nil {
+		req.ReasoningEffort = *b.ReasoningEffort
+	}
+	if b.User != nil {
+		req.User = *b.User
+	}
+	if b.ServiceTier != nil {
+		req.ServiceTier = *b.ServiceTier
+	}
+	return req, nil
+}
+
+// chatDefaults are a model's request defaults (chatModel.Defaults, OpenAI
+// member names), decoded once into a chatBody.
+type chatDefaults struct {
+	v      chatBody
+	fields []defaultField // the members v sets, in chatBody's field order
+}
+
+// defaultField is one member with a default: it applies when the request
+// leaves the member, and every member in skip (its alias), unset.
+type defaultField struct {
+	index []int // in chatBody
+	skip  [][]int
+	// err is set when the default does not decode into its member (a config
+	// value of the wrong shape): a request it applies to fails with it, as a
+	// request that sent the value itself would.
+	err *apiError
+}
+
+// chatFields maps each chatBody member name to its field.
+var chatFields = func() map[string][]int {
+	t := reflect.TypeFor[chatBody]()
+	out := map[string][]int{}
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous || name == "" || name == "-" {
+			continue
+		}
+		if _, shadowed := out[name]; !shadowed || len(f.Index) < len(out[name]) {
+			out[name] = f.Index
+		}
 	}
 	return out
 }()
 
-// memberSet is a set of chatRequest members (bit i: chatMemberNames[i]).
-type memberSet uint64
+// aliases are request members that set the same thing: a default for one
+// does not apply when the request sets the other.
+var aliases = map[string]string{"max_tokens": "max_completion_tokens", "max_completion_tokens": "max_tokens"}
 
-// jsonFieldNames lists the JSON names of a struct's fields.
-func jsonFieldNames(t reflect.Type) []string {
-	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			panic(fmt.Sprintf("openai: %s.%s needs a JSON name", t.Name(), t.Field(i).Name))
-		}
-		names = append(names, name)
-	}
-	if len(names) > 64 {
-		panic("openai: a memberSet holds at most 64 members")
-	}
-	return names
-}
-
-// chatMember is the index of a chatRequest member by its exact name, or -1.
-func chatMember(name []byte) int {
-	for i, n := range chatMemberNames {
-		if string(name) == n {
-			return i
-		}
-	}
-	return -1
-}
-
-// foldsToChatMember reports whether encoding/json would decode a member of
-// this name into a chatRequest field (it matches names ignoring case).
-func foldsToChatMember(name []byte) bool {
-	for _, n := range chatMemberFold {
-		if bytes.EqualFold(name, n) {
-			return true
-		}
-	}
-	return false
-}
-
-// decodeChatFast decodes a chat request body straight into a chatRequest.
-// set lists the members the body sets to something other than null. ok is
-// false when the result could differ from decodeChatRequest's, or the body
-// is not a valid request: the caller then takes that path.
-func decodeChatFast(body []byte) (req *chatRequest, set memberSet, ok bool) {
-	set, canonical, ok := scanChatBody(body)
-	if !ok {
-		return nil, 0, false
-	}
-	if !canonical {
-		// Re-encode the body as the reference re-encodes each member.
-		b, err := json.Marshal(json.RawMessage(body))
-		if err != nil {
-			return nil, 0, false
-		}
-		body = b
-	}
-	req = new(chatRequest)
-	if json.Unmarshal(body, req) != nil {
-		return nil, 0, false
-	}
-	return req, set, true
-}
-
-// scanChatBody reads the member names of a JSON object body, without
-// decoding it. set lists the chatRequest members it sets to something other
-// than null; canonical is whether json.Marshal would leave the body as it
-// is (no spaces between tokens; no <, >, &, U+2028 or U+2029 in strings).
-// ok is false when the body does not start with an object, or a member is
-// repeated, or matches a chatRequest member only ignoring case, or has an
-// escaped name (which might be either). It does not check that the body
-// is valid JSON: the decoding that follows does.
-func scanChatBody(body []byte) (set memberSet, canonical, ok bool) {
-	start := 0
-	for start < len(body) && isJSONSpace(body[start]) {
-		start++
-	}
-	if start == len(body) || body[start] != '{' {
-		return 0, false, false
-	}
-	canonical = start == 0
-	var seen memberSet
-	depth := 0
-	key := false // a string at depth 1 here is a member name
-	member := -1 // the chatRequest member whose value comes next, or -1
-	for i := start; i < len(body); i++ {
-		switch c := body[i]; c {
-		case '"':
-			from, escaped := i+1, false
-			j := from
-			for ; j < len(body) && body[j] != '"'; j++ {
-				switch body[j] {
-				case '\\':
-					escaped = true
-					j++ // the escaped character, which may be a quote
-				case '<', '>', '&':
-					canonical = false
-				case 0xE2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
-					if j+2 < len(body) && body[j+1] == 0x80 && body[j+2]&^1 == 0xA8 {
-						canonical = false
-					}
-				}
-			}
-			if j >= len(body) {
-				return 0, false, false // not closed: not JSON
-			}
-			if depth == 1 && key {
-				name := body[from:j]
-				if escaped {
-					return 0, false, false
-				}
-				member = chatMember(name)
-				switch {
-				case member >= 0:
-					bit := memberSet(1) << member
-					if seen&bit != 0 {
-						return 0, false, false
-					}
-					seen |= bit
-				case foldsToChatMember(name):
-					return 0, false, false
-				}
-				key = false
-			}
-			i = j
-		case '{', '[':
-			depth++
-			key = depth == 1
-		case '}', ']':
-			depth--
-		case ',':
-			key = depth == 1
-		case ':':
-			if depth == 1 && member >= 0 {
-				k := i + 1
-				for k < len(body) && isJSONSpace(body[k]) {
-					k++
-				}
-				if k < len(body) && body[k] != 'n' { // only null starts with n
-					set |= memberSet(1) << member
-				}
-				member = -1
-			}
-		case ' ', '\t', '\n', '\r':
-			canonical = false
-		}
-	}
-	return set, canonical, true
-}
-
-func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// chatDefaults are a model's request defaults (chatModel.Defaults) encoded
-// once, for the fast decode.
-type chatDefaults struct {
-	members []defaultMember
-	// exact is false when the fast decode cannot apply them as
-	// decodeChatRequest does (a default named like a chatRequest member
-	// only ignoring case).
-	exact bool
-}
-
-// defaultMember is one default: skipped when the request sets its member or
-// the member's alias.
-type defaultMember struct {
-	skip memberSet
-	json []byte // "name":value
-}
-
-// newChatDefaults encodes a model's defaults. Defaults that are not
-// chatRequest members are left out, as decoding leaves them out; so are
-// those JSON cannot represent, as decodeChatRequest leaves them out.
+// newChatDefaults decodes a model's defaults. Each is decoded as a request
+// member would be, names matched as encoding/json matches them; defaults
+// that are not request members are left out, as a request's own are, and
+// so are those JSON cannot represent (a config bug, not the client's).
 func newChatDefaults(defaults map[string]any) chatDefaults {
-	d := chatDefaults{exact: true}
-	for k, v := range defaults {
-		i := chatMember([]byte(k))
-		if i < 0 {
-			if foldsToChatMember([]byte(k)) {
-				d.exact = false
-			}
-			continue
+	var d chatDefaults
+	dv := reflect.ValueOf(&d.v).Elem()
+	keys := make([]string, 0, len(defaults))
+	for k := range defaults {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // a name that differs only in case: the last wins, always the same
+	byIndex := map[string]int{}
+	add := func(name string, index []int, err *apiError, from reflect.Value) {
+		f := defaultField{index: index, err: err}
+		if a, ok := chatFields[aliases[name]]; ok {
+			f.skip = [][]int{a}
 		}
-		val, err := json.Marshal(v)
+		if i, ok := byIndex[name]; ok {
+			d.fields[i] = f
+		} else {
+			byIndex[name] = len(d.fields)
+			d.fields = append(d.fields, f)
+		}
+		if err == nil {
+			dv.FieldByIndex(index).Set(from)
+		}
+	}
+	for _, k := range keys {
+		raw, err := json.Marshal(map[string]any{k: defaults[k]})
 		if err != nil {
 			continue
 		}
-		name, _ := json.Marshal(k)
-		m := defaultMember{skip: memberSet(1) << i, json: append(append(name, ':'), val...)}
-		if a := chatMember([]byte(aliases[k])); a >= 0 {
-			m.skip |= memberSet(1) << a
+		var one chatBody
+		err = json.Unmarshal(raw, &one)
+		ov := reflect.ValueOf(&one).Elem()
+		for name, index := range chatFields {
+			if name != "model" && !unsetMember(ov.FieldByIndex(index)) {
+				add(name, index, nil, ov.FieldByIndex(index))
+			}
 		}
-		d.members = append(d.members, m)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			te = memberTypeError(te)
+			name, _, _ := strings.Cut(te.Field, ".")
+			if index, ok := chatFields[name]; ok && name != "model" {
+				add(name, index, jsonError("", te), reflect.Value{})
+			}
+		}
 	}
+	slices.SortFunc(d.fields, func(a, b defaultField) int { return slices.Compare(a.index, b.index) })
 	return d
 }
 
-// apply decodes into req the defaults for the members the request does not
-// set. ok is false when the fast decode cannot apply them (exact), or one
-// does not decode: the caller then takes decodeChatRequest's path, which
-// says what is wrong.
-func (d *chatDefaults) apply(req *chatRequest, set memberSet) (ok bool) {
-	if !d.exact {
-		return false
+// fill sets b's unset members that have a default. Pointers get a copy of
+// the default, so that nothing a request does reaches the next one.
+func (d *chatDefaults) fill(b *chatBody) *apiError {
+	bv := reflect.ValueOf(b).Elem()
+	dv := reflect.ValueOf(&d.v).Elem()
+	// Which defaults apply is decided on the request alone, before any is
+	// set: a default must not count as the request setting its alias.
+	var applies uint64
+	for i, f := range d.fields {
+		if unsetMember(bv.FieldByIndex(f.index)) &&
+			!slices.ContainsFunc(f.skip, func(i []int) bool { return !unsetMember(bv.FieldByIndex(i)) }) {
+			applies |= 1 << i
+		}
 	}
-	var obj []byte
-	for _, m := range d.members {
-		if set&m.skip != 0 {
+	for i, f := range d.fields {
+		if applies&(1<<i) == 0 {
 			continue
 		}
-		if obj == nil {
-			obj = append(make([]byte, 0, 128), '{')
-		} else {
-			obj = append(obj, ',')
+		if f.err != nil {
+			return f.err
 		}
-		obj = append(obj, m.json...)
+		dst, src := bv.FieldByIndex(f.index), dv.FieldByIndex(f.index)
+		if src.Kind() == reflect.Pointer {
+			p := reflect.New(src.Type().Elem())
+			p.Elem().Set(src.Elem())
+			src = p
+		}
+		dst.Set(src)
 	}
-	if obj == nil {
-		return true
+	return nil
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// unsetMember reports whether a chatBody member was left out or null.
+func unsetMember(v reflect.Value) bool {
+	if v.Type() == rawMessageType {
+		return isNull(v.Bytes())
 	}
-	return json.Unmarshal(append(obj, '}'), req) == nil
+	return v.IsNil()
 }

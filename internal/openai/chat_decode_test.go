@@ -2,158 +2,100 @@ package openai
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
-// chatDecodeDefaults are the model defaults the decoding tests run with.
-var chatDecodeDefaults = []map[string]any{
-	nil,
-	{"temperature": 0.3, "max_completion_tokens": float64(1024)},
-	{"stop": []any{"##", "<end>"}, "reasoning_effort": "high", "stream": true, "top_k": float64(5),
-		"stream_options": map[string]any{"include_usage": true}, "frequency_penalty": 0.5},
-	{"max_tokens": float64(7), "metadata": map[string]any{"team": "a&b"}},
-	{"max_tokens": float64(7), "max_completion_tokens": float64(9)}, // both aliases
-	{"stream_options": "yes"},                       // does not decode: the request fails
-	{"Temperature": 0.9},                            // a name only encoding/json matches
-	{"temperature": func() {}, "top_p": float64(1)}, // not JSON: left out
-}
-
-// chatDecodeBodies exercise what a one-pass decode could get wrong.
-var chatDecodeBodies = []string{
-	`{"model":"m","messages":[{"role":"user","content":"Hi"}],"max_tokens":32}`,
-	` {"model": "m", "messages": [ {"role": "user", "content": "a <b> & c"} ] , "stop" : [ "x" ] }` + "\n",
-	`{"model":"m","messages":[{"role":"user","content":"line\u2028sep` + "\u2029" + `"}]}`,
-	`{"model":"m","messages":[{"role":"user","content":"caf\u00e9 \" \\ <"}],"user":"u<1>"}`,
-	`{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":{ "type": "object", "description": "a < b" }}}],"tool_choice":{"type":"function","function":{"name":"f"}}}`,
-	`{"model":"m","temperature":null,"max_tokens":null,"stream":false,"reasoning_effort":""}`,
-	`{"model":"m","max_tokens":10,"stop":null,"stream_options":null,"metadata":{"k":"v"}}`,
-	`{"model":"m","max_completion_tokens":10,"top_k":null,"user":"x","n":1,"parallel_tool_calls":false}`,
-	`{"model":"m","stream_options":{"include_usage":true},"stream_options":{}}`,
-	`{"model":"m","stream":true,"stream":false}`,
-	`{"model":"m","seed":1,"seed":2,"logit_bias":{"1":2}}`,
-	`{"model":"m","Model":"n"}`,
-	`{"MODEL":"m"}`,
-	`{"model":"m","STREAM":true}`,
-	`{"model":"m","ſtream":true}`,
-	`{"model":"m","temperature":0.5,"Temperature":0.9}`,
-	`{"mod\u0065l":"m"}`,
-	`{"model":"m","max_tokens":"32"}`,
-	`{"model":"m","messages":{}}`,
-	`{"model":"m","guardrailConfig":{"guardrailIdentifier":"g","guardrailVersion":"1"},"serviceTier":{"type":"flex"},"performanceConfig":{"latency":"optimized"}}`,
-	`{"model":"m","additionalModelRequestFields":{"a":[1, 2 ,{"b":null}]},"additionalModelResponseFieldPaths":["/x"]}`,
-	`{"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object", "pattern":"<[a-z]+>"}}}}`,
-	`{"model":"m"}{"model":"n"}`,
-	`{"model":"m"`,
-	`{"model":"m","x":"unterminated}`,
-	`{}`,
-	`null`,
-	`[]`,
-	`"model"`,
-	`{"model":42}`,
-	"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}",
-}
-
-// checkChatDecode decodes body both ways with defaults: when the one-pass
-// decode takes the body, it must give what decodeChatRequest gives. It
-// reports whether the one-pass decode took it.
-func checkChatDecode(t *testing.T, body []byte, defaults map[string]any) (fast bool) {
-	t.Helper()
-	var want *chatRequest
-	var members map[string]json.RawMessage
-	if json.Unmarshal(body, &members) == nil && members != nil {
-		want, _ = decodeChatRequest(members, defaults)
+// decodeChatTest decodes a chat request body as Handler.decodeChat does,
+// for a model with these defaults, without a registry to resolve the model.
+func decodeChatTest(body []byte, defaults map[string]any) (*chatRequest, *apiError) {
+	b, aerr := decodeChatBody(body)
+	if aerr != nil {
+		return nil, aerr
 	}
-	got, set, ok := decodeChatFast(body)
-	if !ok {
-		return false
-	}
+	name, _ := jsonString(b.Model)
 	d := newChatDefaults(defaults)
-	if !d.apply(got, set) {
-		return false
-	}
-	if want == nil {
-		t.Fatalf("body %s with defaults %v: the one-pass decode took a body decodeChatRequest refuses", body, defaults)
-	}
-	if !reflect.DeepEqual(got, want) {
-		g, _ := json.Marshal(got)
-		w, _ := json.Marshal(want)
-		t.Fatalf("body %s with defaults %v:\none pass: %s\nreference: %s", body, defaults, g, w)
-	}
-	return true
+	return d.request(b, name)
 }
 
-func TestChatDecodeFast(t *testing.T) {
-	for _, body := range chatDecodeBodies {
-		for _, d := range chatDecodeDefaults {
-			checkChatDecode(t, []byte(body), d)
+// TestChatBodyMembers checks chatBody against chatRequest: every member of
+// chatRequest is decoded, and every decoded member can say whether the
+// request left it out (which a bool or string field cannot).
+func TestChatBodyMembers(t *testing.T) {
+	rt := reflect.TypeFor[chatRequest]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if _, ok := chatFields[name]; !ok {
+			t.Errorf("chatRequest member %q is not in chatFields", name)
 		}
 	}
-	// The golden requests, with and without defaults.
-	files, _ := filepath.Glob("testdata/chat/*.json")
-	for _, file := range files {
-		var g chatGolden
-		if data, err := os.ReadFile(file); err == nil && json.Unmarshal(data, &g) == nil && len(g.Request) > 0 {
-			for _, d := range chatDecodeDefaults {
-				checkChatDecode(t, g.Request, d)
-			}
+	if len(chatFields) > 64 {
+		t.Errorf("%d members: chatDefaults.fill keeps a set of them in a uint64", len(chatFields))
+	}
+	bt := reflect.TypeFor[chatBody]()
+	for name, index := range chatFields {
+		switch k := bt.FieldByIndex(index).Type.Kind(); k {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		default:
+			t.Errorf("member %q decodes into a %s, which cannot be unset: shadow it in chatBody", name, k)
 		}
 	}
 }
 
-// TestChatDecodeFastTaken checks that ordinary bodies do take the one-pass
-// decode, and the bodies it cannot decode exactly do not.
-func TestChatDecodeFastTaken(t *testing.T) {
-	defaults := chatDecodeDefaults[1]
+// TestChatDefaults checks that a default fills a member the request leaves
+// out or sets to null, and nothing else; that max_tokens and
+// max_completion_tokens count as one member; and that a member the request
+// sets to its zero value (stream: false) keeps it.
+func TestChatDefaults(t *testing.T) {
+	defaults := map[string]any{
+		"temperature": 0.3, "max_completion_tokens": float64(1024), "stream": true, "reasoning_effort": "high",
+		"user": "gateway", "stop": []any{"##"}, "top_k": float64(5), "stream_options": map[string]any{"include_usage": true},
+		"frequency_penalty": 0.5, // not a member chatRequest declares: dropped
+	}
 	for _, c := range []struct {
-		body string
-		fast bool
+		name, body string
+		want       string // the chatRequest's members that matter, as JSON
 	}{
-		{chatDecodeBodies[0], true},
-		{chatDecodeBodies[1], true},
-		{chatDecodeBodies[5], true},
-		{`{"model":"m","seed":1,"seed":2}`, true},
-		{`{"model":"m","stream":true,"stream":false}`, false},
-		{`{"model":"m","Stream":true}`, false},
-		{`{"mod\u0065l":"m"}`, false},
-		{`{"model":"m","max_tokens":"32"}`, false},
-		{`null`, false},
+		{"all defaults", `{"model":"m"}`,
+			`{"temperature":0.3,"max_tokens":null,"max_completion_tokens":1024,"stream":true,"reasoning_effort":"high","user":"gateway","stop":["##"],"top_k":5,"include_usage":true}`},
+		{"nulls take the defaults", `{"model":"m","temperature":null,"stream":null,"user":null,"stop":null,"top_k":null,"stream_options":null,"reasoning_effort":null}`,
+			`{"temperature":0.3,"max_tokens":null,"max_completion_tokens":1024,"stream":true,"reasoning_effort":"high","user":"gateway","stop":["##"],"top_k":5,"include_usage":true}`},
+		{"zero values win", `{"model":"m","temperature":0,"stream":false,"user":"","reasoning_effort":"","stop":[],"top_k":0,"stream_options":{}}`,
+			`{"temperature":0,"max_tokens":null,"max_completion_tokens":1024,"stream":false,"reasoning_effort":"","user":"","stop":[],"top_k":0,"include_usage":false}`},
+		{"the alias stops the default", `{"model":"m","max_tokens":32}`,
+			`{"temperature":0.3,"max_tokens":32,"max_completion_tokens":null,"stream":true,"reasoning_effort":"high","user":"gateway","stop":["##"],"top_k":5,"include_usage":true}`},
+		{"a name matched ignoring case is set", `{"model":"m","Temperature":0.9,"STREAM":false}`,
+			`{"temperature":0.9,"max_tokens":null,"max_completion_tokens":1024,"stream":false,"reasoning_effort":"high","user":"gateway","stop":["##"],"top_k":5,"include_usage":true}`},
 	} {
-		if got := checkChatDecode(t, []byte(c.body), defaults); got != c.fast {
-			t.Errorf("%s: one pass = %v; want %v", c.body, got, c.fast)
-		}
-	}
-	if checkChatDecode(t, []byte(chatDecodeBodies[0]), map[string]any{"Temperature": 0.9}) {
-		t.Errorf("a default named only ignoring case took the one-pass decode")
+		t.Run(c.name, func(t *testing.T) {
+			req, aerr := decodeChatTest([]byte(c.body), defaults)
+			if aerr != nil {
+				t.Fatal(aerr.Msg)
+			}
+			got, _ := json.Marshal(map[string]any{
+				"temperature": req.Temperature, "max_tokens": req.MaxTokens, "max_completion_tokens": req.MaxCompletionTokens,
+				"stream": req.Stream, "reasoning_effort": req.ReasoningEffort, "user": req.User, "stop": req.Stop, "top_k": req.TopK,
+				"include_usage": req.StreamOptions != nil && req.StreamOptions.IncludeUsage,
+			})
+			if !jsonEqual(got, []byte(c.want)) {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+			if req.Model != "m" {
+				t.Errorf("model %q", req.Model)
+			}
+		})
 	}
 }
 
-// FuzzChatDecodeFast compares the one-pass decode with decodeChatRequest on
-// arbitrary bodies.
-func FuzzChatDecodeFast(f *testing.F) {
-	for _, b := range chatDecodeBodies {
-		f.Add([]byte(b))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, d := range chatDecodeDefaults {
-			checkChatDecode(t, body, d)
-		}
-	})
-}
-
-// TestDecodeChatRequestAliasDefaults checks that defaults for both
-// max_tokens and max_completion_tokens both apply when the request sets
-// neither, and neither applies when it sets one: a default must not count
-// as set by the request. (decodeChatRequest used to apply only the first of
-// them in the defaults map's order, so which one reached Bedrock varied
-// from request to request.)
-func TestDecodeChatRequestAliasDefaults(t *testing.T) {
+// TestChatDefaultsAliases checks that defaults for both max_tokens and
+// max_completion_tokens both apply when the request sets neither, and
+// neither applies when it sets one.
+func TestChatDefaultsAliases(t *testing.T) {
 	defaults := map[string]any{"max_tokens": float64(7), "max_completion_tokens": float64(9)}
 	for _, c := range []struct {
 		body       string
-		tokens     int // max_tokens
+		tokens     int // max_tokens; 0: unset
 		completion int // max_completion_tokens; 0: unset
 	}{
 		{`{"model":"m"}`, 7, 9},
@@ -161,23 +103,97 @@ func TestDecodeChatRequestAliasDefaults(t *testing.T) {
 		{`{"model":"m","max_tokens":3}`, 3, 0},
 		{`{"model":"m","max_completion_tokens":4}`, 0, 4},
 	} {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(c.body), &members); err != nil {
-			t.Fatal(err)
+		req, aerr := decodeChatTest([]byte(c.body), defaults)
+		if aerr != nil {
+			t.Fatalf("%s: %v", c.body, aerr.Msg)
 		}
-		for range 20 { // the defaults map's order varies
-			req, aerr := decodeChatRequest(members, defaults)
-			if aerr != nil {
-				t.Fatalf("%s: %v", c.body, aerr)
-			}
-			if got, want := intOr0(req.MaxTokens), c.tokens; got != want {
-				t.Fatalf("%s: max_tokens = %d; want %d", c.body, got, want)
-			}
-			if got, want := intOr0(req.MaxCompletionTokens), c.completion; got != want {
-				t.Fatalf("%s: max_completion_tokens = %d; want %d", c.body, got, want)
-			}
+		if got, want := intOr0(req.MaxTokens), c.tokens; got != want {
+			t.Errorf("%s: max_tokens = %d; want %d", c.body, got, want)
+		}
+		if got, want := intOr0(req.MaxCompletionTokens), c.completion; got != want {
+			t.Errorf("%s: max_completion_tokens = %d; want %d", c.body, got, want)
 		}
 	}
+}
+
+// TestChatDefaultsNotShared checks that a request cannot change the
+// defaults the next request gets.
+func TestChatDefaultsNotShared(t *testing.T) {
+	d := newChatDefaults(map[string]any{"temperature": 0.3, "stream_options": map[string]any{"include_usage": true}})
+	for i := range 2 {
+		b, _ := decodeChatBody([]byte(`{"model":"m"}`))
+		req, aerr := d.request(b, "m")
+		if aerr != nil {
+			t.Fatal(aerr.Msg)
+		}
+		if *req.Temperature != 0.3 || !req.StreamOptions.IncludeUsage {
+			t.Fatalf("request %d: temperature %v, include_usage %v", i, *req.Temperature, req.StreamOptions.IncludeUsage)
+		}
+		*req.Temperature, req.StreamOptions.IncludeUsage = 1, false
+	}
+}
+
+// TestChatDefaultBroken checks a default that does not decode into its
+// member: a request it applies to fails as if it had sent the value; one
+// that sets the member itself does not.
+func TestChatDefaultBroken(t *testing.T) {
+	defaults := map[string]any{"stream_options": "yes", "temperature": 0.3}
+	_, aerr := decodeChatTest([]byte(`{"model":"m"}`), defaults)
+	if aerr == nil || aerr.Param != "stream_options" || !strings.Contains(aerr.Msg, "expected an object, got string") {
+		t.Errorf("got %+v; want a 400 on stream_options", aerr)
+	}
+	req, aerr := decodeChatTest([]byte(`{"model":"m","stream_options":{"include_usage":true}}`), defaults)
+	if aerr != nil || !req.StreamOptions.IncludeUsage || *req.Temperature != 0.3 {
+		t.Errorf("got %+v, %+v", req, aerr)
+	}
+	// Not JSON at all: left out.
+	req, aerr = decodeChatTest([]byte(`{"model":"m"}`), map[string]any{"temperature": func() {}, "top_p": 0.5})
+	if aerr != nil || req.Temperature != nil || *req.TopP != 0.5 {
+		t.Errorf("got %+v, %+v", req, aerr)
+	}
+}
+
+// TestChatDecodeErrors checks the wording of errors about the body and its
+// members, the model first.
+func TestChatDecodeErrors(t *testing.T) {
+	for _, c := range []struct{ body, param, msg string }{
+		{`null`, "", "The request body must be a JSON object."},
+		{` [] `, "", "The request body must be a JSON object."},
+		{`"model"`, "", "The request body must be a JSON object."},
+		{`{"model":"m"`, "", "The request body is not valid JSON (offset 12): unexpected end of JSON input."},
+		{`{"model":"m"}{}`, "", "The request body is not valid JSON (offset 14): invalid character '{' after top-level value."},
+		{`{"max_tokens":"32","model":42}`, "model", "Invalid type for 'model': expected a string."},
+		{`{"max_tokens":"32"}`, "model", "Missing required parameter: 'model'."},
+		{`{"model":null}`, "model", "Missing required parameter: 'model'."},
+		{`{"model":"m","max_tokens":"32"}`, "max_tokens", "Invalid type for 'max_tokens': expected a number, got string."},
+		{`{"model":"m","stream":"yes"}`, "stream", "Invalid type for 'stream': expected a boolean, got string."},
+		{`{"model":"m","user":1}`, "user", "Invalid type for 'user': expected a string, got number."},
+		{`{"model":"m","messages":{}}`, "messages", "Invalid type for 'messages': expected an array, got object."},
+		{`{"model":"m","stream_options":{"include_usage":1}}`, "stream_options.include_usage", "Invalid type for 'stream_options.include_usage': expected a boolean, got number."},
+	} {
+		aerr := decodeChatErr(c.body)
+		if aerr == nil || aerr.Status != 400 || aerr.Param != c.param || aerr.Msg != c.msg {
+			t.Errorf("%s: got %+v\nwant 400 %q %q", c.body, aerr, c.param, c.msg)
+		}
+	}
+}
+
+// decodeChatErr is Handler.decodeChat's error for body, the model taken
+// as found.
+func decodeChatErr(body string) *apiError {
+	b, aerr := decodeChatBody([]byte(body))
+	if b == nil {
+		return aerr
+	}
+	if _, merr := chatModelName(b.Model); merr != nil {
+		return merr
+	}
+	if aerr != nil {
+		return aerr
+	}
+	d := newChatDefaults(nil)
+	_, aerr = d.request(b, "m")
+	return aerr
 }
 
 func intOr0(p *int) int {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,43 +29,6 @@ var (
 	metadataKeyRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}$`)
 	metadataValRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$`)
 )
-
-// aliases are request members that set the same thing: a default for one
-// does not apply when the request sets the other.
-var aliases = map[string]string{"max_tokens": "max_completion_tokens", "max_completion_tokens": "max_tokens"}
-
-// decodeChatRequest decodes a request body's members into a chatRequest,
-// with the model's defaults (OpenAI field names) filling the members the
-// request does not set.
-func decodeChatRequest(members map[string]json.RawMessage, defaults map[string]any) (*chatRequest, *apiError) {
-	if len(defaults) > 0 {
-		// set asks about the request's own members: a default added here
-		// must not stop the default for its alias (which one would depend
-		// on the map's order).
-		given := members
-		members = maps.Clone(members)
-		set := func(k string) bool { raw, ok := given[k]; return ok && !isNull(raw) }
-		for k, v := range defaults {
-			if set(k) || (aliases[k] != "" && set(aliases[k])) {
-				continue
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				continue // not representable in JSON: a config bug, not the client's
-			}
-			members[k] = b
-		}
-	}
-	data, err := json.Marshal(members)
-	if err != nil {
-		return nil, invalid("", "The request body is not valid JSON.")
-	}
-	req := new(chatRequest)
-	if err := json.Unmarshal(data, req); err != nil {
-		return nil, jsonError("", err)
-	}
-	return req, nil
-}
 
 // jsonError turns a decoding error into a 400 naming the field under
 // prefix (e.g. "messages[2]").

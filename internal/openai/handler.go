@@ -197,22 +197,27 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 // unmarshalBody decodes a body readBody read into dst (see decodeBody).
 func unmarshalBody(data []byte, dst any) *apiError {
 	if err := json.Unmarshal(data, dst); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			field := te.Field
-			if field == "" {
-				return invalid("", "The request body must be a JSON object.")
-			}
-			return invalid(field, "Invalid type for '%s': expected %s, got %s.", field, jsonTypeName(te.Type.Kind().String()), te.Value)
-		case errors.As(err, &se):
-			return invalid("", "The request body is not valid JSON (offset %d): %s.", se.Offset, se.Error())
-		default:
-			return invalid("", "The request body is not valid: %s.", err.Error())
-		}
+		return bodyError(err)
 	}
 	return nil
+}
+
+// bodyError words an error from decoding a request body.
+func bodyError(err error) *apiError {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return invalid("", "The request body must be a JSON object.")
+		}
+		return invalid(field, "Invalid type for '%s': expected %s, got %s.", field, jsonTypeName(te.Type.Kind().String()), te.Value)
+	case errors.As(err, &se):
+		return invalid("", "The request body is not valid JSON (offset %d): %s.", se.Offset, se.Error())
+	default:
+		return invalid("", "The request body is not valid: %s.", err.Error())
+	}
 }
 
 func jsonTypeName(kind string) string {

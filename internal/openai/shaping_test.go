@@ -163,9 +163,7 @@ func TestConvertTopKAndFields(t *testing.T) {
 		{"thinking drops top_k", "anthropic.claude-3-7-sonnet-20250219-v1:0", `"top_k":10,"reasoning_effort":"low"`, nil, `{"thinking":{"budget_tokens":1024,"type":"enabled"}}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var members map[string]json.RawMessage
-			json.Unmarshal([]byte(`{"model":"m","messages":[{"role":"user","content":"Hi"}],`+c.body+`}`), &members)
-			req, aerr := decodeChatRequest(members, nil)
+			req, aerr := decodeChatTest([]byte(`{"model":"m","messages":[{"role":"user","content":"Hi"}],`+c.body+`}`), nil)
 			if aerr != nil {
 				t.Fatal(aerr)
 			}
