@@ -74,6 +74,14 @@ func mk(id, family string, maxTokens, caps int) Model {
 	}
 }
 
+// This catalogue is the emulator's own on purpose, not bedrock.LookupModel's
+// table: the emulator stands in for Bedrock to test the client and the
+// gateway, so what it accepts must come from Bedrock's documentation, not
+// from the beliefs of the code under test (a wrong entry in one then shows
+// up as a test failure instead of agreeing with itself). The two disagree
+// where the gateway is more careful than Bedrock needs (structured output
+// before Claude 4.5).
+//
 // builtinModels is the catalogue of well-known Bedrock model IDs. What each
 // family accepts in Converse (a request using a capability the model lacks
 // gets Bedrock's 400 ValidationException), following the Bedrock "supported

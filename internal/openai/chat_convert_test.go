@@ -205,28 +205,6 @@ func indentJSON(b []byte) json.RawMessage {
 	return out.Bytes()
 }
 
-func TestClaudeVersion(t *testing.T) {
-	for _, c := range []struct {
-		id           string
-		major, minor int
-		ok           bool
-	}{
-		{"anthropic.claude-sonnet-4-5-20250929-v1:0", 4, 5, true},
-		{"us.anthropic.claude-sonnet-4-20250514-v1:0", 4, 0, true},
-		{"anthropic.claude-opus-4-1-20250805-v1:0", 4, 1, true},
-		{"anthropic.claude-3-7-sonnet-20250219-v1:0", 3, 7, true},
-		{"anthropic.claude-3-haiku-20240307-v1:0", 3, 0, true},
-		{"global.anthropic.claude-haiku-4-5-20251001-v1:0", 4, 5, true},
-		{"anthropic.claude-v2:1", 0, 0, false},
-		{"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc", 0, 0, false},
-	} {
-		ma, mi, ok := claudeVersion(c.id)
-		if ma != c.major || mi != c.minor || ok != c.ok {
-			t.Errorf("claudeVersion(%q) = %d, %d, %v; want %d, %d, %v", c.id, ma, mi, ok, c.major, c.minor, c.ok)
-		}
-	}
-}
-
 func TestDocumentName(t *testing.T) {
 	taken := map[string]bool{}
 	for _, c := range []struct{ in, want string }{

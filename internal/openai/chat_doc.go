@@ -28,7 +28,7 @@ package openai
 //
 // response_format
 //   - json_schema uses Bedrock structured output (outputConfig.textFormat)
-//     on models known to support it (Claude 4.5 and later, see capsOf);
+//     on models known to support it (Claude 4.5 and later: bedrock.LookupModel);
 //     elsewhere a forced tool whose input schema is the requested schema,
 //     named after it. The tool's input is returned as the message content,
 //     with finish_reason stop; text the model writes before the call (Nova's

@@ -2,8 +2,6 @@ package openai
 
 import (
 	"context"
-	"strconv"
-	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/config"
@@ -74,74 +72,9 @@ type chatPlan struct {
 // fetchFunc fetches an http(s) media URL: its bytes and MIME type.
 type fetchFunc func(ctx context.Context, rawURL string) ([]byte, string, error)
 
-// Model capabilities. One place decides what the gateway may ask of a model
-// in Converse; everything else asks these functions.
-
-// claudeVersion parses the generation of a Claude model ID
-// ("anthropic.claude-sonnet-4-5-20250929-v1:0" is 4.5,
-// "us.anthropic.claude-3-7-sonnet-20250219-v1:0" is 3.7). ok is false for
-// IDs that do not name a Claude model (application inference profiles).
-func claudeVersion(modelID string) (major, minor int, ok bool) {
-	id := strings.ToLower(modelID)
-	i := strings.Index(id, "claude-")
-	if i < 0 {
-		return 0, 0, false
-	}
-	var nums [2]int
-	found := 0
-	for seg := range strings.SplitSeq(id[i+len("claude-"):], "-") {
-		n, err := strconv.Atoi(seg)
-		switch {
-		case err == nil && len(seg) <= 2:
-			nums[found] = n
-			if found++; found == 2 {
-				return nums[0], nums[1], true
-			}
-		case found > 0:
-			// A date or "v1:0" ends the version.
-			return nums[0], 0, true
-		}
-	}
-	if found > 0 {
-		return nums[0], 0, true
-	}
-	return 0, 0, false
-}
-
-// claudeAtLeast reports whether modelID is a Claude model of generation
-// major.minor or later.
-func claudeAtLeast(modelID string, major, minor int) bool {
-	ma, mi, ok := claudeVersion(modelID)
-	return ok && (ma > major || ma == major && mi >= minor)
-}
-
-// modelCaps are the Converse features the gateway relies on per model.
-type modelCaps struct {
-	// StructuredOutput: outputConfig.textFormat (json_schema). Claude 4.5
-	// and later. (The emulator's catalogue accepts it for more models; the
-	// gateway sends it only where real Bedrock is known to take it and uses
-	// a forced tool elsewhere, which every tool-calling model accepts.)
-	StructuredOutput bool
-	// ExclusiveSampling: temperature and top_p may not both be set (Claude
-	// 4.5 and later reject the pair).
-	ExclusiveSampling bool
-	// Thinking: Claude extended thinking (3.7 and later).
-	Thinking bool
-	// NovaReasoning: Nova reasoningConfig (Nova 2 and Premier).
-	NovaReasoning bool
-}
-
-func capsOf(m *chatModel) modelCaps {
-	switch m.family() {
-	case bedrock.FamilyAnthropic:
-		return modelCaps{
-			StructuredOutput:  claudeAtLeast(m.ModelID, 4, 5),
-			ExclusiveSampling: claudeAtLeast(m.ModelID, 4, 5),
-			Thinking:          claudeAtLeast(m.ModelID, 3, 7),
-		}
-	case bedrock.FamilyNova:
-		id := strings.ToLower(m.ModelID)
-		return modelCaps{NovaReasoning: strings.Contains(id, "nova-2-") || strings.Contains(id, "nova-premier")}
-	}
-	return modelCaps{}
+// caps is what the gateway may ask of the model in Converse: bedrock's
+// model table (bedrock.LookupModel), for the model's ID and family.
+func (m *chatModel) caps() bedrock.ModelInfo {
+	info, _ := bedrock.LookupModel(m.ModelID, m.family())
+	return info
 }

@@ -16,9 +16,6 @@ import (
 // The request half of the chat translation: an OpenAI chat request to a
 // Converse request (messages and their content are in chat_content.go).
 
-// Claude thinking budgets for reasoning_effort.
-var thinkingBudget = map[string]int{"low": 1024, "medium": 4096, "high": 16384}
-
 // defaultAnswerTokens is the room left for the answer beside a thinking
 // budget when the request sets no max tokens.
 const defaultAnswerTokens = 4096
@@ -66,7 +63,7 @@ func isNull(raw json.RawMessage) bool {
 type chatConverter struct {
 	ctx      context.Context
 	m        *chatModel
-	caps     modelCaps
+	caps     bedrock.ModelInfo
 	fetch    fetchFunc
 	req      *chatRequest
 	out      *bedrock.ConverseRequest
@@ -87,7 +84,7 @@ func convertChatRequest(ctx context.Context, req *chatRequest, m *chatModel, fet
 		out  bedrock.ConverseRequest
 		plan chatPlan
 	}{plan: chatPlan{Model: m.Name, Stream: req.Stream}}
-	c := &chatConverter{ctx: ctx, m: m, caps: capsOf(m), fetch: fetch, req: req, out: &r.out, plan: &r.plan}
+	c := &chatConverter{ctx: ctx, m: m, caps: m.caps(), fetch: fetch, req: req, out: &r.out, plan: &r.plan}
 	if req.Stream && req.StreamOptions != nil {
 		c.plan.IncludeUsage = req.StreamOptions.IncludeUsage
 	}
@@ -363,7 +360,7 @@ func (c *chatConverter) reasoning() *apiError {
 		return invalid("reasoning_effort", "Invalid 'reasoning_effort': %q. Supported: none, minimal, low, medium, high.", clipString(effort, 40))
 	}
 	switch {
-	case c.caps.Thinking:
+	case c.caps.Reasoning == bedrock.ReasoningThinking:
 		if tc := c.out.ToolConfig; tc != nil && tc.ToolChoice != nil && tc.ToolChoice.Auto == nil {
 			// Claude refuses thinking when a tool call is forced (tool_choice
 			// required or named, or the response_format tool): the forced
@@ -376,7 +373,7 @@ func (c *chatConverter) reasoning() *apiError {
 			// not send back: this turn goes without thinking.
 			return nil
 		}
-		budget := thinkingBudget[effort]
+		budget, _ := bedrock.ThinkingBudget(effort)
 		answer := defaultAnswerTokens
 		ic := c.out.InferenceConfig
 		if ic.MaxTokens != nil {
@@ -387,7 +384,7 @@ func (c *chatConverter) reasoning() *apiError {
 		// Claude refuses temperature and top_p with thinking.
 		ic.Temperature, ic.TopP = nil, nil
 		c.setAdditional("thinking", map[string]any{"type": "enabled", "budget_tokens": budget})
-	case c.caps.NovaReasoning:
+	case c.caps.Reasoning == bedrock.ReasoningEffort:
 		c.setAdditional("reasoningConfig", map[string]any{"type": "enabled", "maxReasoningEffort": effort})
 	}
 	return nil
