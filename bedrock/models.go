@@ -108,6 +108,20 @@ func ThinkingBudget(effort string) (tokens int, ok bool) {
 	return 0, false
 }
 
+// MinThinkingBudget is the smallest thinking budget Claude accepts.
+const MinThinkingBudget = 1024
+
+// ReasoningEffortFor is the reasoning effort a thinking budget amounts to:
+// the lowest whose ThinkingBudget covers it ("high" beyond them all).
+func ReasoningEffortFor(budgetTokens int) string {
+	for _, e := range []string{"low", "medium"} {
+		if b, _ := ThinkingBudget(e); budgetTokens <= b {
+			return e
+		}
+	}
+	return "high"
+}
+
 // versionAnchors are what precedes the version in a family's model IDs.
 var versionAnchors = map[Family]string{
 	FamilyAnthropic: "claude-", FamilyNova: "nova-", FamilyLlama: "llama",

@@ -96,3 +96,11 @@ func TestThinkingBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestReasoningEffortFor(t *testing.T) {
+	for budget, want := range map[int]string{1024: "low", 1025: "medium", 4096: "medium", 4097: "high", 50000: "high"} {
+		if got := ReasoningEffortFor(budget); got != want {
+			t.Errorf("ReasoningEffortFor(%d) = %q; want %q", budget, got, want)
+		}
+	}
+}

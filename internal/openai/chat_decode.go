@@ -27,6 +27,14 @@ type chatBody struct {
 	ReasoningEffort *string         `json:"reasoning_effort"`
 	User            *string         `json:"user"`
 	ServiceTier     *string         `json:"service_tier"`
+
+	// Converse's names of OpenAI parameters, as Spice.ai documents them
+	// (temperature is spelled alike): they set the OpenAI members before
+	// the defaults apply (converseNames).
+	ConverseMaxTokens     *int            `json:"maxTokens"`
+	ConverseTopP          *float64        `json:"topP"`
+	ConverseTopK          json.RawMessage `json:"topK"`
+	ConverseStopSequences json.RawMessage `json:"stopSequences"`
 }
 
 // decodeChatBody decodes a request body. With a member of the wrong type it
@@ -60,6 +68,9 @@ func memberTypeError(te *json.UnmarshalTypeError) *json.UnmarshalTypeError {
 // request is the chatRequest b asks for, for the model named model, with
 // the defaults filling what b leaves out. It reuses b's memory.
 func (d *chatDefaults) request(b *chatBody, model string) (*chatRequest, *apiError) {
+	if aerr := b.converseNames(); aerr != nil {
+		return nil, aerr
+	}
 	if len(d.fields) > 0 {
 		if aerr := d.fill(b); aerr != nil {
 			return nil, aerr
@@ -214,4 +225,69 @@ func unsetMember(v reflect.Value) bool {
 		return isNull(v.Bytes())
 	}
 	return v.IsNil()
+}
+
+// converseNames sets the OpenAI members from their Converse names
+// (maxTokens, topP, topK, stopSequences). Both names of one parameter with
+// different values are an error naming both; with the same value, one.
+func (b *chatBody) converseNames() *apiError {
+	if v := b.ConverseMaxTokens; v != nil {
+		if *v < 1 {
+			return invalid("maxTokens", "Invalid 'maxTokens': %d; it must be at least 1.", *v)
+		}
+		for _, o := range []struct {
+			name string
+			v    *int
+		}{{"max_tokens", b.MaxTokens}, {"max_completion_tokens", b.MaxCompletionTokens}} {
+			if o.v != nil && *o.v != *v {
+				return bothNames("maxTokens", o.name)
+			}
+		}
+		if b.MaxTokens == nil && b.MaxCompletionTokens == nil {
+			b.MaxTokens = v
+		}
+	}
+	if v := b.ConverseTopP; v != nil {
+		if b.TopP != nil && *b.TopP != *v {
+			return bothNames("topP", "top_p")
+		}
+		b.TopP = v
+	}
+	if v := b.ConverseTopK; !isNull(v) {
+		if !isNull(b.TopK) && !sameJSON(b.TopK, v) {
+			return bothNames("topK", "top_k")
+		}
+		b.TopK = v
+	}
+	if v := b.ConverseStopSequences; !isNull(v) {
+		var seqs []string
+		if err := json.Unmarshal(v, &seqs); err != nil {
+			return invalid("stopSequences", "Invalid type for 'stopSequences': expected an array of strings.")
+		}
+		if !isNull(b.Stop) && !sameJSON(stopList(b.Stop), v) {
+			return bothNames("stopSequences", "stop")
+		}
+		b.Stop = v
+	}
+	return nil
+}
+
+func bothNames(converse, openai string) *apiError {
+	return invalid(converse, "'%s' and '%s' are one parameter (Converse's name and OpenAI's) set to different values; send one of them.", converse, openai)
+}
+
+// stopList is a stop member as an array: OpenAI takes a single string too.
+func stopList(raw json.RawMessage) json.RawMessage {
+	if s, ok := jsonString(raw); ok {
+		b, _ := json.Marshal([]string{s})
+		return b
+	}
+	return raw
+}
+
+// sameJSON reports whether two JSON values are equal as values (1 and 1.0,
+// spacing aside).
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }

@@ -49,6 +49,11 @@ package openai
 //     block back, which OpenAI clients do not send).
 //   - Nova 2 and Nova Premier: reasoningConfig with maxReasoningEffort.
 //   - none and minimal turn it off; other models ignore it.
+//   - The Vercel AI SDK's reasoningConfig, as a top-level member, does the
+//     same: {"type": "enabled", "budgetTokens": N} is Claude's budget
+//     (at least 1024; on Nova the effort it falls in), maxReasoningEffort
+//     Nova's effort (on Claude its budget), enabled with neither is medium,
+//     disabled is off. With reasoning_effort too it is a 400.
 //
 // Parameters
 //   - temperature and top_p must be in [0, 1] (Bedrock's range); Claude 4.5
@@ -56,6 +61,10 @@ package openai
 //     both, whether they came from the request or the model's defaults.
 //   - max_completion_tokens wins over max_tokens; a model default for one
 //     does not override the request's other.
+//   - Converse's names (Spice.ai's): maxTokens, topP, topK and
+//     stopSequences set max_tokens, top_p, top_k and stop (temperature is
+//     spelled alike). Both names of one parameter with different values are
+//     a 400 naming both.
 //   - n > 1 is a 400; seed, penalties, logprobs, logit_bias, store and
 //     other OpenAI-only members are accepted and ignored.
 //   - user and metadata become requestMetadata (user under the key "user"),

@@ -349,15 +349,27 @@ func (c *chatConverter) inference() *apiError {
 	return nil
 }
 
-// reasoning translates reasoning_effort per family.
+// reasoning translates reasoning_effort, or reasoningConfig, per family.
 func (c *chatConverter) reasoning() *apiError {
 	effort := c.req.ReasoningEffort
 	switch effort {
 	case "", "none", "minimal":
-		return nil
 	case "low", "medium", "high":
 	default:
 		return invalid("reasoning_effort", "Invalid 'reasoning_effort': %q. Supported: none, minimal, low, medium, high.", clipString(effort, 40))
+	}
+	budget := 0 // Claude's thinking budget, when reasoningConfig sets one
+	if !isNull(c.req.ReasoningConfig) {
+		if effort != "" {
+			return invalid("reasoningConfig", "'reasoning_effort' and 'reasoningConfig' both set reasoning; send one of them.")
+		}
+		var aerr *apiError
+		if effort, budget, aerr = reasoningConfigOf(c.req.ReasoningConfig); aerr != nil {
+			return aerr
+		}
+	}
+	if effort == "" || effort == "none" || effort == "minimal" {
+		return nil
 	}
 	switch {
 	case c.caps.Reasoning == bedrock.ReasoningThinking:
@@ -373,7 +385,9 @@ func (c *chatConverter) reasoning() *apiError {
 			// not send back: this turn goes without thinking.
 			return nil
 		}
-		budget, _ := bedrock.ThinkingBudget(effort)
+		if budget == 0 {
+			budget, _ = bedrock.ThinkingBudget(effort)
+		}
 		answer := defaultAnswerTokens
 		ic := c.out.InferenceConfig
 		if ic.MaxTokens != nil {
@@ -388,6 +402,49 @@ func (c *chatConverter) reasoning() *apiError {
 		c.setAdditional("reasoningConfig", map[string]any{"type": "enabled", "maxReasoningEffort": effort})
 	}
 	return nil
+}
+
+// reasoningConfigOf reads a reasoningConfig member: an effort (Nova's
+// maxReasoningEffort, else the one a budget falls in) and Claude's budget
+// (budgetTokens, else none: the effort's). Enabled with neither is medium;
+// disabled is no effort.
+func reasoningConfigOf(raw json.RawMessage) (effort string, budget int, aerr *apiError) {
+	var rc struct {
+		Type               string `json:"type"`
+		BudgetTokens       *int   `json:"budgetTokens"`
+		MaxReasoningEffort string `json:"maxReasoningEffort"`
+	}
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		return "", 0, jsonError("reasoningConfig", err)
+	}
+	switch rc.Type {
+	case "disabled":
+		return "", 0, nil
+	case "enabled":
+	case "":
+		return "", 0, invalid("reasoningConfig.type", "Missing required parameter: 'reasoningConfig.type' (enabled or disabled).")
+	default:
+		return "", 0, invalid("reasoningConfig.type", "Invalid 'reasoningConfig.type': %q. Use enabled or disabled.", clipString(rc.Type, 40))
+	}
+	switch rc.MaxReasoningEffort {
+	case "", "low", "medium", "high":
+	default:
+		return "", 0, invalid("reasoningConfig.maxReasoningEffort", "Invalid 'reasoningConfig.maxReasoningEffort': %q. Supported: low, medium, high.", clipString(rc.MaxReasoningEffort, 40))
+	}
+	effort = rc.MaxReasoningEffort
+	if b := rc.BudgetTokens; b != nil {
+		if *b < bedrock.MinThinkingBudget {
+			return "", 0, invalid("reasoningConfig.budgetTokens", "Invalid 'reasoningConfig.budgetTokens': %d; it must be at least %d.", *b, bedrock.MinThinkingBudget)
+		}
+		budget = *b
+		if effort == "" {
+			effort = bedrock.ReasoningEffortFor(budget)
+		}
+	}
+	if effort == "" {
+		effort = "medium"
+	}
+	return effort, budget, nil
 }
 
 // midToolLoop reports whether the last assistant turn called tools (the

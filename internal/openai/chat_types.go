@@ -40,6 +40,10 @@ type chatRequest struct {
 	ServiceTier       string            `json:"service_tier"`
 	// TopK is mapped per model family (shaping.go); raw to name errors.
 	TopK json.RawMessage `json:"top_k"`
+	// ReasoningConfig is the Vercel AI SDK's Bedrock reasoning option, sent
+	// as a top-level member: {"type": "enabled", "budgetTokens": N} or
+	// Nova's {"type": "enabled", "maxReasoningEffort": "low"}.
+	ReasoningConfig json.RawMessage `json:"reasoningConfig"`
 
 	// Bedrock extras, in Converse's own spelling.
 	GuardrailConfig                   *bedrock.GuardrailConfig   `json:"guardrailConfig"`
