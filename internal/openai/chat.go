@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
@@ -38,6 +40,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
+	}
+	if plan.DroppedCacheMarkers {
+		served.warnDroppedMarkers(w, h.log)
 	}
 	id, created := "chatcmpl-"+accesslog.NewID(), time.Now().Unix()
 	// supports_streaming: false answers a streaming client from Converse,
@@ -89,6 +94,22 @@ type servedChat struct {
 	model    *upstream.Model
 	chat     chatModel
 	defaults chatDefaults
+	// markersLogged: the log has said the model drops cache markers.
+	markersLogged atomic.Bool
+}
+
+// warningHeader carries what the gateway changed in a request without
+// refusing it.
+const warningHeader = "X-Quarry-Warning"
+
+// warnDroppedMarkers tells the client that cache markers were dropped, and
+// the log, once per model, that they are.
+func (s *servedChat) warnDroppedMarkers(w http.ResponseWriter, log *slog.Logger) {
+	w.Header().Add(warningHeader, "cache markers dropped: model '"+s.model.Name+"' does not allow them (see allowed_role_metadata)")
+	if !s.markersLogged.Swap(true) {
+		log.Warn("chat model drops the cache markers requests send; list them in its allowed_role_metadata to forward them",
+			"model", s.model.Name)
+	}
 }
 
 func newServedChat(m *upstream.Model) *servedChat {

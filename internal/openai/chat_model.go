@@ -67,6 +67,9 @@ type chatPlan struct {
 	FirstToolOnly bool `json:"first_tool_only,omitempty"`
 	// StopSequences tell which one matched when Bedrock does not say.
 	StopSequences []string `json:"stop_sequences,omitempty"`
+	// DroppedCacheMarkers: the model's shaping dropped cache markers the
+	// request carried (allowed_role_metadata): the answer says so.
+	DroppedCacheMarkers bool `json:"dropped_cache_markers,omitempty"`
 }
 
 // fetchFunc fetches an http(s) media URL: its bytes and MIME type.

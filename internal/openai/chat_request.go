@@ -94,7 +94,7 @@ func convertChatRequest(ctx context.Context, req *chatRequest, m *chatModel, fet
 		}
 		return nil, nil, invalid("n", "'n' = %d is not supported: Bedrock returns one choice per request. Send n=1 (or omit it) and make several requests instead.", *req.N)
 	}
-	req.Messages = shapeMessages(req.Messages, m.Shaping)
+	req.Messages, c.plan.DroppedCacheMarkers = shapeMessages(req.Messages, m.Shaping)
 	steps := []func() *apiError{
 		c.tools, c.responseFormat, c.messages, c.inference, c.reasoning,
 		c.metadata, c.guardrail, c.extras, c.shapeFields, c.sampling,

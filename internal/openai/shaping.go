@@ -47,27 +47,30 @@ func withShapingDefaults(s config.Shaping) *config.Shaping {
 //   - per-message metadata (cache_control, cachePoint, on the message and on
 //     its content parts) is dropped unless AllowedRoleMetadata lists it.
 //
-// Messages it does not change keep their exact bytes.
-func shapeMessages(msgs []json.RawMessage, s *config.Shaping) []json.RawMessage {
+// Messages it does not change keep their exact bytes. dropped reports
+// whether it dropped a cache marker (the client is told: chat.go).
+func shapeMessages(msgs []json.RawMessage, s *config.Shaping) (out []json.RawMessage, dropped bool) {
 	if s == nil {
-		return msgs
+		return msgs, false
 	}
 	// Most models keep every role; then only a cache marker that is not
 	// allowed changes a message, and a message without one need not be
 	// decoded.
 	keepRoles := keepsRoles(s)
 	if keepRoles && allowsCacheMarkers(s) {
-		return msgs
+		return msgs, false
 	}
-	out := make([]json.RawMessage, len(msgs))
+	out = make([]json.RawMessage, len(msgs))
 	for i, raw := range msgs {
 		if keepRoles && !mayHaveCacheMarker(raw) {
 			out[i] = raw
 			continue
 		}
-		out[i] = shapeMessage(raw, s)
+		var d bool
+		out[i], d = shapeMessage(raw, s)
+		dropped = dropped || d
 	}
-	return out
+	return out, dropped
 }
 
 // cacheMarkers are the per-message metadata keys shaping may drop.
@@ -155,10 +158,12 @@ func containsFold(b []byte, s string) bool {
 	return false
 }
 
-func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
+// shapeMessage shapes one message; dropped reports whether it dropped a
+// cache marker.
+func shapeMessage(raw json.RawMessage, s *config.Shaping) (out json.RawMessage, dropped bool) {
 	var msg map[string]json.RawMessage
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(raw, &msg) != nil {
-		return raw // the translation reports it
+		return raw, false // the translation reports it
 	}
 	changed := false
 	var role string
@@ -168,20 +173,20 @@ func shapeMessage(raw json.RawMessage, s *config.Shaping) json.RawMessage {
 		changed = true
 	}
 	if dropMarkers(msg, s.AllowedRoleMetadata) {
-		changed = true
+		changed, dropped = true, true
 	}
 	if c, ok := dropPartMetadata(msg["content"], s.AllowedRoleMetadata); ok {
 		msg["content"] = c
-		changed = true
+		changed, dropped = true, true
 	}
 	if !changed {
-		return raw
+		return raw, false
 	}
 	b, err := json.Marshal(msg)
 	if err != nil {
-		return raw
+		return raw, false
 	}
-	return b
+	return b, dropped
 }
 
 // shapeRole is the role a message is sent with (shaping.Options.Role).

@@ -62,7 +62,7 @@ func TestShapeMessages(t *testing.T) {
 			for i, s := range in {
 				raws[i] = json.RawMessage(s)
 			}
-			got := shapeMessages(raws, c.s)
+			got, _ := shapeMessages(raws, c.s)
 			for i := range got {
 				if string(got[i]) != c.want[i] {
 					t.Errorf("message %d = %s\nwant %s", i, got[i], c.want[i])
@@ -100,9 +100,9 @@ func TestShapeMessagesSkips(t *testing.T) {
 		withShapingDefaults(config.Shaping{Options: shaping.Options{RemapRoles: map[string]string{"assistant": "user"},
 			AllowedRoleMetadata: []string{"cache_control", "cachePoint"}}}),
 	} {
-		got := shapeMessages(raws, s)
+		got, _ := shapeMessages(raws, s)
 		for i, raw := range raws {
-			if want := shapeMessage(raw, s); string(got[i]) != string(want) {
+			if want, _ := shapeMessage(raw, s); string(got[i]) != string(want) {
 				t.Errorf("%+v: message %d = %s\nwant %s", s.Options, i, got[i], want)
 			}
 		}
