@@ -140,9 +140,9 @@ func parseModelVersion(f Family, id string) ModelVersion {
 	var nums [2]int
 	found := 0
 	for seg := range strings.SplitSeq(id[i+len(anchor):], "-") {
-		n, err := strconv.Atoi(seg)
+		n, ok := versionNumber(seg)
 		switch {
-		case err == nil && len(seg) <= 2:
+		case ok:
 			nums[found] = n
 			if found++; found == 2 {
 				return ModelVersion{nums[0], nums[1]}
@@ -155,6 +155,22 @@ func parseModelVersion(f Family, id string) ModelVersion {
 		return ModelVersion{nums[0], 0}
 	}
 	return ModelVersion{}
+}
+
+// versionNumber reads a segment of one or two digits (strconv.Atoi would
+// allocate an error for every word: this runs per request).
+func versionNumber(seg string) (int, bool) {
+	if len(seg) == 0 || len(seg) > 2 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(seg[i]-'0')
+	}
+	return n, true
 }
 
 // modelEntry is one row of modelTable: it applies to a model of family
