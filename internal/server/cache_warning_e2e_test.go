@@ -4,30 +4,11 @@ import (
 	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/server"
 )
-
-// syncBuffer is a log sink the gateway's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestChatE2ECacheMarkerWarning: a model whose config does not allow cache
 // markers still drops them, but no longer without a word: every such answer
@@ -36,7 +17,7 @@ func (s *syncBuffer) String() string {
 // warning.
 func TestChatE2ECacheMarkerWarning(t *testing.T) {
 	rec := &recorder{}
-	logs := &syncBuffer{}
+	logs := &lockedBuffer{}
 	g := startChatGateway(t, quickstart, func(c *config.Config) {
 		c.Models = append(c.Models, config.Model{Kind: config.KindChat, Name: "nova-plain", ModelID: "amazon.nova-micro-v1:0"})
 	}, server.Options{UpstreamTransport: rec, Logger: slog.New(slog.NewTextHandler(logs, nil))})

@@ -47,16 +47,7 @@ func TestChatE2EConverseNames(t *testing.T) {
 		{"reasoningConfig disabled", `{"model":"claude-sonnet","reasoningConfig":{"type":"disabled"},` + hi + `}`,
 			"us.anthropic.claude-sonnet-4-20250514-v1:0", "additionalModelRequestFields", `null`},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			rec.reset()
-			if status, _, raw := e.post(t, c.body); status != 200 {
-				t.Fatalf("status %d: %s", status, raw)
-			}
-			_, body, _ := rec.last(t, c.modelID)
-			if got := jsonOf(body[c.field]); got != c.want {
-				t.Errorf("Bedrock got %s = %s; want %s", c.field, got, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { e.expectSent(t, c.body, c.modelID, c.field, c.want) })
 	}
 
 	for _, c := range []struct{ name, body, param, msg string }{
@@ -101,4 +92,18 @@ func TestChatE2EConverseNames(t *testing.T) {
 			t.Errorf("inferenceConfig %s; want %s", got, want)
 		}
 	})
+}
+
+// expectSent posts a chat body that must succeed, and checks one member of
+// the Converse request that reached Bedrock for modelID.
+func (e *shapingEnv) expectSent(t *testing.T, body, modelID, field, want string) {
+	t.Helper()
+	e.rec.reset()
+	if status, _, raw := e.post(t, body); status != 200 {
+		t.Fatalf("status %d: %s", status, raw)
+	}
+	_, sent, _ := e.rec.last(t, modelID)
+	if got := jsonOf(sent[field]); got != want {
+		t.Errorf("Bedrock got %s = %s; want %s", field, got, want)
+	}
 }

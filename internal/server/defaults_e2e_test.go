@@ -29,15 +29,6 @@ func TestChatE2EModelDefaults(t *testing.T) {
 		{"user and metadata", `{"model":"nova-micro","user":"u-1","metadata":{"team":"search"},"messages":[{"role":"user","content":"Hi"}]}`,
 			"amazon.nova-micro-v1:0", "requestMetadata", `{"team":"search","user":"u-1"}`},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			rec.reset()
-			if status, _, raw := e.post(t, c.body); status != 200 {
-				t.Fatalf("status %d: %s", status, raw)
-			}
-			_, body, _ := rec.last(t, c.modelID)
-			if got := jsonOf(body[c.field]); got != c.want {
-				t.Errorf("Bedrock got %s = %s; want %s", c.field, got, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { e.expectSent(t, c.body, c.modelID, c.field, c.want) })
 	}
 }
