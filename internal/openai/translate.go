@@ -98,7 +98,9 @@ func (t *Translation) NoStreaming() bool { return t.shaping != nil && t.shaping.
 
 // FinishAllowed reports whether the model's configuration lets an answer
 // with Bedrock's stopReason through.
-func (t *Translation) FinishAllowed(stopReason string) bool { return finishAllowed(t.shaping, stopReason) }
+func (t *Translation) FinishAllowed(stopReason string) bool {
+	return finishAllowed(t.shaping, stopReason)
+}
 
 // FinishError is the 422 for a refused finish reason.
 func (t *Translation) FinishError(stopReason string) *Error {
