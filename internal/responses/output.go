@@ -65,7 +65,7 @@ type outItem struct {
 	Type             string         `json:"type"`
 	Status           string         `json:"status,omitempty"`
 	Role             string         `json:"role,omitempty"`
-	Content          []*outputText  `json:"content,omitempty"`
+	Content          *[]*outputText `json:"content,omitempty"` // a pointer: [] for messages, absent otherwise
 	CallID           string         `json:"call_id,omitempty"`
 	Name             string         `json:"name,omitempty"`
 	Namespace        string         `json:"namespace,omitempty"`
@@ -175,7 +175,7 @@ func (a *assembler) openBlock(i int, kind string, tu *bedrock.ToolUseBlockStart)
 	o := &open{kind: kind, index: len(a.resp.Output)}
 	switch kind {
 	case "message":
-		o.item = &outItem{ID: "msg_" + accesslog.NewID(), Type: "message", Status: "in_progress", Role: "assistant", Content: []*outputText{}}
+		o.item = &outItem{ID: "msg_" + accesslog.NewID(), Type: "message", Status: "in_progress", Role: "assistant", Content: &[]*outputText{}}
 	case "reasoning":
 		o.item = &outItem{ID: "rs_" + accesslog.NewID(), Type: "reasoning", Summary: &[]summaryPart{}}
 	case "tool":
@@ -278,7 +278,7 @@ func (a *assembler) stop(i int) {
 	case "message":
 		text := o.text.String()
 		pt := &outputText{Type: "output_text", Text: text, Annotations: []any{}, Logprobs: []any{}}
-		it.Content, it.Status = []*outputText{pt}, "completed"
+		it.Content, it.Status = &[]*outputText{pt}, "completed"
 		a.send("response.output_text.done", map[string]any{"item_id": it.ID, "output_index": o.index, "content_index": 0, "text": text, "logprobs": []any{}})
 		a.send("response.content_part.done", map[string]any{"item_id": it.ID, "output_index": o.index, "content_index": 0, "part": pt})
 	case "reasoning":
@@ -340,8 +340,10 @@ func (a *assembler) finish(stopReason string, u bedrock.TokenUsage) {
 	r.Usage = us
 	var text strings.Builder
 	for _, it := range r.Output {
-		for _, c := range it.Content {
-			text.WriteString(c.Text)
+		if it.Content != nil {
+			for _, c := range *it.Content {
+				text.WriteString(c.Text)
+			}
 		}
 	}
 	r.OutputText = text.String()
