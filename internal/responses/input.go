@@ -217,15 +217,26 @@ func (d *decoded) input(history []json.RawMessage) *openai.Error {
 	return nil
 }
 
-// withID gives an input item an ID (for GET .../input_items) unless it has
-// one.
+// withID is an input item as GET .../input_items lists it: with an ID, a
+// type, and a message's string content as one text part, as OpenAI
+// lists them.
 func withID(raw json.RawMessage, it *item) json.RawMessage {
-	if it.ID != "" {
-		return raw
-	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
 		return raw
+	}
+	if it.Type == "message" {
+		var s string
+		if json.Unmarshal(it.Content, &s) == nil {
+			kind := "input_text"
+			if it.Role == "assistant" {
+				kind = "output_text"
+			}
+			m["content"] = mustJSON([]map[string]string{{"type": kind, "text": s}})
+		}
+	}
+	if it.ID != "" {
+		return mustJSON(m)
 	}
 	prefix := "msg_"
 	switch it.Type {
