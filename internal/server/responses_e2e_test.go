@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -422,4 +423,66 @@ func quickstartWithKeys(t *testing.T, keys ...string) string {
 		t.Fatal("could not add api_keys to the quick start")
 	}
 	return writeConfig(t, [2]string{"quarry.yaml", cfg})
+}
+
+// TestResponsesFailures: upstream failures get chat's statuses (429 with
+// Retry-After, 503, 504) before a stream starts, and an in-stream Bedrock
+// exception becomes response.failed, after which the stream ends.
+func TestResponsesFailures(t *testing.T) {
+	g := startGateway(t, quickstart, nil)
+	c := respClient(g)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		marker string
+		status int
+	}{{"throttle", 429}, {"unavailable", 503}, {"model-timeout", 504}} {
+		for _, stream := range []bool{false, true} {
+			p := responses.ResponseNewParams{Model: "nova-lite", Input: textInput("Hi [[quarry:" + tc.marker + "]]")}
+			var err error
+			if stream {
+				s := c.Responses.NewStreaming(ctx, p)
+				for s.Next() {
+				}
+				err = s.Err()
+			} else {
+				_, err = c.Responses.New(ctx, p)
+			}
+			var apiErr *openai.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != tc.status {
+				t.Errorf("%s (stream %v): %v; want %d", tc.marker, stream, err, tc.status)
+				continue
+			}
+			if tc.status == 429 && apiErr.Response.Header.Get("Retry-After") == "" {
+				t.Errorf("%s: no Retry-After", tc.marker)
+			}
+		}
+	}
+	for _, marker := range []string{"throttle-stream", "model-stream-error", "truncate"} {
+		t.Run(marker, func(t *testing.T) {
+			body := `{"model":"nova-lite","stream":true,"input":"Tell me a long story [[quarry:` + marker + `]]"}`
+			resp, err := http.Post(g.URL+"/v1/responses", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			events := strings.Split(strings.TrimSpace(string(raw)), "\n\n")
+			last := events[len(events)-1]
+			if resp.StatusCode != 200 || len(events) < 3 || !strings.HasPrefix(last, "event: response.failed\n") {
+				t.Fatalf("stream = %d %s", resp.StatusCode, raw)
+			}
+			var ev struct {
+				Type     string `json:"type"`
+				Response struct {
+					Status string `json:"status"`
+					Error  struct{ Code, Message string }
+				} `json:"response"`
+			}
+			_, data, _ := strings.Cut(last, "data: ")
+			if err := json.Unmarshal([]byte(data), &ev); err != nil || ev.Type != "response.failed" || ev.Response.Status != "failed" ||
+				ev.Response.Error.Code == "" || ev.Response.Error.Message == "" {
+				t.Errorf("failed event = %s", last)
+			}
+		})
+	}
 }
