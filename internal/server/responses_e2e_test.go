@@ -24,7 +24,9 @@ import (
 // (emulator in-process), driven by the official OpenAI Go SDK's Responses
 // client.
 
-func respClient(g *gateway, opts ...option.RequestOption) openai.Client { return chatClient(g, opts...) }
+func respClient(g *gateway, opts ...option.RequestOption) openai.Client {
+	return chatClient(g, opts...)
+}
 
 func textInput(s string) responses.ResponseNewParamsInputUnion {
 	return responses.ResponseNewParamsInputUnion{OfString: openai.String(s)}
