@@ -172,3 +172,54 @@ func (c *chatConverter) signedToolTurn() bool {
 	}
 	return false
 }
+
+// StartStream calls ConverseStream and waits for Bedrock's first event (see
+// startStream).
+func (h *Handler) StartStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	req *bedrock.ConverseRequest) (s *bedrock.ConverseStream, stop func(), ok bool) {
+	return startStream(ctx, w, r, m, req, h.opts.UpstreamTimeout)
+}
+
+// startStream calls ConverseStream and waits for the first event, timeout
+// bounding that wait only. Until then a failure is an ordinary error with
+// its status, answered here (ok false). Otherwise the first event is
+// current and x-amzn-requestid is set; stop ends the call and frees the
+// connection, and the stream also closes as soon as ctx is done (the
+// client is gone), even while Next is blocked reading from Bedrock.
+func startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest, timeout time.Duration) (s *bedrock.ConverseStream, stop func(), ok bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	timer := upstream.StartFirstEventTimer(timeout, cancel)
+	fail := func(err error) (*bedrock.ConverseStream, func(), bool) {
+		timer.Stop()
+		if r.Context().Err() == nil {
+			err = timer.Err(err)
+		}
+		cancel()
+		writeFailure(w, r, err)
+		return nil, nil, false
+	}
+	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq)
+	if err != nil {
+		return fail(err)
+	}
+	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
+	stop = func() { cancel(); stopWatch(); stream.Close() }
+	accesslog.From(ctx).SetUpstreamRequestID(stream.RequestID())
+	if !stream.Next() {
+		err := stream.Err()
+		if err == nil {
+			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
+		}
+		stop()
+		return fail(err)
+	}
+	if timer.Stop() {
+		stop()
+		return fail(context.DeadlineExceeded)
+	}
+	if id := stream.RequestID(); id != "" {
+		w.Header().Set("x-amzn-requestid", id)
+	}
+	return stream, stop, true
+}

@@ -114,22 +114,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	upTimeout, queueTimeout := h.chat.Timeouts()
 	ctx := bedrock.WithQueueTimeout(r.Context(), queueTimeout)
 	entry := accesslog.From(ctx)
-	body, aerr := openai.ReadBody(r)
-	if aerr != nil {
-		openai.WriteError(w, r, aerr)
-		return
-	}
-	d, prev, aerr := h.decode(ctx, r, body)
-	if aerr != nil {
-		openai.WriteError(w, r, aerr)
-		return
-	}
-	tr, aerr := h.chat.Translate(ctx, d.members)
-	if tr != nil {
-		entry.SetModel(tr.Model.Name)
-	}
-	if aerr != nil {
-		openai.WriteError(w, r, d.rename(aerr))
+	d, prev, tr, ok := h.prepare(ctx, w, r, false)
+	if !ok {
 		return
 	}
 	store := d.req.Store == nil || *d.req.Store
@@ -137,7 +123,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{h: h, r: r, d: d, tr: tr, resp: resp, prev: prev, store: store}
 	m := tr.Model
 	if d.req.Stream && !tr.NoStreaming() {
-		x.stream(ctx, w, upTimeout)
+		x.stream(ctx, w)
 		return
 	}
 	if d.req.Stream && tr.Request.GuardrailConfig != nil {
@@ -172,6 +158,31 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	a.fromConverse(out)
 	x.save(ctx)
 	writeJSON(w, http.StatusOK, publicResponse(resp, d.plan.IncludeEncrypted))
+}
+
+// prepare reads, decodes and translates a create (or input_tokens, which
+// never streams) request, answering its error itself when !ok.
+func (h *Handler) prepare(ctx context.Context, w http.ResponseWriter, r *http.Request, count bool) (d *decoded, prev *record, tr *openai.Translation, ok bool) {
+	body, aerr := openai.ReadBody(r)
+	if aerr == nil {
+		d, prev, aerr = h.decode(ctx, r, body)
+	}
+	if aerr != nil {
+		openai.WriteError(w, r, aerr)
+		return nil, nil, nil, false
+	}
+	if count {
+		delete(d.members, "stream")
+	}
+	tr, aerr = h.chat.Translate(ctx, d.members)
+	if tr != nil {
+		accesslog.From(ctx).SetModel(tr.Model.Name)
+	}
+	if aerr != nil {
+		openai.WriteError(w, r, d.rename(aerr))
+		return nil, nil, nil, false
+	}
+	return d, prev, tr, true
 }
 
 // decode decodes the body with the stored conversation it continues.
@@ -254,42 +265,13 @@ func (x *exchange) save(ctx context.Context) {
 // stream serves a streamed response. Until Bedrock's first event a
 // failure is an ordinary JSON error with its status; after that it is a
 // response.failed event, and the stream ends.
-func (x *exchange) stream(ctx context.Context, w http.ResponseWriter, upTimeout time.Duration) {
-	r, m, entry := x.r, x.tr.Model, accesslog.From(ctx)
-	sctx, cancel := context.WithCancel(ctx)
+func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
+	r, entry := x.r, accesslog.From(ctx)
+	s, cancel, ok := x.h.chat.StartStream(ctx, w, r, x.tr.Model, x.tr.Request)
+	if !ok {
+		return
+	}
 	defer cancel()
-	timer := upstream.StartFirstEventTimer(upTimeout, cancel)
-	failBeforeStart := func(err error) {
-		timer.Stop()
-		if r.Context().Err() == nil {
-			err = timer.Err(err)
-		}
-		openai.WriteFailure(w, r, err)
-	}
-	s, err := m.Client.ConverseStream(sctx, m.ModelID, x.tr.Request)
-	if err != nil {
-		failBeforeStart(err)
-		return
-	}
-	defer s.Close()
-	stopWatch := context.AfterFunc(sctx, func() { s.Close() })
-	defer stopWatch()
-	entry.SetUpstreamRequestID(s.RequestID())
-	if !s.Next() {
-		err := s.Err()
-		if err == nil {
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		failBeforeStart(err)
-		return
-	}
-	if timer.Stop() {
-		failBeforeStart(context.DeadlineExceeded)
-		return
-	}
-	if id := s.RequestID(); id != "" {
-		w.Header().Set("x-amzn-requestid", id)
-	}
 	sse := openai.NewSSE(w)
 	a := x.assembler(sse)
 	a.token = entry.FirstToken
@@ -452,23 +434,8 @@ func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request) {
 // on the request as create would send it.
 func (h *Handler) inputTokens(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	body, aerr := openai.ReadBody(r)
-	if aerr != nil {
-		openai.WriteError(w, r, aerr)
-		return
-	}
-	d, _, aerr := h.decode(ctx, r, body)
-	if aerr != nil {
-		openai.WriteError(w, r, aerr)
-		return
-	}
-	delete(d.members, "stream")
-	tr, aerr := h.chat.Translate(ctx, d.members)
-	if tr != nil {
-		accesslog.From(ctx).SetModel(tr.Model.Name)
-	}
-	if aerr != nil {
-		openai.WriteError(w, r, d.rename(aerr))
+	_, _, tr, ok := h.prepare(ctx, w, r, true)
+	if !ok {
 		return
 	}
 	upTimeout, _ := h.chat.Timeouts()

@@ -10,6 +10,7 @@ package responses
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,7 +126,7 @@ func decodeRequest(body []byte, history []json.RawMessage) (*decoded, *openai.Er
 		}
 	}
 	d := &decoded{req: req, members: map[string]json.RawMessage{}, plan: plan{Model: req.Model}}
-	d.plan.IncludeEncrypted = contains(req.Include, "reasoning.encrypted_content")
+	d.plan.IncludeEncrypted = slices.Contains(req.Include, "reasoning.encrypted_content")
 	out := d.members
 	out["model"] = members["model"]
 	if req.Stream {
@@ -339,15 +340,6 @@ func (d *decoded) tools() *openai.Error {
 		return openai.Invalid("tool_choice.type", "Invalid 'tool_choice.type': %q. Supported: function, custom, allowed_tools.", openai.Clip(tc.Type, 40))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isNull(raw json.RawMessage) bool {
