@@ -149,6 +149,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		// supports_streaming: false: the Converse answer as one stream.
 		sse := openai.NewSSE(w)
 		a := x.assembler(sse)
+		a.send("response.created", map[string]any{"response": a.publicResp()})
+		a.send("response.in_progress", map[string]any{"response": a.publicResp()})
 		a.fromConverse(out)
 		x.save(ctx)
 		a.send("response."+terminal(resp.Status), map[string]any{"response": a.publicResp()})

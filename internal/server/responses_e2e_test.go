@@ -488,3 +488,37 @@ func TestResponsesFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestResponsesShaping: a supports_streaming: false model answers a stream
+// with the full event sequence from Converse (ConverseStream never called),
+// and a refused finish reason is chat's 422.
+func TestResponsesShaping(t *testing.T) {
+	e := startShaping(t)
+	c := respClient(e.g)
+	ctx := context.Background()
+	s := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "no-stream", Input: textInput("Tell me about rivers.")})
+	var types []string
+	var text strings.Builder
+	for s.Next() {
+		ev := s.Current()
+		types = append(types, ev.Type)
+		if ev.Type == "response.output_text.delta" {
+			text.WriteString(ev.Delta)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(types) < 5 || types[0] != "response.created" || types[len(types)-1] != "response.completed" || text.Len() == 0 {
+		t.Errorf("events %v, text %q", types, text.String())
+	}
+	rec, _, _ := e.rec.last(t, "anthropic.claude-3-5-sonnet-20241022-v2:0")
+	if !strings.HasSuffix(rec.Path, "/converse") {
+		t.Errorf("Bedrock call %s; want Converse", rec.Path)
+	}
+	_, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "deny-length", Input: textInput("Tell me a long story."), MaxOutputTokens: openai.Int(16)})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 422 || apiErr.Type != "finish_reason_error" {
+		t.Errorf("refused finish reason: %v", err)
+	}
+}
