@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -27,14 +28,28 @@ type Store struct {
 	// hex digits or base64). Empty: the SQLite store generates a key file
 	// beside the database.
 	EncryptionKey Secret
+	// ResponsesRetention is how long /v1/responses keeps stored responses
+	// (default 30 days); ResponsesMaxBytes caps their total size (default
+	// 1GiB), the oldest going first.
+	ResponsesRetention time.Duration
+	ResponsesMaxBytes  int64
 }
 
 func (d *decoder) store(n *yaml.Node, s *Store) {
 	s.Path = filepath.Join(filepath.Dir(d.file), DefaultStorePath)
+	s.ResponsesRetention, s.ResponsesMaxBytes = 30*24*time.Hour, 1<<30
 	if n == nil {
 		return
 	}
-	f := d.mapping(n, "store", "path", "postgres_dsn", "encryption_key")
+	f := d.mapping(n, "store", "path", "postgres_dsn", "encryption_key", "responses_retention", "responses_max_bytes")
+	if v, ok := f["responses_retention"]; ok {
+		if t, ok := d.duration(v, "store.responses_retention"); ok && t > 0 {
+			s.ResponsesRetention = t
+		}
+	}
+	if v, ok := f["responses_max_bytes"]; ok {
+		s.ResponsesMaxBytes, _ = d.bytes(v, "store.responses_max_bytes")
+	}
 	if v, ok := f["path"]; ok {
 		if p, ok := d.str(v, "store.path"); ok {
 			switch {

@@ -189,44 +189,11 @@ func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
 	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) {
 	entry := accesslog.From(ctx)
-	sctx, cancel := context.WithCancel(ctx)
+	stream, cancel, ok := startStream(ctx, w, r, m, creq, h.opts.UpstreamTimeout)
+	if !ok {
+		return
+	}
 	defer cancel()
-	timer := upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel)
-	failBeforeStart := func(err error) {
-		timer.Stop()
-		if r.Context().Err() == nil {
-			err = timer.Err(err)
-		}
-		writeFailure(w, r, err)
-	}
-	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq)
-	if err != nil {
-		failBeforeStart(err)
-		return
-	}
-	defer stream.Close()
-	// Close the stream as soon as the client is gone, even while Next is
-	// blocked reading from Bedrock.
-	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
-	defer stopWatch()
-
-	entry.SetUpstreamRequestID(stream.RequestID())
-	if !stream.Next() {
-		err := stream.Err()
-		if err == nil {
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		failBeforeStart(err)
-		return
-	}
-	if timer.Stop() {
-		failBeforeStart(context.DeadlineExceeded)
-		return
-	}
-
-	if id := stream.RequestID(); id != "" {
-		w.Header().Set("x-amzn-requestid", id)
-	}
 	sse := newSSEWriter(w)
 	sse.start()
 	tr := newChatStreamTranslator(plan, id, created, stream.RequestID())

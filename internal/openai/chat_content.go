@@ -474,6 +474,9 @@ func (c *chatConverter) assistantContent(msg *chatMessage, p string) ([]bedrock.
 	if aerr != nil {
 		return nil, aerr
 	}
+	if len(msg.ThinkingBlocks) > 0 && (hasContent(blocks) || len(msg.ToolCalls) > 0) {
+		blocks = append(thinkingContent(msg.ThinkingBlocks), blocks...)
+	}
 	for j, raw := range msg.ToolCalls {
 		pp := p + ".tool_calls[" + strconv.Itoa(j) + "]"
 		var tc chatToolCall

@@ -379,7 +379,7 @@ func (c *chatConverter) reasoning() *apiError {
 			// call wins and thinking is left off.
 			return nil
 		}
-		if c.midToolLoop() {
+		if c.midToolLoop() && !c.signedToolTurn() {
 			// With thinking on, Claude wants the assistant's tool-use turn to
 			// begin with its signed thinking block, which OpenAI clients do
 			// not send back: this turn goes without thinking.

@@ -60,6 +60,9 @@ type chatMessage struct {
 	Content    json.RawMessage   `json:"content"`
 	ToolCalls  []json.RawMessage `json:"tool_calls"`
 	ToolCallID *string           `json:"tool_call_id"`
+	// ThinkingBlocks are an assistant turn's signed reasoning, sent back
+	// first in the turn (LiteLLM's spelling; translate.go).
+	ThinkingBlocks []thinkingBlock `json:"thinking_blocks"`
 	// Anthropic-style and Bedrock-style prompt-cache markers: a cachePoint
 	// block follows the message's content.
 	CacheControl *cacheControl            `json:"cache_control"`

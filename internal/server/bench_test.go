@@ -37,6 +37,11 @@ func BenchmarkChatCompletionStream(b *testing.B) {
 // gateway. check, if set, vets one answer's body before timing starts, so
 // that a benchmark cannot quietly measure something shorter than it says.
 func benchChat(b *testing.B, body string, check func([]byte)) {
+	benchPost(b, "/v1/chat/completions", body, check)
+}
+
+// benchPost is benchChat on any path.
+func benchPost(b *testing.B, path, body string, check func([]byte)) {
 	// Lift the per-model limits (1500/min by default), or they are what
 	// gets measured.
 	g := startGateway(b, quickstart, func(c *config.Config) {
@@ -48,7 +53,7 @@ func benchChat(b *testing.B, body string, check func([]byte)) {
 	// post returns an error rather than failing: RunParallel's goroutines
 	// may not call b.Fatal.
 	post := func(w io.Writer) error {
-		resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json", bytes.NewReader([]byte(body)))
+		resp, err := client.Post(g.URL+path, "application/json", bytes.NewReader([]byte(body)))
 		if err != nil {
 			return err
 		}
@@ -76,4 +81,32 @@ func benchChat(b *testing.B, body string, check func([]byte)) {
 			}
 		}
 	})
+}
+
+// BenchmarkResponses is BenchmarkChatCompletion's request through
+// /v1/responses, with store off and on (SQLite in the test's directory),
+// and streamed like BenchmarkChatCompletionStream: what the Responses
+// translation and the store cost over chat.
+func BenchmarkResponses(b *testing.B) {
+	for _, store := range []bool{false, true} {
+		b.Run(fmt.Sprintf("store=%v", store), func(b *testing.B) {
+			body := fmt.Sprintf(`{"model":"nova-micro","input":"Say hello to the benchmark.","max_output_tokens":32,"store":%v}`, store)
+			benchPost(b, "/v1/responses", body, func(out []byte) {
+				if !bytes.Contains(out, []byte(`"status":"completed"`)) {
+					b.Fatalf("not a completed response: %s", out)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("stream/store=%v", store), func(b *testing.B) {
+			body := fmt.Sprintf(`{"model":"nova-lite","input":"Tell me a story about streaming gateways number 8.","max_output_tokens":200,"stream":true,"store":%v}`, store)
+			benchPost(b, "/v1/responses", body, func(sse []byte) {
+				if !bytes.Contains(sse, []byte("event: response.completed")) {
+					b.Fatalf("the stream does not complete: %q", sse)
+				}
+				if n := bytes.Count(sse, []byte("event: response.output_text.delta")); n < 20 {
+					b.Fatalf("only %d text deltas; want a long stream", n)
+				}
+			})
+		})
+	}
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/quarry-dev/quarry/internal/elastic"
 	"github.com/quarry-dev/quarry/internal/metrics"
 	"github.com/quarry-dev/quarry/internal/openai"
+	"github.com/quarry-dev/quarry/internal/responses"
+	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -38,6 +40,9 @@ type Server struct {
 	openaiAP *openai.Handler
 	// elasticAP serves /_inference; it owns the endpoint store.
 	elasticAP *elastic.Surface
+	// responsesAP serves /v1/responses; respStore keeps stored responses.
+	responsesAP *responses.Handler
+	respStore   *store.Responses
 }
 
 // Options adjust a Server beyond its config.
@@ -117,6 +122,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.Close()
 		return nil, err
 	}
+	if err := s.openResponses(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -145,6 +154,9 @@ func (s *Server) routes() http.Handler {
 	// method still falls through to "/v1/" (TestRoutes).
 	mux.Handle("POST /v1/chat/completions", openaiH)
 	mux.Handle("POST /v1/embeddings", openaiH)
+	respH := keys.Require(s.responsesAP, denyOpenAI)
+	mux.Handle("/v1/responses", respH)
+	mux.Handle("/v1/responses/", respH)
 	mux.Handle("/_inference", keys.Require(s.elasticAP, elastic.Deny))
 	mux.Handle("/_inference/", keys.Require(s.elasticAP, elastic.Deny))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -258,6 +270,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close closes the inference endpoint store and stops the built-in
 // emulator, if any.
 func (s *Server) Close() {
+	if s.respStore != nil {
+		s.respStore.Close()
+		s.respStore = nil
+	}
 	if s.elasticAP != nil {
 		if err := s.elasticAP.Close(); err != nil {
 			s.log.Warn("closing the inference endpoint store", "error", err)

@@ -1,0 +1,225 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// This file is the chat surface's API for the other OpenAI-family surfaces
+// (internal/responses): they turn their requests into chat request members
+// and reuse the whole chat translation (models, defaults, media under the
+// fetch rules, tools, response formats, reasoning per family, guardrails,
+// shaping) and the error format, instead of copying them.
+
+// Error is an OpenAI error: Status, Type, Param (the field), Code, Msg.
+type Error = apiError
+
+// Invalid is a 400 naming the field.
+func Invalid(param, format string, args ...any) *Error { return invalid(param, format, args...) }
+
+// WriteError writes e in OpenAI's error format.
+func WriteError(w http.ResponseWriter, r *http.Request, e *Error) { writeAPIError(w, r, e) }
+
+// WriteFailure answers a failed Bedrock call with the status
+// upstream.Classify gives it.
+func WriteFailure(w http.ResponseWriter, r *http.Request, err error) { writeFailure(w, r, err) }
+
+// FailureType is OpenAI's error type for an upstream failure kind.
+func FailureType(kind string) string { return failureType[kind] }
+
+// ReadBody reads a request body that must not be empty (413 over the
+// gateway's limit).
+func ReadBody(r *http.Request) ([]byte, *Error) { return readBody(r) }
+
+// UnmarshalBody decodes a body into dst with errors naming the field.
+func UnmarshalBody(data []byte, dst any) *Error { return unmarshalBody(data, dst) }
+
+// RecordUsage adds Bedrock's token usage to the access log entry.
+func RecordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { recordUsage(e, u) }
+
+// Clip shortens s to n characters for quoting it in an error.
+func Clip(s string, n int) string { return clipString(s, n) }
+
+// Timeouts are the handler's upstream timeout (a Converse call, or the wait
+// for a stream's first event) and limiter queue timeout.
+func (h *Handler) Timeouts() (upstreamTimeout, queueTimeout time.Duration) {
+	return h.opts.UpstreamTimeout, h.opts.QueueTimeout
+}
+
+// ChatModel resolves a served chat model by name (404 naming it).
+func (h *Handler) ChatModel(name string) (*upstream.Model, *Error) { return h.chatModelNamed(name) }
+
+// Translation is a chat request translated for Bedrock, with what the
+// answer's translation needs to know.
+type Translation struct {
+	Model   *upstream.Model
+	Request *bedrock.ConverseRequest
+	// JSONTool names the forced tool standing in for a JSON response
+	// format: its input is the answer text.
+	JSONTool string
+	// FirstToolOnly: parallel tool calls are off; only the first call of a
+	// turn is returned.
+	FirstToolOnly bool
+	shaping       *config.Shaping
+}
+
+// Translate resolves members["model"] and translates the chat request
+// members (a /v1/chat/completions body) with the model's defaults. The
+// returned Translation names the model once resolved, even with an error.
+func (h *Handler) Translate(ctx context.Context, members map[string]json.RawMessage) (*Translation, *Error) {
+	m, aerr := h.chatModel(members["model"])
+	if aerr != nil {
+		return nil, aerr
+	}
+	s := h.served(m)
+	t := &Translation{Model: m, shaping: s.chat.Shaping}
+	req, aerr := decodeChatRequest(members, s.chat.Defaults)
+	if aerr != nil {
+		return t, aerr
+	}
+	creq, plan, aerr := convertChatRequest(ctx, req, &s.chat, h.fetch)
+	if aerr != nil {
+		return t, aerr
+	}
+	t.Request, t.JSONTool, t.FirstToolOnly = creq, plan.JSONTool, plan.FirstToolOnly
+	return t, nil
+}
+
+// NoStreaming reports the model's supports_streaming: false: a stream is
+// answered from Converse.
+func (t *Translation) NoStreaming() bool { return t.shaping != nil && t.shaping.NoStreaming }
+
+// FinishAllowed reports whether the model's configuration lets an answer
+// with Bedrock's stopReason through.
+func (t *Translation) FinishAllowed(stopReason string) bool {
+	return finishAllowed(t.shaping, stopReason)
+}
+
+// FinishError is the 422 for a refused finish reason.
+func (t *Translation) FinishError(stopReason string) *Error {
+	return finishReasonError(t.Model.Name, t.shaping, stopReason)
+}
+
+// SSE writes Server-Sent Events, each flushed at once unless Hold is set
+// (see sseWriter).
+type SSE struct{ s *sseWriter }
+
+// NewSSE starts an event stream on w: status 200 and the stream headers.
+func NewSSE(w http.ResponseWriter) *SSE {
+	s := &SSE{s: newSSEWriter(w)}
+	s.s.start()
+	return s
+}
+
+// Hold defers flushing while the next event is already in hand.
+func (s *SSE) Hold(hold bool) { s.s.hold = hold }
+
+// Event writes "event: <name>" and "data: <json of v>".
+func (s *SSE) Event(name string, v any) error {
+	if s.s.err != nil {
+		return s.s.err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf := append(s.s.buf[:0], "event: "...)
+	buf = append(append(buf, name...), "\ndata: "...)
+	s.s.buf = append(append(buf, b...), "\n\n"...)
+	return s.s.write()
+}
+
+// thinkingBlock is an element of an assistant message's thinking_blocks:
+// {"type": "thinking", "thinking": ..., "signature": ...} or
+// {"type": "redacted_thinking", "data": <base64>}.
+type thinkingBlock struct {
+	Type      string `json:"type"`
+	Thinking  string `json:"thinking"`
+	Signature string `json:"signature"`
+	Data      []byte `json:"data"`
+}
+
+// thinkingContent is the reasoning blocks of thinking_blocks, unchanged
+// (Claude checks the signature against the text).
+func thinkingContent(tbs []thinkingBlock) []bedrock.ContentBlock {
+	out := make([]bedrock.ContentBlock, 0, len(tbs))
+	for _, tb := range tbs {
+		switch {
+		case tb.Type == "redacted_thinking" && len(tb.Data) > 0:
+			out = append(out, bedrock.ContentBlock{ReasoningContent: &bedrock.ReasoningContentBlock{RedactedContent: tb.Data}})
+		case tb.Thinking != "" || tb.Signature != "":
+			out = append(out, bedrock.ContentBlock{ReasoningContent: &bedrock.ReasoningContentBlock{
+				ReasoningText: &bedrock.ReasoningTextBlock{Text: tb.Thinking, Signature: tb.Signature}}})
+		}
+	}
+	return out
+}
+
+// signedToolTurn reports whether the last assistant turn begins with its
+// signed reasoning: then Claude's thinking can stay on mid tool loop.
+func (c *chatConverter) signedToolTurn() bool {
+	for i := len(c.out.Messages) - 1; i >= 0; i-- {
+		if m := c.out.Messages[i]; m.Role == bedrock.RoleAssistant {
+			return len(m.Content) > 0 && m.Content[0].ReasoningContent != nil
+		}
+	}
+	return false
+}
+
+// StartStream calls ConverseStream and waits for Bedrock's first event (see
+// startStream).
+func (h *Handler) StartStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	req *bedrock.ConverseRequest) (s *bedrock.ConverseStream, stop func(), ok bool) {
+	return startStream(ctx, w, r, m, req, h.opts.UpstreamTimeout)
+}
+
+// startStream calls ConverseStream and waits for the first event, timeout
+// bounding that wait only. Until then a failure is an ordinary error with
+// its status, answered here (ok false). Otherwise the first event is
+// current and x-amzn-requestid is set; stop ends the call and frees the
+// connection, and the stream also closes as soon as ctx is done (the
+// client is gone), even while Next is blocked reading from Bedrock.
+func startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest, timeout time.Duration) (s *bedrock.ConverseStream, stop func(), ok bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	timer := upstream.StartFirstEventTimer(timeout, cancel)
+	fail := func(err error) (*bedrock.ConverseStream, func(), bool) {
+		timer.Stop()
+		if r.Context().Err() == nil {
+			err = timer.Err(err)
+		}
+		cancel()
+		writeFailure(w, r, err)
+		return nil, nil, false
+	}
+	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq)
+	if err != nil {
+		return fail(err)
+	}
+	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
+	stop = func() { cancel(); stopWatch(); stream.Close() }
+	accesslog.From(ctx).SetUpstreamRequestID(stream.RequestID())
+	if !stream.Next() {
+		err := stream.Err()
+		if err == nil {
+			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
+		}
+		stop()
+		return fail(err)
+	}
+	if timer.Stop() {
+		stop()
+		return fail(context.DeadlineExceeded)
+	}
+	if id := stream.RequestID(); id != "" {
+		w.Header().Set("x-amzn-requestid", id)
+	}
+	return stream, stop, true
+}

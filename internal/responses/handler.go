@@ -1,0 +1,459 @@
+package responses
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/auth"
+	"github.com/quarry-dev/quarry/internal/openai"
+	"github.com/quarry-dev/quarry/internal/store"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// Store keeps stored responses (store.Responses).
+type Store interface {
+	Put(ctx context.Context, r *store.Response) error
+	Get(ctx context.Context, id, owner string) (*store.Response, error)
+	Delete(ctx context.Context, id, owner string) error
+}
+
+// Handler serves /v1/responses.
+type Handler struct {
+	chat  *openai.Handler
+	store Store // nil: nothing is stored
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// NewHandler serves the Responses API on the chat surface's models, with
+// st keeping stored responses (nil: none are kept).
+func NewHandler(chat *openai.Handler, st Store, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &Handler{chat: chat, store: st, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/responses", h.create)
+	h.mux.HandleFunc("POST /v1/responses/input_tokens", h.inputTokens)
+	h.mux.HandleFunc("GET /v1/responses/{id}", h.get)
+	h.mux.HandleFunc("DELETE /v1/responses/{id}", h.delete)
+	h.mux.HandleFunc("GET /v1/responses/{id}/input_items", h.inputItems)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		openai.WriteError(w, r, &openai.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
+			Msg: fmt.Sprintf("Unknown request URL: %s %s.", r.Method, r.URL.Path)})
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	accesslog.From(r.Context()).SetSurface("openai_responses")
+	h.mux.ServeHTTP(w, r)
+}
+
+// record is what the store keeps of a response.
+type record struct {
+	Response *response         `json:"response"` // complete, with encrypted_content
+	Include  bool              `json:"include_encrypted,omitempty"`
+	Input    []json.RawMessage `json:"input"`
+	// History is the conversation previous_response_id continues: the
+	// previous history, this input and this output.
+	History []json.RawMessage `json:"history"`
+}
+
+// owner is who a stored response belongs to: a hash of the presented API
+// key, never the key.
+func owner(r *http.Request) string {
+	key, ok := auth.Presented(r)
+	if !ok {
+		return "anonymous"
+	}
+	sum := sha256.Sum256([]byte("quarry-responses\x00" + key))
+	return hex.EncodeToString(sum[:])
+}
+
+func notFound(id string) *openai.Error {
+	return &openai.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "response_id", Code: "not_found",
+		Msg: fmt.Sprintf("No response found with id '%s'.", openai.Clip(id, 80))}
+}
+
+// load reads a stored response of the request's owner.
+func (h *Handler) load(ctx context.Context, r *http.Request, id, param string) (*record, *openai.Error) {
+	if h.store == nil {
+		e := notFound(id)
+		e.Param = param
+		return nil, e
+	}
+	sr, err := h.store.Get(ctx, id, owner(r))
+	if errors.Is(err, store.ErrResponseNotFound) {
+		e := notFound(id)
+		e.Param = param
+		return nil, e
+	}
+	if err != nil {
+		h.log.Error("reading a stored response", "error", err)
+		return nil, &openai.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable_error", Msg: "The response store is unavailable; try again."}
+	}
+	var rec record
+	if err := json.Unmarshal(sr.Data, &rec); err != nil || rec.Response == nil {
+		return nil, &openai.Error{Status: http.StatusInternalServerError, Type: "api_error", Msg: "The stored response could not be read."}
+	}
+	return &rec, nil
+}
+
+// create serves POST /v1/responses.
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	upTimeout, queueTimeout := h.chat.Timeouts()
+	ctx := bedrock.WithQueueTimeout(r.Context(), queueTimeout)
+	entry := accesslog.From(ctx)
+	d, prev, tr, ok := h.prepare(ctx, w, r, false)
+	if !ok {
+		return
+	}
+	store := d.req.Store == nil || *d.req.Store
+	resp := newResponse(d, "resp_"+accesslog.NewID(), time.Now().Unix(), d.req.PreviousResponseID, store)
+	x := &exchange{h: h, r: r, d: d, tr: tr, resp: resp, prev: prev, store: store}
+	m := tr.Model
+	if d.req.Stream && !tr.NoStreaming() {
+		x.stream(ctx, w)
+		return
+	}
+	if d.req.Stream && tr.Request.GuardrailConfig != nil {
+		tr.Request.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
+	}
+	cctx, cancel := context.WithTimeout(ctx, upTimeout)
+	defer cancel()
+	out, err := m.Client.Converse(cctx, m.ModelID, tr.Request)
+	if err != nil {
+		openai.WriteFailure(w, r, err)
+		return
+	}
+	entry.SetUpstreamRequestID(out.RequestID)
+	openai.RecordUsage(entry, out.Usage)
+	if out.RequestID != "" {
+		w.Header().Set("x-amzn-requestid", out.RequestID)
+	}
+	if !tr.FinishAllowed(out.StopReason) {
+		openai.WriteError(w, r, tr.FinishError(out.StopReason))
+		return
+	}
+	if d.req.Stream {
+		// supports_streaming: false: the Converse answer as one stream.
+		sse := openai.NewSSE(w)
+		a := x.assembler(sse)
+		a.send("response.created", map[string]any{"response": a.publicResp()})
+		a.send("response.in_progress", map[string]any{"response": a.publicResp()})
+		a.fromConverse(out)
+		x.save(ctx)
+		a.send("response."+terminal(resp.Status), map[string]any{"response": a.publicResp()})
+		return
+	}
+	a := x.assembler(nil)
+	a.fromConverse(out)
+	x.save(ctx)
+	writeJSON(w, http.StatusOK, publicResponse(resp, d.plan.IncludeEncrypted))
+}
+
+// prepare reads, decodes and translates a create (or input_tokens, which
+// never streams) request, answering its error itself when !ok.
+func (h *Handler) prepare(ctx context.Context, w http.ResponseWriter, r *http.Request, count bool) (d *decoded, prev *record, tr *openai.Translation, ok bool) {
+	body, aerr := openai.ReadBody(r)
+	if aerr == nil {
+		d, prev, aerr = h.decode(ctx, r, body)
+	}
+	if aerr != nil {
+		openai.WriteError(w, r, aerr)
+		return nil, nil, nil, false
+	}
+	if count {
+		delete(d.members, "stream")
+	}
+	tr, aerr = h.chat.Translate(ctx, d.members)
+	if tr != nil {
+		accesslog.From(ctx).SetModel(tr.Model.Name)
+	}
+	if aerr != nil {
+		openai.WriteError(w, r, d.rename(aerr))
+		return nil, nil, nil, false
+	}
+	return d, prev, tr, true
+}
+
+// decode decodes the body with the stored conversation it continues.
+func (h *Handler) decode(ctx context.Context, r *http.Request, body []byte) (*decoded, *record, *openai.Error) {
+	var probe struct {
+		Prev string `json:"previous_response_id"`
+	}
+	json.Unmarshal(body, &probe)
+	var prev *record
+	var history []json.RawMessage
+	if probe.Prev != "" {
+		rec, aerr := h.load(ctx, r, probe.Prev, "previous_response_id")
+		if aerr != nil {
+			return nil, nil, aerr
+		}
+		prev, history = rec, rec.History
+	}
+	d, aerr := decodeRequest(body, history)
+	return d, prev, aerr
+}
+
+func terminal(status string) string {
+	if status == "incomplete" {
+		return "incomplete"
+	}
+	return "completed"
+}
+
+// exchange is one create call in progress.
+type exchange struct {
+	h     *Handler
+	r     *http.Request
+	d     *decoded
+	tr    *openai.Translation
+	resp  *response
+	prev  *record
+	store bool
+	seq   int
+}
+
+func (x *exchange) assembler(sse *openai.SSE) *assembler {
+	var emit emitFunc
+	if sse != nil {
+		emit = func(name string, ev map[string]any) error {
+			ev["type"] = name
+			ev["sequence_number"] = x.seq
+			x.seq++
+			return sse.Event(name, ev)
+		}
+	}
+	return newAssembler(&x.d.plan, x.resp, x.tr.JSONTool, x.tr.FirstToolOnly, emit)
+}
+
+func (a *assembler) publicResp() *response { return publicResponse(a.resp, a.p.IncludeEncrypted) }
+
+// save stores the finished response when store is on. A store failure is
+// logged: the client has its answer, only the continuation is lost.
+func (x *exchange) save(ctx context.Context) {
+	if !x.store || x.h.store == nil {
+		return
+	}
+	rec := record{Response: x.resp, Include: x.d.plan.IncludeEncrypted, Input: x.d.items}
+	if x.prev != nil {
+		rec.History = append(rec.History, x.prev.History...)
+	}
+	rec.History = append(rec.History, x.d.items...)
+	for _, it := range x.resp.Output {
+		rec.History = append(rec.History, mustJSON(it))
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	sr := &store.Response{ID: x.resp.ID, Owner: owner(x.r), CreatedAt: time.Unix(x.resp.CreatedAt, 0), Data: data}
+	if err := x.h.store.Put(context.WithoutCancel(ctx), sr); err != nil {
+		x.h.log.Error("storing a response", "response_id", x.resp.ID, "error", err)
+	}
+}
+
+// stream serves a streamed response. Until Bedrock's first event a
+// failure is an ordinary JSON error with its status; after that it is a
+// response.failed event, and the stream ends.
+func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
+	r, entry := x.r, accesslog.From(ctx)
+	s, cancel, ok := x.h.chat.StartStream(ctx, w, r, x.tr.Model, x.tr.Request)
+	if !ok {
+		return
+	}
+	defer cancel()
+	sse := openai.NewSSE(w)
+	a := x.assembler(sse)
+	a.token = entry.FirstToken
+	a.send("response.created", map[string]any{"response": a.publicResp()})
+	a.send("response.in_progress", map[string]any{"response": a.publicResp()})
+	var stop string
+	var u bedrock.TokenUsage
+	for ok := true; ok; ok = s.Next() {
+		ev := s.Current()
+		sse.Hold(s.Buffered())
+		switch {
+		case ev.ContentBlockStart != nil:
+			if tu := ev.ContentBlockStart.Start.ToolUse; tu != nil {
+				a.toolStart(ev.ContentBlockStart.ContentBlockIndex, tu)
+			}
+		case ev.ContentBlockDelta != nil:
+			a.delta(ev.ContentBlockDelta.ContentBlockIndex, &ev.ContentBlockDelta.Delta)
+		case ev.ContentBlockStop != nil:
+			a.stop(ev.ContentBlockStop.ContentBlockIndex)
+		case ev.MessageStop != nil:
+			stop = ev.MessageStop.StopReason
+			if !x.tr.FinishAllowed(stop) {
+				e := x.tr.FinishError(stop)
+				entry.SetError(e.Type)
+				sse.Hold(false)
+				x.fail(a, e.Code, e.Msg)
+				return
+			}
+		case ev.Metadata != nil:
+			u = ev.Metadata.Usage
+			openai.RecordUsage(entry, u)
+		}
+		if a.err != nil {
+			cancel() // the client is gone: stop reading Bedrock now
+			return
+		}
+	}
+	sse.Hold(false)
+	if err := s.Err(); err != nil {
+		if r.Context().Err() != nil {
+			entry.SetError("canceled")
+			return
+		}
+		f := upstream.Classify(err)
+		entry.SetError(f.Kind)
+		code := f.Code
+		if code == "" {
+			code = openai.FailureType(f.Kind)
+		}
+		x.fail(a, code, f.Message)
+		return
+	}
+	a.finish(stop, u)
+	x.save(ctx)
+	a.send("response."+terminal(x.resp.Status), map[string]any{"response": a.publicResp()})
+}
+
+// fail ends a stream with response.failed.
+func (x *exchange) fail(a *assembler, code, msg string) {
+	x.resp.Status = "failed"
+	x.resp.Error = &respError{Code: code, Message: msg}
+	a.send("response.failed", map[string]any{"response": a.publicResp()})
+}
+
+// get serves GET /v1/responses/{id}.
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rec, aerr := h.load(r.Context(), r, id, "response_id")
+	if aerr != nil {
+		openai.WriteError(w, r, aerr)
+		return
+	}
+	accesslog.From(r.Context()).SetModel(rec.Response.Model)
+	include := rec.Include
+	for _, inc := range r.URL.Query()["include"] {
+		include = include || inc == "reasoning.encrypted_content"
+	}
+	writeJSON(w, http.StatusOK, publicResponse(rec.Response, include))
+}
+
+// delete serves DELETE /v1/responses/{id}.
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if h.store == nil {
+		openai.WriteError(w, r, notFound(id))
+		return
+	}
+	err := h.store.Delete(r.Context(), id, owner(r))
+	if errors.Is(err, store.ErrResponseNotFound) {
+		openai.WriteError(w, r, notFound(id))
+		return
+	}
+	if err != nil {
+		h.log.Error("deleting a stored response", "error", err)
+		openai.WriteError(w, r, &openai.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable_error", Msg: "The response store is unavailable; try again."})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "response.deleted", "deleted": true})
+}
+
+// inputItems serves GET /v1/responses/{id}/input_items: the request's
+// input items, newest first by default (order=asc for oldest first),
+// paged by limit (1-100, default 20) and after (an item ID).
+func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 20
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			openai.WriteError(w, r, openai.Invalid("limit", "Invalid 'limit': %q; it must be an integer from 1 to 100.", openai.Clip(s, 20)))
+			return
+		}
+		limit = n
+	}
+	order := q.Get("order")
+	if order != "" && order != "asc" && order != "desc" {
+		openai.WriteError(w, r, openai.Invalid("order", "Invalid 'order': %q. Supported: asc, desc.", openai.Clip(order, 20)))
+		return
+	}
+	rec, aerr := h.load(r.Context(), r, r.PathValue("id"), "response_id")
+	if aerr != nil {
+		openai.WriteError(w, r, aerr)
+		return
+	}
+	items := append([]json.RawMessage(nil), rec.Input...)
+	if order != "asc" {
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
+		}
+	}
+	if after := q.Get("after"); after != "" {
+		for i, it := range items {
+			var x struct {
+				ID string `json:"id"`
+			}
+			json.Unmarshal(it, &x)
+			if x.ID == after {
+				items = items[i+1:]
+				break
+			}
+		}
+	}
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	out := map[string]any{"object": "list", "data": items, "has_more": more, "first_id": nil, "last_id": nil}
+	if len(items) > 0 {
+		var f, l struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(items[0], &f)
+		json.Unmarshal(items[len(items)-1], &l)
+		out["first_id"], out["last_id"] = f.ID, l.ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// inputTokens serves POST /v1/responses/input_tokens: Bedrock CountTokens
+// on the request as create would send it.
+func (h *Handler) inputTokens(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	_, _, tr, ok := h.prepare(ctx, w, r, true)
+	if !ok {
+		return
+	}
+	upTimeout, _ := h.chat.Timeouts()
+	cctx, cancel := context.WithTimeout(ctx, upTimeout)
+	defer cancel()
+	m := tr.Model
+	out, err := m.Client.CountTokens(cctx, m.ModelID, bedrock.ConverseTokens(tr.Request))
+	if err != nil {
+		openai.WriteFailure(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "response.input_tokens", "input_tokens": out.InputTokens})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The OpenAI Responses API's stored responses (/v1/responses with store:
+// true). They live in the same database as the inference endpoints, in
+// their own table, which this file creates if missing (CREATE TABLE IF NOT
+// EXISTS is idempotent and safe for replicas starting together, so it needs
+// no schema version of its own). Each record belongs to the API key that
+// created it, known only by a hash of the key: reads and deletes by another
+// owner find nothing.
+
+// ErrResponseNotFound: no stored response has that ID for that owner (or it
+// has expired).
+var ErrResponseNotFound = errors.New("stored response not found")
+
+// Response is one stored response: Data is opaque to the store (the
+// surface's JSON).
+type Response struct {
+	ID        string
+	Owner     string // a hash of the API key that created it; never the key
+	CreatedAt time.Time
+	Data      []byte
+}
+
+// ResponsesConfig bounds what is kept.
+type ResponsesConfig struct {
+	// Retention is how long a response is kept. 0: 30 days.
+	Retention time.Duration
+	// MaxBytes caps the total size of the stored responses; the oldest go
+	// first. 0: 1 GiB.
+	MaxBytes int64
+}
+
+// Responses keeps stored responses. Safe for concurrent use.
+type Responses struct {
+	db    *sql.DB
+	d     dialect
+	cfg   ResponsesConfig
+	log   *slog.Logger
+	puts  atomic.Int64
+	nowFn func() time.Time
+}
+
+var responsesTable = map[string]string{
+	"sqlite": `CREATE TABLE IF NOT EXISTS responses (
+		id         TEXT    NOT NULL PRIMARY KEY,
+		owner      TEXT    NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		size       INTEGER NOT NULL,
+		data       BLOB    NOT NULL
+	) STRICT`,
+	"postgres": `CREATE TABLE IF NOT EXISTS responses (
+		id         TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+		owner      TEXT   NOT NULL,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		size       BIGINT NOT NULL,
+		data       BYTEA  NOT NULL
+	)`,
+}
+
+// OpenResponses opens the response store in the database cfg names (the
+// same one Open uses). log may be nil.
+func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slog.Logger) (*Responses, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if rc.Retention <= 0 {
+		rc.Retention = 30 * 24 * time.Hour
+	}
+	if rc.MaxBytes <= 0 {
+		rc.MaxBytes = 1 << 30
+	}
+	var db *sql.DB
+	var d dialect
+	var err error
+	switch {
+	case cfg.PostgresDSN != "":
+		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
+			return nil, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
+		}
+		d = postgresDialect
+		db, err = sql.Open("pgx", cfg.PostgresDSN)
+	case cfg.Path != "":
+		abs, aerr := filepath.Abs(cfg.Path)
+		if aerr != nil {
+			return nil, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
+		}
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, fmt.Errorf("store: creating the database directory: %w", err)
+		}
+		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+		if ferr != nil {
+			return nil, fmt.Errorf("store: opening database %s: %w", abs, ferr)
+		}
+		f.Close()
+		d = sqliteDialect
+		// synchronous=NORMAL on these connections only: in WAL mode a
+		// commit survives a crash of the gateway, just not of the machine,
+		// and skipping the fsync per response keeps storing cheap (the
+		// endpoints keep FULL).
+		pragmas := strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1)
+		db, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
+	default:
+		return nil, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: opening the response store: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, responsesTable[d.name]); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: creating the responses table: %w", err)
+	}
+	return &Responses{db: db, d: d, cfg: rc, log: log.With("component", "response_store"), nowFn: time.Now}, nil
+}
+
+func (s *Responses) q(query string) string { return (&sqlStore{d: s.d}).q(query) }
+
+// Put stores r, replacing a record of the same ID and owner.
+func (s *Responses) Put(ctx context.Context, r *Response) error {
+	now := s.nowFn()
+	created := r.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO responses (id, owner, created_at, expires_at, size, data) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, size = excluded.size, expires_at = excluded.expires_at
+		WHERE responses.owner = excluded.owner`),
+		r.ID, r.Owner, created.UnixNano(), now.Add(s.cfg.Retention).UnixNano(), int64(len(r.Data)), r.Data)
+	if err != nil {
+		return fmt.Errorf("store: storing response %s: %w", r.ID, err)
+	}
+	// Expired and over-cap records go every 64 writes, off the request.
+	if s.puts.Add(1)%64 == 1 {
+		go s.Purge(context.WithoutCancel(ctx))
+	}
+	return nil
+}
+
+// Get returns the response id of owner. ErrResponseNotFound.
+func (s *Responses) Get(ctx context.Context, id, owner string) (*Response, error) {
+	r := &Response{ID: id, Owner: owner}
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT created_at, data FROM responses WHERE id = ? AND owner = ? AND expires_at > ?`),
+		id, owner, s.nowFn().UnixNano()).Scan(&created, &r.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrResponseNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: reading response %s: %w", id, err)
+	}
+	r.CreatedAt = fromNanos(created)
+	return r, nil
+}
+
+// Delete removes the response id of owner. ErrResponseNotFound.
+func (s *Responses) Delete(ctx context.Context, id, owner string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM responses WHERE id = ? AND owner = ? AND expires_at > ?`), id, owner, s.nowFn().UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: deleting response %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrResponseNotFound, id)
+	}
+	return nil
+}
+
+// Purge deletes expired responses, then the oldest while the total size is
+// over the cap.
+func (s *Responses) Purge(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM responses WHERE expires_at <= ?`), s.nowFn().UnixNano()); err != nil {
+		s.log.Warn("purging expired responses", "error", err)
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM responses WHERE id IN (
+		SELECT id FROM (SELECT id, SUM(size) OVER (ORDER BY created_at DESC, id) AS running FROM responses) t WHERE running > ?)`), s.cfg.MaxBytes)
+	if err != nil {
+		s.log.Warn("purging responses over the size cap", "error", err)
+	}
+	return err
+}
+
+// Close releases the database.
+func (s *Responses) Close() error { return s.db.Close() }
