@@ -74,13 +74,18 @@ type Translation struct {
 // members (a /v1/chat/completions body) with the model's defaults. The
 // returned Translation names the model once resolved, even with an error.
 func (h *Handler) Translate(ctx context.Context, members map[string]json.RawMessage) (*Translation, *Error) {
-	m, aerr := h.chatModel(members["model"])
-	if aerr != nil {
+	// One decoder for every chat request: the members go through the same
+	// path as a /v1/chat/completions body (RawMessage values are copied
+	// as they are, so this costs one pass over bytes already built).
+	body, err := json.Marshal(members)
+	if err != nil {
+		return nil, invalid("", "The request could not be translated: %v", err)
+	}
+	req, s, aerr := h.decodeChat(body)
+	if s == nil {
 		return nil, aerr
 	}
-	s := h.served(m)
-	t := &Translation{Model: m, shaping: s.chat.Shaping}
-	req, aerr := decodeChatRequest(members, s.chat.Defaults)
+	t := &Translation{Model: s.model, shaping: s.chat.Shaping}
 	if aerr != nil {
 		return t, aerr
 	}
