@@ -1,0 +1,223 @@
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// sseWriter writes Anthropic's server-sent events ("event: <type>" and
+// "data: <json>") and flushes each at once, so the client sees every
+// Bedrock event as soon as the gateway has it.
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+	err error // the first write error: the client is gone
+}
+
+func newSSEWriter(w http.ResponseWriter, upstreamID string) *sseWriter {
+	h := w.Header()
+	if upstreamID != "" {
+		h.Set("x-amzn-requestid", upstreamID)
+	}
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+// event writes one event whose data is the JSON data.
+func (s *sseWriter) event(typ string, data []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.buf = append(append(append(append(append(s.buf[:0], "event: "...), typ...), "\ndata: "...), data...), "\n\n"...)
+	if _, err := s.w.Write(s.buf); err != nil {
+		s.err = err
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// error writes an in-stream error event.
+func (s *sseWriter) error(typ, msg string) {
+	b, _ := json.Marshal(newErrorBody(typ, msg))
+	s.event("error", b)
+}
+
+// streamStart opens a Bedrock stream and waits for its first event. Until
+// that event a failure is an ordinary error answer with its status (and
+// false); after it, only an error event. UpstreamTimeout bounds only the
+// wait for the first event; the stream runs on the request's context, so a
+// client that goes away cancels the upstream call at once.
+type streamStart struct {
+	cancel context.CancelFunc
+	timer  *upstream.FirstEventTimer
+}
+
+func (h *Handler) startStream(c *call) (context.Context, *streamStart) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	return ctx, &streamStart{cancel: cancel, timer: upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel)}
+}
+
+// fail answers a failure before the first event.
+func (st *streamStart) fail(c *call, err error) {
+	st.timer.Stop()
+	if c.r.Context().Err() == nil {
+		err = st.timer.Err(err)
+	}
+	writeFailure(c.w, c.r, err)
+}
+
+// first checks the outcome of the first Next: ok, or answered.
+func (st *streamStart) first(c *call, ok bool, err error) bool {
+	if !ok {
+		if err == nil {
+			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
+		}
+		st.fail(c, err)
+		return false
+	}
+	if st.timer.Stop() {
+		st.fail(c, context.DeadlineExceeded)
+		return false
+	}
+	return true
+}
+
+// end finishes a stream that has started: an error event for a Bedrock
+// failure (unless the client is gone).
+func (st *streamStart) end(c *call, sse *sseWriter, err error) {
+	if err == nil {
+		return
+	}
+	if c.r.Context().Err() != nil {
+		c.entry.SetError("canceled")
+		return
+	}
+	e, f := failure(err)
+	c.entry.SetError(f.Kind)
+	sse.error(e.Type, e.Msg)
+}
+
+// nativeStream serves a streamed Claude request: Bedrock's chunks already
+// are Anthropic's events, so each is written on as it comes, with only the
+// model name (message_start) and Bedrock's metrics (message_stop) changed.
+func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
+	ctx, st := h.startStream(c)
+	defer st.cancel()
+	s, err := c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in)
+	if err != nil {
+		st.fail(c, err)
+		return
+	}
+	defer s.Close()
+	stopWatch := context.AfterFunc(ctx, func() { s.Close() })
+	defer stopWatch()
+	c.entry.SetUpstreamRequestID(s.RequestID())
+	if !st.first(c, s.Next(), s.Err()) {
+		return
+	}
+	sse := newSSEWriter(c.w, s.RequestID())
+	var usage bedrock.AnthropicUsage
+	ft := firstTokenOnce{e: c.entry}
+	for ok := true; ok; ok = s.Next() {
+		chunk := s.Current()
+		typ := eventType(chunk)
+		switch typ {
+		case "message_start", "message_delta", "message_stop":
+			chunk = nativeEvent(typ, chunk, c.req.Model, &usage)
+		case "content_block_delta":
+			ft.mark()
+		case "error":
+			c.entry.SetError("upstream_error")
+		}
+		if sse.event(typ, chunk) != nil {
+			st.cancel() // the client is gone: stop reading Bedrock now
+			return
+		}
+	}
+	recordUsage(c.entry, usage)
+	st.end(c, sse, s.Err())
+}
+
+// nativeEvent rewrites the Claude stream events the client must see
+// changed, and reads their usage: message_start's model is the name the
+// client asked for; message_stop loses Bedrock's invocation metrics.
+func nativeEvent(typ string, chunk []byte, model string, usage *bedrock.AnthropicUsage) []byte {
+	members, aerr := scanObject(chunk)
+	if aerr != nil {
+		return chunk
+	}
+	out := make([]byte, 0, len(chunk)+len(model))
+	out = append(out, '{')
+	n := 0
+	for _, m := range members {
+		raw := m.raw
+		switch {
+		case len(m.key) > 15 && m.key[:15] == "amazon-bedrock-":
+			continue
+		case typ == "message_start" && m.key == "message":
+			var msg struct {
+				Usage bedrock.AnthropicUsage `json:"usage"`
+			}
+			json.Unmarshal(raw, &msg)
+			usage.InputTokens, usage.CacheCreationInputTokens, usage.CacheReadInputTokens =
+				msg.Usage.InputTokens, msg.Usage.CacheCreationInputTokens, msg.Usage.CacheReadInputTokens
+			if mm, aerr := scanObject(raw); aerr == nil {
+				raw = replaceMember(mm, "model", model)
+			}
+		case typ == "message_delta" && m.key == "usage":
+			var u bedrock.AnthropicUsage
+			json.Unmarshal(raw, &u)
+			usage.OutputTokens = u.OutputTokens
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = appendKey(out, m.key)
+		out = append(out, raw...)
+	}
+	return append(out, '}')
+}
+
+// replaceMember re-joins members with key's value set to the string v.
+func replaceMember(members []member, key, v string) []byte {
+	out := []byte{'{'}
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendKey(out, m.key)
+		if m.key == key {
+			b, _ := json.Marshal(v)
+			out = append(out, b...)
+			continue
+		}
+		out = append(out, m.raw...)
+	}
+	return append(out, '}')
+}
+
+// firstTokenOnce marks the access log's time to first token once.
+type firstTokenOnce struct {
+	e    *accesslog.Entry
+	done bool
+}
+
+func (f *firstTokenOnce) mark() {
+	if !f.done {
+		f.e.FirstToken()
+		f.done = true
+	}
+}
