@@ -76,6 +76,9 @@ type genResult struct {
 	OutputTokens int
 	// ReasoningSignature signs Reasoning (opaque, deterministic).
 	ReasoningSignature string
+	// CacheReadTokens and CacheWriteTokens are prompt-cache usage of a
+	// native Claude body (native_cache.go), not included in InputTokens.
+	CacheReadTokens, CacheWriteTokens int
 }
 
 // inputTokens is what a request bills as input. Converse, native
