@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -251,14 +253,26 @@ func documentName(s string) string {
 
 // message is Anthropic's Message object.
 type message struct {
-	ID           string           `json:"id"`
-	Type         string           `json:"type"`
-	Role         string           `json:"role"`
-	Model        string           `json:"model"`
-	Content      []map[string]any `json:"content"`
-	StopReason   *string          `json:"stop_reason"`
-	StopSequence *string          `json:"stop_sequence"`
-	Usage        usage            `json:"usage"`
+	ID           string  `json:"id"`
+	Type         string  `json:"type"`
+	Role         string  `json:"role"`
+	Model        string  `json:"model"`
+	Content      []block `json:"content"`
+	StopReason   *string `json:"stop_reason"`
+	StopSequence *string `json:"stop_sequence"`
+	Usage        usage   `json:"usage"`
+}
+
+// block is a content block of an answer, its members in Anthropic's order.
+type block struct {
+	Type      string          `json:"type"`
+	Text      *string         `json:"text,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Thinking  *string         `json:"thinking,omitempty"`
+	Signature *string         `json:"signature,omitempty"`
+	Data      string          `json:"data,omitempty"`
 }
 
 type usage struct {
@@ -287,10 +301,10 @@ func stopReason(s string) string {
 
 // fromConverse translates a Converse answer into a Message.
 func fromConverse(resp *bedrock.ConverseResponse, id, model string) *message {
-	msg := &message{ID: id, Type: "message", Role: "assistant", Model: model, Content: []map[string]any{}, Usage: usageOf(resp.Usage)}
+	msg := &message{ID: id, Type: "message", Role: "assistant", Model: model, Content: []block{}, Usage: usageOf(resp.Usage)}
 	if m := resp.Output.Message; m != nil {
 		for i := range m.Content {
-			if b := contentBlock(&m.Content[i]); b != nil {
+			if b, ok := contentBlock(&m.Content[i]); ok {
 				msg.Content = append(msg.Content, b)
 			}
 		}
@@ -300,25 +314,25 @@ func fromConverse(resp *bedrock.ConverseResponse, id, model string) *message {
 	return msg
 }
 
-// contentBlock is the Anthropic block of a Converse answer block (nil for
-// those without one).
-func contentBlock(b *bedrock.ContentBlock) map[string]any {
+// contentBlock is the Anthropic block of a Converse answer block (false
+// for those without one).
+func contentBlock(b *bedrock.ContentBlock) (block, bool) {
 	switch {
 	case b.ToolUse != nil:
 		in := b.ToolUse.Input
 		if len(in) == 0 {
 			in = json.RawMessage("{}")
 		}
-		return map[string]any{"type": "tool_use", "id": b.ToolUse.ToolUseID, "name": b.ToolUse.Name, "input": in}
+		return block{Type: "tool_use", ID: b.ToolUse.ToolUseID, Name: b.ToolUse.Name, Input: in}, true
 	case b.ReasoningContent != nil:
 		if rt := b.ReasoningContent.ReasoningText; rt != nil {
-			return map[string]any{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature}
+			return block{Type: "thinking", Thinking: &rt.Text, Signature: &rt.Signature}, true
 		}
-		return map[string]any{"type": "redacted_thinking", "data": base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)}
+		return block{Type: "redacted_thinking", Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)}, true
 	case b.Image != nil, b.Document != nil, b.CachePoint != nil:
-		return nil
+		return block{}, false
 	}
-	return map[string]any{"type": "text", "text": b.Text}
+	return block{Type: "text", Text: &b.Text}, true
 }
 
 // converse serves a non-Claude model through Converse(Stream).
@@ -403,6 +417,39 @@ type sseEvent struct {
 	data []byte
 }
 
+// Stream event bodies, members in Anthropic's order.
+type (
+	startEvent struct {
+		Type    string   `json:"type"`
+		Message *message `json:"message"`
+	}
+	blockStartEvent struct {
+		Type         string `json:"type"`
+		Index        int    `json:"index"`
+		ContentBlock block  `json:"content_block"`
+	}
+	blockDeltaEvent struct {
+		Type  string `json:"type"`
+		Index int    `json:"index"`
+		Delta delta  `json:"delta"`
+	}
+	delta struct {
+		Type        string  `json:"type"`
+		Text        *string `json:"text,omitempty"`
+		PartialJSON *string `json:"partial_json,omitempty"`
+		Thinking    *string `json:"thinking,omitempty"`
+		Signature   *string `json:"signature,omitempty"`
+	}
+	messageDeltaEvent struct {
+		Type  string `json:"type"`
+		Delta struct {
+			StopReason   string  `json:"stop_reason"`
+			StopSequence *string `json:"stop_sequence"`
+		} `json:"delta"`
+		Usage *usage `json:"usage"`
+	}
+)
+
 // streamTranslator turns ConverseStream events into Anthropic's stream
 // events. Converse reports usage after messageStop, so message_delta (stop
 // reason and usage) waits for the metadata event, or the stream's end.
@@ -412,91 +459,108 @@ type streamTranslator struct {
 	open      map[int]bool // content blocks started and not stopped
 	stop      string       // the stop reason, once known
 	finished  bool
+	out       []sseEvent
 }
 
-func (t *streamTranslator) ev(typ string, v any) sseEvent {
+func (t *streamTranslator) add(typ string, v any) {
 	b, _ := json.Marshal(v)
-	return sseEvent{typ, b}
+	t.out = append(t.out, sseEvent{typ, b})
 }
 
+var empty = ""
+
+// events translates one ConverseStream event; the slice is reused by the
+// next call.
 func (t *streamTranslator) events(ev *bedrock.StreamEvent) []sseEvent {
-	var out []sseEvent
+	t.out = t.out[:0]
 	if !t.started {
 		t.started = true
 		t.open = map[int]bool{}
-		out = append(out,
-			t.ev("message_start", map[string]any{"type": "message_start", "message": &message{ID: t.id, Type: "message", Role: "assistant",
-				Model: t.model, Content: []map[string]any{}}}),
-			sseEvent{"ping", []byte(`{"type":"ping"}`)})
+		t.add("message_start", startEvent{"message_start", &message{ID: t.id, Type: "message", Role: "assistant",
+			Model: t.model, Content: []block{}}})
+		t.out = append(t.out, sseEvent{"ping", []byte(`{"type":"ping"}`)})
 	}
 	switch {
 	case ev.ContentBlockStart != nil:
 		i := ev.ContentBlockStart.ContentBlockIndex
 		if tu := ev.ContentBlockStart.Start.ToolUse; tu != nil {
 			t.open[i] = true
-			out = append(out, t.ev("content_block_start", map[string]any{"type": "content_block_start", "index": i,
-				"content_block": map[string]any{"type": "tool_use", "id": tu.ToolUseID, "name": tu.Name, "input": struct{}{}}}))
+			t.add("content_block_start", blockStartEvent{"content_block_start", i, block{Type: "tool_use", ID: tu.ToolUseID, Name: tu.Name, Input: json.RawMessage("{}")}})
 		}
 	case ev.ContentBlockDelta != nil:
 		i, d := ev.ContentBlockDelta.ContentBlockIndex, &ev.ContentBlockDelta.Delta
-		var delta map[string]any
-		var start map[string]any
-		switch {
+		var dl delta
+		start := block{Type: "text", Text: &empty}
+		switch rc := d.ReasoningContent; {
 		case d.ToolUse != nil:
-			delta = map[string]any{"type": "input_json_delta", "partial_json": d.ToolUse.Input}
-		case d.ReasoningContent != nil && d.ReasoningContent.Signature != "":
-			start = map[string]any{"type": "thinking", "thinking": "", "signature": ""}
-			delta = map[string]any{"type": "signature_delta", "signature": d.ReasoningContent.Signature}
-		case d.ReasoningContent != nil && d.ReasoningContent.RedactedContent != nil:
+			dl = delta{Type: "input_json_delta", PartialJSON: &d.ToolUse.Input}
+		case rc != nil && rc.RedactedContent != nil:
 			t.open[i] = true
-			return append(out, t.ev("content_block_start", map[string]any{"type": "content_block_start", "index": i,
-				"content_block": map[string]any{"type": "redacted_thinking", "data": base64.StdEncoding.EncodeToString(d.ReasoningContent.RedactedContent)}}))
-		case d.ReasoningContent != nil:
-			start = map[string]any{"type": "thinking", "thinking": "", "signature": ""}
-			delta = map[string]any{"type": "thinking_delta", "thinking": d.ReasoningContent.Text}
+			t.add("content_block_start", blockStartEvent{"content_block_start", i, block{Type: "redacted_thinking", Data: base64.StdEncoding.EncodeToString(rc.RedactedContent)}})
+			return t.out
+		case rc != nil && rc.Signature != "":
+			start = block{Type: "thinking", Thinking: &empty, Signature: &empty}
+			dl = delta{Type: "signature_delta", Signature: &rc.Signature}
+		case rc != nil:
+			start = block{Type: "thinking", Thinking: &empty, Signature: &empty}
+			dl = delta{Type: "thinking_delta", Thinking: &rc.Text}
 		default:
-			start = map[string]any{"type": "text", "text": ""}
-			delta = map[string]any{"type": "text_delta", "text": d.Text}
+			if t.open[i] {
+				// The common case, written without reflection.
+				t.out = append(t.out, sseEvent{"content_block_delta", appendTextDelta(nil, i, d.Text)})
+				return t.out
+			}
+			dl = delta{Type: "text_delta", Text: &d.Text}
 		}
 		if !t.open[i] {
 			t.open[i] = true
-			if start == nil {
-				start = map[string]any{"type": "text", "text": ""}
-			}
-			out = append(out, t.ev("content_block_start", map[string]any{"type": "content_block_start", "index": i, "content_block": start}))
+			t.add("content_block_start", blockStartEvent{"content_block_start", i, start})
 		}
-		out = append(out, t.ev("content_block_delta", map[string]any{"type": "content_block_delta", "index": i, "delta": delta}))
+		t.add("content_block_delta", blockDeltaEvent{"content_block_delta", i, dl})
 	case ev.ContentBlockStop != nil:
 		i := ev.ContentBlockStop.ContentBlockIndex
 		if t.open[i] {
 			delete(t.open, i)
-			out = append(out, t.ev("content_block_stop", map[string]any{"type": "content_block_stop", "index": i}))
+			t.out = append(t.out, sseEvent{"content_block_stop", fmt.Appendf(nil, `{"type":"content_block_stop","index":%d}`, i)})
 		}
 	case ev.MessageStop != nil:
 		t.stop = stopReason(ev.MessageStop.StopReason)
 	case ev.Metadata != nil:
 		u := usageOf(ev.Metadata.Usage)
-		out = append(out, t.end(&u)...)
+		t.end(&u)
 	}
-	return out
+	return t.out
+}
+
+// appendTextDelta appends what json.Marshal writes for a text_delta
+// content_block_delta event (a test checks they agree).
+func appendTextDelta(b []byte, index int, text string) []byte {
+	b = append(b, `{"type":"content_block_delta","index":`...)
+	b = strconv.AppendInt(b, int64(index), 10)
+	b = append(b, `,"delta":{"type":"text_delta","text":`...)
+	b = jsonstring.Append(b, text, true)
+	return append(b, "}}"...)
 }
 
 // end closes the message: message_delta with the stop reason and usage,
 // then message_stop.
-func (t *streamTranslator) end(u *usage) []sseEvent {
+func (t *streamTranslator) end(u *usage) {
 	if t.finished {
-		return nil
+		return
 	}
 	t.finished = true
 	if t.stop == "" {
 		t.stop = bedrock.StopReasonEndTurn
 	}
-	return []sseEvent{
-		t.ev("message_delta", map[string]any{"type": "message_delta",
-			"delta": map[string]any{"stop_reason": t.stop, "stop_sequence": nil}, "usage": u}),
-		{"message_stop", []byte(`{"type":"message_stop"}`)},
-	}
+	md := messageDeltaEvent{Type: "message_delta", Usage: u}
+	md.Delta.StopReason = t.stop
+	t.add("message_delta", md)
+	t.out = append(t.out, sseEvent{"message_stop", []byte(`{"type":"message_stop"}`)})
 }
 
 // finish ends a stream that had no metadata event.
-func (t *streamTranslator) finish() []sseEvent { return t.end(&usage{}) }
+func (t *streamTranslator) finish() []sseEvent {
+	t.out = t.out[:0]
+	t.end(&usage{})
+	return t.out
+}
