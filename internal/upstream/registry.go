@@ -113,7 +113,7 @@ func ClientConfig(a config.AWS, opts Options) (bedrock.Config, error) {
 	return bc, nil
 }
 
-// Lookup returns the model called name.
+// Lookup returns the model called name (its name or one of its aliases).
 func (r *Registry) Lookup(name string) (*Model, bool) {
 	m, ok := r.byName[name]
 	return m, ok
