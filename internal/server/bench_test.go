@@ -37,6 +37,12 @@ func BenchmarkChatCompletionStream(b *testing.B) {
 // gateway. check, if set, vets one answer's body before timing starts, so
 // that a benchmark cannot quietly measure something shorter than it says.
 func benchChat(b *testing.B, body string, check func([]byte)) {
+	benchPost(b, "/v1/chat/completions", body, check)
+}
+
+// benchPost posts body to path in parallel on a quick-start gateway (see
+// benchChat).
+func benchPost(b *testing.B, path, body string, check func([]byte)) {
 	// Lift the per-model limits (1500/min by default), or they are what
 	// gets measured.
 	g := startGateway(b, quickstart, func(c *config.Config) {
@@ -48,7 +54,7 @@ func benchChat(b *testing.B, body string, check func([]byte)) {
 	// post returns an error rather than failing: RunParallel's goroutines
 	// may not call b.Fatal.
 	post := func(w io.Writer) error {
-		resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json", bytes.NewReader([]byte(body)))
+		resp, err := client.Post(g.URL+path, "application/json", bytes.NewReader([]byte(body)))
 		if err != nil {
 			return err
 		}
