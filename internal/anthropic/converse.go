@@ -368,21 +368,13 @@ func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 // converseStream serves a streamed request through ConverseStream,
 // translating each event as it comes (streamTranslator).
 func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id string) {
-	ctx, st := h.startStream(c)
+	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.ConverseStream, error) {
+		return c.model.Client.ConverseStream(ctx, c.model.ModelID, creq)
+	})
 	defer st.cancel()
-	s, err := c.model.Client.ConverseStream(ctx, c.model.ModelID, creq)
-	if err != nil {
-		st.fail(c, err)
+	if sse == nil {
 		return
 	}
-	defer s.Close()
-	stopWatch := context.AfterFunc(ctx, func() { s.Close() })
-	defer stopWatch()
-	c.entry.SetUpstreamRequestID(s.RequestID())
-	if !st.first(c, s.Next(), s.Err()) {
-		return
-	}
-	sse := newSSEWriter(c.w, s.RequestID())
 	tr := &streamTranslator{id: id, model: c.req.Model}
 	ft := firstTokenOnce{e: c.entry}
 	for ok := true; ok; ok = s.Next() {

@@ -54,19 +54,54 @@ func (s *sseWriter) error(typ, msg string) {
 	s.event("error", b)
 }
 
-// streamStart opens a Bedrock stream and waits for its first event. Until
-// that event a failure is an ordinary error answer with its status (and
-// false); after it, only an error event. UpstreamTimeout bounds only the
-// wait for the first event; the stream runs on the request's context, so a
-// client that goes away cancels the upstream call at once.
+// upstreamStream is what the handlers need of a Bedrock stream
+// (bedrock.InvokeStream, bedrock.ConverseStream).
+type upstreamStream interface {
+	Next() bool
+	Err() error
+	Close() error
+	RequestID() string
+}
+
+// streamStart is a Bedrock stream being started (openStream).
 type streamStart struct {
 	cancel context.CancelFunc
 	timer  *upstream.FirstEventTimer
+	stop   func() bool // ends the watch that closes the stream on cancel
 }
 
-func (h *Handler) startStream(c *call) (context.Context, *streamStart) {
+// openStream opens a Bedrock stream with open and waits for its first
+// event. Until that event a failure is an ordinary error answer with its
+// status (and nil is returned); after it, only an error event.
+// UpstreamTimeout bounds only the wait for the first event; the stream runs
+// on the request's context, so a client that goes away cancels the
+// upstream call at once (the stream is closed even while Next is blocked).
+// The caller must call st.close.
+func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context) (S, error)) (S, *streamStart, *sseWriter) {
 	ctx, cancel := context.WithCancel(c.ctx)
-	return ctx, &streamStart{cancel: cancel, timer: upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel)}
+	st := &streamStart{cancel: cancel, timer: upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel), stop: func() bool { return true }}
+	s, err := open(ctx)
+	if err != nil {
+		st.fail(c, err)
+		return s, st, nil
+	}
+	st.stop = context.AfterFunc(ctx, func() { s.Close() })
+	prev := st.cancel
+	st.cancel = func() { prev(); st.stop(); s.Close() }
+	c.entry.SetUpstreamRequestID(s.RequestID())
+	ok := s.Next()
+	if !ok || st.timer.Stop() {
+		err := s.Err()
+		switch {
+		case ok:
+			err = context.DeadlineExceeded
+		case err == nil:
+			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
+		}
+		st.fail(c, err)
+		return s, st, nil
+	}
+	return s, st, newSSEWriter(c.w, s.RequestID())
 }
 
 // fail answers a failure before the first event.
@@ -76,22 +111,6 @@ func (st *streamStart) fail(c *call, err error) {
 		err = st.timer.Err(err)
 	}
 	writeFailure(c.w, c.r, err)
-}
-
-// first checks the outcome of the first Next: ok, or answered.
-func (st *streamStart) first(c *call, ok bool, err error) bool {
-	if !ok {
-		if err == nil {
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		st.fail(c, err)
-		return false
-	}
-	if st.timer.Stop() {
-		st.fail(c, context.DeadlineExceeded)
-		return false
-	}
-	return true
 }
 
 // end finishes a stream that has started: an error event for a Bedrock
@@ -113,22 +132,15 @@ func (st *streamStart) end(c *call, sse *sseWriter, err error) {
 // are Anthropic's events, so each is written on as it comes, with only the
 // model name (message_start) and Bedrock's metrics (message_stop) changed.
 func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
-	ctx, st := h.startStream(c)
+	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
+		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in)
+	})
 	defer st.cancel()
-	s, err := c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in)
-	if err != nil {
-		st.fail(c, err)
+	if sse == nil {
 		return
 	}
-	defer s.Close()
-	stopWatch := context.AfterFunc(ctx, func() { s.Close() })
-	defer stopWatch()
-	c.entry.SetUpstreamRequestID(s.RequestID())
-	if !st.first(c, s.Next(), s.Err()) {
-		return
-	}
-	sse := newSSEWriter(c.w, s.RequestID())
 	var usage bedrock.AnthropicUsage
+	defer func() { recordUsage(c.entry, usage) }()
 	ft := firstTokenOnce{e: c.entry}
 	for ok := true; ok; ok = s.Next() {
 		chunk := s.Current()
@@ -146,7 +158,6 @@ func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 			return
 		}
 	}
-	recordUsage(c.entry, usage)
 	st.end(c, sse, s.Err())
 }
 

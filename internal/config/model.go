@@ -489,33 +489,33 @@ func joinInts(l []int) string {
 // aliases decodes a model's other names (e.g. the Anthropic model names
 // clients have built in); their uniqueness is checked with the names.
 func (d *decoder) aliases(n *yaml.Node, field string, m *Model) {
-	l, ok := d.strList(n, field)
-	if !ok {
-		return
-	}
-	for i, a := range l {
-		if !modelNamePattern.MatchString(a) {
-			d.problem(n, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q may contain only letters, digits, '.', '_', ':', '/' and '-'", a))
-			continue
-		}
-		m.Aliases = append(m.Aliases, a)
-	}
+	m.Aliases = d.matchingList(n, field, modelNamePattern, "may contain only letters, digits, '.', '_', ':', '/' and '-'")
 }
 
 // anthropicBetas decodes the anthropic_betas allowlist: the anthropic-beta
 // values the Messages API passes on to this model (an empty list passes
 // none).
 func (d *decoder) anthropicBetas(n *yaml.Node, field string, m *Model) {
+	m.AnthropicBetas = d.matchingList(n, field, betaPattern, "is not an anthropic-beta value (lower-case words and digits joined by '-', e.g. interleaved-thinking-2025-05-14)")
+}
+
+// matchingList decodes a string or list of strings, each matching re (a
+// problem saying rule for the others, which are left out). An empty list
+// is not nil.
+func (d *decoder) matchingList(n *yaml.Node, field string, re *regexp.Regexp, rule string) []string {
 	l, ok := d.strList(n, field)
 	if !ok {
-		return
+		return nil
 	}
-	for i, b := range l {
-		if !betaPattern.MatchString(b) {
-			d.problem(n, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q is not an anthropic-beta value (lower-case words and digits joined by '-', e.g. interleaved-thinking-2025-05-14)", b))
+	out := make([]string, 0, len(l))
+	for i, v := range l {
+		if !re.MatchString(v) {
+			d.problem(n, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q %s", v, rule))
+			continue
 		}
+		out = append(out, v)
 	}
-	m.AnthropicBetas = l
+	return out
 }
 
 var betaPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

@@ -6,11 +6,9 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/quarry-dev/quarry/internal/config"
@@ -19,41 +17,15 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/anthropic from the actual output")
 
-// upstreamRecorder records every Bedrock call (path, headers, body) and
-// passes it on.
-type upstreamRecorder struct {
-	mu    sync.Mutex
-	calls []upstreamCall
-}
-
-type upstreamCall struct {
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-func (r *upstreamRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	p, _ := url.PathUnescape(req.URL.EscapedPath())
-	r.mu.Lock()
-	r.calls = append(r.calls, upstreamCall{Path: p, Header: req.Header.Clone(), Body: body})
-	r.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(req)
-}
-
-func (r *upstreamRecorder) last(t *testing.T) upstreamCall {
+// lastCall is the latest Bedrock call rec saw.
+func lastCall(t *testing.T, rec *recorder) recorded {
 	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.calls) == 0 {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.calls) == 0 {
 		t.Fatal("no Bedrock call")
 	}
-	return r.calls[len(r.calls)-1]
+	return rec.calls[len(rec.calls)-1]
 }
 
 // postMessages sends a Messages request with the given headers.
@@ -112,13 +84,13 @@ func TestMessagesClaudeCodeRecording(t *testing.T) {
 	for _, k := range []string{"anthropic-beta", "anthropic-version", "x-api-key", "User-Agent", "X-Claude-Code-Session-Id", "x-app"} {
 		send[k] = hdrs[k]
 	}
-	rec := &upstreamRecorder{}
+	rec := &recorder{}
 	g := startChatGateway(t, quickstart, nil, server.Options{UpstreamTransport: rec})
 	resp, out := postMessages(t, g.URL, "/v1/messages?beta=true", string(body), send)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(out, "event: message_stop") {
 		t.Fatalf("status %d: %.500s", resp.StatusCode, out)
 	}
-	call := rec.last(t)
+	call := lastCall(t, rec)
 	if call.Path != "/model/us.anthropic.claude-sonnet-4-20250514-v1:0/invoke-with-response-stream" {
 		t.Errorf("path = %s", call.Path)
 	}
@@ -192,7 +164,7 @@ func TestMessagesClaudeCodeRecording(t *testing.T) {
 // TestMessagesBetaAllowlist checks that anthropic_betas replaces the
 // default allowlist and that members behind a beta pass only with it.
 func TestMessagesBetaAllowlist(t *testing.T) {
-	rec := &upstreamRecorder{}
+	rec := &recorder{}
 	g := startChatGateway(t, quickstart, func(c *config.Config) {
 		for i := range c.Models {
 			if c.Models[i].Name == "claude-sonnet" {
@@ -213,7 +185,7 @@ func TestMessagesBetaAllowlist(t *testing.T) {
 	} {
 		rec.calls = nil
 		resp, out := postMessages(t, g.URL, "/v1/messages", body, map[string]string{"anthropic-beta": c.header})
-		call := rec.last(t)
+		call := lastCall(t, rec)
 		var got map[string]json.RawMessage
 		json.Unmarshal(call.Body, &got)
 		if string(got["anthropic_beta"]) != c.wantBetas {

@@ -15,7 +15,7 @@ import (
 // 4xx in Anthropic's error format whose message names the problem, never
 // a 5xx, and no Bedrock call.
 func TestMessagesMalformed(t *testing.T) {
-	rec := &upstreamRecorder{}
+	rec := &recorder{}
 	g := startChatGateway(t, quickstart, nil, server.Options{UpstreamTransport: rec})
 	const (
 		m   = `"model":"claude-sonnet","max_tokens":50`

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // requireNode finds node and an npm package installed in dir, or skips the
