@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -17,36 +15,9 @@ import (
 // native Claude path and on the Converse path.
 func TestMessagesClientDisconnect(t *testing.T) {
 	g := startGateway(t, quickstart, nil)
-	emu := g.Server.Emulator()
 	for _, model := range []string{"claude-sonnet", "nova-lite"} {
-		before := emu.Stats().Disconnects
-		ctx, cancel := context.WithCancel(context.Background())
 		body := `{"model":"` + model + `","stream":true,"max_tokens":2000,"messages":[{"role":"user","content":"Write a very long essay about rivers, lakes, oceans and clouds [[quarry:slow]]"}]}`
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/messages", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := bufio.NewReader(resp.Body)
-		for n := 0; n < 4; {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.HasPrefix(line, "event: ") {
-				n++
-			}
-		}
-		cancel()
-		resp.Body.Close()
-		deadline := time.Now().Add(3 * time.Second)
-		for emu.Stats().Disconnects == before {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the emulator never saw its stream cancelled (stats %+v)", model, emu.Stats())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		disconnectMidStream(t, g, "/v1/messages", body, "event: content_block_delta")
 	}
 }
 
