@@ -83,7 +83,7 @@ func TestNativeBody(t *testing.T) {
 			if c.name == "plain" {
 				sp = m.SystemPrompt
 			}
-			body, dropped := nativeBody(req, betas, sp)
+			body, dropped := nativeBody(req, betas, sp, nil)
 			if !json.Valid(body) {
 				t.Fatalf("not JSON: %s", body)
 			}
@@ -222,7 +222,7 @@ func TestFilterBetas(t *testing.T) {
 // own members go, and everything else (signatures) keeps its bytes.
 func TestNativeResponse(t *testing.T) {
 	in := `{"amazon-bedrock-guardrailAction":"NONE","id":"msg_bdrk_1","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[{"type":"thinking","thinking":"x","signature":"EqQB\u002b/=="},{"type":"text","text":"hi","citations":null}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"cache_creation_input_tokens":7,"cache_read_input_tokens":0,"output_tokens":2}}`
-	out, u, err := nativeResponse([]byte(in), "my-claude")
+	out, a, err := nativeResponse([]byte(in), "my-claude")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,15 +230,89 @@ func TestNativeResponse(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("got  %s\nwant %s", out, want)
 	}
-	if u.InputTokens != 3 || u.CacheCreationInputTokens != 7 || u.OutputTokens != 2 {
-		t.Errorf("usage %+v", u)
+	if u := a.usage; u.InputTokens != 3 || u.CacheCreationInputTokens != 7 || u.OutputTokens != 2 || a.stopReason != "end_turn" {
+		t.Errorf("answer %+v", a)
 	}
-	ev := nativeEvent("message_start", []byte(`{"type":"message_start","message":{"id":"m","model":"claude-x","usage":{"input_tokens":5,"cache_read_input_tokens":4,"output_tokens":1}}}`), "alias", &bedrock.AnthropicUsage{})
+	ev := nativeEvent("message_start", []byte(`{"type":"message_start","message":{"id":"m","model":"claude-x","usage":{"input_tokens":5,"cache_read_input_tokens":4,"output_tokens":1}}}`), "alias", &nativeAnswer{})
 	if string(ev) != `{"type":"message_start","message":{"id":"m","model":"alias","usage":{"input_tokens":5,"cache_read_input_tokens":4,"output_tokens":1}}}` {
 		t.Errorf("message_start: %s", ev)
 	}
-	ev = nativeEvent("message_stop", []byte(`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":1}}`), "alias", &bedrock.AnthropicUsage{})
+	ev = nativeEvent("message_stop", []byte(`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":1}}`), "alias", &nativeAnswer{})
 	if string(ev) != `{"type":"message_stop"}` {
 		t.Errorf("message_stop: %s", ev)
+	}
+}
+
+// TestNativeDefaults: the model's bedrock_<param> defaults and
+// additional_model_request_fields fill what the request leaves out of a
+// Claude body, never what it sets, and no sampling default goes with
+// thinking.
+func TestNativeDefaults(t *testing.T) {
+	m := model("anthropic.claude-3-5-haiku-20241022-v1:0", func(m *upstream.Model) {
+		m.Defaults = map[string]any{"temperature": 0.2, "top_k": int64(40), "stop": []string{"END"}}
+		m.Shaping.AdditionalModelRequestFields = map[string]any{"top_p": 0.9, "anthropic_beta": []any{"context-1m-2025-08-07"}, "frobnicate": true}
+	})
+	for _, c := range []struct{ body, want string }{
+		{`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}]}`, `temperature=0.2 top_k=40 stop_sequences=["END"] top_p=0.9`},
+		{`{"model":"m","max_tokens":5,"temperature":1,"stop_sequences":[],"messages":[{"role":"user","content":"x"}]}`, `top_k=40 top_p=0.9`},
+		{`{"model":"m","max_tokens":5000,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"x"}]}`, `stop_sequences=["END"]`},
+	} {
+		req, aerr := decodeRequest([]byte(c.body), false)
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		var got []string
+		for _, mb := range defaultMembers(req, m) {
+			got = append(got, mb.key+"="+string(mb.raw))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: %v, want %s", c.body, got, c.want)
+		}
+	}
+	if got := configuredBetas(m); strings.Join(got, ",") != "context-1m-2025-08-07" {
+		t.Errorf("configured betas %v", got)
+	}
+}
+
+func TestFinishError(t *testing.T) {
+	m := model("amazon.nova-lite-v1:0", func(m *upstream.Model) { m.Shaping.FinishReasonDenyList = []string{"length"} })
+	if e := finishError(m, "max_tokens"); e == nil || e.Status != 422 || !strings.Contains(e.Msg, "max_tokens") || !strings.Contains(e.Msg, "finish_reason_deny_list") {
+		t.Errorf("max_tokens: %+v", e)
+	}
+	if e := finishError(m, "end_turn"); e != nil {
+		t.Errorf("end_turn: %+v", e)
+	}
+}
+
+// TestReplayEvents pins the events a whole Claude answer is replayed as
+// (supports_streaming: false).
+func TestReplayEvents(t *testing.T) {
+	body := `{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[{"type":"thinking","thinking":"Hm.","signature":"sig=="},{"type":"text","text":"Hi \"there\""},{"type":"tool_use","id":"toolu_1","name":"f","input":{"a":1}},{"type":"server_tool_use","id":"srv_1","name":"web_search","input":{}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":9}}`
+	evs, stop, err := replayEvents([]byte(body))
+	if err != nil || stop != "tool_use" {
+		t.Fatalf("%v %q", err, stop)
+	}
+	var out bytes.Buffer
+	for _, e := range evs {
+		if !json.Valid(e.data) {
+			t.Errorf("%s: not JSON: %s", e.typ, e.data)
+		}
+		out.WriteString("event: " + e.typ + "\ndata: " + string(e.data) + "\n\n")
+	}
+	golden(t, "replay-stream.txt", out.Bytes())
+	// What a client accumulates from the events is the answer.
+	acc := &bedrock.AnthropicAccumulator{}
+	for _, e := range evs {
+		ev, err := bedrock.DecodeAnthropicStreamEvent(e.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := acc.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := acc.Response()
+	if r.Text() != `Hi "there"` || r.Content[0].Signature != "sig==" || string(r.Content[2].Input) != `{"a":1}` || r.StopReason != "tool_use" {
+		t.Errorf("accumulated %+v", r)
 	}
 }

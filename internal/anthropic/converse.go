@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/bedrock/shaping"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/upstream"
@@ -356,6 +357,10 @@ func (h *Handler) converse(c *call) {
 	}
 	c.entry.SetUpstreamRequestID(resp.RequestID)
 	recordConverseUsage(c.entry, resp.Usage)
+	if e := finishError(c.model, resp.StopReason); e != nil {
+		writeError(c.w, c.r, e)
+		return
+	}
 	body, _ := json.Marshal(fromConverse(resp, id, c.req.Model))
 	writeJSONBody(c.w, resp.RequestID, body)
 }
@@ -369,7 +374,7 @@ func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 // translating each event as it comes (streamTranslator).
 func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id string) {
 	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.ConverseStream, error) {
-		return c.model.Client.ConverseStream(ctx, c.model.ModelID, creq)
+		return shaping.Stream(ctx, c.model.Client, c.model.ModelID, creq, &c.model.Shaping.Options)
 	})
 	defer st.cancel()
 	if sse == nil {
@@ -384,6 +389,14 @@ func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id stri
 		}
 		if ev.ContentBlockDelta != nil {
 			ft.mark()
+		}
+		if ev.MessageStop != nil {
+			if e := finishError(c.model, ev.MessageStop.StopReason); e != nil {
+				// An error event instead of the end of the message.
+				c.entry.SetError("finish_reason")
+				sse.error(e.Type, e.Msg)
+				return
+			}
 		}
 		for _, e := range tr.events(&ev) {
 			if sse.event(e.typ, e.data) != nil {

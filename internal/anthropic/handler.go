@@ -119,7 +119,12 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) invokeInput(c *call) *bedrock.InvokeModelInput {
 	m := c.model
 	betas := filterBetas(c.r.Header.Values("Anthropic-Beta"), c.req.member("anthropic_beta"), allowedBetas(m))
-	body, dropped := nativeBody(c.req, betas, m.SystemPrompt)
+	for _, b := range configuredBetas(m) {
+		if !contains(betas, b) {
+			betas = append(betas, b)
+		}
+	}
+	body, dropped := nativeBody(c.req, betas, m.SystemPrompt, defaultMembers(c.req, m))
 	if len(dropped) > 0 {
 		h.log.Debug("dropped request members Bedrock refuses", "request_id", c.entry.ID, "members", dropped)
 	}
@@ -134,7 +139,7 @@ func (h *Handler) invokeInput(c *call) *bedrock.InvokeModelInput {
 // native serves a Claude model through InvokeModel(WithResponseStream).
 func (h *Handler) native(c *call) {
 	in := h.invokeInput(c)
-	if c.req.Stream {
+	if c.req.Stream && !c.model.Shaping.NoStreaming {
 		h.nativeStream(c, in)
 		return
 	}
@@ -146,13 +151,30 @@ func (h *Handler) native(c *call) {
 		return
 	}
 	c.entry.SetUpstreamRequestID(out.RequestID)
-	body, usage, err := nativeResponse(out.Body, c.req.Model)
+	body, a, err := nativeResponse(out.Body, c.req.Model)
 	if err != nil {
 		writeError(c.w, c.r, &apiError{Status: http.StatusInternalServerError, Type: errAPI, Msg: "Bedrock's answer is not a JSON object."})
 		return
 	}
-	if usage != nil {
-		recordUsage(c.entry, *usage)
+	recordUsage(c.entry, a.usage)
+	if e := finishError(c.model, a.stopReason); e != nil {
+		writeError(c.w, c.r, e)
+		return
+	}
+	if c.req.Stream {
+		// supports_streaming: false: the whole answer, as Claude's events.
+		evs, _, err := replayEvents(body)
+		if err != nil {
+			writeError(c.w, c.r, &apiError{Status: http.StatusInternalServerError, Type: errAPI, Msg: "Bedrock's answer could not be read."})
+			return
+		}
+		sse := newSSEWriter(c.w, out.RequestID)
+		for _, e := range evs {
+			if sse.event(e.typ, e.data) != nil {
+				return
+			}
+		}
+		return
 	}
 	writeJSONBody(c.w, out.RequestID, body)
 }

@@ -102,8 +102,9 @@ func contains(l []string, s string) bool {
 // members in their order and with their exact bytes, less what Bedrock
 // refuses, with anthropic_version first and the filtered betas after it.
 // systemPrompt (the model's system_prompt param) goes before the request's
-// own system text. dropped are the members left out (for the log).
-func nativeBody(req *request, betas []string, systemPrompt string) (body []byte, dropped []string) {
+// own system text. dropped are the members left out (for the log);
+// extra (the model's defaults, defaultMembers) go last.
+func nativeBody(req *request, betas []string, systemPrompt string, extra []member) (body []byte, dropped []string) {
 	size := 64
 	for _, m := range req.members {
 		size += len(m.key) + len(m.raw) + 4
@@ -139,6 +140,11 @@ func nativeBody(req *request, betas []string, systemPrompt string) (body []byte,
 			b = append(b, systemJSON(req, systemPrompt)...)
 			wroteSystem = true
 		}
+	}
+	for _, m := range extra {
+		b = append(b, ',')
+		b = appendKey(b, m.key)
+		b = append(b, m.raw...)
 	}
 	return append(b, '}'), dropped
 }
@@ -178,39 +184,37 @@ func joinArray(items []json.RawMessage) json.RawMessage {
 	return append(b, ']')
 }
 
+// nativeAnswer is what the gateway reads of a Claude answer or stream.
+type nativeAnswer struct {
+	usage      bedrock.AnthropicUsage
+	stopReason string
+}
+
 // nativeResponse rewrites Claude's InvokeModel answer for the client:
 // model becomes the name the client asked for, and Bedrock's own members
 // (amazon-bedrock-*) go; every other member keeps its bytes, so thinking
 // signatures reach the client unchanged.
-func nativeResponse(body []byte, model string) ([]byte, *bedrock.AnthropicUsage, error) {
+func nativeResponse(body []byte, model string) ([]byte, *nativeAnswer, error) {
 	members, aerr := scanObject(body)
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	out := make([]byte, 0, len(body)+len(model))
-	out = append(out, '{')
-	var usage *bedrock.AnthropicUsage
-	first := true
+	a := &nativeAnswer{}
+	kept := members[:0]
 	for _, m := range members {
-		if strings.HasPrefix(m.key, "amazon-bedrock-") {
+		switch {
+		case strings.HasPrefix(m.key, "amazon-bedrock-"):
 			continue
+		case m.key == "model":
+			m.raw, _ = json.Marshal(model)
+		case m.key == "usage":
+			json.Unmarshal(m.raw, &a.usage)
+		case m.key == "stop_reason":
+			json.Unmarshal(m.raw, &a.stopReason)
 		}
-		raw := m.raw
-		switch m.key {
-		case "model":
-			raw, _ = json.Marshal(model)
-		case "usage":
-			usage = new(bedrock.AnthropicUsage)
-			json.Unmarshal(raw, usage)
-		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = appendKey(out, m.key)
-		out = append(out, raw...)
+		kept = append(kept, m)
 	}
-	return append(out, '}'), usage, nil
+	return joinObject(kept), a, nil
 }
 
 // eventType reads the type of a streamed Claude event ({"type":"…",…}).

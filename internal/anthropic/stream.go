@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -139,19 +140,27 @@ func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 	if sse == nil {
 		return
 	}
-	var usage bedrock.AnthropicUsage
-	defer func() { recordUsage(c.entry, usage) }()
+	var a nativeAnswer
+	defer func() { recordUsage(c.entry, a.usage) }()
 	ft := firstTokenOnce{e: c.entry}
 	for ok := true; ok; ok = s.Next() {
 		chunk := s.Current()
 		typ := eventType(chunk)
 		switch typ {
 		case "message_start", "message_delta", "message_stop":
-			chunk = nativeEvent(typ, chunk, c.req.Model, &usage)
+			chunk = nativeEvent(typ, chunk, c.req.Model, &a)
 		case "content_block_delta":
 			ft.mark()
 		case "error":
 			c.entry.SetError("upstream_error")
+		}
+		if typ == "message_delta" {
+			if e := finishError(c.model, a.stopReason); e != nil {
+				// An error event instead of the end of the message.
+				c.entry.SetError("finish_reason")
+				sse.error(e.Type, e.Msg)
+				return
+			}
 		}
 		if sse.event(typ, chunk) != nil {
 			st.cancel() // the client is gone: stop reading Bedrock now
@@ -162,62 +171,46 @@ func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 }
 
 // nativeEvent rewrites the Claude stream events the client must see
-// changed, and reads their usage: message_start's model is the name the
-// client asked for; message_stop loses Bedrock's invocation metrics.
-func nativeEvent(typ string, chunk []byte, model string, usage *bedrock.AnthropicUsage) []byte {
+// changed, and reads their usage and stop reason into a: message_start's
+// model is the name the client asked for; message_stop loses Bedrock's
+// invocation metrics.
+func nativeEvent(typ string, chunk []byte, model string, a *nativeAnswer) []byte {
 	members, aerr := scanObject(chunk)
 	if aerr != nil {
 		return chunk
 	}
-	out := make([]byte, 0, len(chunk)+len(model))
-	out = append(out, '{')
-	n := 0
+	kept := members[:0]
 	for _, m := range members {
-		raw := m.raw
 		switch {
-		case len(m.key) > 15 && m.key[:15] == "amazon-bedrock-":
+		case strings.HasPrefix(m.key, "amazon-bedrock-"):
 			continue
 		case typ == "message_start" && m.key == "message":
 			var msg struct {
 				Usage bedrock.AnthropicUsage `json:"usage"`
 			}
-			json.Unmarshal(raw, &msg)
-			usage.InputTokens, usage.CacheCreationInputTokens, usage.CacheReadInputTokens =
+			json.Unmarshal(m.raw, &msg)
+			a.usage.InputTokens, a.usage.CacheCreationInputTokens, a.usage.CacheReadInputTokens =
 				msg.Usage.InputTokens, msg.Usage.CacheCreationInputTokens, msg.Usage.CacheReadInputTokens
-			if mm, aerr := scanObject(raw); aerr == nil {
-				raw = replaceMember(mm, "model", model)
+			if mm, aerr := scanObject(m.raw); aerr == nil {
+				for i := range mm {
+					if mm[i].key == "model" {
+						mm[i].raw, _ = json.Marshal(model)
+					}
+				}
+				m.raw = joinObject(mm)
 			}
 		case typ == "message_delta" && m.key == "usage":
 			var u bedrock.AnthropicUsage
-			json.Unmarshal(raw, &u)
-			usage.OutputTokens = u.OutputTokens
+			json.Unmarshal(m.raw, &u)
+			a.usage.OutputTokens = u.OutputTokens
+		case typ == "message_delta" && m.key == "delta":
+			var d bedrock.AnthropicDelta
+			json.Unmarshal(m.raw, &d)
+			a.stopReason = d.StopReason
 		}
-		if n > 0 {
-			out = append(out, ',')
-		}
-		n++
-		out = appendKey(out, m.key)
-		out = append(out, raw...)
+		kept = append(kept, m)
 	}
-	return append(out, '}')
-}
-
-// replaceMember re-joins members with key's value set to the string v.
-func replaceMember(members []member, key, v string) []byte {
-	out := []byte{'{'}
-	for i, m := range members {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = appendKey(out, m.key)
-		if m.key == key {
-			b, _ := json.Marshal(v)
-			out = append(out, b...)
-			continue
-		}
-		out = append(out, m.raw...)
-	}
-	return append(out, '}')
+	return joinObject(kept)
 }
 
 // firstTokenOnce marks the access log's time to first token once.

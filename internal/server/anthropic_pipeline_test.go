@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/server"
 )
 
 // TestMessagesClientDisconnect: a client that goes away mid-stream cancels
@@ -103,6 +104,62 @@ guardrails:
 			if strings.Contains(out, "amazon-bedrock-") {
 				t.Errorf("%s stream=%s: Bedrock's own members reached the client: %.400s", model, stream, out)
 			}
+		}
+	}
+}
+
+// TestMessagesShaping: supports_streaming: false serves a streaming client
+// from one whole answer (as events), and a finish reason the model refuses
+// is a 422 (an error event in a stream), on both paths.
+func TestMessagesShaping(t *testing.T) {
+	path := writeConfig(t, [2]string{"quarry.yaml", `
+version: v1
+emulator: true
+models:
+  - name: nova
+    from: bedrock:us.amazon.nova-lite-v1:0
+    params: {supports_streaming: false, finish_reason_deny_list: [length]}
+  - name: claude
+    from: bedrock:us.anthropic.claude-sonnet-4-20250514-v1:0
+    params: {supports_streaming: false, finish_reason_deny_list: [length], bedrock_temperature: 0.25}
+`})
+	rec := &recorder{}
+	g := startChatGateway(t, path, nil, server.Options{UpstreamTransport: rec})
+	for _, model := range []string{"nova", "claude"} {
+		resp, out := postMessages(t, g.URL, "/v1/messages", `{"model":"`+model+`","max_tokens":300,"stream":true,"messages":[{"role":"user","content":"Say streamed in one piece"}]}`, nil)
+		if resp.StatusCode != 200 || !strings.Contains(out, `"text":"Streamed in one piece."`) || !strings.HasSuffix(out, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n") {
+			t.Errorf("%s: unstreamed answer as a stream: %d %s", model, resp.StatusCode, out)
+		}
+		if p := lastCall(t, rec).Path; strings.Contains(p, "stream") {
+			t.Errorf("%s: streamed upstream (%s) despite supports_streaming: false", model, p)
+		}
+		resp, out = postMessages(t, g.URL, "/v1/messages", `{"model":"`+model+`","max_tokens":3,"messages":[{"role":"user","content":"Tell me a long story about the sea"}]}`, nil)
+		if resp.StatusCode != 422 {
+			t.Errorf("%s: refused finish reason: %d %s", model, resp.StatusCode, out)
+		} else {
+			checkAnthropicError(t, resp, out, "max_tokens")
+		}
+	}
+	if body := string(lastCall(t, rec).Body); !strings.Contains(body, `"temperature":0.25`) {
+		t.Errorf("bedrock_temperature did not reach the Claude body: %s", body)
+	}
+	// Streamed for real (no supports_streaming: false): the error event
+	// replaces the end of the message.
+	g2 := startGateway(t, writeConfig(t, [2]string{"quarry.yaml", `
+version: v1
+emulator: true
+models:
+  - name: claude
+    from: bedrock:us.anthropic.claude-sonnet-4-20250514-v1:0
+    params: {finish_reason_deny_list: [max_tokens]}
+  - name: nova
+    from: bedrock:us.amazon.nova-lite-v1:0
+    params: {finish_reason_deny_list: [max_tokens]}
+`}), nil)
+	for _, model := range []string{"nova", "claude"} {
+		resp, out := postMessages(t, g2.URL, "/v1/messages", `{"model":"`+model+`","max_tokens":3,"stream":true,"messages":[{"role":"user","content":"Tell me a long story about the sea"}]}`, nil)
+		if resp.StatusCode != 200 || !strings.Contains(out, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\"") || strings.Contains(out, "message_stop") {
+			t.Errorf("%s: %d %s", model, resp.StatusCode, out)
 		}
 	}
 }
