@@ -316,3 +316,36 @@ func TestReplayEvents(t *testing.T) {
 		t.Errorf("accumulated %+v", r)
 	}
 }
+
+// FuzzScanObject checks the byte-walking split of an object against
+// encoding/json: the same members, in order, each a valid value.
+func FuzzScanObject(f *testing.F) {
+	for _, c := range requests {
+		f.Add(c.body)
+	}
+	for _, s := range []string{`{}`, ` { "a" : 1 , "b\"c" : [ "x]" , {"}":"\\"} ] , "d":null,"e":-1.5e3 } `, `{"a":"\u00e9"}`, `[1]`, `{"a":}`, `{"a":1`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		members, aerr := scanObject([]byte(body))
+		var want map[string]json.RawMessage
+		err := json.Unmarshal([]byte(body), &want)
+		if aerr != nil {
+			if err == nil {
+				t.Fatalf("scanObject refused %q, encoding/json took it: %v", body, aerr)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("scanObject took %q, encoding/json refused it: %v", body, err)
+		}
+		for _, m := range members {
+			if !json.Valid(m.raw) {
+				t.Fatalf("member %q: invalid value %q", m.key, m.raw)
+			}
+			if !bytes.Equal(m.raw, bytes.TrimSpace(want[m.key])) && len(members) == len(want) {
+				t.Fatalf("member %q: %q, want %q", m.key, m.raw, want[m.key])
+			}
+		}
+	})
+}

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/quarry-dev/quarry/bedrock"
 )
@@ -58,42 +58,87 @@ func (r *request) member(key string) json.RawMessage {
 }
 
 // scanObject splits a JSON object into its members, keeping each value's
-// exact bytes and the members' order.
+// exact bytes and the members' order. After json.Valid the split is a walk
+// over the bytes (no decoding, no allocation per value).
 func scanObject(body []byte) ([]member, *apiError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
+	if !json.Valid(body) {
+		var v any
+		return nil, syntaxError(json.Unmarshal(body, &v))
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
 		return nil, invalid("The request body must be a JSON object.")
 	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
+	out := make([]member, 0, 12)
+	i = skipSpace(body, i+1)
+	for body[i] != '}' {
+		end := valueEnd(body, i)
+		key := body[i+1 : end-1]
+		var k string
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			json.Unmarshal(body[i:end], &k)
+		} else {
+			k = string(key)
 		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxError(err)
+		i = skipSpace(body, skipSpace(body, end)+1) // past ':'
+		end = valueEnd(body, i)
+		out = append(out, member{k, body[i:end:end]})
+		i = skipSpace(body, end)
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
 		}
-		out = append(out, member{key, raw})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("The request body is not valid JSON: unexpected data after the top-level object.")
 	}
 	return out, nil
 }
 
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd is the index just past the valid JSON value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			case '"':
+				i = valueEnd(b, i) - 1
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+	}
+	return i
+}
+
 func syntaxError(err error) *apiError {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return invalid("The request body is not valid JSON: it ends too early.")
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		if strings.Contains(se.Error(), "unexpected end") {
+			return invalid("The request body is not valid JSON: it ends too early.")
+		}
+		return invalid("The request body is not valid JSON (offset %d): %v.", se.Offset, se)
 	}
 	return invalid("The request body is not valid JSON: %v.", err)
 }
