@@ -465,6 +465,7 @@ type streamTranslator struct {
 	stop      string       // the stop reason, once known
 	finished  bool
 	out       []sseEvent
+	buf       []byte // the last text delta's data, reused
 }
 
 func (t *streamTranslator) add(typ string, v any) {
@@ -474,8 +475,8 @@ func (t *streamTranslator) add(typ string, v any) {
 
 var empty = ""
 
-// events translates one ConverseStream event; the slice is reused by the
-// next call.
+// events translates one ConverseStream event; the slice and its data are
+// reused by the next call.
 func (t *streamTranslator) events(ev *bedrock.StreamEvent) []sseEvent {
 	t.out = t.out[:0]
 	if !t.started {
@@ -512,7 +513,8 @@ func (t *streamTranslator) events(ev *bedrock.StreamEvent) []sseEvent {
 		default:
 			if t.open[i] {
 				// The common case, written without reflection.
-				t.out = append(t.out, sseEvent{"content_block_delta", appendTextDelta(nil, i, d.Text)})
+				t.buf = appendTextDelta(t.buf[:0], i, d.Text)
+				t.out = append(t.out, sseEvent{"content_block_delta", t.buf})
 				return t.out
 			}
 			dl = delta{Type: "text_delta", Text: &d.Text}

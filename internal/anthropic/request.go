@@ -157,12 +157,12 @@ func decodeRequest(body []byte, countOnly bool) (*request, *apiError) {
 		return nil, aerr
 	}
 	req := &request{members: members}
-	seen := map[string]bool{}
-	for _, m := range members {
-		if seen[m.key] {
-			return nil, invalid("%s: the member appears more than once.", m.key)
+	for i, m := range members {
+		for _, prev := range members[:i] {
+			if prev.key == m.key {
+				return nil, invalid("%s: the member appears more than once.", m.key)
+			}
 		}
-		seen[m.key] = true
 		if aerr := req.decodeMember(m.key, m.raw, countOnly); aerr != nil {
 			return nil, aerr
 		}

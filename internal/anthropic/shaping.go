@@ -24,6 +24,9 @@ import (
 // a 422 (the call worked; the configuration refuses the answer), which the
 // Anthropic SDKs do not retry.
 func finishError(m *upstream.Model, stopReason string) *apiError {
+	if m.Shaping.FinishReasonAllowList == nil && m.Shaping.FinishReasonDenyList == nil {
+		return nil
+	}
 	err := m.Shaping.CheckFinish(stopReason)
 	var fe *shaping.FinishReasonError
 	if !errors.As(err, &fe) {
