@@ -56,6 +56,7 @@ var requests = []struct{ name, body string }{
 		"messages":[{"role":"user","content":"Weather in Paris?"},
 		  {"role":"assistant","content":[{"type":"thinking","thinking":"Let me call it.","signature":"EqQBCkYIBxgCKkB+sig/=="},{"type":"redacted_thinking","data":"cmVkYWN0ZWQ="},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"location":"Paris"}}]},
 		  {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"sunny"}],"is_error":false},{"type":"text","text":"Thanks","cache_control":{"type":"ephemeral"}}]}]}`},
+	{"search-results", `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"search","input":{"q":"x"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"search_result","source":"https://example.com/a","title":"A","content":[{"type":"text","text":"found"}],"citations":{"enabled":true}}]},{"type":"search_result","source":"https://example.com/b","title":"B","content":[{"type":"text","text":"more"}]},{"type":"text","text":"Answer with citations"}]}]}`},
 	{"media", `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},{"type":"document","title":"Q3 report: final!","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}},{"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain text"}},{"type":"text","text":"Summarise"}]}]}`},
 }
 
@@ -115,6 +116,13 @@ func TestToConverse(t *testing.T) {
 				t.Fatal(aerr)
 			}
 			creq, aerr := toConverse(req, m)
+			if c.name == "search-results" {
+				// Claude only: a clear 400 naming the block.
+				if aerr == nil || aerr.Status != 400 || !strings.Contains(aerr.Msg, "messages.2.content.0.content.0.type: search_result") {
+					t.Errorf("search results on Nova: %+v", aerr)
+				}
+				return
+			}
 			if aerr != nil {
 				t.Fatal(aerr)
 			}

@@ -404,9 +404,16 @@ func decodeContent(raw json.RawMessage, role, path string) (bedrock.AnthropicCon
 			}
 			continue
 		}
-		if err := json.Unmarshal(braw, b); err != nil {
+		// content (of tool_result) is decoded by checkBlock, leniently, as
+		// it may hold blocks the gateway does not know (search results).
+		var shadow struct {
+			bedrock.AnthropicBlock
+			Content json.RawMessage `json:"content"`
+		}
+		if err := json.Unmarshal(braw, &shadow); err != nil {
 			return bedrock.AnthropicContent{}, invalid("%s: is not a valid %s block: %v.", p, b.Type, fieldOf(err))
 		}
+		*b = shadow.AnthropicBlock
 		if aerr := checkBlock(b, has, role, p); aerr != nil {
 			return bedrock.AnthropicContent{}, aerr
 		}
