@@ -35,7 +35,8 @@
 // Tools are called when toolChoice is any or names a tool, or when the last
 // user text names a tool (get_weather or "get weather") or contains a
 // keyword of it: a word of four letters or more from its name or
-// description. The best-scoring tool is called once; its input is generated
+// description. The best-scoring tool is called once (a prompt naming
+// several tools calls each of them, in parallel); its input is generated
 // from the tool's input JSON schema (required properties, types, enums,
 // const, defaults, bounds, nested objects and arrays, $ref) and names and
 // places in the prompt fill string properties such as "location". Nova

@@ -76,6 +76,9 @@ type genResult struct {
 	OutputTokens int
 	// ReasoningSignature signs Reasoning (opaque, deterministic).
 	ReasoningSignature string
+	// CacheReadTokens and CacheWriteTokens are prompt-cache usage of a
+	// native Claude body (native_cache.go), not included in InputTokens.
+	CacheReadTokens, CacheWriteTokens int
 }
 
 // inputTokens is what a request bills as input. Converse, native
@@ -544,11 +547,21 @@ func (g *gen) callTools(res *genResult) bool {
 	if tool == nil {
 		return false
 	}
-	input := mustJSON(g.value(tool.Schema, tool.Schema, "", 0))
-	if len(tool.Schema) == 0 {
-		input = []byte("{}")
+	calls := []*genTool{tool}
+	if c := g.req.ToolChoice; c == "" || c == "auto" || c == "any" {
+		// A prompt that names several tools gets them all, in parallel.
+		if named := g.namedTools(); len(named) > 1 {
+			calls = named
+		}
 	}
-	res.ToolUses = []genToolUse{{ID: g.toolUseID(tool.Name, 0), Name: tool.Name, Input: input}}
+	res.ToolUses = nil
+	for i, t := range calls {
+		input := mustJSON(g.value(t.Schema, t.Schema, "", 0))
+		if len(t.Schema) == 0 {
+			input = []byte("{}")
+		}
+		res.ToolUses = append(res.ToolUses, genToolUse{ID: g.toolUseID(t.Name, i), Name: t.Name, Input: input})
+	}
 	// Nova always thinks aloud before a call; Claude explains itself when
 	// it chose the tool on its own (not named by the user nor forced).
 	switch {
@@ -558,6 +571,17 @@ func (g *gen) callTools(res *genResult) bool {
 		res.Text = "To answer your question about " + g.topic() + ", I'll use the " + tool.Name + " tool."
 	}
 	return true
+}
+
+// namedTools are the tools the last user text names, in the tools' order.
+func (g *gen) namedTools() []*genTool {
+	var out []*genTool
+	for i := range g.req.Tools {
+		if toolScore(&g.req.Tools[i], g.last) >= 10 {
+			out = append(out, &g.req.Tools[i])
+		}
+	}
+	return out
 }
 
 // toolScore is how strongly text asks for tool t: 10 when it names the tool,

@@ -96,6 +96,9 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		c.fail(aerr)
 		return
 	}
+	if m.Family == familyAnthropic {
+		e.nativeClaudeCache(m.ID, c.body, &res)
+	}
 	if guard != nil {
 		texts := append([]string(nil), req.System...)
 		for _, msg := range req.Messages {
@@ -126,9 +129,9 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		"X-Amzn-Bedrock-Output-Token-Count": strconv.Itoa(res.OutputTokens),
 		"X-Amzn-Bedrock-Invocation-Latency": strconv.Itoa(lms),
 	}
-	if m.Family == familyNova {
-		hdr["X-Amzn-Bedrock-Cache-Read-Input-Token-Count"] = "0"
-		hdr["X-Amzn-Bedrock-Cache-Write-Input-Token-Count"] = "0"
+	if m.Family == familyNova || m.Family == familyAnthropic {
+		hdr["X-Amzn-Bedrock-Cache-Read-Input-Token-Count"] = strconv.Itoa(res.CacheReadTokens)
+		hdr["X-Amzn-Bedrock-Cache-Write-Input-Token-Count"] = strconv.Itoa(res.CacheWriteTokens)
 	}
 	if f.kind == faultTruncate {
 		c.writeTruncated(body, hdr)
@@ -186,10 +189,12 @@ func withGuardrailMembers(body []byte, g *guardOutcome) []byte {
 // streamInvoke writes InvokeModelWithResponseStream's chunk events.
 func (e *Emulator) streamInvoke(c *call, m *Model, req *genRequest, res *genResult, lat Latency, f faults, guard *guardOutcome) {
 	metrics := invocationMetrics{
-		InputTokenCount:   res.InputTokens,
-		OutputTokenCount:  res.OutputTokens,
-		InvocationLatency: latencyMs(c, lat, res.OutputTokens),
-		FirstByteLatency:  100 + int(lat.FirstToken/time.Millisecond),
+		InputTokenCount:           res.InputTokens,
+		OutputTokenCount:          res.OutputTokens,
+		InvocationLatency:         latencyMs(c, lat, res.OutputTokens),
+		FirstByteLatency:          100 + int(lat.FirstToken/time.Millisecond),
+		CacheReadInputTokenCount:  res.CacheReadTokens,
+		CacheWriteInputTokenCount: res.CacheWriteTokens,
 	}
 	chunks := renderNativeChunks(m.Family, m.ID, req, *res, metrics)
 	if guard != nil {

@@ -299,7 +299,7 @@ func nativeClaudeMessage(modelID string, req *genRequest, res genResult) nativeO
 		{"content", content},
 		{"stop_reason", res.StopReason},
 		{"stop_sequence", stopSeq},
-		{"usage", nativeObj{{"input_tokens", res.InputTokens}, {"output_tokens", res.OutputTokens}}},
+		{"usage", nativeClaudeUsage(res, res.OutputTokens)},
 	}
 }
 
@@ -314,7 +314,7 @@ func nativeClaudeChunks(modelID string, req *genRequest, res genResult) []native
 			{"content", []any{}},
 			{"stop_reason", nil},
 			{"stop_sequence", nil},
-			{"usage", nativeObj{{"input_tokens", res.InputTokens}, {"output_tokens", 1}}},
+			{"usage", nativeClaudeUsage(res, 1)},
 		}},
 	}}
 	idx := 0

@@ -126,8 +126,11 @@ func (k Kind) section() string {
 
 // Model is one served model.
 type Model struct {
-	Kind        Kind
-	Name        string
+	Kind Kind
+	Name string
+	// Aliases are other names the model answers to (unique, like names,
+	// across models, embeddings and images).
+	Aliases     []string
 	Description string
 	// ModelID is the Bedrock model ID, inference-profile ID or ARN (the part
 	// of `from` after "bedrock:").
@@ -147,6 +150,10 @@ type Model struct {
 
 	// Shaping is a chat model's request shaping (shaping.go).
 	Shaping Shaping
+	// AnthropicBetas, when not nil, are the anthropic-beta values the
+	// Messages API passes on to a Claude model (nil: the ones Bedrock
+	// documents for the model, see internal/anthropic).
+	AnthropicBetas []string
 
 	Embedding EmbeddingParams
 	Image     ImageParams
@@ -294,10 +301,17 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 				continue
 			}
 			if prev, dup := names[m.Name]; dup {
-				d.problem(item, field+".name", fmt.Sprintf("%q is already used by the entry at line %d (names are shared by models, embeddings and images)", m.Name, prev))
+				d.problem(item, field+".name", fmt.Sprintf("%q is already used by the entry at line %d (names and aliases are shared by models, embeddings and images)", m.Name, prev))
 				continue
 			}
 			names[m.Name] = m.Line
+			for j, a := range m.Aliases {
+				if prev, dup := names[a]; dup {
+					d.problem(item, fmt.Sprintf("%s.aliases[%d]", field, j), fmt.Sprintf("%q is already used by the entry at line %d (names and aliases are shared by models, embeddings and images)", a, prev))
+					continue
+				}
+				names[a] = m.Line
+			}
 			switch kind {
 			case KindChat:
 				cfg.Models = append(cfg.Models, m)

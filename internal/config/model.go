@@ -13,7 +13,7 @@ import (
 func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	m := Model{Kind: kind, Line: n.Line}
 	before := len(d.problems)
-	f := d.mapping(n, field, "name", "from", "description", "params")
+	f := d.mapping(n, field, "name", "from", "aliases", "description", "params")
 	if v, ok := f["name"]; ok {
 		m.Name, _ = d.str(v, field+".name")
 		if m.Name != "" && !modelNamePattern.MatchString(m.Name) {
@@ -36,6 +36,9 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 		}
 	} else {
 		d.problem(n, field+".from", "required (bedrock:<model id>)")
+	}
+	if v, ok := f["aliases"]; ok {
+		d.aliases(v, field+".aliases", &m)
 	}
 	if v, ok := f["description"]; ok {
 		m.Description, _ = d.str(v, field+".description")
@@ -159,7 +162,7 @@ var commonParams = []string{
 }
 
 var kindParams = map[Kind][]string{
-	KindChat:      append([]string{"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt"}, shapingParams...),
+	KindChat:      append([]string{"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt", "anthropic_betas"}, shapingParams...),
 	KindEmbedding: {"dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode"},
 	KindImage:     {"size", "quality", "cfg_scale", "seed", "style", "negative_text"},
 }
@@ -254,6 +257,8 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 			d.guardrail(m).Trace = d.enum(v, path, "disabled", "enabled", "enabled_full")
 		case "system_prompt":
 			m.SystemPrompt, _ = d.str(v, path)
+		case "anthropic_betas":
+			d.anthropicBetas(v, path, m)
 		case "dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode":
 			d.embeddingParam(m, key, v, path)
 		case "default_role", "allowed_roles", "remap_roles", "allowed_role_metadata", "finish_reason_allow_list",
@@ -480,3 +485,37 @@ func joinInts(l []int) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// aliases decodes a model's other names (e.g. the Anthropic model names
+// clients have built in); their uniqueness is checked with the names.
+func (d *decoder) aliases(n *yaml.Node, field string, m *Model) {
+	m.Aliases = d.matchingList(n, field, modelNamePattern, "may contain only letters, digits, '.', '_', ':', '/' and '-'")
+}
+
+// anthropicBetas decodes the anthropic_betas allowlist: the anthropic-beta
+// values the Messages API passes on to this model (an empty list passes
+// none).
+func (d *decoder) anthropicBetas(n *yaml.Node, field string, m *Model) {
+	m.AnthropicBetas = d.matchingList(n, field, betaPattern, "is not an anthropic-beta value (lower-case words and digits joined by '-', e.g. interleaved-thinking-2025-05-14)")
+}
+
+// matchingList decodes a string or list of strings, each matching re (a
+// problem saying rule for the others, which are left out). An empty list
+// is not nil.
+func (d *decoder) matchingList(n *yaml.Node, field string, re *regexp.Regexp, rule string) []string {
+	l, ok := d.strList(n, field)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for i, v := range l {
+		if !re.MatchString(v) {
+			d.problem(n, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q %s", v, rule))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+var betaPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

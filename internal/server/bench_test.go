@@ -40,7 +40,8 @@ func benchChat(b *testing.B, body string, check func([]byte)) {
 	benchPost(b, "/v1/chat/completions", body, check)
 }
 
-// benchPost is benchChat on any path.
+// benchPost posts body to path in parallel on a quick-start gateway (see
+// benchChat).
 func benchPost(b *testing.B, path, body string, check func([]byte)) {
 	// Lift the per-model limits (1500/min by default), or they are what
 	// gets measured.

@@ -667,12 +667,20 @@ func TestChatE2EAuth(t *testing.T) {
 
 func TestChatE2EClientDisconnect(t *testing.T) {
 	g := startGateway(t, quickstart, nil)
+	body := `{"model":"nova-lite","stream":true,"max_tokens":2000,"messages":[{"role":"user","content":"Write a very long essay about rivers, lakes, oceans and clouds [[quarry:slow]]"}]}`
+	disconnectMidStream(t, g, "/v1/chat/completions", body, "data: ")
+}
+
+// disconnectMidStream posts a streaming request, reads three lines
+// starting with prefix, goes away, and waits for the emulator to see its
+// own stream cancelled.
+func disconnectMidStream(t *testing.T, g *gateway, path, body, prefix string) {
+	t.Helper()
 	emu := g.Server.Emulator()
 	before := emu.Stats().Disconnects
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	body := `{"model":"nova-lite","stream":true,"max_tokens":2000,"messages":[{"role":"user","content":"Write a very long essay about rivers, lakes, oceans and clouds [[quarry:slow]]"}]}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -684,7 +692,7 @@ func TestChatE2EClientDisconnect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasPrefix(line, "data: ") {
+		if strings.HasPrefix(line, prefix) {
 			n++
 		}
 	}
@@ -694,7 +702,7 @@ func TestChatE2EClientDisconnect(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for emu.Stats().Disconnects == before {
 		if time.Now().After(deadline) {
-			t.Fatalf("the emulator never saw its stream cancelled (stats %+v)", emu.Stats())
+			t.Fatalf("%s: the emulator never saw its stream cancelled (stats %+v)", path, emu.Stats())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -16,20 +16,7 @@ import (
 // rather than pass silently.
 func TestNodeSDK(t *testing.T) {
 	dir := filepath.Join("testdata", "node")
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("QUARRY_REQUIRE_NODE") == "1" {
-			t.Fatalf("%s, and QUARRY_REQUIRE_NODE=1: run `npm ci --prefix internal/server/testdata/node`", why)
-		}
-		t.Skipf("%s; run `npm ci --prefix internal/server/testdata/node` to run the Node SDK test", why)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err != nil {
-		missing("the npm package openai is not installed in " + dir)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
+	node := requireNode(t, dir, "openai", "QUARRY_REQUIRE_NODE")
 
 	g := startGateway(t, quickstart, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/quarry-dev/quarry/emulator"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/anthropic"
 	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/elastic"
@@ -38,6 +39,8 @@ type Server struct {
 	handler  http.Handler
 	ready    atomic.Bool
 	openaiAP *openai.Handler
+	// anthropicAP serves Anthropic's Messages API (/v1/messages).
+	anthropicAP *anthropic.Handler
 	// elasticAP serves /_inference; it owns the endpoint store.
 	elasticAP *elastic.Surface
 	// responsesAP serves /v1/responses; respStore keeps stored responses.
@@ -113,6 +116,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		QueueTimeout:    cfg.Server.QueueTimeout,
 		Media:           mopts,
 	})
+	s.anthropicAP = anthropic.NewHandler(reg, anthropic.Options{
+		Logger:          log,
+		UpstreamTimeout: cfg.Server.UpstreamTimeout,
+		QueueTimeout:    cfg.Server.QueueTimeout,
+	})
 	// The Elasticsearch inference API and its store.
 	emuURL := ""
 	if s.emu != nil {
@@ -157,6 +165,11 @@ func (s *Server) routes() http.Handler {
 	respH := keys.Require(s.responsesAP, denyOpenAI)
 	mux.Handle("/v1/responses", respH)
 	mux.Handle("/v1/responses/", respH)
+	// Anthropic's Messages API (also with ?beta=true, the same path);
+	// keys in x-api-key or Authorization: Bearer.
+	anthropicH := keys.Require(s.anthropicAP, anthropic.Deny)
+	mux.Handle("POST /v1/messages", anthropicH)
+	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
 	mux.Handle("/_inference", keys.Require(s.elasticAP, elastic.Deny))
 	mux.Handle("/_inference/", keys.Require(s.elasticAP, elastic.Deny))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -31,8 +31,9 @@ type recorder struct {
 }
 
 type recorded struct {
-	Path string // e.g. /model/amazon.nova-lite-v1:0/converse
-	Body []byte
+	Path   string // e.g. /model/amazon.nova-lite-v1:0/converse
+	Header http.Header
+	Body   []byte
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -44,7 +45,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	p, _ := url.PathUnescape(req.URL.EscapedPath())
 	r.mu.Lock()
-	r.calls = append(r.calls, recorded{Path: p, Body: body})
+	r.calls = append(r.calls, recorded{Path: p, Header: req.Header.Clone(), Body: body})
 	r.mu.Unlock()
 	return http.DefaultTransport.RoundTrip(req)
 }

@@ -77,6 +77,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 		}
 		um := &Model{Model: m, Family: bedrock.ModelFamily(m.ModelID), Client: client}
 		r.byName[m.Name] = um
+		for _, a := range m.Aliases {
+			r.byName[a] = um // the config checked aliases are unique
+		}
 		r.list = append(r.list, um)
 	}
 	sort.SliceStable(r.list, func(i, j int) bool { return r.list[i].Kind < r.list[j].Kind })
@@ -110,7 +113,7 @@ func ClientConfig(a config.AWS, opts Options) (bedrock.Config, error) {
 	return bc, nil
 }
 
-// Lookup returns the model called name.
+// Lookup returns the model called name (its name or one of its aliases).
 func (r *Registry) Lookup(name string) (*Model, bool) {
 	m, ok := r.byName[name]
 	return m, ok

@@ -35,7 +35,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -652,6 +651,7 @@ func gatewayBench(o options, dir, bin string) error {
 				{"direct (bedrock.Client → emulator)", nil, func() worker { return directWorker(direct, stream) }},
 				{"floor: pass-through proxy (bedrock.Client → httputil.ReverseProxy → emulator)", px, func() worker { return directWorker(viaProxy, stream) }},
 				{"gateway (OpenAI → quarry serve → emulator)", gw, func() worker { return gatewayWorker(httpc, gw.url, stream) }},
+				{"gateway (Anthropic Messages → quarry serve → emulator)", gw, func() worker { return surfaceWorker(httpc, gw.url, stream, messagesSurface) }},
 			}
 			var d *result
 			for _, p := range paths {
@@ -822,7 +822,12 @@ type chatCompletion struct {
 }
 
 func gatewayWorker(c *http.Client, base string, stream bool) worker {
-	url := base + "/v1/chat/completions"
+	return surfaceWorker(c, base, stream, openAISurface)
+}
+
+// surfaceWorker sends the workload to an API surface of the gateway.
+func surfaceWorker(c *http.Client, base string, stream bool, sf surface) worker {
+	url := base + sf.path
 	body := chatBody
 	if stream {
 		body = chatStreamBody
@@ -844,14 +849,7 @@ func gatewayWorker(c *http.Client, base string, stream bool) worker {
 			return time.Since(start), 0, 0, fmt.Errorf("status %d: %s", resp.StatusCode, msg)
 		}
 		if !stream {
-			var cc chatCompletion
-			if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil {
-				return time.Since(start), 0, 0, err
-			}
-			if len(cc.Choices) == 0 || cc.Choices[0].Message.Content == "" {
-				return time.Since(start), 0, 0, errors.New("empty reply")
-			}
-			return time.Since(start), 0, 0, nil
+			return time.Since(start), 0, 0, sf.check(resp.Body)
 		}
 		// SSE: count data lines; the first carrying text is the first token.
 		br := bufio.NewReaderSize(resp.Body, 8<<10)
@@ -861,11 +859,11 @@ func gatewayWorker(c *http.Client, base string, stream bool) worker {
 		for {
 			line, err := br.ReadSlice('\n')
 			if len(line) > 6 && bytes.HasPrefix(line, []byte("data: ")) {
-				if bytes.HasPrefix(line[6:], []byte("[DONE]")) {
+				if sf.done(line[6:]) {
 					done = true
 				} else {
 					n++
-					if ttft == 0 && bytes.Contains(line, []byte(`"content":"`)) && !bytes.Contains(line, []byte(`"content":""`)) {
+					if ttft == 0 && sf.token(line[6:]) {
 						ttft = time.Since(start)
 					}
 				}
@@ -881,7 +879,7 @@ func gatewayWorker(c *http.Client, base string, stream bool) worker {
 			}
 		}
 		if !done {
-			return time.Since(start), 0, 0, errors.New("stream ended without [DONE]")
+			return time.Since(start), 0, 0, errors.New("stream ended without its last event")
 		}
 		return time.Since(start), ttft, n, nil
 	}

@@ -1,0 +1,233 @@
+// Package anthropic serves Anthropic's Messages API (/v1/messages and
+// /v1/messages/count_tokens) in front of Bedrock: Claude models get their
+// native body through InvokeModel (the client's request with what Bedrock
+// refuses taken out, everything else byte for byte), other chat models are
+// translated to Converse and back. Decoding and encoding are pure functions
+// (request.go, native.go, converse.go); the handlers here call the model.
+package anthropic
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// Options configure the handler. Zero values take the defaults noted.
+type Options struct {
+	Logger *slog.Logger // nil: slog.Default()
+	// UpstreamTimeout bounds a non-streaming Bedrock call and the wait for a
+	// stream's first event. 0: 10 minutes.
+	UpstreamTimeout time.Duration
+	// QueueTimeout bounds the wait for a model's limiter before a 429.
+	// 0: 2 seconds.
+	QueueTimeout time.Duration
+}
+
+// Handler serves the Messages API for the chat models of a registry.
+type Handler struct {
+	reg  *upstream.Registry
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// NewHandler returns the Messages API handler.
+func NewHandler(reg *upstream.Registry, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.UpstreamTimeout <= 0 {
+		opts.UpstreamTimeout = 10 * time.Minute
+	}
+	if opts.QueueTimeout <= 0 {
+		opts.QueueTimeout = 2 * time.Second
+	}
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/messages", h.messages)
+	h.mux.HandleFunc("POST /v1/messages/count_tokens", h.countTokens)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &apiError{Status: http.StatusNotFound, Type: errNotFound,
+			Msg: fmt.Sprintf("Unknown request URL: %s %s. The Messages API is POST /v1/messages and POST /v1/messages/count_tokens.", r.Method, r.URL.Path)})
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	accesslog.From(r.Context()).SetSurface("anthropic")
+	h.mux.ServeHTTP(w, r)
+}
+
+// call is one Messages request being served.
+type call struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	ctx   context.Context
+	entry *accesslog.Entry
+	req   *request
+	model *upstream.Model
+}
+
+// begin reads, decodes and resolves a request; nil when it has answered.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) *call {
+	setRequestID(w, r)
+	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	c := &call{w: w, r: r, ctx: ctx, entry: accesslog.From(ctx)}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, r, bodyError(err))
+		return nil
+	}
+	req, aerr := decodeRequest(body, countOnly)
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return nil
+	}
+	m, ok := h.reg.Lookup(req.Model)
+	if !ok || m.Kind != config.KindChat {
+		writeError(w, r, &apiError{Status: http.StatusNotFound, Type: errNotFound,
+			Msg: fmt.Sprintf("model: %s is not a chat model of this gateway (see GET /v1/models).", clip(req.Model))})
+		return nil
+	}
+	c.entry.SetModel(m.Name)
+	c.req, c.model = req, m
+	return c
+}
+
+// messages serves POST /v1/messages (also ?beta=true, which Claude Code and
+// the SDKs' beta client add).
+func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
+	c := h.begin(w, r, false)
+	if c == nil {
+		return
+	}
+	if c.model.Family == bedrock.FamilyAnthropic {
+		h.native(c)
+		return
+	}
+	h.converse(c)
+}
+
+// invokeInput is the InvokeModel call of a Claude request.
+func (h *Handler) invokeInput(c *call) *bedrock.InvokeModelInput {
+	m := c.model
+	betas := filterBetas(c.r.Header.Values("Anthropic-Beta"), c.req.member("anthropic_beta"), allowedBetas(m))
+	for _, b := range configuredBetas(m) {
+		if !contains(betas, b) {
+			betas = append(betas, b)
+		}
+	}
+	body, dropped := nativeBody(c.req, betas, m.SystemPrompt, defaultMembers(c.req, m))
+	if len(dropped) > 0 {
+		h.log.Debug("dropped request members Bedrock refuses", "request_id", c.entry.ID, "members", dropped)
+	}
+	in := &bedrock.InvokeModelInput{Body: body}
+	if g := m.Guardrail; g != nil {
+		in.GuardrailIdentifier, in.GuardrailVersion = g.Identifier, g.Version
+		in.Trace = map[string]string{"enabled": bedrock.TraceEnabled, "enabled_full": bedrock.TraceEnabledFull}[g.Trace]
+	}
+	return in
+}
+
+// native serves a Claude model through InvokeModel(WithResponseStream).
+func (h *Handler) native(c *call) {
+	in := h.invokeInput(c)
+	if c.req.Stream && !c.model.Shaping.NoStreaming {
+		h.nativeStream(c, in)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
+	defer cancel()
+	out, err := c.model.Client.InvokeModel(ctx, c.model.ModelID, in)
+	if err != nil {
+		writeFailure(c.w, c.r, err)
+		return
+	}
+	c.entry.SetUpstreamRequestID(out.RequestID)
+	body, a, err := nativeResponse(out.Body, c.req.Model)
+	if err != nil {
+		writeError(c.w, c.r, &apiError{Status: http.StatusInternalServerError, Type: errAPI, Msg: "Bedrock's answer is not a JSON object."})
+		return
+	}
+	recordUsage(c.entry, a.usage)
+	if e := finishError(c.model, a.stopReason); e != nil {
+		writeError(c.w, c.r, e)
+		return
+	}
+	if c.req.Stream {
+		// supports_streaming: false: the whole answer, as Claude's events.
+		evs, _, err := replayEvents(body)
+		if err != nil {
+			writeError(c.w, c.r, &apiError{Status: http.StatusInternalServerError, Type: errAPI, Msg: "Bedrock's answer could not be read."})
+			return
+		}
+		sse := newSSEWriter(c.w, out.RequestID)
+		for _, e := range evs {
+			if sse.event(e.typ, e.data) != nil {
+				return
+			}
+		}
+		return
+	}
+	writeJSONBody(c.w, out.RequestID, body)
+}
+
+func writeJSONBody(w http.ResponseWriter, upstreamID string, body []byte) {
+	if upstreamID != "" {
+		w.Header().Set("x-amzn-requestid", upstreamID)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// recordUsage adds a Claude usage to the access log, counted as the OpenAI
+// surface counts Converse's (cache writes are input, reads apart).
+func recordUsage(e *accesslog.Entry, u bedrock.AnthropicUsage) {
+	e.AddTokens(u.InputTokens+u.CacheCreationInputTokens, u.OutputTokens, u.CacheReadInputTokens)
+}
+
+// countTokens serves POST /v1/messages/count_tokens through Bedrock's
+// CountTokens: the native body for Claude, the Converse form otherwise
+// (Bedrock answers a 400 for models it cannot count, passed on naming the
+// model).
+func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
+	c := h.begin(w, r, true)
+	if c == nil {
+		return
+	}
+	var ct *bedrock.CountTokensRequest
+	if c.model.Family == bedrock.FamilyAnthropic {
+		if c.req.MaxTokens == 0 {
+			c.req.MaxTokens = 1 // Claude's body requires it; it costs nothing
+			c.req.members = append(c.req.members, member{"max_tokens", []byte("1")})
+		}
+		ct = &bedrock.CountTokensRequest{InvokeModel: &bedrock.InvokeModelTokensRequest{Body: h.invokeInput(c).Body}}
+	} else {
+		creq, aerr := toConverse(c.req, c.model)
+		if aerr != nil {
+			writeError(w, r, aerr)
+			return
+		}
+		ct = bedrock.ConverseTokens(creq)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
+	defer cancel()
+	resp, err := c.model.Client.CountTokens(ctx, c.model.ModelID, ct)
+	if err != nil {
+		e, _ := failure(err)
+		if e.Type == errInvalidRequest {
+			e.Msg = fmt.Sprintf("model: Bedrock cannot count tokens for %s (%s): %s", c.req.Model, c.model.ModelID, e.Msg)
+		}
+		writeError(w, r, e)
+		return
+	}
+	writeJSONBody(w, resp.RequestID, fmt.Appendf(nil, `{"input_tokens":%d}`, resp.InputTokens))
+}

@@ -1,0 +1,227 @@
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/upstream"
+)
+
+// sseWriter writes Anthropic's server-sent events ("event: <type>" and
+// "data: <json>") and flushes each at once, so the client sees every
+// Bedrock event as soon as the gateway has it.
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+	err error // the first write error: the client is gone
+}
+
+func newSSEWriter(w http.ResponseWriter, upstreamID string) *sseWriter {
+	h := w.Header()
+	if upstreamID != "" {
+		h.Set("x-amzn-requestid", upstreamID)
+	}
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+// event writes one event whose data is the JSON data.
+func (s *sseWriter) event(typ string, data []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.buf = append(append(append(append(append(s.buf[:0], "event: "...), typ...), "\ndata: "...), data...), "\n\n"...)
+	if _, err := s.w.Write(s.buf); err != nil {
+		s.err = err
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// error writes an in-stream error event.
+func (s *sseWriter) error(typ, msg string) {
+	b, _ := json.Marshal(newErrorBody(typ, msg))
+	s.event("error", b)
+}
+
+// upstreamStream is what the handlers need of a Bedrock stream
+// (bedrock.InvokeStream, bedrock.ConverseStream).
+type upstreamStream interface {
+	Next() bool
+	Err() error
+	Close() error
+	RequestID() string
+}
+
+// streamStart is a Bedrock stream being started (openStream).
+type streamStart struct {
+	cancel context.CancelFunc
+	timer  *upstream.FirstEventTimer
+	stop   func() bool // ends the watch that closes the stream on cancel
+}
+
+// openStream opens a Bedrock stream with open and waits for its first
+// event. Until that event a failure is an ordinary error answer with its
+// status (and nil is returned); after it, only an error event.
+// UpstreamTimeout bounds only the wait for the first event; the stream runs
+// on the request's context, so a client that goes away cancels the
+// upstream call at once (the stream is closed even while Next is blocked).
+// The caller must call st.close.
+func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context) (S, error)) (S, *streamStart, *sseWriter) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	st := &streamStart{cancel: cancel, timer: upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel), stop: func() bool { return true }}
+	s, err := open(ctx)
+	if err != nil {
+		st.fail(c, err)
+		return s, st, nil
+	}
+	st.stop = context.AfterFunc(ctx, func() { s.Close() })
+	prev := st.cancel
+	st.cancel = func() { prev(); st.stop(); s.Close() }
+	c.entry.SetUpstreamRequestID(s.RequestID())
+	ok := s.Next()
+	if !ok || st.timer.Stop() {
+		err := s.Err()
+		switch {
+		case ok:
+			err = context.DeadlineExceeded
+		case err == nil:
+			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
+		}
+		st.fail(c, err)
+		return s, st, nil
+	}
+	return s, st, newSSEWriter(c.w, s.RequestID())
+}
+
+// fail answers a failure before the first event.
+func (st *streamStart) fail(c *call, err error) {
+	st.timer.Stop()
+	if c.r.Context().Err() == nil {
+		err = st.timer.Err(err)
+	}
+	writeFailure(c.w, c.r, err)
+}
+
+// end finishes a stream that has started: an error event for a Bedrock
+// failure (unless the client is gone).
+func (st *streamStart) end(c *call, sse *sseWriter, err error) {
+	if err == nil {
+		return
+	}
+	if c.r.Context().Err() != nil {
+		c.entry.SetError("canceled")
+		return
+	}
+	e, f := failure(err)
+	c.entry.SetError(f.Kind)
+	sse.error(e.Type, e.Msg)
+}
+
+// nativeStream serves a streamed Claude request: Bedrock's chunks already
+// are Anthropic's events, so each is written on as it comes, with only the
+// model name (message_start) and Bedrock's metrics (message_stop) changed.
+func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
+	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
+		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in)
+	})
+	defer st.cancel()
+	if sse == nil {
+		return
+	}
+	var a nativeAnswer
+	defer func() { recordUsage(c.entry, a.usage) }()
+	ft := firstTokenOnce{e: c.entry}
+	for ok := true; ok; ok = s.Next() {
+		chunk := s.Current()
+		typ := eventType(chunk)
+		switch typ {
+		case "message_start", "message_delta", "message_stop":
+			chunk = nativeEvent(typ, chunk, c.req.Model, &a)
+		case "content_block_delta":
+			ft.mark()
+		case "error":
+			c.entry.SetError("upstream_error")
+		}
+		if typ == "message_delta" {
+			if e := finishError(c.model, a.stopReason); e != nil {
+				// An error event instead of the end of the message.
+				c.entry.SetError("finish_reason")
+				sse.error(e.Type, e.Msg)
+				return
+			}
+		}
+		if sse.event(typ, chunk) != nil {
+			st.cancel() // the client is gone: stop reading Bedrock now
+			return
+		}
+	}
+	st.end(c, sse, s.Err())
+}
+
+// nativeEvent rewrites the Claude stream events the client must see
+// changed, and reads their usage and stop reason into a: message_start's
+// model is the name the client asked for; message_stop loses Bedrock's
+// invocation metrics.
+func nativeEvent(typ string, chunk []byte, model string, a *nativeAnswer) []byte {
+	members, aerr := scanObject(chunk)
+	if aerr != nil {
+		return chunk
+	}
+	kept := members[:0]
+	for _, m := range members {
+		switch {
+		case strings.HasPrefix(m.key, "amazon-bedrock-"):
+			continue
+		case typ == "message_start" && m.key == "message":
+			var msg struct {
+				Usage bedrock.AnthropicUsage `json:"usage"`
+			}
+			json.Unmarshal(m.raw, &msg)
+			a.usage.InputTokens, a.usage.CacheCreationInputTokens, a.usage.CacheReadInputTokens =
+				msg.Usage.InputTokens, msg.Usage.CacheCreationInputTokens, msg.Usage.CacheReadInputTokens
+			if mm, aerr := scanObject(m.raw); aerr == nil {
+				for i := range mm {
+					if mm[i].key == "model" {
+						mm[i].raw, _ = json.Marshal(model)
+					}
+				}
+				m.raw = joinObject(mm)
+			}
+		case typ == "message_delta" && m.key == "usage":
+			var u bedrock.AnthropicUsage
+			json.Unmarshal(m.raw, &u)
+			a.usage.OutputTokens = u.OutputTokens
+		case typ == "message_delta" && m.key == "delta":
+			var d bedrock.AnthropicDelta
+			json.Unmarshal(m.raw, &d)
+			a.stopReason = d.StopReason
+		}
+		kept = append(kept, m)
+	}
+	return joinObject(kept)
+}
+
+// firstTokenOnce marks the access log's time to first token once.
+type firstTokenOnce struct {
+	e    *accesslog.Entry
+	done bool
+}
+
+func (f *firstTokenOnce) mark() {
+	if !f.done {
+		f.e.FirstToken()
+		f.done = true
+	}
+}

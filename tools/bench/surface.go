@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
+// surface is how the load generator talks to one API surface of the
+// gateway: the same workload (chatBody, chatStreamBody: the OpenAI and
+// Anthropic request bodies coincide for it) on path, an answer checked as
+// that surface's clients would, and its stream's data lines read for the
+// first token and the end.
+type surface struct {
+	path  string
+	check func(io.Reader) error // a non-streaming answer
+	token func(data []byte) bool
+	done  func(data []byte) bool
+}
+
+var openAISurface = surface{
+	path: "/v1/chat/completions",
+	check: func(r io.Reader) error {
+		var cc chatCompletion
+		if err := json.NewDecoder(r).Decode(&cc); err != nil {
+			return err
+		}
+		if len(cc.Choices) == 0 || cc.Choices[0].Message.Content == "" {
+			return errors.New("empty reply")
+		}
+		return nil
+	},
+	token: func(d []byte) bool {
+		return bytes.Contains(d, []byte(`"content":"`)) && !bytes.Contains(d, []byte(`"content":""`))
+	},
+	done: func(d []byte) bool { return bytes.HasPrefix(d, []byte("[DONE]")) },
+}
+
+// messagesSurface is Anthropic's Messages API (/v1/messages).
+var messagesSurface = surface{
+	path: "/v1/messages",
+	check: func(r io.Reader) error {
+		var m struct {
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		}
+		if err := json.NewDecoder(r).Decode(&m); err != nil {
+			return err
+		}
+		if len(m.Content) == 0 || m.Content[0].Text == "" {
+			return errors.New("empty reply")
+		}
+		return nil
+	},
+	token: func(d []byte) bool { return bytes.Contains(d, []byte(`"type":"text_delta"`)) },
+	done:  func(d []byte) bool { return bytes.HasPrefix(d, []byte(`{"type":"message_stop"`)) },
+}
