@@ -280,7 +280,8 @@ func (m imgModel) invoke(body []byte) ([]byte, *apiError) {
 			out = image.NewNRGBA(image.Rect(0, 0, width, height))
 			imgPaint(out, out.Bounds(), palette, &rnd)
 		case "IMAGE_VARIATION":
-			out = imgVariation(input, &rnd)
+			// The variation takes the requested size, the input's by default.
+			out = imgVariation(input, famGetInt(cfg, "width", 0), famGetInt(cfg, "height", 0), &rnd)
 		case "INPAINTING":
 			out = imgInpaint(input, mask, &rnd, false)
 		case "OUTPAINTING":
@@ -447,15 +448,20 @@ func imgPaint(img *image.NRGBA, rect image.Rectangle, palette []color.NRGBA, rnd
 	}
 }
 
-// imgVariation keeps the input's layout and shifts its colours.
-func imgVariation(in *image.NRGBA, rnd *imgRand) *image.NRGBA {
-	out := image.NewNRGBA(in.Bounds())
+// imgVariation keeps the input's layout and shifts its colours, at the
+// requested size (w×h; zero keeps the input's).
+func imgVariation(in *image.NRGBA, w, h int, rnd *imgRand) *image.NRGBA {
+	b := in.Bounds()
+	if w == 0 || h == 0 {
+		w, h = b.Dx(), b.Dy()
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
 	shift := rnd.color()
-	for i := 0; i+3 < len(in.Pix); i += 4 {
-		out.Pix[i] = in.Pix[i] ^ shift.R>>2
-		out.Pix[i+1] = in.Pix[i+1] ^ shift.G>>2
-		out.Pix[i+2] = in.Pix[i+2] ^ shift.B>>2
-		out.Pix[i+3] = 255
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := in.NRGBAAt(b.Min.X+x*b.Dx()/w, b.Min.Y+y*b.Dy()/h)
+			out.SetNRGBA(x, y, color.NRGBA{c.R ^ shift.R>>2, c.G ^ shift.G>>2, c.B ^ shift.B>>2, 255})
+		}
 	}
 	return out
 }
