@@ -258,4 +258,3 @@ func TestImageTasksE2E(t *testing.T) {
 		})
 	}
 }
-
