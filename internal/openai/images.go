@@ -75,7 +75,7 @@ func (h *Handler) serveImages(w http.ResponseWriter, r *http.Request, m *upstrea
 	// The request context: a client that goes away cancels the call.
 	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := generateImages(ctx, m, breq)
+	resp, err := m.Client.GenerateImages(ctx, m.ModelID, breq)
 	if err != nil {
 		writeFailure(w, r, err)
 		return
@@ -92,41 +92,4 @@ func (h *Handler) serveImages(w http.ResponseWriter, r *http.Request, m *upstrea
 		out.Size = size
 	}
 	writeJSONBody(w, http.StatusOK, out)
-}
-
-// generateImages makes one Bedrock call per five images asked for (the most
-// one call makes), in order. With a seed, call k uses seed+k, so that the
-// calls do not return the same images.
-func generateImages(ctx context.Context, m *upstream.Model, breq *bedrock.ImageRequest) (*bedrock.ImageResponse, error) {
-	cfg := breq.ImageGenerationConfig
-	if cfg == nil || cfg.NumberOfImages <= imagesPerCall {
-		return m.Client.GenerateImage(ctx, m.ModelID, breq)
-	}
-	total := &bedrock.ImageResponse{}
-	for k, left := 0, cfg.NumberOfImages; left > 0; k++ {
-		part := *breq
-		pc := *cfg
-		pc.NumberOfImages = min(left, imagesPerCall)
-		if cfg.Seed != nil {
-			s := (*cfg.Seed + k) % int(imageLimitsOf(m).seedMax+1)
-			pc.Seed = &s
-		}
-		part.ImageGenerationConfig = &pc
-		resp, err := m.Client.GenerateImage(ctx, m.ModelID, &part)
-		if err != nil {
-			return nil, err
-		}
-		total.Images = append(total.Images, resp.Images...)
-		if total.Error == "" {
-			total.Error = resp.Error
-		}
-		if total.Metadata.RequestID == "" {
-			total.Metadata = resp.Metadata
-		} else {
-			total.Metadata.InputTokenCount += resp.Metadata.InputTokenCount
-			total.Metadata.OutputTokenCount += resp.Metadata.OutputTokenCount
-		}
-		left -= pc.NumberOfImages
-	}
-	return total, nil
 }

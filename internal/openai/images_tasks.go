@@ -22,7 +22,6 @@ const (
 	imageMinSide   = 320
 	imageMaxSide   = 4096
 	imageMaxPixels = 4194304 // exclusive
-	imagesPerCall  = 5       // numberOfImages 1-5
 )
 
 // maxImagesOf is how many images one request may ask for: above five the
