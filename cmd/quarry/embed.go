@@ -52,7 +52,7 @@ Flags:
 type embedOptions struct {
 	clientFlags
 	model, inputType, format, column, idColumn, out, input string
-	dimensions, concurrency                               int
+	dimensions, concurrency                                int
 }
 
 // embedRecord is one input record: its id as JSON, and its text.
@@ -407,8 +407,8 @@ func embedAll(ctx context.Context, c *bedrock.Client, plan *embedPlan, records [
 	}()
 	pending := map[int]embedResult{}
 	next, written, received := 0, 0, 0
-	total := -1     // batches sent, once the sender has stopped
-	failedAt := nb  // the first batch that failed: the ones before it are still written
+	total := -1    // batches sent, once the sender has stopped
+	failedAt := nb // the first batch that failed: the ones before it are still written
 	var firstErr error
 	fail := func(i int, err error) {
 		if firstErr == nil {
