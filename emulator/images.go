@@ -253,6 +253,9 @@ func (m imgModel) invoke(body []byte) ([]byte, *apiError) {
 					return nil, validationError("The mask image must have the same dimensions as the input image (%dx%d), got %dx%d.",
 						input.Bounds().Dx(), input.Bounds().Dy(), mk.Bounds().Dx(), mk.Bounds().Dy())
 				}
+				if !imgBlackAndWhite(mk) {
+					return nil, validationError("Malformed input request: #/%s/maskImage: the mask image must contain only pure black and pure white pixels, please reformat your input and try again.", paramsKey)
+				}
 				mask = mk
 			}
 		}
@@ -357,6 +360,11 @@ func imgDecodeInput(b64, path string) (*image.NRGBA, *apiError) {
 	if err != nil {
 		return nil, bad("the image data is corrupt")
 	}
+	// The Nova user guide: PNG alpha channels may not hold transparent or
+	// semi-transparent pixels.
+	if o, ok := img.(interface{ Opaque() bool }); ok && !o.Opaque() {
+		return nil, bad("the image has transparent or semi-transparent pixels")
+	}
 	if n, ok := img.(*image.NRGBA); ok {
 		return n, nil
 	}
@@ -368,6 +376,17 @@ func imgDecodeInput(b64, path string) (*image.NRGBA, *apiError) {
 		}
 	}
 	return out, nil
+}
+
+// imgBlackAndWhite reports whether every pixel is pure black or pure white.
+func imgBlackAndWhite(img *image.NRGBA) bool {
+	for i := 0; i+3 < len(img.Pix); i += 4 {
+		r, g, b := img.Pix[i], img.Pix[i+1], img.Pix[i+2]
+		if !(r == 0 && g == 0 && b == 0) && !(r == 255 && g == 255 && b == 255) {
+			return false
+		}
+	}
+	return true
 }
 
 func imgParseHex(s string) color.NRGBA {
