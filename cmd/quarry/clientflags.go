@@ -51,3 +51,17 @@ func cmdFailure(cmd string, stderr io.Writer, err error) int {
 	}
 	return 1
 }
+
+// parseFailed reports a command line that did not parse: the usage for -h
+// (exit 0), else one line (exit 2); stop is false when the command goes on.
+func parseFailed(cmd, usage string, err error, stderr io.Writer) (code int, stop bool) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stderr, usage)
+		return 0, true
+	case err != nil:
+		fmt.Fprintf(stderr, "quarry %s: %s (see 'quarry %s -h')\n", cmd, chatOneLine(err.Error()), cmd)
+		return 2, true
+	}
+	return 0, false
+}

@@ -69,13 +69,8 @@ func (e *cliUsageError) Error() string { return e.msg }
 
 func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseEmbedArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, embedUsage)
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "quarry embed: "+chatOneLine(err.Error())+" (see 'quarry embed -h')")
-		return 2
+	if code, stop := parseFailed("embed", embedUsage, err, stderr); stop {
+		return code
 	}
 	plan, err := newEmbedPlan(o)
 	if err != nil {

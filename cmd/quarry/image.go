@@ -39,13 +39,8 @@ type imageOptions struct {
 
 func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseImageArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, imageUsage)
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "quarry image: "+chatOneLine(err.Error())+" (see 'quarry image -h')")
-		return 2
+	if code, stop := parseFailed("image", imageUsage, err, stderr); stop {
+		return code
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintln(stderr, "quarry image: "+chatOneLine(err.Error()))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,17 +28,12 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(io.Discard)
 	cf.add(fs)
 	fs.BoolVar(&asJSON, "json", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, modelsUsage)
-			return 0
-		}
-		fmt.Fprintln(stderr, "quarry models: "+chatOneLine(err.Error())+" (see 'quarry models -h')")
-		return 2
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "quarry models: unexpected argument %q (see 'quarry models -h')\n", fs.Arg(0))
-		return 2
+	if code, stop := parseFailed("models", modelsUsage, err, stderr); stop {
+		return code
 	}
 	client, err := cf.client(ctx)
 	if err != nil {
