@@ -80,6 +80,8 @@ func checkModelID(id string, kind Kind) error {
 		}
 	case !modelIDPattern.MatchString(id):
 		return fmt.Errorf("%q is not a Bedrock model ID (provider.model-name[:version], e.g. amazon.nova-lite-v1:0 or us.amazon.nova-lite-v1:0)", id)
+	case kind == KindRerank && !strings.Contains(id, ".rerank-"):
+		return fmt.Errorf("%q is not a Bedrock rerank model (amazon.rerank-v1:0 or cohere.rerank-v3-5:0)", id)
 	}
 	return nil
 }

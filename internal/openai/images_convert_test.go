@@ -17,6 +17,7 @@ func TestImageRequestGolden(t *testing.T) {
 			Style: "PHOTOREALISM", NegativeText: "blur"}
 	})
 	titanImg := testModel(config.KindImage, "titan-image", "amazon.titan-image-generator-v2:0", nil)
+	canvas20 := testModel(config.KindImage, "canvas-20", "amazon.nova-canvas-v1:0", func(m *config.Model) { m.Image.MaxImages = 20 })
 	titanV1Img := testModel(config.KindImage, "titan-image-v1", "amazon.titan-image-generator-v1", nil)
 	embed := testModel(config.KindEmbedding, "titan-embed", "amazon.titan-embed-text-v2:0", nil)
 	long := func(n int) string {
@@ -51,6 +52,8 @@ func TestImageRequestGolden(t *testing.T) {
 		{"n_zero", canvasModel, `{"prompt":"x","n":0}`},
 		{"n_six_split_later", canvasModel, `{"prompt":"x","n":6}`},
 		{"n_above_max_images", canvasModel, `{"prompt":"x","n":11}`},
+		{"n_within_configured_max_images", canvas20, `{"prompt":"x","n":15}`},
+		{"n_above_configured_max_images", canvas20, `{"prompt":"x","n":21}`},
 		{"color_guided", canvasModel, `{"prompt":"a poster","colors":["#FF9800","#000000"],"taskType":"COLOR_GUIDED_GENERATION"}`},
 		{"color_guided_by_colors", canvasModel, `{"prompt":"a poster","colors":["#ff9800"]}`},
 		{"task_type_inpainting_refused", canvasModel, `{"prompt":"x","task_type":"INPAINTING"}`},
