@@ -300,6 +300,17 @@ func TestEmbedFormats(t *testing.T) {
 	if !strings.HasPrefix(stdout.String()[strings.Index(stdout.String(), `{"id":"k1"`):], `{"id":"k1"`) || !strings.Contains(stdout.String(), `{"id":"k2"`) {
 		t.Errorf("CSV output %.200s", stdout.String())
 	}
+	// Standard input in, standard output out; blank lines are skipped but
+	// keep their numbers.
+	embedStdin = strings.NewReader("first\n\nthird\n")
+	t.Cleanup(func() { embedStdin = os.Stdin })
+	stdout.Reset()
+	if code := run(context.Background(), []string{"embed", "--model", "amazon.titan-embed-text-v2:0", "--endpoint-url", emu.URL, "-"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("stdin: exit %d: %s", code, stderr.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(stdout.String()), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], `{"id":1,`) || !strings.HasPrefix(lines[1], `{"id":3,`) {
+		t.Errorf("stdin output %.200q", stdout.String())
+	}
 	if emu.texts["hello, world"] != 1 {
 		t.Errorf("the quoted CSV field did not reach Bedrock whole: %v", emu.texts["hello, world"])
 	}
