@@ -18,6 +18,15 @@ type clientFlags struct {
 	rpm int
 }
 
+// flagSet is a quiet flag set for cmd with the connection flags in it
+// (the commands print their own usage).
+func (c *clientFlags) flagSet(cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.add(fs)
+	return fs
+}
+
 func (c *clientFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&c.region, "region", "", "")
 	fs.StringVar(&c.profile, "profile", "", "")

@@ -115,9 +115,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 func parseEmbedArgs(args []string) (*embedOptions, error) {
 	o := &embedOptions{}
-	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o.clientFlags.add(fs)
+	fs := o.clientFlags.flagSet("embed")
 	fs.StringVar(&o.model, "model", "", "")
 	fs.IntVar(&o.dimensions, "dimensions", 0, "")
 	fs.StringVar(&o.inputType, "input-type", "", "")

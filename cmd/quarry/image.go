@@ -87,9 +87,7 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 func parseImageArgs(args []string) (*imageOptions, error) {
 	o := &imageOptions{}
-	fs := flag.NewFlagSet("image", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o.clientFlags.add(fs)
+	fs := o.clientFlags.flagSet("image")
 	fs.StringVar(&o.model, "model", "", "")
 	fs.StringVar(&o.size, "size", "1024x1024", "")
 	fs.StringVar(&o.out, "out", ".", "")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -24,9 +23,7 @@ Flags:
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cf clientFlags
 	var asJSON bool
-	fs := flag.NewFlagSet("models", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cf.add(fs)
+	fs := cf.flagSet("models")
 	fs.BoolVar(&asJSON, "json", false, "")
 	err := fs.Parse(args)
 	if err == nil && fs.NArg() > 0 {
