@@ -99,7 +99,12 @@ func TestRerankE2E(t *testing.T) {
 // included); a model that is not a chat model is refused.
 func TestCountTokensE2E(t *testing.T) {
 	rec := &recorder{}
-	g := startChatGateway(t, quickstart, nil, server.Options{UpstreamTransport: rec})
+	g := startChatGateway(t, quickstart, func(cfg *config.Config) {
+		// A chat entry whose model CountTokens does not cover.
+		m := cfg.Models[0]
+		m.Name, m.ModelID = "no-counting", "amazon.titan-embed-text-v2:0"
+		cfg.Models = append(cfg.Models, m)
+	}, server.Options{UpstreamTransport: rec})
 	status, out := postJSON(t, g.URL+"/v1/count_tokens", `{"model":"nova-micro","messages":[{"role":"user","content":"How many tokens is this?"}]}`)
 	if status != 200 {
 		t.Fatalf("status %d: %v", status, out)
@@ -133,6 +138,7 @@ func TestCountTokensE2E(t *testing.T) {
 	for _, c := range []struct{ name, body, param string }{
 		{"embedding model", `{"model":"titan-embed","messages":[{"role":"user","content":"x"}]}`, "model"},
 		{"no messages", `{"model":"nova-micro"}`, "messages"},
+		{"model without CountTokens", `{"model":"no-counting","messages":[{"role":"user","content":"x"}]}`, "model"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			status, out := postJSON(t, g.URL+"/v1/count_tokens", c.body)
@@ -141,6 +147,9 @@ func TestCountTokensE2E(t *testing.T) {
 			}
 			if e, _ := out["error"].(map[string]any); e == nil || e["param"] != c.param {
 				t.Errorf("error %v; want param %s", out, c.param)
+			}
+			if c.name == "model without CountTokens" && status != 400 {
+				t.Errorf("status %d; want 400", status)
 			}
 		})
 	}
