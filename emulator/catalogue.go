@@ -28,9 +28,10 @@ type Model struct {
 	ID string `yaml:"id"`
 	// Family selects the native InvokeModel body: anthropic, nova, titan-text,
 	// llama, mistral, cohere-command, cohere-command-r, titan-embed,
-	// cohere-embed, nova-embed, nova-canvas, titan-image.
+	// cohere-embed, nova-embed, nova-canvas, titan-image, amazon-rerank,
+	// cohere-rerank.
 	Family string `yaml:"family"`
-	// Kind is chat, embedding or image; derived from Family when empty.
+	// Kind is chat, embedding, image or rerank; derived from Family when empty.
 	Kind string `yaml:"kind"`
 	// Aliases are further identifiers that resolve to this model, such as an
 	// application-inference-profile ARN.
@@ -185,6 +186,9 @@ func builtinModels() []Model {
 		// Image generation.
 		mk("amazon.titan-image-generator-v1", familyTitanImage, 0, 0),
 		mk("amazon.titan-image-generator-v2:0", familyTitanImage, 0, 0),
+		// Rerank.
+		mk("amazon.rerank-v1:0", familyAmazonRerank, 0, 0),
+		mk("cohere.rerank-v3-5:0", familyCohereRerank, 0, 0),
 	}
 }
 
@@ -195,6 +199,8 @@ func kindOf(family string) string {
 		return kindEmbedding
 	case familyNovaCanvas, familyTitanImage:
 		return kindImage
+	case familyAmazonRerank, familyCohereRerank:
+		return kindRerank
 	}
 	return kindChat
 }
@@ -203,6 +209,7 @@ var knownFamilies = map[string]bool{
 	familyAnthropic: true, familyNova: true, familyTitanText: true, familyLlama: true,
 	familyMistral: true, familyCohere: true, familyCohereR: true, familyTitanEmbed: true,
 	familyCohereEmbed: true, familyNovaEmbed: true, familyNovaCanvas: true, familyTitanImage: true,
+	familyAmazonRerank: true, familyCohereRerank: true,
 }
 
 // crossRegionPrefixes are the geography prefixes of system-defined

@@ -45,6 +45,12 @@
 // the result; a result with status "error" is retried once.
 //
 // outputConfig.textFormat (json_schema) gets JSON valid against the schema.
+// Rerank models (amazon.rerank-v1:0, cohere.rerank-v3-5:0, through
+// InvokeModel) score each document by the cosine of its word set and the
+// query's, most relevant first. The control plane's GET /foundation-models
+// and GET /inference-profiles (ListFoundationModels, ListInferenceProfiles)
+// list the catalogue and a us. profile per chat model.
+//
 // Reasoning (Claude additionalModelRequestFields.thinking, Nova
 // reasoningConfig) adds a reasoningContent block with text and signature.
 // cachePoint blocks make the prefix before the last cache point billed as

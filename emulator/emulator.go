@@ -18,25 +18,29 @@ import (
 
 // Operations, as named in Stats and in the Bedrock API.
 const (
-	OpConverse             = "Converse"
-	OpConverseStream       = "ConverseStream"
-	OpInvokeModel          = "InvokeModel"
-	OpInvokeModelStream    = "InvokeModelWithResponseStream"
-	OpApplyGuardrail       = "ApplyGuardrail"
-	OpCountTokens          = "CountTokens"
-	opUnknown              = "Unknown"
-	maxRequestBody         = 25_000_000 + 1<<20
-	defaultClockSkew       = 5 * time.Minute
-	defaultAccessKeyID     = "test"
-	defaultSecretAccessKey = "test"
+	OpConverse          = "Converse"
+	OpConverseStream    = "ConverseStream"
+	OpInvokeModel       = "InvokeModel"
+	OpInvokeModelStream = "InvokeModelWithResponseStream"
+	OpApplyGuardrail    = "ApplyGuardrail"
+	OpCountTokens       = "CountTokens"
+	// The control plane's listings (bedrock.<region>, same signing service).
+	OpListFoundationModels  = "ListFoundationModels"
+	OpListInferenceProfiles = "ListInferenceProfiles"
+	opUnknown               = "Unknown"
+	maxRequestBody          = 25_000_000 + 1<<20
+	defaultClockSkew        = 5 * time.Minute
+	defaultAccessKeyID      = "test"
+	defaultSecretAccessKey  = "test"
 )
 
 var opIndex = map[string]int{
 	OpConverse: 0, OpConverseStream: 1, OpInvokeModel: 2, OpInvokeModelStream: 3,
-	OpApplyGuardrail: 4, OpCountTokens: 5, opUnknown: 6,
+	OpApplyGuardrail: 4, OpCountTokens: 5, OpListFoundationModels: 6, OpListInferenceProfiles: 7, opUnknown: 8,
 }
 
-var opNames = [...]string{OpConverse, OpConverseStream, OpInvokeModel, OpInvokeModelStream, OpApplyGuardrail, OpCountTokens, opUnknown}
+var opNames = [...]string{OpConverse, OpConverseStream, OpInvokeModel, OpInvokeModelStream, OpApplyGuardrail, OpCountTokens,
+	OpListFoundationModels, OpListInferenceProfiles, opUnknown}
 
 // Emulator is an http.Handler that answers the Bedrock Runtime API.
 type Emulator struct {
@@ -59,7 +63,7 @@ type Emulator struct {
 type Stats struct {
 	// Requests counts requests by operation (Converse, ConverseStream,
 	// InvokeModel, InvokeModelWithResponseStream, ApplyGuardrail, CountTokens,
-	// and Unknown for unrouted paths), whatever their outcome.
+	// ListFoundationModels, ListInferenceProfiles, and Unknown for unrouted paths), whatever their outcome.
 	Requests map[string]int64
 	// Errors counts HTTP error responses (status >= 400).
 	Errors int64
@@ -185,6 +189,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveCountTokens(c, ids[0])
 	case OpApplyGuardrail:
 		e.serveApplyGuardrail(c, ids[0], ids[1])
+	case OpListFoundationModels:
+		e.serveListFoundationModels(c)
+	case OpListInferenceProfiles:
+		e.serveListInferenceProfiles(c)
 	}
 }
 
@@ -192,6 +200,15 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // decoded path labels.
 func route(method, path string) (string, [2]string) {
 	var ids [2]string
+	if method == http.MethodGet {
+		switch path {
+		case "/foundation-models":
+			return OpListFoundationModels, ids
+		case "/inference-profiles":
+			return OpListInferenceProfiles, ids
+		}
+		return opUnknown, ids
+	}
 	if method != http.MethodPost {
 		return opUnknown, ids
 	}

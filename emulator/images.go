@@ -253,6 +253,9 @@ func (m imgModel) invoke(body []byte) ([]byte, *apiError) {
 					return nil, validationError("The mask image must have the same dimensions as the input image (%dx%d), got %dx%d.",
 						input.Bounds().Dx(), input.Bounds().Dy(), mk.Bounds().Dx(), mk.Bounds().Dy())
 				}
+				if !imgBlackAndWhite(mk) {
+					return nil, validationError("Malformed input request: #/%s/maskImage: the mask image must contain only pure black and pure white pixels, please reformat your input and try again.", paramsKey)
+				}
 				mask = mk
 			}
 		}
@@ -280,7 +283,8 @@ func (m imgModel) invoke(body []byte) ([]byte, *apiError) {
 			out = image.NewNRGBA(image.Rect(0, 0, width, height))
 			imgPaint(out, out.Bounds(), palette, &rnd)
 		case "IMAGE_VARIATION":
-			out = imgVariation(input, &rnd)
+			// The variation takes the requested size, the input's by default.
+			out = imgVariation(input, famGetInt(cfg, "width", 0), famGetInt(cfg, "height", 0), &rnd)
 		case "INPAINTING":
 			out = imgInpaint(input, mask, &rnd, false)
 		case "OUTPAINTING":
@@ -356,6 +360,11 @@ func imgDecodeInput(b64, path string) (*image.NRGBA, *apiError) {
 	if err != nil {
 		return nil, bad("the image data is corrupt")
 	}
+	// The Nova user guide: PNG alpha channels may not hold transparent or
+	// semi-transparent pixels.
+	if o, ok := img.(interface{ Opaque() bool }); ok && !o.Opaque() {
+		return nil, bad("the image has transparent or semi-transparent pixels")
+	}
 	if n, ok := img.(*image.NRGBA); ok {
 		return n, nil
 	}
@@ -367,6 +376,17 @@ func imgDecodeInput(b64, path string) (*image.NRGBA, *apiError) {
 		}
 	}
 	return out, nil
+}
+
+// imgBlackAndWhite reports whether every pixel is pure black or pure white.
+func imgBlackAndWhite(img *image.NRGBA) bool {
+	for i := 0; i+3 < len(img.Pix); i += 4 {
+		r, g, b := img.Pix[i], img.Pix[i+1], img.Pix[i+2]
+		if !(r == 0 && g == 0 && b == 0) && !(r == 255 && g == 255 && b == 255) {
+			return false
+		}
+	}
+	return true
 }
 
 func imgParseHex(s string) color.NRGBA {
@@ -447,15 +467,20 @@ func imgPaint(img *image.NRGBA, rect image.Rectangle, palette []color.NRGBA, rnd
 	}
 }
 
-// imgVariation keeps the input's layout and shifts its colours.
-func imgVariation(in *image.NRGBA, rnd *imgRand) *image.NRGBA {
-	out := image.NewNRGBA(in.Bounds())
+// imgVariation keeps the input's layout and shifts its colours, at the
+// requested size (w×h; zero keeps the input's).
+func imgVariation(in *image.NRGBA, w, h int, rnd *imgRand) *image.NRGBA {
+	b := in.Bounds()
+	if w == 0 || h == 0 {
+		w, h = b.Dx(), b.Dy()
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
 	shift := rnd.color()
-	for i := 0; i+3 < len(in.Pix); i += 4 {
-		out.Pix[i] = in.Pix[i] ^ shift.R>>2
-		out.Pix[i+1] = in.Pix[i+1] ^ shift.G>>2
-		out.Pix[i+2] = in.Pix[i+2] ^ shift.B>>2
-		out.Pix[i+3] = 255
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := in.NRGBAAt(b.Min.X+x*b.Dx()/w, b.Min.Y+y*b.Dy()/h)
+			out.SetNRGBA(x, y, color.NRGBA{c.R ^ shift.R>>2, c.G ^ shift.G>>2, c.B ^ shift.B>>2, 255})
+		}
 	}
 	return out
 }

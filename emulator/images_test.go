@@ -49,6 +49,18 @@ func imgTestMask(t testing.TB, w, h int) string {
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
+// imgTestTransparent is a 320x320 PNG whose pixels are half transparent.
+func imgTestTransparent(t testing.TB) string {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 320, 320))
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 128
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	return base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
 func imgTestJPEG(t testing.TB, w, h int) string {
 	t.Helper()
 	var buf bytes.Buffer
@@ -332,6 +344,10 @@ func TestImageValidation(t *testing.T) {
 			"The mask image must have the same dimensions as the input image (512x384), got 320x320."},
 		{"outpainting mode", "amazon.nova-canvas-v1:0", `{"taskType":"OUTPAINTING","outPaintingParams":{"image":"` + src + `","maskPrompt":"x","outPaintingMode":"FAST"}}`,
 			"Malformed input request: #/outPaintingParams/outPaintingMode: FAST is not a valid enum value, please reformat your input and try again."},
+		{"mask not black and white", "amazon.nova-canvas-v1:0", `{"taskType":"INPAINTING","inPaintingParams":{"image":"` + src + `","maskImage":"` + src + `"}}`,
+			"Malformed input request: #/inPaintingParams/maskImage: the mask image must contain only pure black and pure white pixels, please reformat your input and try again."},
+		{"transparent input", "amazon.nova-canvas-v1:0", `{"taskType":"BACKGROUND_REMOVAL","backgroundRemovalParams":{"image":"` + imgTestTransparent(t) + `"}}`,
+			"Malformed input request: #/backgroundRemovalParams/image: the image has transparent or semi-transparent pixels, please reformat your input and try again."},
 		{"control strength", "amazon.nova-canvas-v1:0", `{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x","controlStrength":1.5}}`,
 			"Malformed input request: #/textToImageParams/controlStrength: 1.5 is not less or equal to 1, please reformat your input and try again."},
 	}

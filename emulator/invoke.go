@@ -22,7 +22,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 	}
 	f := e.faults.pick(m.ID, c.body)
 	switch m.Kind {
-	case kindEmbedding, kindImage:
+	case kindEmbedding, kindImage, kindRerank:
 		if streaming {
 			c.fail(validationError("The model is unsupported for streaming."))
 			return
@@ -37,9 +37,12 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		var resp []byte
 		var in int
 		var aerr *apiError
-		if m.Kind == kindEmbedding {
+		switch m.Kind {
+		case kindEmbedding:
 			resp, in, aerr = invokeEmbedding(m.ID, c.body)
-		} else {
+		case kindRerank:
+			resp, in, aerr = invokeRerank(m, c.body)
+		default:
 			resp, aerr = invokeImage(m.ID, c.body)
 		}
 		if aerr != nil {
@@ -59,7 +62,7 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		if m.Kind == kindImage {
 			hdr["X-Amzn-Bedrock-Input-Token-Count"] = strconv.Itoa(countTokens(string(c.body)))
 		}
-		if m.Kind == kindEmbedding {
+		if m.Kind == kindEmbedding || m.Kind == kindRerank {
 			hdr["X-Amzn-Bedrock-Output-Token-Count"] = "0"
 		}
 		if f.kind == faultTruncate {

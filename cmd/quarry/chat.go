@@ -149,26 +149,7 @@ func chatFlush(w io.Writer) {
 // chatFailure prints one line for err and returns the exit status: 2 for a
 // configuration mistake given on the command line, 130 for an interrupt,
 // else 1.
-func chatFailure(stderr io.Writer, err error) int {
-	var be *bedrock.Error
-	var ce *bedrock.ConfigError
-	switch {
-	case errors.As(err, &be):
-		fmt.Fprintf(stderr, "quarry chat: %s: %s\n", be.Code, chatOneLine(be.Message))
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "quarry chat: interrupted")
-		return 130
-	case errors.As(err, &ce):
-		if f, ok := chatConfigFlags[ce.Field]; ok {
-			fmt.Fprintf(stderr, "quarry chat: %s: %s\n", f, chatOneLine(ce.Rule))
-			return 2
-		}
-		fmt.Fprintln(stderr, "quarry chat: "+chatOneLine(err.Error()))
-	default:
-		fmt.Fprintln(stderr, "quarry chat: "+chatOneLine(err.Error()))
-	}
-	return 1
-}
+func chatFailure(stderr io.Writer, err error) int { return cmdFailure("chat", stderr, err) }
 
 // chatConfigFlags maps the Config fields set from flags to the flags.
 var chatConfigFlags = map[string]string{"Region": "--region", "Endpoint": "--endpoint-url", "Profile": "--profile"}

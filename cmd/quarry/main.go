@@ -26,6 +26,9 @@ func commands() []command {
 		{"sign", "print a signed Converse request (JSON or curl) without sending it", runSign},
 		{"serve", "run the gateway (OpenAI-compatible API in front of Bedrock)", runServe},
 		{"emulate", "run the Bedrock Runtime emulator", runEmulate},
+		{"embed", "embed the lines of a file (text, JSONL, CSV) into JSONL, resumably", runEmbed},
+		{"image", "generate images from a prompt into PNG files", runImage},
+		{"models", "list the region's foundation models and inference profiles", runModels},
 	}
 }
 

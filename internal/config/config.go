@@ -36,6 +36,8 @@ type Config struct {
 	Embeddings []Model
 	// Images are image-generation models (POST /v1/images/generations).
 	Images []Model
+	// Rerank are rerank models (POST /v1/rerank).
+	Rerank []Model
 	// Store keeps the inference endpoints created through /_inference.
 	Store Store
 }
@@ -113,15 +115,16 @@ const (
 	KindChat Kind = iota
 	KindEmbedding
 	KindImage
+	KindRerank
 )
 
 func (k Kind) String() string {
-	return [...]string{"chat", "embedding", "image"}[k]
+	return [...]string{"chat", "embedding", "image", "rerank"}[k]
 }
 
 // section is the YAML list a kind is declared in.
 func (k Kind) section() string {
-	return [...]string{"models", "embeddings", "images"}[k]
+	return [...]string{"models", "embeddings", "images", "rerank"}[k]
 }
 
 // Model is one served model.
@@ -202,6 +205,9 @@ type ImageParams struct {
 	Seed          *int64
 	Style         string
 	NegativeText  string
+	// MaxImages bounds n for one request; above the 5 one Bedrock call
+	// makes, the gateway splits the request (default 10).
+	MaxImages int
 }
 
 // Problem is one thing wrong in a config file.
@@ -273,7 +279,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 }
 
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
-	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "store")
+	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store")
 	if v, ok := fields["version"]; ok {
 		if s, _ := d.str(v, "version"); s != "v1" && s != "v1beta1" && s != "1" {
 			d.problem(v, "version", "must be v1")
@@ -285,7 +291,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 	d.server(fields["server"], &cfg.Server)
 	d.store(fields["store"], &cfg.Store)
 	names := map[string]int{}
-	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage} {
+	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage, KindRerank} {
 		list := fields[kind.section()]
 		if list == nil {
 			continue
@@ -301,7 +307,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 				continue
 			}
 			if prev, dup := names[m.Name]; dup {
-				d.problem(item, field+".name", fmt.Sprintf("%q is already used by the entry at line %d (names and aliases are shared by models, embeddings and images)", m.Name, prev))
+				d.problem(item, field+".name", fmt.Sprintf("%q is already used by the entry at line %d (names and aliases are shared by models, embeddings, images and rerank)", m.Name, prev))
 				continue
 			}
 			names[m.Name] = m.Line
@@ -319,6 +325,8 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 				cfg.Embeddings = append(cfg.Embeddings, m)
 			case KindImage:
 				cfg.Images = append(cfg.Images, m)
+			case KindRerank:
+				cfg.Rerank = append(cfg.Rerank, m)
 			}
 		}
 	}

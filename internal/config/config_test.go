@@ -50,6 +50,9 @@ func TestQuickstartLoads(t *testing.T) {
 	if !cfg.Emulator.Enabled {
 		t.Error("the quick start must enable the built-in emulator")
 	}
+	if len(cfg.Rerank) != 2 || cfg.Images[0].Image.MaxImages != 10 {
+		t.Errorf("quick start: %d rerank models, max_images %d; want 2 and 10", len(cfg.Rerank), cfg.Images[0].Image.MaxImages)
+	}
 	if len(cfg.Models) == 0 || len(cfg.Embeddings) < 2 || len(cfg.Images) == 0 {
 		t.Errorf("quick start serves %d chat, %d embedding, %d image models; want chat, Titan and Cohere embeddings, and images",
 			len(cfg.Models), len(cfg.Embeddings), len(cfg.Images))

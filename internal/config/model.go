@@ -52,6 +52,9 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	if kind == KindImage && m.Image.Width == 0 {
 		m.Image.Width, m.Image.Height = 1024, 1024
 	}
+	if kind == KindImage && m.Image.MaxImages == 0 {
+		m.Image.MaxImages = 10
+	}
 	return m, len(d.problems) == before
 }
 
@@ -80,6 +83,8 @@ func checkModelID(id string, kind Kind) error {
 		}
 	case !modelIDPattern.MatchString(id):
 		return fmt.Errorf("%q is not a Bedrock model ID (provider.model-name[:version], e.g. amazon.nova-lite-v1:0 or us.amazon.nova-lite-v1:0)", id)
+	case kind == KindRerank && !strings.Contains(id, ".rerank-"):
+		return fmt.Errorf("%q is not a Bedrock rerank model (amazon.rerank-v1:0 or cohere.rerank-v3-5:0)", id)
 	}
 	return nil
 }
@@ -164,7 +169,8 @@ var commonParams = []string{
 var kindParams = map[Kind][]string{
 	KindChat:      append([]string{"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt", "anthropic_betas"}, shapingParams...),
 	KindEmbedding: {"dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode"},
-	KindImage:     {"size", "quality", "cfg_scale", "seed", "style", "negative_text"},
+	KindImage:     {"size", "quality", "cfg_scale", "seed", "style", "negative_text", "max_images"},
+	KindRerank:    nil,
 }
 
 var novaCanvasStyles = []string{"3D_ANIMATED_FAMILY_FILM", "DESIGN_SKETCH", "FLAT_VECTOR_ILLUSTRATION",
@@ -439,6 +445,11 @@ func (d *decoder) imageParam(m *Model, key string, v *yaml.Node, path string) {
 		im.Style = d.enum(v, path, novaCanvasStyles...)
 	case "negative_text":
 		im.NegativeText, _ = d.str(v, path)
+	case "max_images":
+		n, ok := d.integer(v, path, 1, 100)
+		if ok {
+			im.MaxImages = int(n)
+		}
 	}
 }
 

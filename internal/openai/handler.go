@@ -84,6 +84,11 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 	h.mux.HandleFunc("POST /v1/images/generations", h.imageGenerations)
+	h.mux.HandleFunc("POST /v1/images/edits", h.imageEdits)
+	h.mux.HandleFunc("POST /v1/images/variations", h.imageVariations)
+	h.mux.HandleFunc("POST /v1/rerank", h.rerank)
+	h.mux.HandleFunc("POST /v1/count_tokens", h.countTokens)
+	h.mux.HandleFunc("POST /v1/guardrails/apply", h.applyGuardrail)
 	h.mux.HandleFunc("GET /v1/models", h.listModels)
 	h.mux.HandleFunc("GET /v1/models/{id...}", h.getModel)
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

@@ -10,11 +10,10 @@ import (
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
-// imageRequest is the body of POST /v1/images/generations: OpenAI's fields
-// plus the Nova Canvas / Titan Image options (negative_text, cfg_scale,
-// seed), which have no OpenAI equivalent.
-type imageRequest struct {
-	Model          string  `json:"model"`
+// imageOptions are the members that image generations, edits and
+// variations share: OpenAI's fields plus the Nova Canvas / Titan Image
+// options (negative_text, cfg_scale, seed), which have no OpenAI equivalent.
+type imageOptions struct {
 	Prompt         *string `json:"prompt"`
 	N              *int    `json:"n"`
 	Size           string  `json:"size"`
@@ -27,6 +26,19 @@ type imageRequest struct {
 	NegativeText *string  `json:"negative_text"`
 	CfgScale     *float64 `json:"cfg_scale"`
 	Seed         *int64   `json:"seed"`
+}
+
+// imageRequest is the body of POST /v1/images/generations. Besides
+// TEXT_IMAGE it reaches COLOR_GUIDED_GENERATION, through taskType (Bedrock's
+// own name, also task_type) or by sending colors.
+type imageRequest struct {
+	Model string `json:"model"`
+	imageOptions
+
+	TaskType       string   `json:"taskType"`
+	TaskTypeSnake  string   `json:"task_type"`
+	Colors         []string `json:"colors"`
+	ReferenceImage string   `json:"reference_image"`
 }
 
 // imageLimits are the per-model-line bounds Bedrock enforces; checking them
@@ -50,21 +62,62 @@ func imageLimitsOf(m *upstream.Model) imageLimits {
 var novaCanvasStyles = []string{"3D_ANIMATED_FAMILY_FILM", "DESIGN_SKETCH", "FLAT_VECTOR_ILLUSTRATION",
 	"GRAPHIC_NOVEL_ILLUSTRATION", "MAXIMALISM", "MIDCENTURY_RETRO", "PHOTOREALISM", "SOFT_DIGITAL_PAINTING"}
 
-// imageRequestOf checks an image request against the model and builds the
-// TEXT_IMAGE body. Request values win over the model's params.
+// imagePlan is what imageOptions become once checked against a model: the
+// prompt texts and the generation config every task but background removal
+// sends.
+type imagePlan struct {
+	lim      imageLimits
+	text     string
+	negative string
+	style    string
+	config   *bedrock.ImageGenerationConfig
+}
+
+// imageRequestOf checks an image generation request against the model and
+// builds the TEXT_IMAGE or COLOR_GUIDED_GENERATION body. Request values win
+// over the model's params.
 func imageRequestOf(m *upstream.Model, req *imageRequest) (*bedrock.ImageRequest, *apiError) {
 	if !m.Family.IsImage() {
 		return nil, invalid("model", "The model '%s' is a %s model, not an image generation model; use one of the gateway's image models with /v1/images/generations (GET /v1/models lists them).", m.Name, m.Kind)
 	}
-	lim := imageLimitsOf(m)
+	task, aerr := generationTaskOf(req)
+	if aerr != nil {
+		return nil, aerr
+	}
+	p, aerr := imagePlanOf(m, &req.imageOptions, true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if task == bedrock.ImageTaskColorGuided {
+		return colorGuidedRequest(m, p, req.Colors, req.ReferenceImage, "reference_image")
+	}
+	if req.ReferenceImage != "" {
+		return nil, invalid("reference_image", "'reference_image' goes with COLOR_GUIDED_GENERATION: send 'colors' too.")
+	}
+	return &bedrock.ImageRequest{
+		TaskType: bedrock.ImageTaskTextToImage,
+		TextToImageParams: &bedrock.TextToImageParams{
+			Text: p.text, NegativeText: p.negative, Style: p.style,
+		},
+		ImageGenerationConfig: p.config,
+	}, nil
+}
 
-	if req.Prompt == nil || strings.TrimSpace(*req.Prompt) == "" {
+// imagePlanOf checks the shared image options. promptRequired is false for
+// the tasks where Bedrock's text is optional (edits, variations).
+func imagePlanOf(m *upstream.Model, o *imageOptions, promptRequired bool) (*imagePlan, *apiError) {
+	lim := imageLimitsOf(m)
+	req := o
+	var prompt string
+	if req.Prompt != nil {
+		prompt = *req.Prompt
+	}
+	if promptRequired && strings.TrimSpace(prompt) == "" {
 		return nil, invalid("prompt", "'prompt' is required: a text description of the image.")
 	}
-	if n := utf8.RuneCountInString(*req.Prompt); n > lim.promptMax {
+	if n := utf8.RuneCountInString(prompt); n > lim.promptMax {
 		return nil, invalid("prompt", "'prompt' is %d characters; %s takes at most %d.", n, lim.name, lim.promptMax)
 	}
-
 	switch req.ResponseFormat {
 	case "", "b64_json":
 	case "url":
@@ -81,8 +134,8 @@ func imageRequestOf(m *upstream.Model, req *imageRequest) (*bedrock.ImageRequest
 	n := 1
 	if req.N != nil {
 		n = *req.N
-		if n < 1 || n > 5 {
-			return nil, invalid("n", "'n' must be between 1 and 5 (got %d).", n)
+		if max := maxImagesOf(m); n < 1 || n > max {
+			return nil, invalid("n", "'n' must be between 1 and %d (got %d): one Bedrock call makes up to 5 images, and the gateway splits larger requests up to the model's max_images (%d).", max, n, max)
 		}
 	}
 
@@ -160,15 +213,10 @@ func imageRequestOf(m *upstream.Model, req *imageRequest) (*bedrock.ImageRequest
 		seed = &v
 	}
 
-	return &bedrock.ImageRequest{
-		TaskType: bedrock.ImageTaskTextToImage,
-		TextToImageParams: &bedrock.TextToImageParams{
-			Text: *req.Prompt, NegativeText: negative, Style: style,
-		},
-		ImageGenerationConfig: &bedrock.ImageGenerationConfig{
+	return &imagePlan{lim: lim, text: prompt, negative: negative, style: style,
+		config: &bedrock.ImageGenerationConfig{
 			Width: width, Height: height, Quality: quality, CfgScale: cfg, Seed: seed, NumberOfImages: n,
-		},
-	}, nil
+		}}, nil
 }
 
 // imagesResponse is OpenAI's image generation response.

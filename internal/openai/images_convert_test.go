@@ -17,6 +17,8 @@ func TestImageRequestGolden(t *testing.T) {
 			Style: "PHOTOREALISM", NegativeText: "blur"}
 	})
 	titanImg := testModel(config.KindImage, "titan-image", "amazon.titan-image-generator-v2:0", nil)
+	canvas20 := testModel(config.KindImage, "canvas-20", "amazon.nova-canvas-v1:0", func(m *config.Model) { m.Image.MaxImages = 20 })
+	titanV1Img := testModel(config.KindImage, "titan-image-v1", "amazon.titan-image-generator-v1", nil)
 	embed := testModel(config.KindEmbedding, "titan-embed", "amazon.titan-embed-text-v2:0", nil)
 	long := func(n int) string {
 		b := make([]byte, n)
@@ -48,7 +50,17 @@ func TestImageRequestGolden(t *testing.T) {
 		{"size_too_many_pixels", canvasModel, `{"prompt":"x","size":"4096x1024"}`},
 		{"size_garbage", canvasModel, `{"prompt":"x","size":"big"}`},
 		{"n_zero", canvasModel, `{"prompt":"x","n":0}`},
-		{"n_six", canvasModel, `{"prompt":"x","n":6}`},
+		{"n_six_split_later", canvasModel, `{"prompt":"x","n":6}`},
+		{"n_above_max_images", canvasModel, `{"prompt":"x","n":11}`},
+		{"n_within_configured_max_images", canvas20, `{"prompt":"x","n":15}`},
+		{"n_above_configured_max_images", canvas20, `{"prompt":"x","n":21}`},
+		{"color_guided", canvasModel, `{"prompt":"a poster","colors":["#FF9800","#000000"],"taskType":"COLOR_GUIDED_GENERATION"}`},
+		{"color_guided_by_colors", canvasModel, `{"prompt":"a poster","colors":["#ff9800"]}`},
+		{"task_type_inpainting_refused", canvasModel, `{"prompt":"x","task_type":"INPAINTING"}`},
+		{"task_type_unknown", canvasModel, `{"prompt":"x","taskType":"VIRTUAL_TRY_ON"}`},
+		{"colors_bad_hex", canvasModel, `{"prompt":"x","colors":["orange"]}`},
+		{"colors_with_text_image", canvasModel, `{"prompt":"x","colors":["#000000"],"taskType":"TEXT_IMAGE"}`},
+		{"titan_v1_color_guided_refused", titanV1Img, `{"prompt":"x","colors":["#000000"]}`},
 		{"quality_unknown", canvasModel, `{"prompt":"x","quality":"ultra"}`},
 		{"url_refused", canvasModel, `{"prompt":"x","response_format":"url"}`},
 		{"webp_refused", canvasModel, `{"prompt":"x","output_format":"webp"}`},

@@ -111,7 +111,7 @@ func TestImagesE2E(t *testing.T) {
 			{"bad size", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x", Size: "1000x1000"}, nil, http.StatusBadRequest, "size"},
 			{"size not WxH", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x", Size: "large"}, nil, http.StatusBadRequest, "size"},
 			{"url format", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x", ResponseFormat: openai.ImageGenerateParamsResponseFormatURL}, nil, http.StatusBadRequest, "response_format"},
-			{"n too large", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x", N: openai.Int(6)}, nil, http.StatusBadRequest, "n"},
+			{"n too large", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x", N: openai.Int(11)}, nil, http.StatusBadRequest, "n"},
 			{"empty prompt", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: ""}, nil, http.StatusBadRequest, "prompt"},
 			{"bad style", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x"}, []option.RequestOption{option.WithJSONSet("style", "CUBISM")}, http.StatusBadRequest, "style"},
 			{"bad cfg_scale", openai.ImageGenerateParams{Model: "nova-canvas", Prompt: "x"}, []option.RequestOption{option.WithJSONSet("cfg_scale", 20)}, http.StatusBadRequest, "cfg_scale"},

@@ -27,6 +27,7 @@ func TestModelsE2E(t *testing.T) {
 	want := map[string]string{
 		"nova-lite": "amazon", "claude-sonnet": "anthropic", "nova-micro": "amazon",
 		"titan-embed": "amazon", "cohere-embed": "cohere", "nova-canvas": "amazon",
+		"cohere-rerank": "cohere", "amazon-rerank": "amazon",
 	}
 	if len(owners) != len(want) {
 		var ids []string
@@ -34,7 +35,7 @@ func TestModelsE2E(t *testing.T) {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
-		t.Errorf("listed %v; want the 6 quick-start models", ids)
+		t.Errorf("listed %v; want the 8 quick-start models", ids)
 	}
 	for id, owner := range want {
 		if owners[id] != owner {

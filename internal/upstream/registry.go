@@ -46,6 +46,7 @@ type Options struct {
 // endpoints are resolved here, once.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, error) {
 	all := append(append(append([]config.Model(nil), cfg.Models...), cfg.Embeddings...), cfg.Images...)
+	all = append(all, cfg.Rerank...)
 	transport := opts.Transport
 	if transport == nil {
 		idle := 0
@@ -119,6 +120,6 @@ func (r *Registry) Lookup(name string) (*Model, bool) {
 	return m, ok
 }
 
-// Models lists every served model: chat first, then embeddings, then images,
+// Models lists every served model: chat first, then embeddings, images and rerank,
 // each in config order.
 func (r *Registry) Models() []*Model { return r.list }
