@@ -313,7 +313,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 			names[m.Name] = m.Line
 			for j, a := range m.Aliases {
 				if prev, dup := names[a]; dup {
-					d.problem(item, fmt.Sprintf("%s.aliases[%d]", field, j), fmt.Sprintf("%q is already used by the entry at line %d (names and aliases are shared by models, embeddings and images)", a, prev))
+					d.problem(item, fmt.Sprintf("%s.aliases[%d]", field, j), fmt.Sprintf("%q is already used by the entry at line %d (names and aliases are shared by models, embeddings, images and rerank)", a, prev))
 					continue
 				}
 				names[a] = m.Line
