@@ -9,13 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -179,14 +179,9 @@ func decodeBody(r *http.Request, dst any) *apiError {
 
 // readBody reads a request body that must not be empty (see decodeBody).
 func readBody(r *http.Request) ([]byte, *apiError) {
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
-				Msg: fmt.Sprintf("The request body is larger than the gateway's limit of %d bytes.", mbe.Limit)}
-		}
-		return nil, invalid("", "The request body could not be read: %v", err)
+	data, rerr := reqbody.Read(r)
+	if rerr != nil {
+		return nil, &apiError{Status: rerr.Status, Type: "invalid_request_error", Param: rerr.Param, Msg: rerr.Msg}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, invalid("", "The request body is empty; send a JSON object.")
