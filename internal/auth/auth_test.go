@@ -33,7 +33,7 @@ func TestRequire(t *testing.T) {
 		{"bearer hashed", "Authorization", "bearer hashed-key-2", true, true, ""},
 		{"elasticsearch ApiKey", "Authorization", "ApiKey plain-key-1", true, true, ""},
 		{"x-api-key", "X-Api-Key", "hashed-key-2", true, true, ""},
-		{"the hash itself is not a key", "Authorization", "Bearer " + config.HashAPIKey("hashed-key-2"), false, true},
+		{"the hash itself is not a key", "Authorization", "Bearer " + config.HashAPIKey("hashed-key-2"), false, true, ""},
 		{"wrong key", "Authorization", "Bearer plain-key-2", false, true, ""},
 		{"other scheme", "Authorization", "Basic cGxhaW4ta2V5LTE6", false, false, ""},
 		{"empty bearer", "Authorization", "Bearer ", false, false, ""},
