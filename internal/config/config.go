@@ -322,7 +322,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 			}
 		}
 	}
-	if len(cfg.Server.APIKeys) == 0 && !isLoopback(cfg.Server.Address) {
+	if len(cfg.Server.APIKeys) == 0 && !IsLoopback(cfg.Server.Address) {
 		d.problem(fields["server"], "server.api_keys", fmt.Sprintf("required when server.address (%s) is not a loopback address", cfg.Server.Address))
 	}
 }
@@ -443,7 +443,7 @@ func (c *Config) SetAddress(addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("config: --addr %q must be host:port", addr)
 	}
-	if len(c.Server.APIKeys) == 0 && !isLoopback(addr) {
+	if len(c.Server.APIKeys) == 0 && !IsLoopback(addr) {
 		return fmt.Errorf("config: --addr %s is not a loopback address: server.api_keys in %s is required to listen on it", addr, c.Path)
 	}
 	c.Server.Address = addr
@@ -467,7 +467,8 @@ func parseAPIKey(raw string) (APIKey, error) {
 	return k, nil
 }
 
-func isLoopback(addr string) bool {
+// IsLoopback reports whether addr (host:port) listens on loopback only.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
