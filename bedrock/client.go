@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 )
@@ -59,6 +60,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	a, err := resolveAuth(ctx, &cfg)
 	if err != nil {
 		return nil, err
+	}
+	if a.apiKey == "" {
+		again := cfg
+		a.log = cfg.Logger
+		a.reresolve = func(ctx context.Context) (aws.CredentialsProvider, error) {
+			na, err := resolveAuth(ctx, &again)
+			if err != nil {
+				return nil, err
+			}
+			return na.creds, nil
+		}
 	}
 	region, err := resolveRegion(cfg.Region, a.profileRegion)
 	if err != nil {
@@ -217,10 +229,20 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 		return nil, &OpError{cl.op, err}
 	}
 	payloadHash := c.payloadHash(cl.body) // once: retries re-send the same body
+	refreshed := false
 	for attempt := 1; ; attempt++ {
+		gen := c.auth.gen.Load()
 		resp, err := c.attempt(ctx, cl, payloadHash)
 		if err == nil {
 			return resp, nil
+		}
+		if !refreshed && c.signer != nil && ctx.Err() == nil && credentialsRejected(err) &&
+			c.auth.refresh(ctx, gen, err) {
+			// Once per call, and not counted as a retry: the failure was
+			// the credentials, not Bedrock.
+			refreshed = true
+			attempt--
+			continue
 		}
 		if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
 			c.limiter.release()

@@ -73,7 +73,7 @@ type FaultRule struct {
 	Model string `yaml:"model"`
 	// Fault is a marker name without brackets: throttle, throttle-stream,
 	// model-timeout, model-not-ready, unavailable, internal-error,
-	// model-stream-error, model-error, reset, truncate, slow.
+	// model-stream-error, model-error, reset, truncate, slow, stall, bad-crc.
 	Fault string `yaml:"fault"`
 	// Rate is the probability in [0,1].
 	Rate float64 `yaml:"rate"`

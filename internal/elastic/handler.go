@@ -46,6 +46,8 @@ type Options struct {
 	BedrockEndpoint string
 	// HTTPClient is shared by the endpoints' clients; nil builds one.
 	HTTPClient *http.Client
+	// StreamIdleTimeout bounds the gap between stream events (0: none).
+	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for an endpoint's limiter before a 429.
 	// Default 2s.
 	QueueTimeout time.Duration

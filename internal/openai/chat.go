@@ -177,7 +177,8 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 	entry := accesslog.From(ctx)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	timer := upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel)
+	timer := upstream.StartStreamTimer(h.opts.UpstreamTimeout, h.opts.StreamIdleTimeout, cancel)
+	defer timer.Stop()
 	failBeforeStart := func(err error) {
 		timer.Stop()
 		if r.Context().Err() == nil {
@@ -205,7 +206,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		failBeforeStart(err)
 		return
 	}
-	if timer.Stop() {
+	if timer.Event() {
 		failBeforeStart(context.DeadlineExceeded)
 		return
 	}
@@ -230,6 +231,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		return true
 	}
 	for ok := true; ok; ok = stream.Next() {
+		timer.Event() // a stall until the next one cancels sctx
 		ev := stream.Current()
 		if ev.Metadata != nil {
 			recordUsage(entry, ev.Metadata.Usage)
@@ -269,7 +271,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			accesslog.From(ctx).SetError("canceled")
 			return
 		}
-		f := upstream.Classify(err)
+		f := upstream.Classify(timer.Err(err))
 		entry.SetError(f.Kind)
 		var body streamError
 		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code

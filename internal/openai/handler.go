@@ -25,6 +25,9 @@ type Options struct {
 	// UpstreamTimeout bounds a non-streaming Bedrock call and the wait for a
 	// stream's first event. 0: 10 minutes.
 	UpstreamTimeout time.Duration
+	// StreamIdleTimeout bounds the wait between two events of a stream
+	// once it has started. 0: 60 seconds; negative: no bound.
+	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for a model's limiter before a 429.
 	// 0: 2 seconds.
 	QueueTimeout time.Duration
@@ -67,6 +70,9 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	}
 	if opts.UpstreamTimeout <= 0 {
 		opts.UpstreamTimeout = 10 * time.Minute
+	}
+	if opts.StreamIdleTimeout == 0 {
+		opts.StreamIdleTimeout = time.Minute
 	}
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
