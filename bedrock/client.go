@@ -259,7 +259,7 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 
 // attempt sends the request once.
 func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*http.Response, error) {
-	if err := c.limiter.wait(ctx); err != nil {
+	if err := c.waitRate(ctx); err != nil {
 		return nil, err
 	}
 	req, err := c.newRequest(ctx, cl, payloadHash)
@@ -282,6 +282,17 @@ func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*ht
 		return nil, ctx.Err()
 	}
 	return nil, parseError(resp, body)
+}
+
+// waitRate takes the attempt's rate token: one Reserve took ahead for the
+// call's context, else the limiter's.
+func (c *Client) waitRate(ctx context.Context) error {
+	if p, ok := ctx.Value(prepaidKey{}).(*prepaid); ok {
+		if took, err := p.take(ctx); took {
+			return err
+		}
+	}
+	return c.limiter.wait(ctx)
 }
 
 // reqStore is the per-attempt storage newRequest needs, in one allocation:

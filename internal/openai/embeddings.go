@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -30,9 +31,28 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
+	n := 0
+	for _, c := range plan.Calls {
+		n += c.Count
+	}
+	if n > h.opts.MaxEmbeddingInputs {
+		writeAPIError(w, r, invalid("input", "'input' has %d items; the limit is %d per request (server.max_embedding_inputs).", n, h.opts.MaxEmbeddingInputs))
+		return
+	}
 	// The request context: a client that goes away cancels every call.
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	// UpstreamTimeout bounds the whole fan-out, whose rate-limit tokens are
+	// all reserved before the first call: a request the model's
+	// requests_per_min_limit cannot serve in time is a 429 before any call,
+	// never one that fails half way and discards what it paid for.
+	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
+	defer cancel()
+	ctx, release, err := m.Client.Reserve(ctx, len(plan.Calls))
+	if err != nil {
+		writeFailure(w, r, err)
+		return
+	}
 	results, err := h.runEmbedCalls(ctx, m, plan.Calls)
+	release()
 	log := accesslog.From(r.Context())
 	if ids := requestIDs(results); ids != "" {
 		log.SetUpstreamRequestID(ids)
@@ -45,10 +65,6 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		}
 		writeFailure(w, r, err)
 		return
-	}
-	n := 0
-	for _, c := range plan.Calls {
-		n += c.Count
 	}
 	vectors := make([][]float64, n)
 	tokens := 0
@@ -114,10 +130,30 @@ feed:
 	return results, firstErr
 }
 
-// embedCall makes one Bedrock call.
+// embedCall makes one Bedrock call; when Bedrock throttles it (after the
+// client's own retries) it is tried again until the request's deadline,
+// so that one throttled batch does not discard the others' results.
 func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
-	defer cancel()
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		res, err := h.embedCallOnce(ctx, m, call)
+		if err == nil || !errors.Is(err, bedrock.ErrThrottling) {
+			return res, err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return res, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		}
+	}
+}
+
+// embedCallOnce makes one Bedrock call.
+func (h *Handler) embedCallOnce(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
 	var (
 		titan  *bedrock.TitanEmbedResponse
 		cohere *bedrock.CohereEmbedResponse

@@ -31,6 +31,9 @@ type Options struct {
 	// QueueTimeout bounds the wait for a model's limiter before a 429.
 	// 0: 2 seconds.
 	QueueTimeout time.Duration
+	// MaxEmbeddingInputs caps the inputs of one embeddings request.
+	// 0: 2048 (OpenAI's limit).
+	MaxEmbeddingInputs int
 	// Media controls how the gateway fetches http(s) media URLs in requests.
 	Media MediaOptions
 }
@@ -70,6 +73,9 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	}
 	if opts.UpstreamTimeout <= 0 {
 		opts.UpstreamTimeout = 10 * time.Minute
+	}
+	if opts.MaxEmbeddingInputs <= 0 {
+		opts.MaxEmbeddingInputs = config.DefaultMaxEmbeddingInputs
 	}
 	if opts.StreamIdleTimeout == 0 {
 		opts.StreamIdleTimeout = time.Minute

@@ -104,11 +104,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		mopts = *opts.Media
 	}
 	s.openaiAP = openai.NewHandler(reg, openai.Options{
-		Logger:            log,
-		UpstreamTimeout:   cfg.Server.UpstreamTimeout,
-		StreamIdleTimeout: cfg.Server.StreamIdleTimeout,
-		QueueTimeout:      cfg.Server.QueueTimeout,
-		Media:             mopts,
+		Logger:             log,
+		UpstreamTimeout:    cfg.Server.UpstreamTimeout,
+		StreamIdleTimeout:  cfg.Server.StreamIdleTimeout,
+		MaxEmbeddingInputs: cfg.Server.MaxEmbeddingInputs,
+		QueueTimeout:       cfg.Server.QueueTimeout,
+		Media:              mopts,
 	})
 	// The Elasticsearch inference API and its store.
 	emuURL := ""
