@@ -266,7 +266,13 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	sse.hold = false // what follows ends the stream: flush it
-	if err := stream.Err(); err != nil {
+	err = stream.Err()
+	if err == nil && timer.Stop() {
+		// The timer cancelled a stalled stream; closing it ended Next
+		// without an error of its own.
+		err = context.Canceled
+	}
+	if err != nil {
 		if r.Context().Err() != nil {
 			accesslog.From(ctx).SetError("canceled")
 			return

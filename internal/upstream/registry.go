@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 		}
 		bc.HTTPClient = httpc
 		bc.UserAgent = opts.UserAgent
+		bc.Logger = opts.Logger
 		client, err := bedrock.New(ctx, bc)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", m.Kind, m.Name, err)
