@@ -111,6 +111,12 @@ func Read(r *http.Request) ([]byte, *Error) {
 	if e := CheckContentType(r); e != nil {
 		return nil, e
 	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		// Bodies are read as sent: a compressed one would be taken for
+		// (bad) JSON.
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Param: "Content-Encoding",
+			Msg: fmt.Sprintf("Unsupported Content-Encoding %q: send the body uncompressed.", truncate(ce, 50))}
+	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
