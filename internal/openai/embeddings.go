@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
@@ -98,6 +99,7 @@ func (h *Handler) runEmbedCalls(ctx context.Context, m *upstream.Model, calls []
 
 	results := make([]embedResult, len(calls))
 	var (
+		paid     atomic.Bool // a call has succeeded: its result is worth keeping
 		once     sync.Once
 		firstErr error
 		wg       sync.WaitGroup
@@ -106,7 +108,10 @@ func (h *Handler) runEmbedCalls(ctx context.Context, m *upstream.Model, calls []
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				res, err := h.embedCall(ctx, m, calls[i])
+				res, err := h.embedCall(ctx, m, calls[i], &paid)
+				if err == nil {
+					paid.Store(true)
+				}
 				results[i] = res
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
@@ -130,13 +135,15 @@ feed:
 	return results, firstErr
 }
 
-// embedCall makes one Bedrock call; when Bedrock throttles it (after the
-// client's own retries) it is tried again until the request's deadline,
-// so that one throttled batch does not discard the others' results.
-func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
+// embedCall makes one Bedrock call. When Bedrock throttles it (after the
+// client's own retries) once other calls of the request have succeeded, it
+// is tried again until the request's deadline, so that one throttled batch
+// does not discard results already paid for; with nothing paid for yet,
+// the throttling is the request's answer (a 429 the client may retry).
+func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall, paid *atomic.Bool) (embedResult, error) {
 	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
 		res, err := h.embedCallOnce(ctx, m, call)
-		if err == nil || !errors.Is(err, bedrock.ErrThrottling) {
+		if err == nil || !errors.Is(err, bedrock.ErrThrottling) || !paid.Load() {
 			return res, err
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {

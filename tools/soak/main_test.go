@@ -8,7 +8,9 @@ import (
 // TestJudge: flat metrics pass, steady growth fails naming the metric, and
 // any 5xx or transport error fails.
 func TestJudge(t *testing.T) {
-	flat := func(i int) sample { return sample{rssKiB: 40000 + int64(i%3)*500, goroutines: 60 + int64(i%5), fds: 40} }
+	flat := func(i int) sample {
+		return sample{rssKiB: 40000 + int64(i%3)*500, goroutines: 60 + int64(i%5), fds: 40}
+	}
 	for _, c := range []struct {
 		name   string
 		make   func(i int) sample
