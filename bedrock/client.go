@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 )
@@ -59,6 +60,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	a, err := resolveAuth(ctx, &cfg)
 	if err != nil {
 		return nil, err
+	}
+	if a.apiKey == "" {
+		again := cfg
+		a.log = cfg.Logger
+		a.reresolve = func(ctx context.Context) (aws.CredentialsProvider, error) {
+			na, err := resolveAuth(ctx, &again)
+			if err != nil {
+				return nil, err
+			}
+			return na.creds, nil
+		}
 	}
 	region, err := resolveRegion(cfg.Region, a.profileRegion)
 	if err != nil {
@@ -217,10 +229,20 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 		return nil, &OpError{cl.op, err}
 	}
 	payloadHash := c.payloadHash(cl.body) // once: retries re-send the same body
+	refreshed := false
 	for attempt := 1; ; attempt++ {
+		gen := c.auth.gen.Load()
 		resp, err := c.attempt(ctx, cl, payloadHash)
 		if err == nil {
 			return resp, nil
+		}
+		if !refreshed && c.signer != nil && ctx.Err() == nil && credentialsRejected(err) &&
+			c.auth.refresh(ctx, gen, err) {
+			// Once per call, and not counted as a retry: the failure was
+			// the credentials, not Bedrock.
+			refreshed = true
+			attempt--
+			continue
 		}
 		if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
 			c.limiter.release()
@@ -237,7 +259,7 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 
 // attempt sends the request once.
 func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*http.Response, error) {
-	if err := c.limiter.wait(ctx); err != nil {
+	if err := c.waitRate(ctx); err != nil {
 		return nil, err
 	}
 	req, err := c.newRequest(ctx, cl, payloadHash)
@@ -260,6 +282,17 @@ func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*ht
 		return nil, ctx.Err()
 	}
 	return nil, parseError(resp, body)
+}
+
+// waitRate takes the attempt's rate token: one Reserve took ahead for the
+// call's context, else the limiter's.
+func (c *Client) waitRate(ctx context.Context) error {
+	if p, ok := ctx.Value(prepaidKey{}).(*prepaid); ok {
+		if took, err := p.take(ctx); took {
+			return err
+		}
+	}
+	return c.limiter.wait(ctx)
 }
 
 // reqStore is the per-attempt storage newRequest needs, in one allocation:

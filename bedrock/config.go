@@ -74,6 +74,10 @@ type Config struct {
 
 	// UserAgent is appended to Quarry's User-Agent.
 	UserAgent string
+
+	// Logger receives the client's rare notices (credentials Bedrock
+	// rejected and that were resolved again). Nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // ConfigError reports an invalid configuration: the Config field (or the

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,6 +53,79 @@ type auth struct {
 	profile    string // the shared-config profile the chain consulted
 	// profileRegion is the region of the loaded shared-config profile, if any.
 	profileRegion string
+
+	// After Bedrock rejects credentials (see credentialsRejected) the chain
+	// is resolved again: reresolve builds a fresh provider, live holds it,
+	// gen counts the refreshes so that concurrent calls refresh once.
+	reresolve func(context.Context) (aws.CredentialsProvider, error)
+	log       *slog.Logger
+	mu        sync.Mutex
+	gen       atomic.Uint64
+	live      atomic.Pointer[providerRef]
+}
+
+type providerRef struct{ p aws.CredentialsProvider }
+
+// rejectedCodes are Bedrock's answers to credentials it no longer accepts:
+// an expired session token, a key that was rotated or deleted, a secret
+// that changed under the same key ID.
+var rejectedCodes = map[string]bool{
+	"ExpiredTokenException":       true,
+	"ExpiredToken":                true,
+	"UnrecognizedClientException": true,
+	"InvalidClientTokenId":        true,
+	"InvalidSignatureException":   true,
+}
+
+// credentialsRejected reports whether err is Bedrock refusing the
+// credentials a request was signed with.
+func credentialsRejected(err error) bool {
+	be, ok := errors.AsType[*Error](err)
+	return ok && rejectedCodes[be.Code]
+}
+
+// provider is the credentials provider in use.
+func (a *auth) provider() aws.CredentialsProvider {
+	if r := a.live.Load(); r != nil {
+		return r.p
+	}
+	return a.creds
+}
+
+// refresh drops the credentials of generation gen, which Bedrock rejected
+// (cause), and resolves the chain again so that the next retrieve fetches
+// fresh ones from whichever provider supplies them. Concurrent callers
+// that saw the same generation refresh once, and it is logged once. It
+// reports whether a retry may use new credentials.
+func (a *auth) refresh(ctx context.Context, gen uint64, cause error) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen.Load() != gen {
+		return true // another call refreshed them meanwhile
+	}
+	old := a.provider()
+	if inv, ok := old.(interface{ Invalidate() }); ok {
+		inv.Invalidate() // an *aws.CredentialsCache: the next Retrieve fetches
+	}
+	if a.reresolve != nil {
+		// Static keys from the environment or the shared files are read
+		// again too (a rotation rewrites them), not only cached sessions.
+		if p, err := a.reresolve(ctx); err == nil && p != nil {
+			a.live.Store(&providerRef{p})
+		}
+	}
+	a.gen.Add(1)
+	code := ""
+	if be, ok := errors.AsType[*Error](cause); ok {
+		code = be.Code
+	}
+	log := a.log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("bedrock: the credentials were rejected; resolved them again and retrying once",
+		"source", a.source, "code", code)
+	return true
 }
 
 // chainLocations lists, in order, where the default chain looks; it is named
@@ -281,7 +357,7 @@ func (a *auth) profileSource() string {
 // retrieve returns current credentials, refreshed as needed; concurrent
 // callers share one refresh (aws.CredentialsCache is single-flight).
 func (a *auth) retrieve(ctx context.Context) (aws.Credentials, error) {
-	creds, err := a.creds.Retrieve(ctx)
+	creds, err := a.provider().Retrieve(ctx)
 	if err == nil {
 		return creds, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -143,4 +144,100 @@ func (l *Limiter) InFlight() int {
 		return 0
 	}
 	return len(l.slots)
+}
+
+// Reserve takes, ahead of time, the rate-limit tokens of n calls a caller
+// is about to make with the returned context (an embeddings request fanned
+// out into n calls, say), so that the batch cannot run out of quota half
+// way and throw away the results it already paid for. It fails at once,
+// with a *LimitError and no token taken, when the n tokens would not all
+// be available before ctx's deadline (or, without one, its queue timeout).
+// The calls made with the returned context use the reserved tokens, each
+// waiting until its own is due, instead of the limiter's (retries take
+// ordinary ones). release gives back the tokens no call used; call it once
+// the calls are done.
+func (c *Client) Reserve(ctx context.Context, n int) (_ context.Context, release func(), err error) {
+	l := c.limiter
+	if l == nil || l.rate == nil || n <= 0 {
+		return ctx, func() {}, nil
+	}
+	now := time.Now()
+	var limit time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		limit = dl.Sub(now)
+	} else if d, ok := ctx.Value(queueTimeoutKey{}).(time.Duration); ok && d > 0 {
+		limit = d
+	} else {
+		limit = time.Duration(math.MaxInt64)
+	}
+	p := &prepaid{due: make([]time.Time, 0, n)}
+	burst := max(1, l.rate.Burst())
+	for left := n; left > 0; {
+		k := min(left, burst)
+		r := l.rate.ReserveN(now, k)
+		if !r.OK() || r.DelayFrom(now) > limit {
+			if r.OK() {
+				r.CancelAt(now)
+			}
+			p.cancel(now)
+			return ctx, func() {}, &LimitError{Limit: "requests_per_min_limit", Err: context.DeadlineExceeded}
+		}
+		p.rs, p.ks = append(p.rs, r), append(p.ks, k)
+		at := now.Add(r.DelayFrom(now))
+		for range k {
+			p.due = append(p.due, at)
+		}
+		left -= k
+	}
+	return context.WithValue(ctx, prepaidKey{}, p), func() { p.cancel(time.Now()) }, nil
+}
+
+type prepaidKey struct{}
+
+// prepaid are the tokens Reserve took: due[i] is when the i-th may be used.
+type prepaid struct {
+	mu   sync.Mutex
+	due  []time.Time
+	next int
+	rs   []*rate.Reservation
+	ks   []int // tokens of each reservation
+	done bool
+}
+
+// take hands out the next reserved token, waiting until it is due; it
+// reports false when none is left (the caller waits on the limiter).
+func (p *prepaid) take(ctx context.Context) (bool, error) {
+	p.mu.Lock()
+	if p.done || p.next >= len(p.due) {
+		p.mu.Unlock()
+		return false, nil
+	}
+	at := p.due[p.next]
+	p.next++
+	p.mu.Unlock()
+	return true, sleep(ctx, time.Until(at))
+}
+
+// cancel returns the tokens of the reservations no call reached.
+func (p *prepaid) cancel(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return
+	}
+	p.done = true
+	// Last first: the limiter restores a reservation's tokens only as far
+	// as no later reservation depends on them. A reservation goes back only
+	// if none of its tokens was used.
+	start := 0
+	for _, k := range p.ks {
+		start += k
+	}
+	for i := len(p.rs) - 1; i >= 0; i-- {
+		start -= p.ks[i]
+		if start < p.next {
+			break
+		}
+		p.rs[i].CancelAt(now)
+	}
 }

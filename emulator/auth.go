@@ -69,20 +69,39 @@ func newVerifier(cfg Config) *verifier {
 // verify authenticates r. rawPath is the path exactly as sent (still
 // percent-encoded); body is the full request body.
 func (v *verifier) verify(r *http.Request, rawPath string, body []byte, now time.Time) *apiError {
+	sig, aerr := v.verifyHeaders(r, now)
+	if aerr != nil || sig == nil {
+		return aerr
+	}
+	return v.verifySignature(r, rawPath, body, sig)
+}
+
+// sigV4 is a SigV4 Authorization header whose key, scope and date checked.
+type sigV4 struct {
+	cred                           Credential
+	signedHeaders, signature       string
+	amzDate, date, region, service string
+}
+
+// verifyHeaders checks everything the headers alone can tell, so that a
+// request with no or unknown credentials is refused before its body is
+// read. It returns nil, nil for an accepted bearer token (nothing more to
+// check), or the SigV4 parts whose signature verifySignature checks.
+func (v *verifier) verifyHeaders(r *http.Request, now time.Time) (*sigV4, *apiError) {
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
-		return errMissingAuth()
+		return nil, errMissingAuth()
 	}
 	if tok, ok := strings.CutPrefix(authz, "Bearer "); ok {
 		tok = strings.TrimSpace(tok)
 		if tok == "" || (v.bearer != nil && !v.bearer[tok]) {
-			return errUnrecognizedClient()
+			return nil, errUnrecognizedClient()
 		}
-		return nil
+		return nil, nil
 	}
 	rest, ok := strings.CutPrefix(authz, sigV4Algorithm+" ")
 	if !ok {
-		return errIncompleteSignature("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + authz)
+		return nil, errIncompleteSignature("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + authz)
 	}
 	var credential, signedHeaders, signature string
 	for _, part := range strings.Split(rest, ",") {
@@ -107,49 +126,55 @@ func (v *verifier) verify(r *http.Request, rawPath string, body []byte, now time
 		missing = append(missing, "Authorization header requires 'SignedHeaders' parameter.")
 	}
 	if len(missing) > 0 {
-		return errIncompleteSignature(strings.Join(missing, " ") + " Authorization=" + authz)
+		return nil, errIncompleteSignature(strings.Join(missing, " ") + " Authorization=" + authz)
 	}
 	// Credential=AKID/20250206/us-east-1/bedrock/aws4_request
 	cparts := strings.Split(credential, "/")
 	if len(cparts) != 5 || cparts[4] != "aws4_request" {
-		return errIncompleteSignature("Credential should be scoped to a valid region. ")
+		return nil, errIncompleteSignature("Credential should be scoped to a valid region. ")
 	}
 	akid, date, region, service := cparts[0], cparts[1], cparts[2], cparts[3]
 	cred, known := v.creds[akid]
 	if !known {
-		return errUnrecognizedClient()
+		return nil, errUnrecognizedClient()
 	}
 	if service != signingService {
-		return errIncompleteSignature("Credential should be scoped to correct service: '" + signingService + "'. ")
+		return nil, errIncompleteSignature("Credential should be scoped to correct service: '" + signingService + "'. ")
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		return errIncompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + authz)
+		return nil, errIncompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + authz)
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
-		return errIncompleteSignature("Date must be in ISO-8601 'basic format'. Got '" + amzDate + "'. See http://en.wikipedia.org/wiki/ISO_8601")
+		return nil, errIncompleteSignature("Date must be in ISO-8601 'basic format'. Got '" + amzDate + "'. See http://en.wikipedia.org/wiki/ISO_8601")
 	}
 	if !strings.HasPrefix(amzDate, date) {
-		return errBadSignature()
+		return nil, errBadSignature()
 	}
 	if t.Before(now.Add(-v.skew)) {
-		return &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
+		return nil, &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
 			Message: "Signature expired: " + amzDate + " is now earlier than " + now.Add(-v.skew).UTC().Format(amzDateFormat) +
 				" (" + now.UTC().Format(amzDateFormat) + " - " + skewText(v.skew) + ".)"}
 	}
 	if t.After(now.Add(v.skew)) {
-		return &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
+		return nil, &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
 			Message: "Signature not yet current: " + amzDate + " is still later than " + now.Add(v.skew).UTC().Format(amzDateFormat) +
 				" (" + now.UTC().Format(amzDateFormat) + " + " + skewText(v.skew) + ".)"}
 	}
 	tok := r.Header.Get("X-Amz-Security-Token")
 	if cred.SessionToken != "" || tok != "" {
 		if subtle.ConstantTimeCompare([]byte(tok), []byte(cred.SessionToken)) != 1 {
-			return errUnrecognizedClient()
+			return nil, errUnrecognizedClient()
 		}
 	}
 
+	return &sigV4{cred: cred, signedHeaders: signedHeaders, signature: signature,
+		amzDate: amzDate, date: date, region: region, service: service}, nil
+}
+
+// verifySignature checks the signature of sig over the request and body.
+func (v *verifier) verifySignature(r *http.Request, rawPath string, body []byte, sig *sigV4) *apiError {
 	// The payload hash is the SHA-256 of the body; when the client also sent
 	// x-amz-content-sha256 it must agree (UNSIGNED-PAYLOAD is accepted only
 	// if the client chose it explicitly).
@@ -162,13 +187,13 @@ func (v *verifier) verify(r *http.Request, rawPath string, body []byte, now time
 		payloadHash = h
 	}
 
-	canon := canonicalRequest(r, rawPath, signedHeaders, payloadHash)
+	canon := canonicalRequest(r, rawPath, sig.signedHeaders, payloadHash)
 	creqHash := sha256.Sum256([]byte(canon))
-	scope := date + "/" + region + "/" + service + "/aws4_request"
-	sts := sigV4Algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(creqHash[:])
-	key := v.signingKey(cred.SecretAccessKey, date, region, service)
+	scope := sig.date + "/" + sig.region + "/" + sig.service + "/aws4_request"
+	sts := sigV4Algorithm + "\n" + sig.amzDate + "\n" + scope + "\n" + hex.EncodeToString(creqHash[:])
+	key := v.signingKey(sig.cred.SecretAccessKey, sig.date, sig.region, sig.service)
 	want := hex.EncodeToString(hmacSHA256(key, []byte(sts)))
-	if subtle.ConstantTimeCompare([]byte(want), []byte(signature)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(want), []byte(sig.signature)) != 1 {
 		return errBadSignature()
 	}
 	return nil

@@ -30,6 +30,10 @@ type Config struct {
 	// ClockSkew is how far X-Amz-Date may be from the server clock
 	// (default 5 minutes, as AWS).
 	ClockSkew time.Duration `yaml:"clockSkew"`
+	// BodyReadTimeout bounds reading a request body once its headers are in
+	// (default 30s; negative: none); a body that has not arrived gets a 408
+	// RequestTimeoutException.
+	BodyReadTimeout time.Duration `yaml:"bodyReadTimeout"`
 	// Models extends the built-in catalogue (an entry with a built-in ID
 	// replaces it).
 	Models []Model `yaml:"models"`
@@ -69,7 +73,7 @@ type FaultRule struct {
 	Model string `yaml:"model"`
 	// Fault is a marker name without brackets: throttle, throttle-stream,
 	// model-timeout, model-not-ready, unavailable, internal-error,
-	// model-stream-error, model-error, reset, truncate, slow.
+	// model-stream-error, model-error, reset, truncate, slow, stall, bad-crc.
 	Fault string `yaml:"fault"`
 	// Rate is the probability in [0,1].
 	Rate float64 `yaml:"rate"`

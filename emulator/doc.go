@@ -73,6 +73,9 @@
 //	[[quarry:model-error]]        424 ModelErrorException (originalStatusCode, resourceName)
 //	[[quarry:model-stream-error]] streams: modelStreamErrorException frame after 3 events (non-streaming: 424)
 //	[[quarry:reset]]              streams: TCP reset after 3 events; non-streaming: reset before any response
+//	[[quarry:stall]]              streams: silence after 3 events until the client gives up;
+//	                              non-streaming: no answer until the client gives up
+//	[[quarry:bad-crc]]            streams: after 3 events, a frame whose message CRC is wrong
 //	[[quarry:truncate]]           streams: the last frame is cut in half and the body ends;
 //	                              non-streaming: half the body under a full Content-Length, then a reset
 //	[[quarry:slow]]               300ms to first token and 30ms between events, each unless Config.Latency sets it

@@ -3,12 +3,14 @@ package emulator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,7 @@ const (
 	opUnknown               = "Unknown"
 	maxRequestBody          = 25_000_000 + 1<<20
 	defaultClockSkew        = 5 * time.Minute
+	defaultBodyReadTimeout  = 30 * time.Second
 	defaultAccessKeyID      = "test"
 	defaultSecretAccessKey  = "test"
 )
@@ -92,6 +95,9 @@ func (e *Emulator) Stats() Stats {
 
 // New validates cfg and returns an Emulator.
 func New(cfg Config) (*Emulator, error) {
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = defaultBodyReadTimeout
+	}
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = defaultClockSkew
 	}
@@ -164,8 +170,28 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(&apiError{Status: 404, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + path, Namespace: "com.amazon.coral.service"})
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	// Credentials are checked before the body is read, so that a client
+	// without them is refused at once; the signature, which covers the
+	// body, after.
+	var sig *sigV4
+	if !e.cfg.NoAuth {
+		var aerr *apiError
+		if sig, aerr = e.auth.verifyHeaders(r, time.Now()); aerr != nil {
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close") // do not wait for the unread body
+			}
+			c.fail(aerr)
+			return
+		}
+	}
+	body, err := e.readBody(w, r)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			c.fail(&apiError{Status: http.StatusRequestTimeout, Code: "RequestTimeoutException",
+				Message: "The request body did not arrive within the timeout.", Namespace: "com.amazon.coral.service"})
+			return
+		}
 		e.disconnects.Add(1)
 		return
 	}
@@ -174,8 +200,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.body = body
-	if !e.cfg.NoAuth {
-		if aerr := e.auth.verify(r, path, body, time.Now()); aerr != nil {
+	if sig != nil {
+		if aerr := e.auth.verifySignature(r, path, body, sig); aerr != nil {
 			c.fail(aerr)
 			return
 		}
@@ -194,6 +220,21 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case OpListInferenceProfiles:
 		e.serveListInferenceProfiles(c)
 	}
+}
+
+// readBody reads the request body within Config.BodyReadTimeout (when
+// served by net/http: a handler called directly has no deadline to set).
+func (e *Emulator) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	timed := r.ContentLength != 0 && e.cfg.BodyReadTimeout > 0 &&
+		rc.SetReadDeadline(time.Now().Add(e.cfg.BodyReadTimeout)) == nil
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if timed && err == nil {
+		// Lifted once the body is in: the server's background read of an
+		// idle connection would otherwise cancel a long stream.
+		rc.SetReadDeadline(time.Time{})
+	}
+	return body, err
 }
 
 // route maps the raw (still percent-encoded) path to an operation and its

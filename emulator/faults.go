@@ -27,12 +27,14 @@ const (
 	faultReset            = "reset"
 	faultTruncate         = "truncate"
 	faultSlow             = "slow"
+	faultStall            = "stall"
+	faultBadCRC           = "bad-crc"
 )
 
 var faultNames = map[string]bool{
 	faultThrottle: true, faultThrottleStream: true, faultModelTimeout: true, faultModelNotReady: true,
 	faultUnavailable: true, faultInternal: true, faultModelStreamError: true, faultModelError: true,
-	faultReset: true, faultTruncate: true, faultSlow: true,
+	faultReset: true, faultTruncate: true, faultSlow: true, faultStall: true, faultBadCRC: true,
 }
 
 // streamFaultAfter is how many events a stream sends before an in-stream
@@ -151,6 +153,12 @@ func (c *call) applyFaults(f faults, streaming bool, model *Model) bool {
 	}
 	if f.kind == faultReset && !streaming {
 		resetConn(c.w)
+		return false
+	}
+	if f.kind == faultStall && !streaming {
+		// Slower than any deadline: no answer until the client gives up.
+		<-c.r.Context().Done()
+		c.e.disconnects.Add(1)
 		return false
 	}
 	return true

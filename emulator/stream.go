@@ -58,7 +58,7 @@ func (c *call) startStream(seed uint64, extra map[string]string) *eventWriter {
 // cuts the last frame; other faults never reach a stream.
 func (ew *eventWriter) arm(kind string) {
 	switch kind {
-	case faultThrottleStream, faultModelStreamError, faultReset:
+	case faultThrottleStream, faultModelStreamError, faultReset, faultStall, faultBadCRC:
 		ew.fault, ew.after = kind, streamFaultAfter
 	case faultTruncate:
 		ew.fault = faultTruncate
@@ -201,6 +201,21 @@ func (ew *eventWriter) injectFault() error {
 		ew.exception("modelStreamErrorException", b)
 	case faultReset:
 		resetConn(ew.c.w)
+	case faultStall:
+		// The stream stays open and silent until the client gives up.
+		<-ew.c.r.Context().Done()
+		ew.c.e.disconnects.Add(1)
+		return errClientGone
+	case faultBadCRC:
+		b, err := ew.encode(eventstream.Message{Headers: eventstream.Headers{
+			{Name: ":event-type", Value: eventstream.StringValue("contentBlockDelta")},
+			{Name: ":message-type", Value: eventstream.StringValue("event")},
+		}, Payload: []byte(`{"contentBlockIndex":0,"delta":{"text":"x"}}`)})
+		if err != nil {
+			return err
+		}
+		b[len(b)-1] ^= 0xff // the message CRC no longer matches
+		ew.send(b)
 	default:
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quarry-dev/quarry/emulator"
+	"github.com/quarry-dev/quarry/internal/config"
 )
 
 // runEmulate runs the Bedrock Runtime emulator until ctx is canceled.
@@ -67,6 +68,9 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case cfg.NoAuth:
 		fmt.Fprintln(stdout, "authentication: off (--no-auth)")
+		if w := openWarning(srv.Addr().String()); w != "" {
+			fmt.Fprintln(stderr, w)
+		}
 	case len(cfg.Credentials) == 0:
 		fmt.Fprintln(stdout, "credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1")
 	default:
@@ -87,4 +91,14 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // one readable line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// openWarning is the warning for an emulator with authentication off that
+// listens on addr, or "" when addr is loopback only.
+func openWarning(addr string) string {
+	if config.IsLoopback(addr) {
+		return ""
+	}
+	return "quarry emulate: warning: authentication is off (--no-auth) and " + addr +
+		" is not a loopback address: anyone who can reach it can use it"
 }

@@ -129,3 +129,14 @@ func TestEmulateErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenWarning(t *testing.T) {
+	for addr, warn := range map[string]bool{
+		"127.0.0.1:4566": false, "[::1]:4566": false, "localhost:4566": false,
+		"0.0.0.0:4566": true, "[::]:4566": true, "192.168.1.7:4566": true, ":4566": true,
+	} {
+		if got := openWarning(addr); (got != "") != warn || (warn && !strings.Contains(got, addr)) {
+			t.Errorf("openWarning(%q) = %q, want a warning: %v", addr, got, warn)
+		}
+	}
+}

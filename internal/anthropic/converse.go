@@ -382,7 +382,7 @@ func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id stri
 	}
 	tr := &streamTranslator{id: id, model: c.req.Model}
 	ft := firstTokenOnce{e: c.entry}
-	for ok := true; ok; ok = s.Next() {
+	for ok := true; ok; ok = st.next(s) {
 		ev := s.Current()
 		if ev.Metadata != nil {
 			recordConverseUsage(c.entry, ev.Metadata.Usage)

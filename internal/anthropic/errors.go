@@ -2,11 +2,12 @@ package anthropic
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/quarry-dev/quarry/internal/reqbody"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -131,12 +132,12 @@ func Deny(w http.ResponseWriter, r *http.Request, presented bool) {
 	writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: errAuthentication, Msg: msg})
 }
 
-// bodyError is the answer for a body that could not be read.
-func bodyError(err error) *apiError {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: errTooLarge,
-			Msg: fmt.Sprintf("The request body is larger than the gateway's limit of %d bytes.", mbe.Limit)}
+// bodyError is the answer for a body the gateway refuses (reqbody.Read:
+// too large, late, not JSON, not UTF-8), with its status kept.
+func bodyError(e *reqbody.Error) *apiError {
+	if e.Status == http.StatusRequestEntityTooLarge {
+		return &apiError{Status: e.Status, Type: errTooLarge,
+			Msg: fmt.Sprintf("The request body is larger than the gateway's limit of %d bytes.", e.Limit)}
 	}
-	return invalid("The request body could not be read: %v", err)
+	return &apiError{Status: e.Status, Type: errInvalidRequest, Msg: e.Msg}
 }

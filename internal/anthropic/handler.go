@@ -9,10 +9,11 @@ package anthropic
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/quarry-dev/quarry/internal/reqbody"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -26,6 +27,8 @@ type Options struct {
 	// UpstreamTimeout bounds a non-streaming Bedrock call and the wait for a
 	// stream's first event. 0: 10 minutes.
 	UpstreamTimeout time.Duration
+	// StreamIdleTimeout bounds the gap between two stream events (0: none).
+	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for a model's limiter before a 429.
 	// 0: 2 seconds.
 	QueueTimeout time.Duration
@@ -80,9 +83,9 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 	setRequestID(w, r)
 	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
 	c := &call{w: w, r: r, ctx: ctx, entry: accesslog.From(ctx)}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeError(w, r, bodyError(err))
+	body, rerr := reqbody.Read(r)
+	if rerr != nil {
+		writeError(w, r, bodyError(rerr))
 		return nil
 	}
 	req, aerr := decodeRequest(body, countOnly)

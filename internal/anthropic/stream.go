@@ -67,20 +67,21 @@ type upstreamStream interface {
 // streamStart is a Bedrock stream being started (openStream).
 type streamStart struct {
 	cancel context.CancelFunc
-	timer  *upstream.FirstEventTimer
+	timer  *upstream.StreamTimer
 	stop   func() bool // ends the watch that closes the stream on cancel
 }
 
 // openStream opens a Bedrock stream with open and waits for its first
 // event. Until that event a failure is an ordinary error answer with its
 // status (and nil is returned); after it, only an error event.
-// UpstreamTimeout bounds only the wait for the first event; the stream runs
+// UpstreamTimeout bounds the wait for the first event and StreamIdleTimeout
+// the gap between two (a stall cancels the call); the stream runs
 // on the request's context, so a client that goes away cancels the
 // upstream call at once (the stream is closed even while Next is blocked).
 // The caller must call st.close.
 func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context) (S, error)) (S, *streamStart, *sseWriter) {
 	ctx, cancel := context.WithCancel(c.ctx)
-	st := &streamStart{cancel: cancel, timer: upstream.StartFirstEventTimer(h.opts.UpstreamTimeout, cancel), stop: func() bool { return true }}
+	st := &streamStart{cancel: cancel, timer: upstream.StartStreamTimer(h.opts.UpstreamTimeout, h.opts.StreamIdleTimeout, cancel), stop: func() bool { return true }}
 	s, err := open(ctx)
 	if err != nil {
 		st.fail(c, err)
@@ -91,7 +92,7 @@ func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context
 	st.cancel = func() { prev(); st.stop(); s.Close() }
 	c.entry.SetUpstreamRequestID(s.RequestID())
 	ok := s.Next()
-	if !ok || st.timer.Stop() {
+	if !ok || st.timer.Event() {
 		err := s.Err()
 		switch {
 		case ok:
@@ -103,6 +104,15 @@ func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context
 		return s, st, nil
 	}
 	return s, st, newSSEWriter(c.w, s.RequestID())
+}
+
+// next advances s, restarting the idle bound on each event.
+func (st *streamStart) next(s upstreamStream) bool {
+	if !s.Next() {
+		return false
+	}
+	st.timer.Event()
+	return true
 }
 
 // fail answers a failure before the first event.
@@ -117,9 +127,15 @@ func (st *streamStart) fail(c *call, err error) {
 // end finishes a stream that has started: an error event for a Bedrock
 // failure (unless the client is gone).
 func (st *streamStart) end(c *call, sse *sseWriter, err error) {
+	if err == nil && st.timer.Stop() {
+		// The timer closed a stalled stream, which ended Next without an
+		// error of its own.
+		err = context.Canceled
+	}
 	if err == nil {
 		return
 	}
+	err = st.timer.Err(err)
 	if c.r.Context().Err() != nil {
 		c.entry.SetError("canceled")
 		return
@@ -143,7 +159,7 @@ func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 	var a nativeAnswer
 	defer func() { recordUsage(c.entry, a.usage) }()
 	ft := firstTokenOnce{e: c.entry}
-	for ok := true; ok; ok = s.Next() {
+	for ok := true; ok; ok = st.next(s) {
 		chunk := s.Current()
 		typ := eventType(chunk)
 		switch typ {

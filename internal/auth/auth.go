@@ -15,7 +15,9 @@ type Keys []config.APIKey
 
 // Presented returns the key a request carries: "Authorization: Bearer K"
 // (OpenAI clients), "Authorization: ApiKey K" (Elasticsearch clients),
-// or "x-api-key: K"; and whether it carried one.
+// or "x-api-key: K"; and whether it carried one. An Authorization header
+// of another scheme (Basic, from a proxy or a browser) does not hide an
+// x-api-key beside it.
 func Presented(r *http.Request) (string, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, key, ok := strings.Cut(h, " ")
@@ -23,7 +25,6 @@ func Presented(r *http.Request) (string, bool) {
 			key = strings.TrimSpace(key)
 			return key, key != ""
 		}
-		return "", false
 	}
 	if k := r.Header.Get("X-Api-Key"); k != "" {
 		return k, true
@@ -58,6 +59,11 @@ func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, presented := k.Check(r); !ok {
+			if r.ContentLength != 0 {
+				// Else the server would wait for the unread body, to
+				// reuse the connection, before sending the refusal.
+				w.Header().Set("Connection", "close")
+			}
 			deny(w, r, presented)
 			return
 		}

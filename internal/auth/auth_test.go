@@ -24,21 +24,28 @@ func TestRequire(t *testing.T) {
 	for _, c := range []struct {
 		name, header, value string
 		ok, presented       bool
+		xAPIKey             string // sent as well, when set
 	}{
-		{"bearer plain", "Authorization", "Bearer plain-key-1", true, true},
-		{"bearer hashed", "Authorization", "bearer hashed-key-2", true, true},
-		{"elasticsearch ApiKey", "Authorization", "ApiKey plain-key-1", true, true},
-		{"x-api-key", "X-Api-Key", "hashed-key-2", true, true},
-		{"the hash itself is not a key", "Authorization", "Bearer " + config.HashAPIKey("hashed-key-2"), false, true},
-		{"wrong key", "Authorization", "Bearer plain-key-2", false, true},
-		{"other scheme", "Authorization", "Basic cGxhaW4ta2V5LTE6", false, false},
-		{"empty bearer", "Authorization", "Bearer ", false, false},
-		{"missing", "", "", false, false},
+		{"x-api-key beside a Basic Authorization", "Authorization", "Basic dXNlcjpwYXNz", true, true, "plain-key-1"},
+		{"wrong x-api-key beside a Basic Authorization", "Authorization", "Basic dXNlcjpwYXNz", false, true, "plain-key-9"},
+		{"a Bearer key wins over x-api-key", "Authorization", "Bearer plain-key-9", false, true, "plain-key-1"},
+		{"bearer plain", "Authorization", "Bearer plain-key-1", true, true, ""},
+		{"bearer hashed", "Authorization", "bearer hashed-key-2", true, true, ""},
+		{"elasticsearch ApiKey", "Authorization", "ApiKey plain-key-1", true, true, ""},
+		{"x-api-key", "X-Api-Key", "hashed-key-2", true, true, ""},
+		{"the hash itself is not a key", "Authorization", "Bearer " + config.HashAPIKey("hashed-key-2"), false, true, ""},
+		{"wrong key", "Authorization", "Bearer plain-key-2", false, true, ""},
+		{"other scheme", "Authorization", "Basic cGxhaW4ta2V5LTE6", false, false, ""},
+		{"empty bearer", "Authorization", "Bearer ", false, false, ""},
+		{"missing", "", "", false, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
 			if c.header != "" {
 				r.Header.Set(c.header, c.value)
+			}
+			if c.xAPIKey != "" {
+				r.Header.Set("X-Api-Key", c.xAPIKey)
 			}
 			var denied, presented bool
 			h := k.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),

@@ -42,6 +42,10 @@ type Config struct {
 	Store Store
 }
 
+// DefaultMaxEmbeddingInputs is OpenAI's limit of inputs per embeddings
+// request.
+const DefaultMaxEmbeddingInputs = 2048
+
 // Emulator configures the in-process Bedrock emulator.
 type Emulator struct {
 	Enabled bool
@@ -63,11 +67,21 @@ type Server struct {
 	MaxRequestBytes int64
 	// ReadHeaderTimeout bounds reading request headers. Default 10s.
 	ReadHeaderTimeout time.Duration
+	// BodyReadTimeout bounds reading a request body once its headers are
+	// in: a body that has not arrived by then gets a 408. Default 30s.
+	BodyReadTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections. Default 120s.
 	IdleTimeout time.Duration
 	// UpstreamTimeout bounds one non-streaming Bedrock call, and the wait for a
 	// stream's first event. Default 10m.
 	UpstreamTimeout time.Duration
+	// StreamIdleTimeout bounds the gap between two upstream stream events
+	// after the first: a stream that stalls longer is cancelled and the
+	// client gets the surface's stream error. Default 60s.
+	StreamIdleTimeout time.Duration
+	// MaxEmbeddingInputs caps the inputs of one embeddings request (OpenAI's
+	// limit, 2048, by default); larger requests get a 400 naming it.
+	MaxEmbeddingInputs int
 	// QueueTimeout is how long a request may wait for a model's limiter
 	// (requests_per_min_limit, max_concurrent_invocations) before a 429.
 	// Default 2s.
@@ -330,7 +344,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 			}
 		}
 	}
-	if len(cfg.Server.APIKeys) == 0 && !isLoopback(cfg.Server.Address) {
+	if len(cfg.Server.APIKeys) == 0 && !IsLoopback(cfg.Server.Address) {
 		d.problem(fields["server"], "server.api_keys", fmt.Sprintf("required when server.address (%s) is not a loopback address", cfg.Server.Address))
 	}
 }
@@ -360,23 +374,26 @@ func (d *decoder) emulator(n *yaml.Node, e *Emulator) {
 
 func (d *decoder) server(n *yaml.Node, s *Server) {
 	*s = Server{
-		Address:           "127.0.0.1:8080",
-		MaxRequestBytes:   32 << 20,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		UpstreamTimeout:   10 * time.Minute,
-		QueueTimeout:      2 * time.Second,
-		ShutdownTimeout:   30 * time.Second,
-		LogLevel:          "info",
-		LogFormat:         "json",
-		Media:             Media{MaxBytes: DefaultMediaMaxBytes, Timeout: DefaultMediaTimeout, MaxRedirects: DefaultMediaMaxRedirects},
+		Address:            "127.0.0.1:8080",
+		MaxRequestBytes:    32 << 20,
+		ReadHeaderTimeout:  10 * time.Second,
+		BodyReadTimeout:    30 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		UpstreamTimeout:    10 * time.Minute,
+		StreamIdleTimeout:  60 * time.Second,
+		MaxEmbeddingInputs: DefaultMaxEmbeddingInputs,
+		QueueTimeout:       2 * time.Second,
+		ShutdownTimeout:    30 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		Media:              Media{MaxBytes: DefaultMediaMaxBytes, Timeout: DefaultMediaTimeout, MaxRedirects: DefaultMediaMaxRedirects},
 	}
 	if n == nil {
 		return
 	}
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
-		"bedrock_endpoint_url", "media")
+		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -413,11 +430,17 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	for key, dst := range map[string]*time.Duration{
 		"read_header_timeout": &s.ReadHeaderTimeout, "idle_timeout": &s.IdleTimeout,
 		"upstream_timeout": &s.UpstreamTimeout, "queue_timeout": &s.QueueTimeout, "shutdown_timeout": &s.ShutdownTimeout,
+		"body_read_timeout": &s.BodyReadTimeout, "stream_idle_timeout": &s.StreamIdleTimeout,
 	} {
 		if v, ok := f[key]; ok {
 			if t, ok := d.duration(v, "server."+key); ok {
 				*dst = t
 			}
+		}
+	}
+	if v, ok := f["max_embedding_inputs"]; ok {
+		if n, ok := d.integer(v, "server.max_embedding_inputs", 1, 1<<20); ok {
+			s.MaxEmbeddingInputs = int(n)
 		}
 	}
 	if v, ok := f["log_level"]; ok {
@@ -442,7 +465,7 @@ func (c *Config) SetAddress(addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("config: --addr %q must be host:port", addr)
 	}
-	if len(c.Server.APIKeys) == 0 && !isLoopback(addr) {
+	if len(c.Server.APIKeys) == 0 && !IsLoopback(addr) {
 		return fmt.Errorf("config: --addr %s is not a loopback address: server.api_keys in %s is required to listen on it", addr, c.Path)
 	}
 	c.Server.Address = addr
@@ -466,7 +489,8 @@ func parseAPIKey(raw string) (APIKey, error) {
 	return k, nil
 }
 
-func isLoopback(addr string) bool {
+// IsLoopback reports whether addr (host:port) listens on loopback only.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

@@ -123,6 +123,12 @@ func readDotenv(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
+	return parseDotenv(path, data)
+}
+
+// parseDotenv parses the contents of a .env file read from path. Its
+// errors name the line, never its contents (a value may be a secret).
+func parseDotenv(path string, data []byte) (map[string]string, error) {
 	m := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {

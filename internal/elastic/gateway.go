@@ -53,10 +53,11 @@ func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog
 		return nil, fmt.Errorf("inference endpoint store (%s): %w", backend, err)
 	}
 	opts := Options{
-		Logger:          log,
-		BedrockEndpoint: BedrockEndpoint(cfg, emulatorURL),
-		QueueTimeout:    cfg.Server.QueueTimeout,
-		UserAgent:       "quarry-gateway",
+		Logger:            log,
+		BedrockEndpoint:   BedrockEndpoint(cfg, emulatorURL),
+		QueueTimeout:      cfg.Server.QueueTimeout,
+		StreamIdleTimeout: cfg.Server.StreamIdleTimeout,
+		UserAgent:         "quarry-gateway",
 	}
 	if sc.PostgresDSN != "" {
 		opts.Refresh = replicaRefresh

@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/store"
 )
 
@@ -46,6 +46,8 @@ type Options struct {
 	BedrockEndpoint string
 	// HTTPClient is shared by the endpoints' clients; nil builds one.
 	HTTPClient *http.Client
+	// StreamIdleTimeout bounds the gap between stream events (0: none).
+	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for an endpoint's limiter before a 429.
 	// Default 2s.
 	QueueTimeout time.Duration
@@ -394,15 +396,14 @@ func splitPath(p string) []string {
 	return out
 }
 
-// readBody reads the request body, mapping an oversized one to 413.
+// readBody reads the request body (reqbody.Read: 408, 413, 415, UTF-8).
 func readBody(r *http.Request) ([]byte, *Error) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, statusErr(http.StatusRequestEntityTooLarge, "Request content length exceeds the limit of [%d] bytes", mbe.Limit)
+	b, rerr := reqbody.Read(r)
+	if rerr != nil {
+		if rerr.Status == http.StatusRequestEntityTooLarge {
+			return nil, statusErr(rerr.Status, "Request content length exceeds the limit of [%d] bytes", rerr.Limit)
 		}
-		return nil, badRequest("Failed to read the request body")
+		return nil, statusErr(rerr.Status, "%s", rerr.Msg)
 	}
 	return b, nil
 }

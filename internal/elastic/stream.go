@@ -84,7 +84,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id str
 // The returned cancel ends the stream's context.
 func (h *Handler) openStream(ctx context.Context, ep *endpoint, req *bedrock.ConverseRequest, timeout time.Duration) (*bedrock.ConverseStream, *upstream.FirstEventTimer, context.CancelFunc, error) {
 	sctx, cancel := context.WithCancel(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout))
-	ft := upstream.StartFirstEventTimer(timeout, cancel)
+	ft := upstream.StartStreamTimer(timeout, h.opts.StreamIdleTimeout, cancel)
 	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req)
 	if err != nil {
 		ft.Stop()
@@ -103,15 +103,12 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		return
 	}
 	defer cancel()
+	defer ft.Stop()
 	defer st.Close()
 	log.SetUpstreamRequestID(st.RequestID())
 	out := startSSE(w)
-	first := true
 	for st.Next() {
-		if first {
-			ft.Stop()
-			first = false
-		}
+		ft.Event()
 		ev := st.Current()
 		switch {
 		case ev.ContentBlockDelta != nil && ev.ContentBlockDelta.Delta.Text != "":
@@ -171,16 +168,13 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 		return
 	}
 	defer cancel()
+	defer ft.Stop()
 	defer st.Close()
 	log.SetUpstreamRequestID(st.RequestID())
 	out := startSSE(w)
 	ch := newChunker(id, ep.s.Model)
-	first := true
 	for st.Next() {
-		if first {
-			ft.Stop()
-			first = false
-		}
+		ft.Event()
 		ev := st.Current()
 		if ev.ContentBlockDelta != nil {
 			log.FirstToken()

@@ -189,7 +189,7 @@ func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
 	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) {
 	entry := accesslog.From(ctx)
-	stream, cancel, ok := startStream(ctx, w, r, m, creq, h.opts.UpstreamTimeout)
+	stream, cancel, ok := h.startStream(ctx, w, r, m, creq)
 	if !ok {
 		return
 	}

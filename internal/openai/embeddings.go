@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -30,9 +32,28 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
+	n := 0
+	for _, c := range plan.Calls {
+		n += c.Count
+	}
+	if n > h.opts.MaxEmbeddingInputs {
+		writeAPIError(w, r, invalid("input", "'input' has %d items; the limit is %d per request (server.max_embedding_inputs).", n, h.opts.MaxEmbeddingInputs))
+		return
+	}
 	// The request context: a client that goes away cancels every call.
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	// UpstreamTimeout bounds the whole fan-out, whose rate-limit tokens are
+	// all reserved before the first call: a request the model's
+	// requests_per_min_limit cannot serve in time is a 429 before any call,
+	// never one that fails half way and discards what it paid for.
+	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
+	defer cancel()
+	ctx, release, err := m.Client.Reserve(ctx, len(plan.Calls))
+	if err != nil {
+		writeFailure(w, r, err)
+		return
+	}
 	results, err := h.runEmbedCalls(ctx, m, plan.Calls)
+	release()
 	log := accesslog.From(r.Context())
 	if ids := requestIDs(results); ids != "" {
 		log.SetUpstreamRequestID(ids)
@@ -45,10 +66,6 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		}
 		writeFailure(w, r, err)
 		return
-	}
-	n := 0
-	for _, c := range plan.Calls {
-		n += c.Count
 	}
 	vectors := make([][]float64, n)
 	tokens := 0
@@ -82,6 +99,7 @@ func (h *Handler) runEmbedCalls(ctx context.Context, m *upstream.Model, calls []
 
 	results := make([]embedResult, len(calls))
 	var (
+		paid     atomic.Bool // a call has succeeded: its result is worth keeping
 		once     sync.Once
 		firstErr error
 		wg       sync.WaitGroup
@@ -90,7 +108,10 @@ func (h *Handler) runEmbedCalls(ctx context.Context, m *upstream.Model, calls []
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				res, err := h.embedCall(ctx, m, calls[i])
+				res, err := h.embedCall(ctx, m, calls[i], &paid)
+				if err == nil {
+					paid.Store(true)
+				}
 				results[i] = res
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
@@ -114,10 +135,32 @@ feed:
 	return results, firstErr
 }
 
-// embedCall makes one Bedrock call.
-func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
-	defer cancel()
+// embedCall makes one Bedrock call. When Bedrock throttles it (after the
+// client's own retries) once other calls of the request have succeeded, it
+// is tried again until the request's deadline, so that one throttled batch
+// does not discard results already paid for; with nothing paid for yet,
+// the throttling is the request's answer (a 429 the client may retry).
+func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall, paid *atomic.Bool) (embedResult, error) {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		res, err := h.embedCallOnce(ctx, m, call)
+		if err == nil || !errors.Is(err, bedrock.ErrThrottling) || !paid.Load() {
+			return res, err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return res, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		}
+	}
+}
+
+// embedCallOnce makes one Bedrock call.
+func (h *Handler) embedCallOnce(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
 	var (
 		titan  *bedrock.TitanEmbedResponse
 		cohere *bedrock.CohereEmbedResponse

@@ -9,13 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -25,9 +25,15 @@ type Options struct {
 	// UpstreamTimeout bounds a non-streaming Bedrock call and the wait for a
 	// stream's first event. 0: 10 minutes.
 	UpstreamTimeout time.Duration
+	// StreamIdleTimeout bounds the wait between two events of a stream
+	// once it has started. 0: 60 seconds; negative: no bound.
+	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for a model's limiter before a 429.
 	// 0: 2 seconds.
 	QueueTimeout time.Duration
+	// MaxEmbeddingInputs caps the inputs of one embeddings request.
+	// 0: 2048 (OpenAI's limit).
+	MaxEmbeddingInputs int
 	// Media controls how the gateway fetches http(s) media URLs in requests.
 	Media MediaOptions
 }
@@ -67,6 +73,12 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	}
 	if opts.UpstreamTimeout <= 0 {
 		opts.UpstreamTimeout = 10 * time.Minute
+	}
+	if opts.MaxEmbeddingInputs <= 0 {
+		opts.MaxEmbeddingInputs = config.DefaultMaxEmbeddingInputs
+	}
+	if opts.StreamIdleTimeout == 0 {
+		opts.StreamIdleTimeout = time.Minute
 	}
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
@@ -184,14 +196,9 @@ func decodeBody(r *http.Request, dst any) *apiError {
 
 // readBody reads a request body that must not be empty (see decodeBody).
 func readBody(r *http.Request) ([]byte, *apiError) {
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
-				Msg: fmt.Sprintf("The request body is larger than the gateway's limit of %d bytes.", mbe.Limit)}
-		}
-		return nil, invalid("", "The request body could not be read: %v", err)
+	data, rerr := reqbody.Read(r)
+	if rerr != nil {
+		return nil, &apiError{Status: rerr.Status, Type: "invalid_request_error", Param: rerr.Param, Msg: rerr.Msg}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, invalid("", "The request body is empty; send a JSON object.")

@@ -157,7 +157,42 @@ func forbiddenAddr(a netip.Addr) bool {
 			return true
 		}
 	}
+	for _, v4 := range embeddedIPv4(a) {
+		if forbiddenAddr(v4) {
+			return true
+		}
+	}
 	return a.Is4() && a.As4() == [4]byte{255, 255, 255, 255}
+}
+
+// Prefixes of IPv6 forms that carry an IPv4 address (RFC 4291, 3056, 4380,
+// 6052): a packet to them can end up at that IPv4 address.
+var (
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+	ipv4Translated = netip.MustParsePrefix("::ffff:0:0:0/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	teredo         = netip.MustParsePrefix("2001::/32")
+)
+
+// embeddedIPv4 returns the IPv4 addresses an IPv6 address embeds (none for
+// an IPv4 one; ::ffff:a.b.c.d was unmapped already).
+func embeddedIPv4(a netip.Addr) []netip.Addr {
+	if !a.Is6() {
+		return nil
+	}
+	b := a.As16()
+	last := netip.AddrFrom4([4]byte(b[12:16]))
+	switch {
+	case ipv4Compatible.Contains(a), ipv4Translated.Contains(a):
+		return []netip.Addr{last}
+	case sixToFour.Contains(a):
+		return []netip.Addr{netip.AddrFrom4([4]byte(b[2:6]))}
+	case teredo.Contains(a):
+		// The Teredo server, and the client's address stored inverted.
+		client := [4]byte{^b[12], ^b[13], ^b[14], ^b[15]}
+		return []netip.Addr{netip.AddrFrom4([4]byte(b[4:8])), netip.AddrFrom4(client)}
+	}
+	return nil
 }
 
 // checkRedirect bounds redirects and keeps them on http(s); the target's

@@ -30,6 +30,16 @@ func TestForbiddenAddr(t *testing.T) {
 		{"0.0.0.0", true}, {"::", true}, {"224.0.0.1", true}, {"ff02::1", true}, {"255.255.255.255", true},
 		{"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true}, {"64:ff9b::a00:1", true},
 		{"8.8.8.8", false}, {"1.1.1.1", false}, {"2606:4700:4700::1111", false}, {"93.184.216.34", false},
+		// IPv6 forms embedding a forbidden IPv4 address.
+		{"::127.0.0.1", true}, {"::a9fe:a9fe", true}, {"::10.0.0.1", true}, // IPv4-compatible ::/96
+		{"::ffff:0:a9fe:a9fe", true}, {"::ffff:0:7f00:1", true}, // IPv4-translated (SIIT)
+		{"2002:7f00:1::", true}, {"2002:a9fe:a9fe::1", true}, {"2002:c0a8:101::", true}, // 6to4
+		{"64:ff9b::7f00:1", true}, {"64:ff9b:1::a9fe:a9fe", true}, // NAT64
+		{"2001:0:7f00:1::", true},            // Teredo, server 127.0.0.1
+		{"2001:0:808:808::5601:5efe", true},  // Teredo, client ~(56.01.5e.fe) = 169.254.161.1
+		{"2001:0:808:808::f7f7:f7f7", false}, // Teredo, public server and client 8.8.8.8
+		{"2002:808:808::1", false},           // 6to4 of a public address
+		{"::ffff:8.8.8.8", false}, {"::8.8.8.8", false},
 	} {
 		if got := forbiddenAddr(netip.MustParseAddr(c.addr)); got != c.forbidden {
 			t.Errorf("forbiddenAddr(%s) = %v; want %v", c.addr, got, c.forbidden)

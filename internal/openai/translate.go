@@ -178,24 +178,55 @@ func (c *chatConverter) signedToolTurn() bool {
 	return false
 }
 
+// Stream is a ConverseStream whose waits are bounded: for the first event
+// by server.upstream_timeout, then between two events by
+// server.stream_idle_timeout (a stall cancels the call).
+type Stream struct {
+	*bedrock.ConverseStream
+	timer *upstream.StreamTimer
+}
+
+// Next advances the stream, restarting the idle bound on each event.
+func (s *Stream) Next() bool {
+	if !s.ConverseStream.Next() {
+		return false
+	}
+	s.timer.Event()
+	return true
+}
+
+// Err is the stream's error; a stall the timer cut is a timeout (504).
+func (s *Stream) Err() error {
+	err := s.ConverseStream.Err()
+	if err == nil && s.timer.Stop() {
+		// The timer closed a stalled stream, which ended Next without an
+		// error of its own.
+		err = context.Canceled
+	}
+	if err != nil {
+		err = s.timer.Err(err)
+	}
+	return err
+}
+
 // StartStream calls ConverseStream and waits for Bedrock's first event (see
 // startStream).
 func (h *Handler) StartStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	req *bedrock.ConverseRequest) (s *bedrock.ConverseStream, stop func(), ok bool) {
-	return startStream(ctx, w, r, m, req, h.opts.UpstreamTimeout)
+	req *bedrock.ConverseRequest) (s *Stream, stop func(), ok bool) {
+	return h.startStream(ctx, w, r, m, req)
 }
 
-// startStream calls ConverseStream and waits for the first event, timeout
-// bounding that wait only. Until then a failure is an ordinary error with
-// its status, answered here (ok false). Otherwise the first event is
-// current and x-amzn-requestid is set; stop ends the call and frees the
-// connection, and the stream also closes as soon as ctx is done (the
-// client is gone), even while Next is blocked reading from Bedrock.
-func startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	creq *bedrock.ConverseRequest, timeout time.Duration) (s *bedrock.ConverseStream, stop func(), ok bool) {
+// startStream calls ConverseStream and waits for the first event. Until
+// then a failure is an ordinary error with its status, answered here (ok
+// false). Otherwise the first event is current and x-amzn-requestid is set;
+// stop ends the call and frees the connection, and the stream also closes
+// as soon as ctx is done (the client is gone), even while Next is blocked
+// reading from Bedrock.
+func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest) (s *Stream, stop func(), ok bool) {
 	sctx, cancel := context.WithCancel(ctx)
-	timer := upstream.StartFirstEventTimer(timeout, cancel)
-	fail := func(err error) (*bedrock.ConverseStream, func(), bool) {
+	timer := upstream.StartStreamTimer(h.opts.UpstreamTimeout, h.opts.StreamIdleTimeout, cancel)
+	fail := func(err error) (*Stream, func(), bool) {
 		timer.Stop()
 		if r.Context().Err() == nil {
 			err = timer.Err(err)
@@ -209,7 +240,7 @@ func startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m 
 		return fail(err)
 	}
 	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
-	stop = func() { cancel(); stopWatch(); stream.Close() }
+	stop = func() { timer.Stop(); cancel(); stopWatch(); stream.Close() }
 	accesslog.From(ctx).SetUpstreamRequestID(stream.RequestID())
 	if !stream.Next() {
 		err := stream.Err()
@@ -219,12 +250,12 @@ func startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m 
 		stop()
 		return fail(err)
 	}
-	if timer.Stop() {
+	if timer.Event() {
 		stop()
 		return fail(context.DeadlineExceeded)
 	}
 	if id := stream.RequestID(); id != "" {
 		w.Header().Set("x-amzn-requestid", id)
 	}
-	return stream, stop, true
+	return &Stream{ConverseStream: stream, timer: timer}, stop, true
 }

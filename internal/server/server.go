@@ -24,6 +24,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/elastic"
 	"github.com/quarry-dev/quarry/internal/metrics"
 	"github.com/quarry-dev/quarry/internal/openai"
+	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
@@ -69,7 +70,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
-	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport}
+	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {
@@ -111,15 +112,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		mopts = *opts.Media
 	}
 	s.openaiAP = openai.NewHandler(reg, openai.Options{
-		Logger:          log,
-		UpstreamTimeout: cfg.Server.UpstreamTimeout,
-		QueueTimeout:    cfg.Server.QueueTimeout,
-		Media:           mopts,
+		Logger:             log,
+		UpstreamTimeout:    cfg.Server.UpstreamTimeout,
+		StreamIdleTimeout:  cfg.Server.StreamIdleTimeout,
+		MaxEmbeddingInputs: cfg.Server.MaxEmbeddingInputs,
+		QueueTimeout:       cfg.Server.QueueTimeout,
+		Media:              mopts,
 	})
 	s.anthropicAP = anthropic.NewHandler(reg, anthropic.Options{
-		Logger:          log,
-		UpstreamTimeout: cfg.Server.UpstreamTimeout,
-		QueueTimeout:    cfg.Server.QueueTimeout,
+		Logger:            log,
+		UpstreamTimeout:   cfg.Server.UpstreamTimeout,
+		StreamIdleTimeout: cfg.Server.StreamIdleTimeout,
+		QueueTimeout:      cfg.Server.QueueTimeout,
 	})
 	// The Elasticsearch inference API and its store.
 	emuURL := ""
@@ -177,26 +181,17 @@ func (s *Server) routes() http.Handler {
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
 			"type":    "invalid_request_error", "param": nil, "code": "unknown_url"}})
 	})
-	limit := s.cfg.Server.MaxRequestBytes
+	limit, bodyTimeout := s.cfg.Server.MaxRequestBytes, s.cfg.Server.BodyReadTimeout
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			// Refuse at once rather than after reading the body; the
-			// surfaces turn this error into a 413 in their own format.
-			r.Body = tooLarge{limit}
-		} else {
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-		}
+		// The surfaces turn the body's errors into 413 and 408 in their
+		// own format (reqbody.Read); nothing reads the body before the
+		// API key is checked.
+		reqbody.Guard(w, r, limit, bodyTimeout)
 		mux.ServeHTTP(w, r)
 	})
 	h = recoverPanics(s.log, h)
 	return accesslog.Middleware(s.log, h, s.metrics.Observe)
 }
-
-// tooLarge is the body of a request whose declared length is over the limit.
-type tooLarge struct{ limit int64 }
-
-func (t tooLarge) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Limit: t.limit} }
-func (t tooLarge) Close() error             { return nil }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.
 func denyOpenAI(w http.ResponseWriter, r *http.Request, presented bool) {

@@ -7,38 +7,82 @@ import (
 	"time"
 )
 
-// FirstEventTimer bounds the wait for a stream's first event: a stream may
-// rightly last minutes, but a model that has not started answering within
-// the timeout has timed out. Both API surfaces use it.
-type FirstEventTimer struct {
-	t     *time.Timer
-	fired atomic.Bool
+// StreamTimer bounds the waits of a stream: for its first event (a stream
+// may rightly last minutes, but a model that has not started answering
+// within the timeout has timed out), then between two events (a stream
+// that stalls mid-answer). When a bound passes it cancels the stream's
+// context. Every API surface uses it.
+type StreamTimer struct {
+	t       *time.Timer
+	idle    time.Duration
+	started atomic.Bool // the first event arrived
+	fired   atomic.Bool
+	// firedIdle records which bound fired (read only once fired).
+	firedIdle atomic.Bool
 }
 
-// StartFirstEventTimer calls cancel if d passes before Stop (d <= 0: never).
-func StartFirstEventTimer(d time.Duration, cancel context.CancelFunc) *FirstEventTimer {
-	ft := &FirstEventTimer{}
-	if d > 0 {
-		ft.t = time.AfterFunc(d, func() { ft.fired.Store(true); cancel() })
-	}
-	return ft
+// FirstEventTimer is the StreamTimer of callers that bound only the first
+// event.
+type FirstEventTimer = StreamTimer
+
+// StartFirstEventTimer calls cancel if d passes before the first Event or
+// Stop (d <= 0: never).
+func StartFirstEventTimer(d time.Duration, cancel context.CancelFunc) *StreamTimer {
+	return StartStreamTimer(d, 0, cancel)
 }
 
-// Stop stops the timer once the first event has arrived (or the call
-// failed). It reports whether the timer had already fired, i.e. whether
-// the stream was cancelled for taking too long.
-func (ft *FirstEventTimer) Stop() (fired bool) {
-	if ft.t != nil {
-		ft.t.Stop()
+// StartStreamTimer calls cancel if first passes before the first Event, or
+// idle passes between two Events (each <= 0: no bound).
+func StartStreamTimer(first, idle time.Duration, cancel context.CancelFunc) *StreamTimer {
+	st := &StreamTimer{idle: idle}
+	fire := func() {
+		st.firedIdle.Store(st.started.Load())
+		st.fired.Store(true)
+		cancel()
 	}
-	return ft.fired.Load()
+	switch {
+	case first > 0:
+		st.t = time.AfterFunc(first, fire)
+	case idle > 0:
+		// No first-event bound: the timer waits, unarmed, for Event.
+		st.t = time.AfterFunc(time.Duration(1<<62), fire)
+	}
+	return st
+}
+
+// Event records that an event arrived: the idle bound starts again (or the
+// timer stops, when there is none). It reports whether a bound had
+// already passed, i.e. whether the stream was cancelled for taking too
+// long.
+func (st *StreamTimer) Event() (fired bool) {
+	st.started.Store(true)
+	if st.t != nil {
+		if st.idle > 0 {
+			st.t.Reset(st.idle)
+		} else {
+			st.t.Stop()
+		}
+	}
+	return st.fired.Load()
+}
+
+// Stop stops the timer (the first event arrived, the stream ended or the
+// call failed). It reports whether a bound had already passed.
+func (st *StreamTimer) Stop() (fired bool) {
+	if st.t != nil {
+		st.t.Stop()
+	}
+	return st.fired.Load()
 }
 
 // Err is err, or a timeout (context.DeadlineExceeded, which Classify maps
 // to 504) when the failure is the cancellation the timer caused.
-func (ft *FirstEventTimer) Err(err error) error {
-	if ft.fired.Load() {
-		return fmt.Errorf("waiting for the first event: %w", context.DeadlineExceeded)
+func (st *StreamTimer) Err(err error) error {
+	if !st.fired.Load() {
+		return err
 	}
-	return err
+	if st.firedIdle.Load() {
+		return fmt.Errorf("no stream event for %v: %w", st.idle, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("waiting for the first event: %w", context.DeadlineExceeded)
 }

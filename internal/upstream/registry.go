@@ -7,6 +7,7 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 
@@ -29,9 +30,13 @@ type Registry struct {
 
 // Options adjust how clients are built.
 type Options struct {
-	// EmulatorURL, when set, is the endpoint of models that name neither an
-	// endpoint_url nor credentials; they sign with the emulator's keys.
+	// EmulatorURL, when set (emulator: true), is the endpoint of every
+	// model without an endpoint_url, whatever credentials it names: they
+	// sign with the emulator's keys, so that adding keys to a quick-start
+	// model never silently sends it to AWS.
 	EmulatorURL string
+	// Logger receives one line per model saying where it goes; nil: none.
+	Logger *slog.Logger
 	// EmulatorAccessKeyID and EmulatorSecretAccessKey sign requests to the
 	// emulator (default test/test).
 	EmulatorAccessKeyID, EmulatorSecretAccessKey string
@@ -70,8 +75,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", m.Kind, m.Name, err)
 		}
+		if opts.Logger != nil && opts.EmulatorURL != "" {
+			if bc.Endpoint == opts.EmulatorURL {
+				msg := "model served by the built-in emulator"
+				if hasOwnCredentials(m.AWS) {
+					msg += "; its own credentials are ignored (emulator: true; set endpoint_url to reach AWS)"
+				}
+				opts.Logger.Info(msg, "model", m.Name)
+			} else {
+				opts.Logger.Info("model served by its endpoint_url, not the emulator", "model", m.Name)
+			}
+		}
 		bc.HTTPClient = httpc
 		bc.UserAgent = opts.UserAgent
+		bc.Logger = opts.Logger
 		client, err := bedrock.New(ctx, bc)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", m.Kind, m.Name, err)
@@ -88,7 +105,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 }
 
 // ClientConfig maps a model's AWS params to a bedrock.Config; models with no
-// endpoint and no credentials of their own go to the emulator when one runs.
+// endpoint_url go to the emulator when one runs, whatever their credentials.
 func ClientConfig(a config.AWS, opts Options) (bedrock.Config, error) {
 	bc := bedrock.Config{
 		Region:            a.Region,
@@ -103,9 +120,9 @@ func ClientConfig(a config.AWS, opts Options) (bedrock.Config, error) {
 		MaxConcurrent:     a.MaxConcurrent,
 		RequestsPerMinute: a.RequestsPerMinute,
 	}
-	ownCreds := bc.AccessKeyID != "" || bc.Profile != "" || bc.RoleARN != "" || bc.APIKey != ""
-	if opts.EmulatorURL != "" && bc.Endpoint == "" && !ownCreds {
+	if opts.EmulatorURL != "" && bc.Endpoint == "" {
 		bc.Endpoint = opts.EmulatorURL
+		bc.Profile, bc.RoleARN, bc.ExternalID, bc.APIKey, bc.SessionToken = "", "", "", "", ""
 		bc.AccessKeyID, bc.SecretAccessKey = opts.EmulatorAccessKeyID, opts.EmulatorSecretAccessKey
 		if bc.AccessKeyID == "" {
 			bc.AccessKeyID, bc.SecretAccessKey = "test", "test"
@@ -123,3 +140,8 @@ func (r *Registry) Lookup(name string) (*Model, bool) {
 // Models lists every served model: chat first, then embeddings, images and rerank,
 // each in config order.
 func (r *Registry) Models() []*Model { return r.list }
+
+// hasOwnCredentials reports whether a model names credentials of its own.
+func hasOwnCredentials(a config.AWS) bool {
+	return a.AccessKeyID.Reveal() != "" || a.Profile != "" || a.RoleARN != "" || a.APIKey.Reveal() != ""
+}

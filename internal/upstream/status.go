@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -20,6 +21,29 @@ type Failure struct {
 	Message    string
 	RetryAfter time.Duration
 	RequestID  string // Bedrock's x-amzn-RequestId, when known
+}
+
+// unknownCode is what package bedrock names an error response that carried
+// no Bedrock error code: typically a proxy's or load balancer's HTML page.
+const unknownCode = "UnknownError"
+
+// notBedrock is the Failure of an error response that did not come from
+// Bedrock itself: its body (HTML, say) is never shown, only its status,
+// which keeps its meaning for the client (429, 503 and 504 as such, with
+// a retry hint for the first two; anything else a 502).
+func notBedrock(be *bedrock.Error) Failure {
+	f := Failure{Status: http.StatusBadGateway, Kind: "upstream_error", RequestID: be.RequestID,
+		Message: fmt.Sprintf("Bedrock's endpoint answered HTTP %d %s with a body that is not a Bedrock error (a proxy or load balancer in between?)",
+			be.StatusCode, http.StatusText(be.StatusCode))}
+	switch be.StatusCode {
+	case http.StatusTooManyRequests:
+		f.Status, f.Kind, f.RetryAfter = http.StatusTooManyRequests, "rate_limit", time.Second
+	case http.StatusServiceUnavailable:
+		f.Status, f.Kind, f.RetryAfter = http.StatusServiceUnavailable, "upstream_unavailable", 5*time.Second
+	case http.StatusGatewayTimeout:
+		f.Status, f.Kind = http.StatusGatewayTimeout, "upstream_timeout"
+	}
+	return f
 }
 
 // Classify maps an error from a bedrock call to a Failure. This is the one
@@ -40,6 +64,8 @@ func Classify(err error) Failure {
 			f.Status, f.Kind, f.RetryAfter = http.StatusServiceUnavailable, "upstream_unavailable", 5*time.Second
 		case bedrock.CodeModelTimeout:
 			f.Status, f.Kind = http.StatusGatewayTimeout, "upstream_timeout"
+		case unknownCode:
+			return notBedrock(be)
 		case bedrock.CodeAccessDenied:
 			// The gateway's AWS identity lacks access: not something the
 			// client can fix with other input, so not a 4xx.

@@ -40,6 +40,11 @@ func TestClassify(t *testing.T) {
 		{"unreachable", wrap(fmt.Errorf("dial: %w", bedrock.ErrUnreachable)), 503, "upstream_unavailable", true},
 		{"truncated", wrap(io.ErrUnexpectedEOF), 502, "upstream_error", false},
 		{"reset mid-response", wrap(&net.OpError{Op: "read", Err: errors.New("connection reset by peer")}), 502, "upstream_error", false},
+		{"HTML 503 from a proxy", wrap(&bedrock.Error{Code: "UnknownError", StatusCode: 503, Message: "<html>AKIA-leak</html>"}), 503, "upstream_unavailable", true},
+		{"HTML 502 from a proxy", wrap(&bedrock.Error{Code: "UnknownError", StatusCode: 502, Message: "<html>AKIA-leak</html>"}), 502, "upstream_error", false},
+		{"HTML 429 from a proxy", wrap(&bedrock.Error{Code: "UnknownError", StatusCode: 429, Message: "<html>AKIA-leak</html>"}), 429, "rate_limit", true},
+		{"HTML 504 from a proxy", wrap(&bedrock.Error{Code: "UnknownError", StatusCode: 504, Message: "<html>AKIA-leak</html>"}), 504, "upstream_timeout", false},
+		{"HTML 403 from a proxy", wrap(&bedrock.Error{Code: "UnknownError", StatusCode: 403, Message: "<html>AKIA-leak</html>"}), 502, "upstream_error", false},
 		{"credentials", wrap(&bedrock.CredentialsError{Source: "default chain", Err: fmt.Errorf("secret AKIA-leak")}), 502, "upstream_error", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
