@@ -42,6 +42,9 @@ type Config struct {
 	Latency Latency `yaml:"latency"`
 	// Quotas throttle per model like Bedrock's on-demand quotas.
 	Quotas Quotas `yaml:"quotas"`
+	// TLS, when set, serves HTTPS (HTTP/2 and HTTP/1.1) instead of plain
+	// HTTP (which speaks HTTP/1.1 and HTTP/2 with prior knowledge).
+	TLS *TLSConfig `yaml:"tls"`
 	// Logger receives one line per request at Debug and problems at Warn;
 	// nil discards.
 	Logger *slog.Logger `yaml:"-"`
