@@ -69,20 +69,48 @@ func newVerifier(cfg Config) *verifier {
 // verify authenticates r. rawPath is the path exactly as sent (still
 // percent-encoded); body is the full request body.
 func (v *verifier) verify(r *http.Request, rawPath string, body []byte, now time.Time) *apiError {
+	_, err := v.authenticate(r, rawPath, now, func(declared string) (string, *apiError) {
+		// The payload hash is the SHA-256 of the body; when the client also
+		// sent x-amz-content-sha256 it must agree (UNSIGNED-PAYLOAD is
+		// accepted only if the client chose it explicitly).
+		sum := sha256.Sum256(body)
+		payloadHash := hex.EncodeToString(sum[:])
+		if declared != "" && declared != payloadHash {
+			if declared != "UNSIGNED-PAYLOAD" {
+				return "", &apiError{Status: 400, Code: "XAmzContentSHA256Mismatch", Message: "The provided 'x-amz-content-sha256' header does not match what was computed.", Namespace: "com.amazon.coral.service"}
+			}
+			payloadHash = declared
+		}
+		return payloadHash, nil
+	})
+	return err
+}
+
+// sigContext is what a verified SigV4 request leaves for checking the
+// signatures of the event-stream frames that follow it.
+type sigContext struct {
+	secret, region, service string
+	seed                    []byte // the request's signature
+}
+
+// authenticate checks r's Authorization. hashOf turns the declared
+// x-amz-content-sha256 into the payload hash the signature covers. A bearer
+// token yields a nil sigContext.
+func (v *verifier) authenticate(r *http.Request, rawPath string, now time.Time, hashOf func(declared string) (string, *apiError)) (*sigContext, *apiError) {
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
-		return errMissingAuth()
+		return nil, errMissingAuth()
 	}
 	if tok, ok := strings.CutPrefix(authz, "Bearer "); ok {
 		tok = strings.TrimSpace(tok)
 		if tok == "" || (v.bearer != nil && !v.bearer[tok]) {
-			return errUnrecognizedClient()
+			return nil, errUnrecognizedClient()
 		}
-		return nil
+		return nil, nil
 	}
 	rest, ok := strings.CutPrefix(authz, sigV4Algorithm+" ")
 	if !ok {
-		return errIncompleteSignature("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + authz)
+		return nil, errIncompleteSignature("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + authz)
 	}
 	var credential, signedHeaders, signature string
 	for _, part := range strings.Split(rest, ",") {
@@ -107,61 +135,53 @@ func (v *verifier) verify(r *http.Request, rawPath string, body []byte, now time
 		missing = append(missing, "Authorization header requires 'SignedHeaders' parameter.")
 	}
 	if len(missing) > 0 {
-		return errIncompleteSignature(strings.Join(missing, " ") + " Authorization=" + authz)
+		return nil, errIncompleteSignature(strings.Join(missing, " ") + " Authorization=" + authz)
 	}
 	// Credential=AKID/20250206/us-east-1/bedrock/aws4_request
 	cparts := strings.Split(credential, "/")
 	if len(cparts) != 5 || cparts[4] != "aws4_request" {
-		return errIncompleteSignature("Credential should be scoped to a valid region. ")
+		return nil, errIncompleteSignature("Credential should be scoped to a valid region. ")
 	}
 	akid, date, region, service := cparts[0], cparts[1], cparts[2], cparts[3]
 	cred, known := v.creds[akid]
 	if !known {
-		return errUnrecognizedClient()
+		return nil, errUnrecognizedClient()
 	}
 	if service != signingService {
-		return errIncompleteSignature("Credential should be scoped to correct service: '" + signingService + "'. ")
+		return nil, errIncompleteSignature("Credential should be scoped to correct service: '" + signingService + "'. ")
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		return errIncompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + authz)
+		return nil, errIncompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + authz)
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
-		return errIncompleteSignature("Date must be in ISO-8601 'basic format'. Got '" + amzDate + "'. See http://en.wikipedia.org/wiki/ISO_8601")
+		return nil, errIncompleteSignature("Date must be in ISO-8601 'basic format'. Got '" + amzDate + "'. See http://en.wikipedia.org/wiki/ISO_8601")
 	}
 	if !strings.HasPrefix(amzDate, date) {
-		return errBadSignature()
+		return nil, errBadSignature()
 	}
 	if t.Before(now.Add(-v.skew)) {
-		return &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
+		return nil, &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
 			Message: "Signature expired: " + amzDate + " is now earlier than " + now.Add(-v.skew).UTC().Format(amzDateFormat) +
 				" (" + now.UTC().Format(amzDateFormat) + " - " + skewText(v.skew) + ".)"}
 	}
 	if t.After(now.Add(v.skew)) {
-		return &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
+		return nil, &apiError{Status: 403, Code: "InvalidSignatureException", Namespace: "com.amazon.coral.service",
 			Message: "Signature not yet current: " + amzDate + " is still later than " + now.Add(v.skew).UTC().Format(amzDateFormat) +
 				" (" + now.UTC().Format(amzDateFormat) + " + " + skewText(v.skew) + ".)"}
 	}
 	tok := r.Header.Get("X-Amz-Security-Token")
 	if cred.SessionToken != "" || tok != "" {
 		if subtle.ConstantTimeCompare([]byte(tok), []byte(cred.SessionToken)) != 1 {
-			return errUnrecognizedClient()
+			return nil, errUnrecognizedClient()
 		}
 	}
 
-	// The payload hash is the SHA-256 of the body; when the client also sent
-	// x-amz-content-sha256 it must agree (UNSIGNED-PAYLOAD is accepted only
-	// if the client chose it explicitly).
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		if h != "UNSIGNED-PAYLOAD" {
-			return &apiError{Status: 400, Code: "XAmzContentSHA256Mismatch", Message: "The provided 'x-amz-content-sha256' header does not match what was computed.", Namespace: "com.amazon.coral.service"}
-		}
-		payloadHash = h
+	payloadHash, aerr := hashOf(r.Header.Get("X-Amz-Content-Sha256"))
+	if aerr != nil {
+		return nil, aerr
 	}
-
 	canon := canonicalRequest(r, rawPath, signedHeaders, payloadHash)
 	creqHash := sha256.Sum256([]byte(canon))
 	scope := date + "/" + region + "/" + service + "/aws4_request"
@@ -169,9 +189,10 @@ func (v *verifier) verify(r *http.Request, rawPath string, body []byte, now time
 	key := v.signingKey(cred.SecretAccessKey, date, region, service)
 	want := hex.EncodeToString(hmacSHA256(key, []byte(sts)))
 	if subtle.ConstantTimeCompare([]byte(want), []byte(signature)) != 1 {
-		return errBadSignature()
+		return nil, errBadSignature()
 	}
-	return nil
+	seed, _ := hex.DecodeString(signature)
+	return &sigContext{secret: cred.SecretAccessKey, region: region, service: service, seed: seed}, nil
 }
 
 func skewText(d time.Duration) string {

@@ -10,6 +10,7 @@ const (
 	kindChat      = "chat"
 	kindEmbedding = "embedding"
 	kindImage     = "image"
+	kindSpeech    = "speech" // InvokeModelWithBidirectionalStream only
 )
 
 // Families of the non-text models (the text families are declared in native.go).
@@ -19,6 +20,7 @@ const (
 	familyNovaEmbed   = "nova-embed"
 	familyNovaCanvas  = "nova-canvas"
 	familyTitanImage  = "titan-image"
+	familyNovaSonic   = "nova-sonic"
 )
 
 // Model describes one model the emulator serves. Config.Models adds entries to
@@ -122,6 +124,8 @@ func builtinModels() []Model {
 		mk("amazon.nova-premier-v1:0", familyNova, 32000, nova|capReasoning),
 		mk("amazon.nova-2-lite-v1:0", familyNova, 65535, nova|capReasoning),
 		mk("amazon.nova-canvas-v1:0", familyNovaCanvas, 0, 0),
+		mk("amazon.nova-sonic-v1:0", familyNovaSonic, 0, 0),
+		mk("amazon.nova-2-sonic-v1:0", familyNovaSonic, 0, 0),
 		// Anthropic Claude.
 		mk("anthropic.claude-v2", familyAnthropic, 4096, capDocuments),
 		mk("anthropic.claude-v2:1", familyAnthropic, 4096, capDocuments),
@@ -187,6 +191,8 @@ func kindOf(family string) string {
 		return kindEmbedding
 	case familyNovaCanvas, familyTitanImage:
 		return kindImage
+	case familyNovaSonic:
+		return kindSpeech
 	}
 	return kindChat
 }
@@ -195,6 +201,7 @@ var knownFamilies = map[string]bool{
 	familyAnthropic: true, familyNova: true, familyTitanText: true, familyLlama: true,
 	familyMistral: true, familyCohere: true, familyCohereR: true, familyTitanEmbed: true,
 	familyCohereEmbed: true, familyNovaEmbed: true, familyNovaCanvas: true, familyTitanImage: true,
+	familyNovaSonic: true,
 }
 
 // crossRegionPrefixes are the geography prefixes of system-defined

@@ -24,6 +24,7 @@ const (
 	OpInvokeModelStream    = "InvokeModelWithResponseStream"
 	OpApplyGuardrail       = "ApplyGuardrail"
 	OpCountTokens          = "CountTokens"
+	OpInvokeModelBidi      = "InvokeModelWithBidirectionalStream"
 	opUnknown              = "Unknown"
 	maxRequestBody         = 25_000_000 + 1<<20
 	defaultClockSkew       = 5 * time.Minute
@@ -33,10 +34,10 @@ const (
 
 var opIndex = map[string]int{
 	OpConverse: 0, OpConverseStream: 1, OpInvokeModel: 2, OpInvokeModelStream: 3,
-	OpApplyGuardrail: 4, OpCountTokens: 5, opUnknown: 6,
+	OpApplyGuardrail: 4, OpCountTokens: 5, OpInvokeModelBidi: 6, opUnknown: 7,
 }
 
-var opNames = [...]string{OpConverse, OpConverseStream, OpInvokeModel, OpInvokeModelStream, OpApplyGuardrail, OpCountTokens, opUnknown}
+var opNames = [...]string{OpConverse, OpConverseStream, OpInvokeModel, OpInvokeModelStream, OpApplyGuardrail, OpCountTokens, OpInvokeModelBidi, opUnknown}
 
 // Emulator is an http.Handler that answers the Bedrock Runtime API.
 type Emulator struct {
@@ -59,7 +60,8 @@ type Emulator struct {
 type Stats struct {
 	// Requests counts requests by operation (Converse, ConverseStream,
 	// InvokeModel, InvokeModelWithResponseStream, ApplyGuardrail, CountTokens,
-	// and Unknown for unrouted paths), whatever their outcome.
+	// InvokeModelWithBidirectionalStream, and Unknown for unrouted paths),
+	// whatever their outcome.
 	Requests map[string]int64
 	// Errors counts HTTP error responses (status >= 400).
 	Errors int64
@@ -160,6 +162,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(&apiError{Status: 404, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + path, Namespace: "com.amazon.coral.service"})
 		return
 	}
+	if op == OpInvokeModelBidi {
+		// The body is the input event stream, read as the session goes.
+		e.serveBidi(c, ids[0], path)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil {
 		e.disconnects.Add(1)
@@ -216,6 +223,8 @@ func route(method, path string) (string, [2]string) {
 			return OpInvokeModelStream, ids
 		case "count-tokens":
 			return OpCountTokens, ids
+		case "invoke-with-bidirectional-stream":
+			return OpInvokeModelBidi, ids
 		}
 		return opUnknown, ids
 	}
