@@ -30,10 +30,10 @@ type sonicInput struct {
 			} `json:"inferenceConfiguration"`
 		} `json:"sessionStart"`
 		PromptStart *struct {
-			PromptName               string          `json:"promptName"`
-			TextOutputConfiguration  json.RawMessage `json:"textOutputConfiguration"`
-			AudioOutputConfiguration *sonicAudioCfg  `json:"audioOutputConfiguration"`
-			ToolUseOutputConfig      json.RawMessage `json:"toolUseOutputConfiguration"`
+			PromptName               string           `json:"promptName"`
+			TextOutputConfiguration  json.RawMessage  `json:"textOutputConfiguration"`
+			AudioOutputConfiguration *sonicAudioCfg   `json:"audioOutputConfiguration"`
+			ToolUseOutputConfig      json.RawMessage  `json:"toolUseOutputConfiguration"`
 			ToolConfiguration        *sonicToolConfig `json:"toolConfiguration"`
 		} `json:"promptStart"`
 		ContentStart *struct {

@@ -126,4 +126,3 @@ func TestTransportsSDK(t *testing.T) {
 		})
 	}
 }
-
