@@ -258,11 +258,12 @@ func canonicalRequest(r *http.Request, rawPath, signedHeaders, payloadHash strin
 
 // canonicalHeaderValue is the header's values, trimmed, inner runs of spaces
 // collapsed, joined by commas. Go's server moves Host and Content-Length out
-// of r.Header; they are read back from the request.
+// of r.Header; they are read back from the request. Over HTTP/2 the AWS SDK
+// for JavaScript signs the :authority pseudo-header instead of host.
 func canonicalHeaderValue(r *http.Request, name string) string {
 	var vals []string
 	switch name {
-	case "host":
+	case "host", ":authority":
 		vals = []string{r.Host}
 	case "content-length":
 		if r.ContentLength >= 0 {

@@ -54,6 +54,7 @@ type Emulator struct {
 	errors      atomic.Int64
 	streams     atomic.Int64
 	disconnects atomic.Int64
+	http2       atomic.Int64
 }
 
 // Stats are the emulator's counters since it started.
@@ -70,8 +71,11 @@ type Stats struct {
 	// Disconnects counts requests and streams whose client went away before
 	// the response was finished (context canceled or a write failed). A
 	// gateway that cancels its upstream call when its own client disconnects
-	// shows up here.
+	// shows up here. A bidirectional session whose client closes its input
+	// without sessionEnd counts too.
 	Disconnects int64
+	// HTTP2 counts requests that arrived over HTTP/2 (h2c or h2).
+	HTTP2 int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -85,6 +89,7 @@ func (e *Emulator) Stats() Stats {
 	s.Errors = e.errors.Load()
 	s.Streams = e.streams.Load()
 	s.Disconnects = e.disconnects.Load()
+	s.HTTP2 = e.http2.Load()
 	return s
 }
 
@@ -144,6 +149,9 @@ func (c *call) fail(err *apiError) {
 // ServeHTTP routes a Bedrock Runtime request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{e: e, w: w, r: r, id: newRequestID(), start: time.Now()}
+	if r.ProtoMajor == 2 {
+		e.http2.Add(1)
+	}
 	// The path as sent: the request line's when there is one (a server
 	// request), else the URL's re-escaped (a handler called directly).
 	path := r.RequestURI
