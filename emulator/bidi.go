@@ -167,6 +167,12 @@ func (bw *bidiWriter) fail(err *apiError) error {
 // serveBidi handles InvokeModelWithBidirectionalStream: authenticate the
 // headers, check the model, then run a Nova Sonic session over the body.
 func (e *Emulator) serveBidi(c *call, modelID, path string) {
+	if c.r.ProtoMajor == 1 {
+		// An error answered before the input is read must not wait for the
+		// input to end (the server drains a request body before replying),
+		// and the connection cannot serve another request after it anyway.
+		c.w.Header().Set("Connection", "close")
+	}
 	var sig *sigContext
 	if !e.cfg.NoAuth {
 		var aerr *apiError
