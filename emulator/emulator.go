@@ -49,6 +49,8 @@ type Emulator struct {
 	faults     *faultInjector
 	quotas     *quotaSet
 	cache      *promptCache
+	record     *recorder // nil unless Config.Record
+	replay     *replayer // nil unless Config.Replay
 
 	requests    [len(opNames)]atomic.Int64
 	errors      atomic.Int64
@@ -117,7 +119,24 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	if cfg.Record != nil && cfg.Replay != nil {
+		return nil, fmt.Errorf("emulator: record and replay cannot both be set")
+	}
+	var rec *recorder
+	if cfg.Record != nil {
+		if rec, err = newRecorder(*cfg.Record); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	var rp *replayer
+	if cfg.Replay != nil {
+		if rp, err = newReplayer(*cfg.Replay); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
 	return &Emulator{
+		record:     rec,
+		replay:     rp,
 		cfg:        cfg,
 		log:        log,
 		models:     models,
@@ -171,6 +190,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op == OpInvokeModelBidi {
+		if e.record != nil || (e.replay != nil && e.replay.cfg.Fallback != "generate") {
+			c.fail(&apiError{Status: 404, Code: "ResourceNotFoundException", Message: "InvokeModelWithBidirectionalStream is not recorded or replayed; replay with fallback generate to emulate it."})
+			return
+		}
 		// The body is the input event stream, read as the session goes.
 		e.serveBidi(c, ids[0], path)
 		return
@@ -190,6 +213,13 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(aerr)
 			return
 		}
+	}
+	if e.replay != nil && e.replay.serve(c, op, ids[0]) {
+		return
+	}
+	if e.record != nil {
+		e.record.serve(c, path)
+		return
 	}
 	switch op {
 	case OpConverse, OpConverseStream:
