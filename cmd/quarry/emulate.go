@@ -31,7 +31,7 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fallback := fs.String("fallback", "", "with --replay: \"generate\" answers unmatched requests instead of a 404")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE] [--no-auth] [--seed N] [-v] [--tls [--tls-dir DIR]]\n" +
+			fmt.Fprintln(stderr, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE] [--no-auth] [--seed N] [-v] [--tls [--tls-dir DIR]]\n"+
 				"                      [--record DIR --upstream URL | --replay DIR [--ignore PATHS] [--fallback generate]]")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
