@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -172,3 +173,63 @@ func BenchmarkHandlerConverseSigV4(b *testing.B) { benchHandler(b, false, true) 
 
 // BenchmarkHandlerConverseStream is BenchmarkHandlerConverse for a stream.
 func BenchmarkHandlerConverseStream(b *testing.B) { benchHandler(b, true, false) }
+
+// BenchmarkConverseTransports measures non-streaming Converse requests/s
+// over each transport the emulator serves: HTTP/1.1, h2c (prior knowledge)
+// and TLS (h2). Run with GOMAXPROCS=1 for per-core figures:
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench BenchmarkConverseTransports -benchtime=3s ./emulator
+func BenchmarkConverseTransports(b *testing.B) {
+	body := []byte(`{"messages":[{"role":"user","content":[{"text":"Explain how solar panels convert sunlight into electricity"}]}],"inferenceConfig":{"maxTokens":200}}`)
+	for _, tr := range []struct {
+		name string
+		tls  bool
+		h2   bool
+	}{{"http1", false, false}, {"h2c", false, true}, {"tls-h2", true, true}} {
+		b.Run(tr.name, func(b *testing.B) {
+			cfg := Config{NoAuth: true}
+			if tr.tls {
+				cfg.TLS = &TLSConfig{Dir: b.TempDir()}
+			}
+			srv, err := NewServer(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			t := &http.Transport{MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+			var p http.Protocols
+			switch {
+			case tr.tls:
+				t.TLSClientConfig = &tls.Config{RootCAs: srv.CertPool}
+				p.SetHTTP2(true)
+			case tr.h2:
+				p.SetUnencryptedHTTP2(true)
+			default:
+				p.SetHTTP1(true)
+			}
+			t.Protocols = &p
+			defer t.CloseIdleConnections()
+			client := &http.Client{Transport: t}
+			url := srv.URL + "/model/amazon.nova-lite-v1%3A0/converse"
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || resp.ProtoMajor != map[bool]int{false: 1, true: 2}[tr.h2] {
+						b.Errorf("%s status %d", resp.Proto, resp.StatusCode)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
+	}
+}
