@@ -164,13 +164,17 @@ func (e *Emulator) serveConverse(c *call, modelID string) {
 	}
 	u := usage{input: res.InputTokens, output: res.OutputTokens}
 	if in.cacheTok > 0 && m.Caching {
+		// A prefix shorter than the model's minimum is not cached: Bedrock
+		// bills it as plain input and reports zero cache tokens.
 		u.caching = true
-		if e.cache.use(in.cacheKey, in.cacheTTL, time.Now()) {
-			u.cacheRead = in.cacheTok
-		} else {
-			u.cacheWrite = in.cacheTok
+		if in.cacheTok >= m.MinCacheTokens {
+			if e.cache.use(in.cacheKey, in.cacheTTL, time.Now()) {
+				u.cacheRead = in.cacheTok
+			} else {
+				u.cacheWrite = in.cacheTok
+			}
+			u.input -= in.cacheTok
 		}
-		u.input -= in.cacheTok
 	}
 	lat := e.latency(f)
 	var trace []byte

@@ -18,7 +18,12 @@ type converseParser struct {
 	in     *converseInput
 	prefix cachePrefix
 	tools  map[string]bool // tool names declared in toolConfig
+	// cachePoints counts the request's cache points (Bedrock allows 4).
+	cachePoints int
 }
+
+// maxCachePoints is Bedrock's limit of cache checkpoints per request.
+const maxCachePoints = 4
 
 // parseConverse validates a Converse/ConverseStream (or CountTokens
 // "converse") request for model m as Bedrock does and reduces it to a
@@ -66,6 +71,9 @@ func (p *converseParser) cachePoint(cp *cachePointBlock, path string) *apiError 
 		ttl = time.Hour
 	default:
 		return validationError("1 validation error detected: Value '%s' at '%s.ttl' failed to satisfy constraint: Member must satisfy enum value set: [5m, 1h]", cp.TTL, path)
+	}
+	if p.cachePoints++; p.cachePoints > maxCachePoints {
+		return validationError("The number of cache points in the request exceeds the maximum of %d. Remove cache points, and try again.", maxCachePoints)
 	}
 	p.in.cacheTok, p.in.cacheTTL = p.prefix.tokens, ttl
 	p.in.cacheKey = p.prefix.key()

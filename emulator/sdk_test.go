@@ -516,7 +516,7 @@ func TestReasoning(t *testing.T) {
 
 func TestPromptCaching(t *testing.T) {
 	client, _ := newSDK(t, Config{})
-	long := strings.Repeat("The handbook describes policies for travel, expenses and equipment. ", 40)
+	long := strings.Repeat("The handbook describes policies for travel, expenses and equipment. ", 150)
 	in := func(q string) *bedrockruntime.ConverseInput {
 		return &bedrockruntime.ConverseInput{
 			ModelId: aws.String("us.amazon.nova-micro-v1:0"),
