@@ -119,3 +119,54 @@ func TestTitanRefusesSystem(t *testing.T) {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPromptSchema: a json_object style request whose prompt carries a JSON
+// schema (the Vercel AI SDK's generateObject wording) gets an object valid
+// against it.
+func TestPromptSchema(t *testing.T) {
+	srv, err := NewServer(Config{NoAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	schema := map[string]any{
+		"type": "object", "additionalProperties": false,
+		"required":   []any{"name", "ingredients", "steps"},
+		"properties": map[string]any{"name": map[string]any{"type": "string"}, "servings": map[string]any{"type": "integer", "minimum": 1},
+			"ingredients": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "object", "required": []any{"name", "amount"},
+				"properties": map[string]any{"name": map[string]any{"type": "string"}, "amount": map[string]any{"type": "string"}}}},
+			"steps": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}},
+	}
+	sb, _ := json.Marshal(schema)
+	compiled := compileSchema(t, schema)
+	for _, tc := range []struct{ name, system, user string }{
+		{"vercel generateObject", "JSON schema:\n" + string(sb) + "\nYou MUST answer with a JSON object that matches the JSON schema above.", "Generate a lasagna recipe."},
+		{"schema in the user turn", "", "Reply in JSON following this schema: " + string(sb) + " for a lasagna recipe."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := map[string]any{"messages": []any{map[string]any{"role": "user", "content": []any{map[string]any{"text": tc.user}}}}}
+			if tc.system != "" {
+				body["system"] = []any{map[string]any{"text": tc.system}}
+			}
+			b, _ := json.Marshal(body)
+			resp, out := post(t, srv.URL+"/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse", string(b))
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, out)
+			}
+			var r struct {
+				Output struct {
+					Message struct {
+						Content []struct{ Text string } `json:"content"`
+					} `json:"message"`
+				} `json:"output"`
+			}
+			json.Unmarshal([]byte(out), &r)
+			validateJSON(t, compiled, []byte(r.Output.Message.Content[0].Text))
+		})
+	}
+	// Plain prompts that mention JSON but carry no schema stay prose.
+	_, out := post(t, srv.URL+"/model/amazon.nova-lite-v1:0/converse", `{"messages":[{"role":"user","content":[{"text":"What is JSON?"}]}]}`)
+	if strings.Contains(out, `"text":"{`) {
+		t.Errorf("prose expected: %s", out)
+	}
+}

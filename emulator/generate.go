@@ -127,7 +127,8 @@ func messageTokens(m *genMessage) int {
 //     last user text mentions a tool's name or a keyword of it (a word of at
 //     least four letters from its name or description); the input is
 //     generated from the tool's JSON schema;
-//   - with JSONSchema the text is JSON valid against it;
+//   - with JSONSchema, or a JSON schema in the prompt (promptSchema), the
+//     text is JSON valid against it;
 //   - otherwise the text is a few English sentences built from the prompt's
 //     words (and the system prompt's), a fixed vocabulary and the seed.
 //
@@ -139,11 +140,15 @@ func generate(seed uint64, req *genRequest) genResult {
 	if req.Reasoning {
 		res.Reasoning = g.reasoning()
 	}
+	schema := req.JSONSchema
+	if schema == nil {
+		schema = promptSchema(req)
+	}
 	switch {
 	case g.answerToolResult(&res):
 	case g.callTools(&res):
-	case req.JSONSchema != nil:
-		res.Text = string(mustJSON(g.value(req.JSONSchema, req.JSONSchema, "", 0)))
+	case schema != nil:
+		res.Text = string(mustJSON(g.value(schema, schema, "", 0)))
 	default:
 		res.Text = g.text()
 	}
