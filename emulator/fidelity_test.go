@@ -131,7 +131,7 @@ func TestPromptSchema(t *testing.T) {
 	defer srv.Close()
 	schema := map[string]any{
 		"type": "object", "additionalProperties": false,
-		"required":   []any{"name", "ingredients", "steps"},
+		"required": []any{"name", "ingredients", "steps"},
 		"properties": map[string]any{"name": map[string]any{"type": "string"}, "servings": map[string]any{"type": "integer", "minimum": 1},
 			"ingredients": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "object", "required": []any{"name", "amount"},
 				"properties": map[string]any{"name": map[string]any{"type": "string"}, "amount": map[string]any{"type": "string"}}}},
