@@ -215,6 +215,11 @@ func (s *BidiStream) CloseSend() error {
 	if cerr := s.pw.Close(); err == nil {
 		err = cerr
 	}
+	if errors.Is(err, io.ErrClosedPipe) {
+		// The model already ended the session (after sessionEnd) and the
+		// transport stopped reading the input: nothing is lost.
+		return nil
+	}
 	return err
 }
 
