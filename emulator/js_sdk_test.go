@@ -10,6 +10,25 @@ import (
 	"time"
 )
 
+// sdkServer starts the emulator an external SDK's script talks to: a
+// guardrail guardID that denies "bitcoin", plain or TLS; ctx bounds the
+// script.
+func sdkServer(t *testing.T, guardID string, useTLS bool) (*Server, context.Context) {
+	t.Helper()
+	cfg := Config{Guardrails: []Guardrail{{ID: guardID, DeniedWords: []string{"bitcoin"}}}}
+	if useTLS {
+		cfg.TLS = &TLSConfig{Dir: t.TempDir()}
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return srv, ctx
+}
+
 // envWithout is the environment minus variables with any of the prefixes.
 func envWithout(prefixes ...string) []string {
 	var env []string
@@ -54,17 +73,7 @@ func TestJSSDK(t *testing.T) {
 			name = "tls"
 		}
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Guardrails: []Guardrail{{ID: "js-guard", DeniedWords: []string{"bitcoin"}}}}
-			if tls {
-				cfg.TLS = &TLSConfig{Dir: t.TempDir()}
-			}
-			srv, err := NewServer(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
+			srv, ctx := sdkServer(t, "js-guard", tls)
 			cmd := exec.CommandContext(ctx, node, "sdk_test.mjs", srv.URL)
 			cmd.Dir = dir
 			// Nothing from the developer's environment may redirect the SDK.

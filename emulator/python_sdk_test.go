@@ -1,13 +1,11 @@
 package emulator
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // pythonClients runs boto3 and the AWS CLI (the machine image's Python
@@ -27,17 +25,7 @@ func TestBoto3AndAWSCLI(t *testing.T) {
 	}
 	for _, useTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http1", true: "https"}[useTLS], func(t *testing.T) {
-			cfg := Config{Guardrails: []Guardrail{{ID: "py-guard", DeniedWords: []string{"bitcoin"}}}}
-			if useTLS {
-				cfg.TLS = &TLSConfig{Dir: t.TempDir()}
-			}
-			srv, err := NewServer(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
+			srv, ctx := sdkServer(t, "py-guard", useTLS)
 			env := append(envWithout("AWS_", "REQUESTS_CA_BUNDLE"), "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
 				"AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 			if useTLS {
