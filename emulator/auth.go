@@ -186,7 +186,11 @@ func (v *verifier) verifySignature(r *http.Request, rawPath string, body []byte,
 		}
 		payloadHash = h
 	}
+	return v.checkSignature(r, rawPath, sig, payloadHash)
+}
 
+// checkSignature checks sig over the request with the payload hash given.
+func (v *verifier) checkSignature(r *http.Request, rawPath string, sig *sigV4, payloadHash string) *apiError {
 	canon := canonicalRequest(r, rawPath, sig.signedHeaders, payloadHash)
 	creqHash := sha256.Sum256([]byte(canon))
 	scope := sig.date + "/" + sig.region + "/" + sig.service + "/aws4_request"
@@ -197,6 +201,33 @@ func (v *verifier) verifySignature(r *http.Request, rawPath string, body []byte,
 		return errBadSignature()
 	}
 	return nil
+}
+
+// sigContext is what a verified SigV4 request leaves for checking the
+// signatures of the event-stream frames that follow it.
+type sigContext struct {
+	secret, region, service string
+	seed                    []byte // the request's signature
+}
+
+// authenticate checks the Authorization of a request whose body is an
+// event stream (not read yet): hashOf turns the declared
+// x-amz-content-sha256 into the payload hash the signature covers. A
+// bearer token yields a nil sigContext.
+func (v *verifier) authenticate(r *http.Request, rawPath string, now time.Time, hashOf func(declared string) (string, *apiError)) (*sigContext, *apiError) {
+	sig, aerr := v.verifyHeaders(r, now)
+	if aerr != nil || sig == nil {
+		return nil, aerr
+	}
+	payloadHash, aerr := hashOf(r.Header.Get("X-Amz-Content-Sha256"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := v.checkSignature(r, rawPath, sig, payloadHash); aerr != nil {
+		return nil, aerr
+	}
+	seed, _ := hex.DecodeString(sig.signature)
+	return &sigContext{secret: sig.cred.SecretAccessKey, region: sig.region, service: sig.service, seed: seed}, nil
 }
 
 func skewText(d time.Duration) string {
@@ -262,11 +293,12 @@ func canonicalRequest(r *http.Request, rawPath, signedHeaders, payloadHash strin
 
 // canonicalHeaderValue is the header's values, trimmed, inner runs of spaces
 // collapsed, joined by commas. Go's server moves Host and Content-Length out
-// of r.Header; they are read back from the request.
+// of r.Header; they are read back from the request. Over HTTP/2 the AWS SDK
+// for JavaScript signs the :authority pseudo-header instead of host.
 func canonicalHeaderValue(r *http.Request, name string) string {
 	var vals []string
 	switch name {
-	case "host":
+	case "host", ":authority":
 		vals = []string{r.Host}
 	case "content-length":
 		if r.ContentLength >= 0 {

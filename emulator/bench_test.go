@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"io"
 	"net"
@@ -31,6 +32,13 @@ func BenchmarkConverse(b *testing.B) {
 	client := benchClient()
 	url := srv.URL + "/model/amazon.nova-lite-v1%3A0/converse"
 	body := []byte(`{"messages":[{"role":"user","content":[{"text":"Explain how solar panels convert sunlight into electricity"}]}],"inferenceConfig":{"maxTokens":200}}`)
+	benchPosts(b, client, url, body, 0)
+}
+
+// benchPosts posts body to url from parallel goroutines and reports
+// requests/s; proto, when set, is the HTTP major version every response
+// must have come over.
+func benchPosts(b *testing.B, client *http.Client, url string, body []byte, proto int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
@@ -43,8 +51,8 @@ func BenchmarkConverse(b *testing.B) {
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
+			if resp.StatusCode != 200 || (proto != 0 && resp.ProtoMajor != proto) {
+				b.Errorf("%s status %d", resp.Proto, resp.StatusCode)
 				return
 			}
 		}
@@ -172,3 +180,48 @@ func BenchmarkHandlerConverseSigV4(b *testing.B) { benchHandler(b, false, true) 
 
 // BenchmarkHandlerConverseStream is BenchmarkHandlerConverse for a stream.
 func BenchmarkHandlerConverseStream(b *testing.B) { benchHandler(b, true, false) }
+
+// BenchmarkConverseTransports measures non-streaming Converse requests/s
+// over each transport the emulator serves: HTTP/1.1, h2c (prior knowledge)
+// and TLS (h2). Run with GOMAXPROCS=1 for per-core figures:
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench BenchmarkConverseTransports -benchtime=3s ./emulator
+func BenchmarkConverseTransports(b *testing.B) {
+	body := []byte(`{"messages":[{"role":"user","content":[{"text":"Explain how solar panels convert sunlight into electricity"}]}],"inferenceConfig":{"maxTokens":200}}`)
+	for _, tr := range []struct {
+		name string
+		tls  bool
+		h2   bool
+	}{{"http1", false, false}, {"h2c", false, true}, {"tls-h2", true, true}} {
+		b.Run(tr.name, func(b *testing.B) {
+			cfg := Config{NoAuth: true}
+			if tr.tls {
+				cfg.TLS = &TLSConfig{Dir: b.TempDir()}
+			}
+			srv, err := NewServer(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			t := &http.Transport{MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+			var p http.Protocols
+			switch {
+			case tr.tls:
+				t.TLSClientConfig = &tls.Config{RootCAs: srv.CertPool}
+				p.SetHTTP2(true)
+			case tr.h2:
+				p.SetUnencryptedHTTP2(true)
+			default:
+				p.SetHTTP1(true)
+			}
+			t.Protocols = &p
+			defer t.CloseIdleConnections()
+			client := &http.Client{Transport: t}
+			proto := 1
+			if tr.h2 {
+				proto = 2
+			}
+			benchPosts(b, client, srv.URL+"/model/amazon.nova-lite-v1%3A0/converse", body, proto)
+		})
+	}
+}

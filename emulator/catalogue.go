@@ -10,6 +10,7 @@ const (
 	kindChat      = "chat"
 	kindEmbedding = "embedding"
 	kindImage     = "image"
+	kindSpeech    = "speech" // InvokeModelWithBidirectionalStream only
 )
 
 // Families of the non-text models (the text families are declared in native.go).
@@ -19,6 +20,7 @@ const (
 	familyNovaEmbed   = "nova-embed"
 	familyNovaCanvas  = "nova-canvas"
 	familyTitanImage  = "titan-image"
+	familyNovaSonic   = "nova-sonic"
 )
 
 // Model describes one model the emulator serves. Config.Models adds entries to
@@ -49,6 +51,24 @@ type Model struct {
 	Video            bool `yaml:"video"`            // video content blocks
 	// System reports whether system prompts are accepted (default true for chat).
 	NoSystem bool `yaml:"noSystem"`
+	// MinCacheTokens is the shortest prefix a cache point caches (default
+	// for caching models: Nova 1000, Claude 1024, Claude 3.5 Haiku 2048,
+	// Claude Haiku 4.5 and Opus 4.5 4096, per the Bedrock prompt caching
+	// documentation); a shorter one is billed as plain input.
+	MinCacheTokens int `yaml:"minCacheTokens"`
+}
+
+// defaultMinCacheTokens is a caching model's minimum cacheable prefix.
+func defaultMinCacheTokens(m *Model) int {
+	switch {
+	case m.Family == familyNova:
+		return 1000
+	case strings.Contains(m.ID, "claude-3-5-haiku"):
+		return 2048
+	case strings.Contains(m.ID, "claude-haiku-4-5"), strings.Contains(m.ID, "claude-opus-4-5"):
+		return 4096
+	}
+	return 1024
 }
 
 // caps are the capability shorthand used by the built-in table.
@@ -103,9 +123,10 @@ func mk(id, family string, maxTokens, caps int) Model {
 //	Llama 3.2 11B/90B, Llama 4      ✓                ✓
 //	Mistral 7B, Mixtral                                     ✓
 //	Mistral Large, Small            ✓                       ✓
+//	Llama 2 (13B, 70B chat)
 //	Cohere Command (no system)
 //	Cohere Command R, R+            ✓                       ✓
-//	Titan Text                                              ✓
+//	Titan Text, TG1 Large (no system)                       ✓
 //
 // Reasoning is Claude's thinking or Nova's reasoningConfig; structured is
 // outputConfig.textFormat (Bedrock offers it for Claude 4.1/4.5 and, in this
@@ -131,6 +152,8 @@ func builtinModels() []Model {
 		mk("amazon.nova-premier-v1:0", familyNova, 32000, nova|capReasoning),
 		mk("amazon.nova-2-lite-v1:0", familyNova, 65535, nova|capReasoning),
 		mk("amazon.nova-canvas-v1:0", familyNovaCanvas, 0, 0),
+		mk("amazon.nova-sonic-v1:0", familyNovaSonic, 0, 0),
+		mk("amazon.nova-2-sonic-v1:0", familyNovaSonic, 0, 0),
 		// Anthropic Claude.
 		mk("anthropic.claude-v2", familyAnthropic, 4096, capDocuments),
 		mk("anthropic.claude-v2:1", familyAnthropic, 4096, capDocuments),
@@ -149,6 +172,8 @@ func builtinModels() []Model {
 		mk("anthropic.claude-haiku-4-5-20251001-v1:0", familyAnthropic, 64000, claude45),
 		mk("anthropic.claude-opus-4-5-20251101-v1:0", familyAnthropic, 64000, claude45),
 		// Meta Llama.
+		mk("meta.llama2-13b-chat-v1", familyLlama, 2048, 0),
+		mk("meta.llama2-70b-chat-v1", familyLlama, 2048, 0),
 		mk("meta.llama3-8b-instruct-v1:0", familyLlama, 2048, 0),
 		mk("meta.llama3-70b-instruct-v1:0", familyLlama, 2048, 0),
 		mk("meta.llama3-1-8b-instruct-v1:0", familyLlama, 2048, llama),
@@ -173,9 +198,10 @@ func builtinModels() []Model {
 		mk("cohere.command-r-v1:0", familyCohereR, 4000, capTools|capDocuments),
 		mk("cohere.command-r-plus-v1:0", familyCohereR, 4000, capTools|capDocuments),
 		// Amazon Titan Text.
-		mk("amazon.titan-text-lite-v1", familyTitanText, 4096, capDocuments),
-		mk("amazon.titan-text-express-v1", familyTitanText, 8192, capDocuments),
-		mk("amazon.titan-text-premier-v1:0", familyTitanText, 3072, capDocuments),
+		mk("amazon.titan-tg1-large", familyTitanText, 8192, capDocuments|capNoSystem),
+		mk("amazon.titan-text-lite-v1", familyTitanText, 4096, capDocuments|capNoSystem),
+		mk("amazon.titan-text-express-v1", familyTitanText, 8192, capDocuments|capNoSystem),
+		mk("amazon.titan-text-premier-v1:0", familyTitanText, 3072, capDocuments|capNoSystem),
 		// Embeddings.
 		mk("amazon.titan-embed-text-v1", familyTitanEmbed, 0, 0),
 		mk("amazon.titan-embed-text-v2:0", familyTitanEmbed, 0, 0),
@@ -201,6 +227,8 @@ func kindOf(family string) string {
 		return kindImage
 	case familyAmazonRerank, familyCohereRerank:
 		return kindRerank
+	case familyNovaSonic:
+		return kindSpeech
 	}
 	return kindChat
 }
@@ -210,6 +238,7 @@ var knownFamilies = map[string]bool{
 	familyMistral: true, familyCohere: true, familyCohereR: true, familyTitanEmbed: true,
 	familyCohereEmbed: true, familyNovaEmbed: true, familyNovaCanvas: true, familyTitanImage: true,
 	familyAmazonRerank: true, familyCohereRerank: true,
+	familyNovaSonic: true,
 }
 
 // crossRegionPrefixes are the geography prefixes of system-defined
@@ -241,6 +270,9 @@ func newCatalogue(extra []Model) (*catalogue, error) {
 		}
 		if m.MaxTokens == 0 && m.Kind == kindChat {
 			m.MaxTokens = 4096
+		}
+		if m.Caching && m.MinCacheTokens == 0 {
+			m.MinCacheTokens = defaultMinCacheTokens(&m)
 		}
 		mp := &m
 		c.byID[m.ID] = mp

@@ -46,6 +46,14 @@ type Config struct {
 	Latency Latency `yaml:"latency"`
 	// Quotas throttle per model like Bedrock's on-demand quotas.
 	Quotas Quotas `yaml:"quotas"`
+	// TLS, when set, serves HTTPS (HTTP/2 and HTTP/1.1) instead of plain
+	// HTTP (which speaks HTTP/1.1 and HTTP/2 with prior knowledge).
+	TLS *TLSConfig `yaml:"tls"`
+	// Record forwards every request to real Bedrock and writes the
+	// exchanges to a directory (see RecordConfig).
+	Record *RecordConfig `yaml:"record"`
+	// Replay answers from recorded exchanges (see ReplayConfig).
+	Replay *ReplayConfig `yaml:"replay"`
 	// Logger receives one line per request at Debug and problems at Warn;
 	// nil discards.
 	Logger *slog.Logger `yaml:"-"`

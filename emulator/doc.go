@@ -1,9 +1,12 @@
 // Package emulator is a wire-faithful Amazon Bedrock Runtime emulator: an
 // http.Handler that answers Converse, ConverseStream, InvokeModel,
-// InvokeModelWithResponseStream, ApplyGuardrail and CountTokens the way the
+// InvokeModelWithResponseStream, ApplyGuardrail, CountTokens and
+// InvokeModelWithBidirectionalStream (Nova Sonic, sonic.go) the way the
 // real service does (paths, SigV4, headers, compact JSON, event-stream
-// frames, error shapes), with deterministic generated replies. Use it in
-// tests like httptest:
+// frames, error shapes), with deterministic generated replies, over
+// HTTP/1.1, h2c or TLS (Config.TLS). Config.Record and Config.Replay turn
+// it into a recorder of real Bedrock and a player of its recordings. Use
+// it in tests like httptest:
 //
 //	srv, err := emulator.NewServer(emulator.Config{})
 //	if err != nil { ... }

@@ -26,6 +26,7 @@ const (
 	OpInvokeModelStream = "InvokeModelWithResponseStream"
 	OpApplyGuardrail    = "ApplyGuardrail"
 	OpCountTokens       = "CountTokens"
+	OpInvokeModelBidi   = "InvokeModelWithBidirectionalStream"
 	// The control plane's listings (bedrock.<region>, same signing service).
 	OpListFoundationModels  = "ListFoundationModels"
 	OpListInferenceProfiles = "ListInferenceProfiles"
@@ -39,11 +40,11 @@ const (
 
 var opIndex = map[string]int{
 	OpConverse: 0, OpConverseStream: 1, OpInvokeModel: 2, OpInvokeModelStream: 3,
-	OpApplyGuardrail: 4, OpCountTokens: 5, OpListFoundationModels: 6, OpListInferenceProfiles: 7, opUnknown: 8,
+	OpApplyGuardrail: 4, OpCountTokens: 5, OpInvokeModelBidi: 6, OpListFoundationModels: 7, OpListInferenceProfiles: 8, opUnknown: 9,
 }
 
 var opNames = [...]string{OpConverse, OpConverseStream, OpInvokeModel, OpInvokeModelStream, OpApplyGuardrail, OpCountTokens,
-	OpListFoundationModels, OpListInferenceProfiles, opUnknown}
+	OpInvokeModelBidi, OpListFoundationModels, OpListInferenceProfiles, opUnknown}
 
 // Emulator is an http.Handler that answers the Bedrock Runtime API.
 type Emulator struct {
@@ -55,18 +56,23 @@ type Emulator struct {
 	faults     *faultInjector
 	quotas     *quotaSet
 	cache      *promptCache
+	record     *recorder // nil unless Config.Record
+	replay     *replayer // nil unless Config.Replay
 
 	requests    [len(opNames)]atomic.Int64
 	errors      atomic.Int64
 	streams     atomic.Int64
 	disconnects atomic.Int64
+	http2       atomic.Int64
 }
 
 // Stats are the emulator's counters since it started.
 type Stats struct {
 	// Requests counts requests by operation (Converse, ConverseStream,
 	// InvokeModel, InvokeModelWithResponseStream, ApplyGuardrail, CountTokens,
-	// ListFoundationModels, ListInferenceProfiles, and Unknown for unrouted paths), whatever their outcome.
+	// InvokeModelWithBidirectionalStream, ListFoundationModels,
+	// ListInferenceProfiles, and Unknown for unrouted paths), whatever their
+	// outcome.
 	Requests map[string]int64
 	// Errors counts HTTP error responses (status >= 400).
 	Errors int64
@@ -75,8 +81,11 @@ type Stats struct {
 	// Disconnects counts requests and streams whose client went away before
 	// the response was finished (context canceled or a write failed). A
 	// gateway that cancels its upstream call when its own client disconnects
-	// shows up here.
+	// shows up here. A bidirectional session whose client closes its input
+	// without sessionEnd counts too.
 	Disconnects int64
+	// HTTP2 counts requests that arrived over HTTP/2 (h2c or h2).
+	HTTP2 int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -90,6 +99,7 @@ func (e *Emulator) Stats() Stats {
 	s.Errors = e.errors.Load()
 	s.Streams = e.streams.Load()
 	s.Disconnects = e.disconnects.Load()
+	s.HTTP2 = e.http2.Load()
 	return s
 }
 
@@ -120,7 +130,24 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	if cfg.Record != nil && cfg.Replay != nil {
+		return nil, fmt.Errorf("emulator: record and replay cannot both be set")
+	}
+	var rec *recorder
+	if cfg.Record != nil {
+		if rec, err = newRecorder(*cfg.Record); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	var rp *replayer
+	if cfg.Replay != nil {
+		if rp, err = newReplayer(*cfg.Replay); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
 	return &Emulator{
+		record:     rec,
+		replay:     rp,
 		cfg:        cfg,
 		log:        log,
 		models:     models,
@@ -152,6 +179,9 @@ func (c *call) fail(err *apiError) {
 // ServeHTTP routes a Bedrock Runtime request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{e: e, w: w, r: r, id: newRequestID(), start: time.Now()}
+	if r.ProtoMajor == 2 {
+		e.http2.Add(1)
+	}
 	// The path as sent: the request line's when there is one (a server
 	// request), else the URL's re-escaped (a handler called directly).
 	path := r.RequestURI
@@ -168,6 +198,15 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if op == opUnknown {
 		// Bedrock's front door answers unknown routes like this.
 		c.fail(&apiError{Status: 404, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + path, Namespace: "com.amazon.coral.service"})
+		return
+	}
+	if op == OpInvokeModelBidi {
+		if e.record != nil || (e.replay != nil && e.replay.cfg.Fallback != "generate") {
+			c.fail(&apiError{Status: 404, Code: "ResourceNotFoundException", Message: "InvokeModelWithBidirectionalStream is not recorded or replayed; replay with fallback generate to emulate it."})
+			return
+		}
+		// The body is the input event stream, read as the session goes.
+		e.serveBidi(c, ids[0], path)
 		return
 	}
 	// Credentials are checked before the body is read, so that a client
@@ -205,6 +244,13 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(aerr)
 			return
 		}
+	}
+	if e.replay != nil && e.replay.serve(c, op, ids[0]) {
+		return
+	}
+	if e.record != nil {
+		e.record.serve(c, path)
+		return
 	}
 	switch op {
 	case OpConverse, OpConverseStream:
@@ -274,6 +320,8 @@ func route(method, path string) (string, [2]string) {
 			return OpInvokeModelStream, ids
 		case "count-tokens":
 			return OpCountTokens, ids
+		case "invoke-with-bidirectional-stream":
+			return OpInvokeModelBidi, ids
 		}
 		return opUnknown, ids
 	}

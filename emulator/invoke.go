@@ -20,6 +20,10 @@ func (e *Emulator) serveInvoke(c *call, modelID string) {
 		c.fail(validationError("The requested Accept type %s is not supported. Use application/json, and try again.", a))
 		return
 	}
+	if m.Kind == kindSpeech {
+		c.fail(validationError("The model %s supports only InvokeModelWithBidirectionalStream.", m.ID))
+		return
+	}
 	f := e.faults.pick(m.ID, c.body)
 	switch m.Kind {
 	case kindEmbedding, kindImage, kindRerank:

@@ -23,9 +23,17 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	noAuth := fs.Bool("no-auth", false, "accept unsigned requests")
 	seed := fs.Uint64("seed", 0, "seed for generated replies and random faults")
 	verbose := fs.Bool("v", false, "log every request")
+	useTLS := fs.Bool("tls", false, "serve HTTPS (h2 and HTTP/1.1) from a generated certificate; prints its CA file")
+	tlsDir := fs.String("tls-dir", "", "where --tls writes ca.pem, cert.pem and key.pem (default: a temporary directory)")
+	recordDir := fs.String("record", "", "forward to --upstream and record each exchange in this directory")
+	upstream := fs.String("upstream", "", "real Bedrock Runtime URL for --record, e.g. https://bedrock-runtime.us-east-1.amazonaws.com")
+	replayDir := fs.String("replay", "", "answer from the recordings in this directory")
+	ignore := fs.String("ignore", "", "with --replay: comma-separated JSON paths the body match ignores (e.g. inferenceConfig.temperature)")
+	fallback := fs.String("fallback", "", "with --replay: \"generate\" answers unmatched requests instead of a 404")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE] [--no-auth] [--seed N] [-v]")
+			fmt.Fprintln(stderr, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE] [--no-auth] [--seed N] [-v] [--tls [--tls-dir DIR]]\n"+
+				"                      [--record DIR --upstream URL | --replay DIR [--ignore PATHS] [--fallback generate]]")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return 0
@@ -53,6 +61,28 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if set["seed"] {
 		cfg.Seed = *seed
 	}
+	if *useTLS || *tlsDir != "" {
+		cfg.TLS = &emulator.TLSConfig{Dir: *tlsDir}
+	}
+	switch {
+	case *recordDir != "" && *replayDir != "":
+		fmt.Fprintln(stderr, "quarry emulate: --record and --replay cannot be used together")
+		return 2
+	case *recordDir != "":
+		if *upstream == "" {
+			fmt.Fprintln(stderr, "quarry emulate: --record needs --upstream https://bedrock-runtime.REGION.amazonaws.com")
+			return 2
+		}
+		cfg.Record = &emulator.RecordConfig{Dir: *recordDir, Upstream: *upstream}
+	case *replayDir != "":
+		cfg.Replay = &emulator.ReplayConfig{Dir: *replayDir, Fallback: *fallback}
+		if *ignore != "" {
+			cfg.Replay.IgnorePaths = strings.Split(*ignore, ",")
+		}
+	case *upstream != "" || *ignore != "" || *fallback != "":
+		fmt.Fprintln(stderr, "quarry emulate: --upstream goes with --record; --ignore and --fallback with --replay")
+		return 2
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -77,6 +107,15 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "credentials: %d key pair(s) from %s\n", len(cfg.Credentials), *configPath)
 	}
 	fmt.Fprintf(stdout, "point SDKs at it with AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s\n", srv.URL)
+	if srv.CAFile != "" {
+		fmt.Fprintf(stdout, "trust its certificate with AWS_CA_BUNDLE=%[1]s NODE_EXTRA_CA_CERTS=%[1]s REQUESTS_CA_BUNDLE=%[1]s\n", srv.CAFile)
+	}
+	switch {
+	case cfg.Record != nil:
+		fmt.Fprintf(stdout, "recording: forwarding to %s, cassettes in %s\n", cfg.Record.Upstream, cfg.Record.Dir)
+	case cfg.Replay != nil:
+		fmt.Fprintf(stdout, "replaying: cassettes from %s\n", cfg.Replay.Dir)
+	}
 
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -113,6 +115,11 @@ func TestEmulateErrors(t *testing.T) {
 		{"unknown config key", []string{"--config", badKey}, 1, "field latencyy not found"},
 		{"unknown family", []string{"--config", badFamily}, 1, `model x.y: unknown family "gpt"`},
 		{"address in use", []string{"--addr", busy.Addr().String()}, 1, "address already in use"},
+		{"record without upstream", []string{"--record", dir}, 2, "--record needs --upstream"},
+		{"record and replay", []string{"--record", dir, "--upstream", "https://x", "--replay", dir}, 2, "cannot be used together"},
+		{"ignore without replay", []string{"--ignore", "a.b"}, 2, "--ignore and --fallback with --replay"},
+		{"replay of nothing", []string{"--replay", t.TempDir()}, 1, "no cassettes"},
+		{"bad fallback", []string{"--replay", "../../testdata/bedrock-recordings", "--fallback", "maybe"}, 1, `fallback "maybe"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +144,75 @@ func TestOpenWarning(t *testing.T) {
 	} {
 		if got := openWarning(addr); (got != "") != warn || (warn && !strings.Contains(got, addr)) {
 			t.Errorf("openWarning(%q) = %q, want a warning: %v", addr, got, warn)
+		}
+	}
+}
+
+// TestEmulateTLSReplay: --tls prints the CA file that makes a client trust
+// it over HTTP/2; --replay answers from a recording of real Bedrock and
+// refuses what was not recorded.
+func TestEmulateTLSReplay(t *testing.T) {
+	dir := t.TempDir()
+	const name = "test_converse_with_content.yaml"
+	raw, err := os.ReadFile(filepath.Join("../../testdata/bedrock-recordings", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, name), raw, 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := runEmulate(ctx, []string{"--addr", "127.0.0.1:0", "--no-auth", "--tls", "--replay", dir}, pw, io.Discard)
+		pw.Close()
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	}()
+	var base, caFile string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && (base == "" || caFile == "") {
+		line := sc.Text()
+		if u, ok := strings.CutPrefix(line, "Bedrock Runtime emulator listening on "); ok {
+			base = u
+		}
+		if rest, ok := strings.CutPrefix(line, "trust its certificate with AWS_CA_BUNDLE="); ok {
+			caFile, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.HasPrefix(base, "https://") || caFile == "" {
+		t.Fatalf("base %q, CA %q", base, caFile)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	body := `{"messages":[{"role":"user","content":[{"text":"Say this is a test"}]}],"inferenceConfig":{"maxTokens":10,"temperature":0.8,"topP":1,"stopSequences":["|"]}}`
+	for _, tc := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{body, 200, `"text": "Hi, how can I help you"`},
+		{strings.Replace(body, "a test", "no test", 1), 404, "closest recording is " + name},
+	} {
+		resp, err := client.Post(base+"/model/amazon.titan-text-lite-v1/converse", "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != tc.status || !strings.Contains(string(got), tc.want) {
+			t.Errorf("%s %d %s; want HTTP/2 %d with %q", resp.Proto, resp.StatusCode, got, tc.status, tc.want)
 		}
 	}
 }
