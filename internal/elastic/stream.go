@@ -59,7 +59,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id str
 	if unified && urlTask == "" {
 		urlTask = taskChatCompletion
 	}
-	ep, body, timeout, e := h.inferenceCall(r, urlTask, id)
+	var check func([]byte) *Error
+	switch urlTask {
+	case taskChatCompletion:
+		check = func(body []byte) *Error { _, e := parseChat(body); return e }
+	case taskCompletion:
+		check = func(body []byte) *Error { _, e := parseInferBody(body, h.opts.MaxInputs); return e }
+	}
+	ep, body, timeout, e := h.inferenceCall(r, urlTask, id, check)
 	if e != nil {
 		writeError(w, r, e)
 		return
