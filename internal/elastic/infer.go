@@ -3,8 +3,8 @@ package elastic
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
