@@ -46,7 +46,9 @@ func TestElasticsearchConformance(t *testing.T) {
 			t.Fatalf("setup %s: %d %s", c.path, st, b)
 		}
 	}
-	emb := func(cs any) string { return createBody(taskTextEmbedding, nil, nil, map[string]any{"chunking_settings": cs}) }
+	emb := func(cs any) string {
+		return createBody(taskTextEmbedding, nil, nil, map[string]any{"chunking_settings": cs})
+	}
 	const vf = "Validation Failed: "
 	cases := []struct {
 		name, source, method, path, body string

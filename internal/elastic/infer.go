@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -154,6 +155,35 @@ func timeoutParam(r *http.Request) (time.Duration, *Error) {
 	return time.Duration(n) * timeUnits[m[2]], nil
 }
 
+// timedOut is what Elasticsearch answers when an inference call outlives
+// its ?timeout (RequestTask and the amazonbedrock executors): a 408.
+func timedOut(d time.Duration) *Error {
+	return statusErr(http.StatusRequestTimeout, "Request timed out after [%s]", esTimeValue(d))
+}
+
+// esTimeValue prints a duration as Elasticsearch's TimeValue.toString does
+// for whole units (30s, 250ms, 2m).
+func esTimeValue(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "micros"}} {
+		if d >= u.d && d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(d), 10) + "nanos"
+}
+
+// callErr maps a failed call, telling our own ?timeout (408) from the
+// other failures.
+func callErr(ctx, cctx context.Context, timeout time.Duration, err error) *Error {
+	if timeout > 0 && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return timedOut(timeout)
+	}
+	return upstreamErr(err)
+}
+
 // withTimeout bounds ctx by d (0: unbounded).
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if d <= 0 {
@@ -237,7 +267,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 	case taskCompletion:
 		resp, err := ep.client.Converse(cctx, s.Model, completionRequest(req.Input, req.Task))
 		if err != nil {
-			writeError(w, r, upstreamErr(err))
+			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
@@ -246,7 +276,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 	case taskTextEmbedding:
 		vecs, err := h.embed(cctx, ep, req.Input, req.InputType, req.Task)
 		if err != nil {
-			writeError(w, r, upstreamErr(err))
+			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
 		}
 		out := make([]map[string][]float64, len(vecs))

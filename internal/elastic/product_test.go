@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -68,5 +69,33 @@ func TestErrorBodyBounded(t *testing.T) {
 	st, body := call(h, "PUT", "/_inference/completion/big", b.String())
 	if st != 400 || len(body) > 2*maxReason+512 || !strings.Contains(body, "[truncated]") {
 		t.Errorf("%d, %d bytes: %.300s", st, len(body), body)
+	}
+}
+
+// TestInputsBounded: a request with more inputs than the bound is refused
+// up front, naming the limit, before any Bedrock call (issue #12: 10,000
+// Titan inputs made 123 calls and then threw the results away).
+func TestInputsBounded(t *testing.T) {
+	h, rec := startHandler(t)
+	if st, b := call(h, "PUT", "/_inference/text_embedding/e", createBody(taskTextEmbedding, nil, nil, nil)); st != 200 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	rec.mu.Lock()
+	before := len(rec.calls)
+	rec.mu.Unlock()
+	in := make([]string, DefaultMaxInputs+1)
+	for i := range in {
+		in[i] = "x"
+	}
+	body, _ := json.Marshal(map[string]any{"input": in})
+	st, b := call(h, "POST", "/_inference/text_embedding/e", string(body))
+	if st != 400 || !strings.Contains(b, `"type":"action_request_validation_exception"`) ||
+		!strings.Contains(b, "cannot contain more than [1000] inputs") {
+		t.Errorf("%d %.300s", st, b)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.calls) != before {
+		t.Errorf("%d Bedrock calls for a refused request", len(rec.calls)-before)
 	}
 }

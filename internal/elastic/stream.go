@@ -3,6 +3,7 @@ package elastic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -106,7 +107,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 	log := accesslog.From(r.Context())
 	st, ft, cancel, err := h.openStream(r.Context(), ep, completionRequest(req.Input, req.Task), timeout)
 	if err != nil {
-		writeError(w, r, upstreamErr(err))
+		writeError(w, r, streamErr(r, timeout, err))
 		return
 	}
 	defer cancel()
@@ -133,7 +134,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		}
 	}
 	if err := st.Err(); err != nil && r.Context().Err() == nil {
-		out.fail(r, upstreamErr(ft.Err(err)))
+		out.fail(r, streamErr(r, timeout, ft.Err(err)))
 	}
 }
 
@@ -164,7 +165,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 		defer cancel()
 		resp, err := ep.client.Converse(cctx, ep.s.Model, creq)
 		if err != nil {
-			writeError(w, r, upstreamErr(err))
+			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
@@ -174,7 +175,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	st, ft, cancel, err := h.openStream(ctx, ep, creq, timeout)
 	if err != nil {
-		writeError(w, r, upstreamErr(err))
+		writeError(w, r, streamErr(r, timeout, err))
 		return
 	}
 	defer cancel()
@@ -204,9 +205,18 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	if err := st.Err(); err != nil {
 		if r.Context().Err() == nil {
-			out.fail(r, upstreamErr(ft.Err(err)))
+			out.fail(r, streamErr(r, timeout, ft.Err(err)))
 		}
 		return
 	}
 	out.send("message", []byte("[DONE]"))
+}
+
+// streamErr maps a stream's failure; the first-event timer firing (its
+// error is a context.DeadlineExceeded) is the request's ?timeout, a 408.
+func streamErr(r *http.Request, timeout time.Duration, err error) *Error {
+	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		return timedOut(timeout)
+	}
+	return upstreamErr(err)
 }
