@@ -207,7 +207,18 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, task, id string
 // finish on the old one.
 func (h *Handler) update(w http.ResponseWriter, r *http.Request, task, id string) {
 	ctx := r.Context()
+	if e := checkID(id); e != nil {
+		writeError(w, r, e)
+		return
+	}
 	body, e := readBody(r)
+	if e != nil {
+		writeError(w, r, e)
+		return
+	}
+	// The body is checked before the endpoint is read, as Elasticsearch
+	// does: a bad request for a missing endpoint is a 400, not a 404.
+	ub, e := parseUpdateBody(task, body)
 	if e != nil {
 		writeError(w, r, e)
 		return
@@ -215,6 +226,11 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, task, id string
 	// Optimistic: re-read and retry when another writer got in between.
 	for attempt := 0; ; attempt++ {
 		cur, err := h.st.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, r, &Error{Status: http.StatusNotFound, Type: "resource_not_found_exception",
+				Reason: "The inference endpoint [" + id + "] does not exist and cannot be updated"})
+			return
+		}
 		if err != nil {
 			writeError(w, r, storeErr(id, err))
 			return
@@ -225,7 +241,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, task, id string
 			writeError(w, r, storedGarbage(id))
 			return
 		}
-		u, e := parseUpdate(s, task, body)
+		u, e := parseUpdate(s, ub)
 		if e != nil {
 			writeError(w, r, e)
 			return

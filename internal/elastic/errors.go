@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/upstream"
@@ -39,9 +40,21 @@ type errorCause struct {
 	Reason string `json:"reason"`
 }
 
+// maxReason bounds a reason in an error body: messages that list what a
+// request sent (unknown keys, say) stay small however large the request.
+const maxReason = 4096
+
 func (e *Error) body() errorBody {
 	var b errorBody
-	b.Error.errorCause = errorCause{Type: e.Type, Reason: e.Reason}
+	reason := e.Reason
+	if len(reason) > maxReason {
+		cut := maxReason
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut] + "... [truncated]"
+	}
+	b.Error.errorCause = errorCause{Type: e.Type, Reason: reason}
 	b.Error.RootCause = []errorCause{b.Error.errorCause}
 	b.Status = e.Status
 	return b

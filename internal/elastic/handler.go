@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -53,6 +54,10 @@ type Options struct {
 	QueueTimeout time.Duration
 	// UserAgent is appended to the Bedrock clients' User-Agent.
 	UserAgent string
+	// MaxInputs bounds the inputs of one inference request; larger
+	// requests are refused with a 400 before any Bedrock call. Default
+	// DefaultMaxInputs.
+	MaxInputs int
 	// Refresh, when positive, re-reads the store that often, so that
 	// endpoints changed by another gateway sharing it (PostgreSQL) are
 	// seen here. Endpoints created elsewhere are found on first use anyway.
@@ -102,6 +107,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Handler, error) {
 	}
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
+	}
+	if opts.MaxInputs <= 0 {
+		opts.MaxInputs = DefaultMaxInputs
 	}
 	h := &Handler{st: st, opts: opts, log: opts.Logger.With("component", "elastic"), httpc: opts.HTTPClient,
 		live: map[string]*endpoint{}}
@@ -283,7 +291,10 @@ func storedGarbage(id string) *Error {
 // ServeHTTP routes /_inference requests as Elasticsearch's REST layer does.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	accesslog.From(r.Context()).SetSurface("elasticsearch")
-	parts := splitPath(r.URL.Path)
+	// Routed on the escaped path, segment by segment, as Elasticsearch's
+	// REST layer does: a %2F inside a segment is part of that segment (an
+	// id), never a separator.
+	parts := splitPath(r.URL.EscapedPath())
 	if parts == nil {
 		h.noRoute(w, r)
 		return
@@ -389,9 +400,13 @@ func splitPath(p string) []string {
 	}
 	out := []string{}
 	for _, s := range strings.Split(rest, "/") {
-		if s != "" {
-			out = append(out, s)
+		if s == "" {
+			continue
 		}
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -132,8 +132,8 @@ func TestTaskSettingsOverrideReachBedrock(t *testing.T) {
 }
 
 // TestTimeoutBoundsTheCall: ?timeout bounds the Bedrock call (here a slow
-// model, 300ms to its first token, against 1ms), answered as an error in
-// Elasticsearch's format, on inference and before a stream's first event.
+// model, 300ms to its first token, against 1ms), answered as Elasticsearch
+// answers it (408), on inference and before a stream's first event.
 func TestTimeoutBoundsTheCall(t *testing.T) {
 	h, _ := startHandler(t)
 	if st, b := call(h, "PUT", "/_inference/completion/slow", createBody(taskCompletion, nil, nil, nil)); st != 200 {
@@ -144,9 +144,11 @@ func TestTimeoutBoundsTheCall(t *testing.T) {
 		// A stream whose headers came back before the timeout ends with an
 		// error event instead.
 		if st == 200 && strings.Contains(p, "_stream") {
-			st, b = http.StatusGatewayTimeout, strings.TrimPrefix(b, "event: error\ndata: ")
+			st, b = http.StatusRequestTimeout, strings.TrimPrefix(b, "event: error\ndata: ")
 		}
-		if st != http.StatusGatewayTimeout || !strings.Contains(b, `"type":"status_exception"`) || !strings.HasSuffix(strings.TrimSpace(b), `"status":504}`) {
+		// Elasticsearch's RequestTask answers an expired ?timeout so.
+		if st != http.StatusRequestTimeout || !strings.Contains(b, `"type":"status_exception","reason":"Request timed out after [1ms]"`) ||
+			!strings.HasSuffix(strings.TrimSpace(b), `"status":408}`) {
 			t.Errorf("%s: %d %s", p, st, b)
 		}
 	}

@@ -2,7 +2,9 @@ package elastic
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -23,9 +25,32 @@ type inferRequest struct {
 // Elasticsearch's input types (InputType).
 var inputTypes = []string{"ingest", "search", "classification", "clustering", "internal_ingest", "internal_search", "unspecified"}
 
+// DefaultMaxInputs bounds the inputs of one inference request unless
+// Options.MaxInputs says otherwise: Titan embeds one text per call, so this
+// is also the bound on the Bedrock calls one request can make.
+const DefaultMaxInputs = 1000
+
+// inferBody is an inference body checked on its own, before the endpoint
+// is looked up (InferenceAction.Request is parsed and validated by the REST
+// layer): a bad request for a missing endpoint is a 400, not a 404.
+type inferBody struct {
+	req    *inferRequest
+	taskSO object // task_settings, checked against the endpoint later
+}
+
 // parseInfer validates an inference body against the endpoint: the input,
 // and per-request task settings checked like the stored ones.
 func parseInfer(s *Settings, body []byte) (*inferRequest, *Error) {
+	b, e := parseInferBody(body, 0)
+	if e != nil {
+		return nil, e
+	}
+	return b.against(s)
+}
+
+// parseInferBody checks what needs no endpoint; maxInputs > 0 bounds the
+// inputs.
+func parseInferBody(body []byte, maxInputs int) (*inferBody, *Error) {
 	o, e := decodeObject(body, "the inference request")
 	if e != nil {
 		return nil, e
@@ -65,9 +90,20 @@ func parseInfer(s *Settings, body []byte) (*inferRequest, *Error) {
 	for k := range o {
 		return nil, parseErr("[inference_request] unknown field [%s]", k)
 	}
+	if maxInputs > 0 && len(req.Input) > maxInputs {
+		v.add("Field [input] cannot contain more than [%d] inputs, this gateway's limit per request; send them in several requests", maxInputs)
+	}
 	if e := v.err(); e != nil {
+		e.Type = "action_request_validation_exception"
 		return nil, e
 	}
+	return &inferBody{req: req, taskSO: tsObj}, nil
+}
+
+// against checks the body's task settings for endpoint s and merges them
+// over the stored ones.
+func (b *inferBody) against(s *Settings) (*inferRequest, *Error) {
+	req, tsObj := b.req, maps.Clone(b.taskSO)
 	if tsObj != nil {
 		ts, e := parseTaskSettings(s.TaskType, tsObj)
 		if e != nil {
@@ -119,6 +155,35 @@ func timeoutParam(r *http.Request) (time.Duration, *Error) {
 	return time.Duration(n) * timeUnits[m[2]], nil
 }
 
+// timedOut is what Elasticsearch answers when an inference call outlives
+// its ?timeout (RequestTask and the amazonbedrock executors): a 408.
+func timedOut(d time.Duration) *Error {
+	return statusErr(http.StatusRequestTimeout, "Request timed out after [%s]", esTimeValue(d))
+}
+
+// esTimeValue prints a duration as Elasticsearch's TimeValue.toString does
+// for whole units (30s, 250ms, 2m).
+func esTimeValue(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "micros"}} {
+		if d >= u.d && d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(d), 10) + "nanos"
+}
+
+// callErr maps a failed call, telling our own ?timeout (408) from the
+// other failures.
+func callErr(ctx, cctx context.Context, timeout time.Duration, err error) *Error {
+	if timeout > 0 && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return timedOut(timeout)
+	}
+	return upstreamErr(err)
+}
+
 // withTimeout bounds ctx by d (0: unbounded).
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if d <= 0 {
@@ -128,12 +193,21 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 }
 
 // inferenceCall reads what infer and stream both need: the ?timeout, the
-// endpoint id names (which must be of the URL's task type, if any) and the
-// body.
-func (h *Handler) inferenceCall(r *http.Request, urlTask, id string) (*endpoint, []byte, time.Duration, *Error) {
+// body, checked by check (when not nil) before the endpoint is looked up,
+// and the endpoint id names (which must be of the URL's task type, if any).
+func (h *Handler) inferenceCall(r *http.Request, urlTask, id string, check func([]byte) *Error) (*endpoint, []byte, time.Duration, *Error) {
 	timeout, e := timeoutParam(r)
 	if e != nil {
 		return nil, nil, 0, e
+	}
+	body, e := readBody(r)
+	if e != nil {
+		return nil, nil, 0, e
+	}
+	if check != nil {
+		if e := check(body); e != nil {
+			return nil, nil, 0, e
+		}
 	}
 	ep, e := h.lookup(r.Context(), id)
 	if e != nil {
@@ -145,10 +219,6 @@ func (h *Handler) inferenceCall(r *http.Request, urlTask, id string) (*endpoint,
 	if urlTask != "" && urlTask != ep.s.TaskType {
 		return nil, nil, 0, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, ep.s.TaskType)
 	}
-	body, e := readBody(r)
-	if e != nil {
-		return nil, nil, 0, e
-	}
 	return ep, body, timeout, nil
 }
 
@@ -156,7 +226,15 @@ func (h *Handler) inferenceCall(r *http.Request, urlTask, id string) (*endpoint,
 func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id string) {
 	ctx := r.Context()
 	log := accesslog.From(ctx)
-	ep, body, timeout, e := h.inferenceCall(r, urlTask, id)
+	var ib *inferBody
+	check := func(body []byte) (e *Error) {
+		ib, e = parseInferBody(body, h.opts.MaxInputs)
+		return e
+	}
+	if urlTask == taskChatCompletion {
+		check = nil // a chat body, read by chat below
+	}
+	ep, body, timeout, e := h.inferenceCall(r, urlTask, id, check)
 	if e != nil {
 		writeError(w, r, e)
 		return
@@ -172,7 +250,13 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 		h.chat(w, r, ep, body, timeout, false)
 		return
 	}
-	req, e := parseInfer(s, body)
+	if ib == nil {
+		if ib, e = parseInferBody(body, h.opts.MaxInputs); e != nil {
+			writeError(w, r, e)
+			return
+		}
+	}
+	req, e := ib.against(s)
 	if e != nil {
 		writeError(w, r, e)
 		return
@@ -183,7 +267,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 	case taskCompletion:
 		resp, err := ep.client.Converse(cctx, s.Model, completionRequest(req.Input, req.Task))
 		if err != nil {
-			writeError(w, r, upstreamErr(err))
+			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
@@ -192,7 +276,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 	case taskTextEmbedding:
 		vecs, err := h.embed(cctx, ep, req.Input, req.InputType, req.Task)
 		if err != nil {
-			writeError(w, r, upstreamErr(err))
+			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
 		}
 		out := make([]map[string][]float64, len(vecs))

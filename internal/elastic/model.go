@@ -33,6 +33,7 @@ type view struct {
 	Service         string        `json:"service"`
 	ServiceSettings storedService `json:"service_settings"`
 	TaskSettings    TaskSettings  `json:"task_settings"`
+	Chunking        *Chunking     `json:"chunking_settings,omitempty"`
 }
 
 func (s *Settings) service() storedService {
@@ -48,7 +49,8 @@ func (s *Settings) service() storedService {
 func (s *Settings) view() view {
 	ss := s.service()
 	ss.Provider = strings.ToUpper(ss.Provider)
-	return view{InferenceID: s.ID, TaskType: s.TaskType, Service: serviceName, ServiceSettings: ss, TaskSettings: s.Task}
+	return view{InferenceID: s.ID, TaskType: s.TaskType, Service: serviceName, ServiceSettings: ss, TaskSettings: s.Task,
+		Chunking: s.Chunking}
 }
 
 // toStore is the stored form of an endpoint.
@@ -61,9 +63,13 @@ func toStore(s *Settings, c Credentials) (*store.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs, err := chunkingJSON(s.Chunking)
+	if err != nil {
+		return nil, err
+	}
 	return &store.Endpoint{
 		ID: s.ID, TaskType: s.TaskType, Service: serviceName,
-		ServiceSettings: ss, TaskSettings: ts,
+		ServiceSettings: ss, TaskSettings: ts, ChunkingSettings: cs,
 		Secrets: store.Secrets{secretAccessKey: c.AccessKey, secretSecretKey: c.SecretKey},
 	}, nil
 }
@@ -98,6 +104,19 @@ func fromStore(e *store.Endpoint) (*Settings, Credentials, error) {
 	}
 	if s.RequestsPerMinute <= 0 {
 		s.RequestsPerMinute = defaultRequestsPerMinute
+	}
+	if s.TaskType == taskTextEmbedding {
+		// Stored before chunking settings were kept (schema version 1):
+		// read as Elasticsearch reads an endpoint stored before they
+		// existed, ChunkingSettingsBuilder.fromMap(null).
+		s.Chunking = oldDefaultChunking()
+		if len(e.ChunkingSettings) > 0 {
+			var c Chunking
+			if err := json.Unmarshal(e.ChunkingSettings, &c); err != nil {
+				return nil, Credentials{}, fmt.Errorf("endpoint %q: chunking_settings: %w", e.ID, err)
+			}
+			s.Chunking = &c
+		}
 	}
 	if e := checkProviderTask(s.TaskType, s.Provider); e != nil {
 		return nil, c, fmt.Errorf("endpoint %q: %s", s.ID, e.Reason)

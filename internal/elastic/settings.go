@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,6 +72,9 @@ type Settings struct {
 	Similarity     string
 	MaxInputTokens int
 	Task           TaskSettings
+	// Chunking is text_embedding's chunking_settings (nil for the other
+	// task types, which Elasticsearch shows without them).
+	Chunking *Chunking
 }
 
 // TaskSettings are the completion parameters (completion, chat_completion)
@@ -121,6 +125,9 @@ var validID = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9_\-\.]*[a-z0-9])?$`)
 
 const maxIDLength = 64
 
+// checkID is the request's validate() (PutInferenceModelAction,
+// UpdateInferenceModelAction): an ActionRequestValidationException, checked
+// before anything else.
 func checkID(id string) *Error {
 	var v validation
 	if !validID.MatchString(id) {
@@ -128,7 +135,11 @@ func checkID(id string) *Error {
 	} else if len(id) > maxIDLength {
 		v.add("Invalid inference_id; '%s' cannot contain more than %d characters", id, maxIDLength)
 	}
-	return v.err()
+	e := v.err()
+	if e != nil {
+		e.Type = "action_request_validation_exception"
+	}
+	return e
 }
 
 // object is a decoded JSON object whose numbers keep their text, so that
@@ -187,9 +198,33 @@ func (o object) takeObject(key string) (object, *Error) {
 	return object(m), nil
 }
 
-// typeMsg is ServiceUtils.invalidTypeErrorMsg.
+// typeMsg is ServiceUtils.invalidTypeErrorMsg. For a secret setting the
+// value is not quoted (Elasticsearch quotes it): only its JSON type is named.
 func typeMsg(key string, v any, want string) string {
+	if isSecret(key) {
+		return fmt.Sprintf("field [%s] is not of the expected type. The value of type [%s] cannot be converted to a [%s]", key, jsonType(v), want)
+	}
 	return fmt.Sprintf("field [%s] is not of the expected type. The value [%s] cannot be converted to a [%s]", key, javaString(v), want)
+}
+
+func isSecret(key string) bool { return key == secretAccessKey || key == secretSecretKey }
+
+// jsonType names a decoded JSON value's type, for messages that must not
+// quote the value.
+func jsonType(v any) string {
+	switch v.(type) {
+	case string:
+		return "String"
+	case json.Number:
+		return "Number"
+	case bool:
+		return "Boolean"
+	case []any:
+		return "List"
+	case map[string]any, object:
+		return "Map"
+	}
+	return "null"
 }
 
 // javaString prints a decoded JSON value as Java's toString would, so that
@@ -226,6 +261,11 @@ func javaMap(m map[string]any) string {
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
+		if isSecret(k) {
+			// Never echo a key, wherever it was misplaced.
+			parts[i] = k + "=<" + jsonType(m[k]) + ">"
+			continue
+		}
 		parts[i] = k + "=" + javaString(m[k])
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
@@ -425,9 +465,9 @@ func parseCreate(id, urlTask string, body []byte) (*Settings, Credentials, *Erro
 	svc := cfg.take("service")
 	switch s, _ := svc.(string); {
 	case svc == nil:
-		return nil, creds, badRequest("Model configuration is missing [service]")
+		return nil, creds, badRequest("Model configuration is missing a service")
 	case s != serviceName:
-		return nil, creds, badRequest("Unknown service [%s] for model [%s]", javaString(svc), id)
+		return nil, creds, badRequest("Unknown service [%s]", javaString(svc))
 	}
 	if !slices.Contains(servedTasks, task) {
 		return nil, creds, badRequest("The [%s] service does not support task type [%s]", serviceName, task)
@@ -446,16 +486,19 @@ func parseCreate(id, urlTask string, body []byte) (*Settings, Credentials, *Erro
 	if tsObj == nil {
 		tsObj = object{}
 	}
+	s := &Settings{ID: id, TaskType: task, RequestsPerMinute: defaultRequestsPerMinute}
 	if task == taskTextEmbedding {
-		// Quarry does not chunk (it serves no semantic_text fields); the
-		// setting is accepted so that configurations written for
-		// Elasticsearch load unchanged.
-		if _, e := cfg.takeObject("chunking_settings"); e != nil {
+		// Read before the service settings, as AmazonBedrockService's
+		// parseRequestConfig does; other task types leave the key in the
+		// map, where it is an unknown setting.
+		co, e := cfg.takeObject("chunking_settings")
+		if e != nil {
+			return nil, creds, e
+		}
+		if s.Chunking, e = parseChunking(co); e != nil {
 			return nil, creds, e
 		}
 	}
-
-	s := &Settings{ID: id, TaskType: task, RequestsPerMinute: defaultRequestsPerMinute}
 	var v validation
 	const scope = "service_settings"
 	s.Model = ss.requiredString("model", scope, &v)
@@ -570,41 +613,83 @@ type update struct {
 	Creds       *Credentials  // nil: unchanged
 }
 
-// parseUpdate validates PUT /_inference/[task_type/]id/_update against the
-// stored endpoint. Only task settings, the rate limit, max_input_tokens and
-// the keys can change; the model, region and provider define the endpoint.
-func parseUpdate(cur *Settings, urlTask string, body []byte) (*update, *Error) {
+// updateBody is an _update body checked on its own, before the endpoint is
+// looked up (UpdateInferenceModelAction.Request.getContentAsSettings, then
+// ServiceUtils.resolveTaskType in TransportUpdateInferenceModelAction).
+type updateBody struct {
+	task   string
+	ss, ts object
+}
+
+// parseUpdateBody validates what Elasticsearch validates before it reads
+// the endpoint: a non-empty object, service_settings and task_settings
+// objects, no other field but task_type, and a task type (from the URL or
+// the body, agreeing).
+func parseUpdateBody(urlTask string, body []byte) (*updateBody, *Error) {
 	cfg, e := decodeObject(body, "the inference endpoint update")
 	if e != nil {
 		return nil, e
 	}
-	if bt := cfg.take("task_type"); bt != nil || urlTask != "" {
-		t, e := resolveTaskType(urlTask, bt)
-		if e != nil {
-			return nil, e
-		}
-		if t != cur.TaskType {
-			return nil, mismatchedTask(t, cur.TaskType)
-		}
+	if len(cfg) == 0 {
+		return nil, badRequest("Request body is empty")
 	}
-	ss, e := cfg.takeObject("service_settings")
-	if e != nil {
-		return nil, e
-	}
-	tsObj, e := cfg.takeObject("task_settings")
-	if e != nil {
-		return nil, e
-	}
-	if cur.TaskType == taskTextEmbedding {
-		if _, e := cfg.takeObject("chunking_settings"); e != nil {
-			return nil, e
+	whole := javaMap(cfg)
+	u := &updateBody{}
+	var bodyTask any
+	if raw, ok := cfg["task_type"]; ok {
+		if _, isStr := raw.(string); !isStr {
+			// Elasticsearch answers this one with a 500; a client's mistake
+			// is a 400 here.
+			return nil, badRequest("Failed to parse [task_type] in update request [%s]", whole)
 		}
+		bodyTask = cfg.take("task_type")
+	}
+	for _, f := range []struct {
+		key, what string
+		dst       *object
+	}{{"service_settings", "service", &u.ss}, {"task_settings", "task", &u.ts}} {
+		raw, ok := cfg[f.key]
+		if !ok {
+			continue
+		}
+		m, isMap := raw.(map[string]any)
+		if !isMap {
+			return nil, badRequest("Unable to parse %s settings in the request [%s]", f.what, whole)
+		}
+		delete(cfg, f.key)
+		*f.dst = object(m)
 	}
 	if len(cfg) > 0 {
-		return nil, unknownSettings(cfg)
+		return nil, badRequest("Request contained fields which cannot be updated, remove these fields and try again [%s]", javaMap(cfg))
+	}
+	if bs, ok := bodyTask.(string); ok {
+		if _, e := parseTaskType(bs); e != nil {
+			return nil, e
+		}
+	}
+	if urlTask == "" && bodyTask == nil {
+		// The stored TransportUpdateInferenceModelAction refuses this
+		// ("model is missing required setting [task_type]"); the documented
+		// PUT _inference/{id}/_update form is kept working: any task type.
+		return u, nil
+	}
+	task, e := resolveTaskType(urlTask, bodyTask)
+	if e != nil {
+		return nil, e
+	}
+	u.task = task
+	return u, nil
+}
+
+// parseUpdate applies a checked _update body to the stored endpoint. Only
+// task settings, the rate limit, max_input_tokens and the keys can change;
+// the model, region, provider and chunking settings define the endpoint.
+func parseUpdate(cur *Settings, b *updateBody) (*update, *Error) {
+	if b.task != "" && b.task != cur.TaskType {
+		return nil, badRequest("Task type must match the task type of the existing endpoint")
 	}
 	u := &update{}
-	if ss != nil {
+	if ss := maps.Clone(b.ss); ss != nil {
 		c, e := parseCredentials(ss, false)
 		if e != nil {
 			return nil, e
@@ -621,11 +706,7 @@ func parseUpdate(cur *Settings, urlTask string, body []byte) (*update, *Error) {
 				u.MaxInputTok = *n
 			}
 		}
-		keys := make([]string, 0, len(ss))
-		for k := range ss {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(ss))
 		for _, k := range keys {
 			v.add("[service_settings] does not allow the setting [%s]", k)
 		}
@@ -633,7 +714,7 @@ func parseUpdate(cur *Settings, urlTask string, body []byte) (*update, *Error) {
 			return nil, e
 		}
 	}
-	if tsObj != nil {
+	if tsObj := maps.Clone(b.ts); tsObj != nil {
 		ts, e := parseTaskSettings(cur.TaskType, tsObj)
 		if e != nil {
 			return nil, e

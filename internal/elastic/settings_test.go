@@ -141,13 +141,13 @@ func TestCreateValidation(t *testing.T) {
 		{"task type Bedrock does not serve", "e", "rerank", createBody(taskCompletion, nil, nil, nil),
 			400, "status_exception", "The [amazonbedrock] service does not support task type [rerank]"},
 		{"other service", "e", taskCompletion, createBody(taskCompletion, nil, nil, map[string]any{"service": "openai"}),
-			400, "status_exception", "Unknown service [openai] for model [e]"},
+			400, "status_exception", "Unknown service [openai]"},
 		{"no service", "e", taskCompletion, createBody(taskCompletion, nil, nil, map[string]any{"service": nil}),
-			400, "status_exception", "Model configuration is missing [service]"},
+			400, "status_exception", "Model configuration is missing a service"},
 		{"no service_settings", "e", taskCompletion, `{"service":"amazonbedrock"}`,
 			400, "status_exception", "Missing required field [service_settings]"},
 		{"bad id", "Bad_ID", taskCompletion, createBody(taskCompletion, nil, nil, nil),
-			400, "validation_exception", vf + "1: Invalid inference_id; 'Bad_ID' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric;"},
+			400, "action_request_validation_exception", vf + "1: Invalid inference_id; 'Bad_ID' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric;"},
 		{"not JSON", "e", taskCompletion, `{"service":`,
 			400, "x_content_parse_exception", "Failed to parse the inference endpoint configuration: invalid JSON"},
 	}
@@ -186,7 +186,7 @@ func TestCreateValid(t *testing.T) {
 			func(s *Settings) bool { return s.TaskType == taskCompletion }},
 		{"cohere embeddings with truncate and similarity", taskTextEmbedding,
 			createBody(taskTextEmbedding, map[string]any{"provider": "cohere", "model": "cohere.embed-english-v3", "similarity": "cosine"},
-				map[string]any{"truncate": "END"}, map[string]any{"chunking_settings": map[string]any{"strategy": "sentence"}}),
+				map[string]any{"truncate": "END"}, map[string]any{"chunking_settings": map[string]any{"strategy": "sentence", "max_chunk_size": 100}}),
 			func(s *Settings) bool { return s.Task.Truncate == "end" && s.Similarity == "cosine" }},
 		{"null task settings", taskCompletion, createBody(taskCompletion, nil, nil, map[string]any{"task_settings": map[string]any{"temperature": nil}}),
 			func(s *Settings) bool { return s.Task.Temperature == nil }},
@@ -209,28 +209,35 @@ func TestUpdateValidation(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
+	upd := func(task, body string) (*update, *Error) {
+		b, e := parseUpdateBody(task, []byte(body))
+		if e != nil {
+			return nil, e
+		}
+		return parseUpdate(titan, b)
+	}
 	for _, c := range []struct {
 		name, task, body, reason string
 	}{
-		{"model cannot change", "", `{"service_settings":{"model":"x"}}`,
+		{"model cannot change", taskCompletion, `{"service_settings":{"model":"x"}}`,
 			"Validation Failed: 1: [service_settings] does not allow the setting [model];"},
-		{"only one key", "", `{"service_settings":{"access_key":"a"}}`,
+		{"only one key", taskCompletion, `{"service_settings":{"access_key":"a"}}`,
 			"Validation Failed: 1: [secret_settings] does not contain the required setting [secret_key];"},
-		{"task settings ranges", "", `{"task_settings":{"top_p":1.5}}`,
+		{"task settings ranges", taskCompletion, `{"task_settings":{"top_p":1.5}}`,
 			"Validation Failed: 1: [task_settings] Invalid value [1.5]. [top_p] must be a less than or equal to [1.0];"},
-		{"top_k for titan", "", `{"task_settings":{"top_k":0.1}}`, "The [top_k] task parameter is not available for provider [amazontitan]"},
-		{"other task type", taskTextEmbedding, `{}`,
-			"Requested task type [text_embedding] does not match the inference endpoint's task type [completion]"},
-		{"unknown key", "", `{"foo":1}`, "Model configuration contains settings [{foo=1}] unknown to the [amazonbedrock] service"},
+		{"top_k for titan", taskCompletion, `{"task_settings":{"top_k":0.1}}`, "The [top_k] task parameter is not available for provider [amazontitan]"},
+		{"other task type", taskTextEmbedding, `{"task_settings":{}}`, "Task type must match the task type of the existing endpoint"},
+		{"unknown key", taskCompletion, `{"foo":1}`, "Request contained fields which cannot be updated, remove these fields and try again [{foo=1}]"},
+		{"bad task type in body", "", `{"task_type":"nope"}`, "Unknown task_type [nope]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, e := parseUpdate(titan, c.task, []byte(c.body))
+			_, e := upd(c.task, c.body)
 			if e == nil || e.Reason != c.reason {
 				t.Errorf("got %v, want %q", e, c.reason)
 			}
 		})
 	}
-	u, e := parseUpdate(titan, taskCompletion, []byte(`{"service_settings":{"access_key":"a2","secret_key":"s2","rate_limit":{"requests_per_minute":10}},"task_settings":{"max_new_tokens":9}}`))
+	u, e := upd(taskCompletion, `{"service_settings":{"access_key":"a2","secret_key":"s2","rate_limit":{"requests_per_minute":10}},"task_settings":{"max_new_tokens":9}}`)
 	if e != nil {
 		t.Fatal(e)
 	}

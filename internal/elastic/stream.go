@@ -3,6 +3,7 @@ package elastic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -59,7 +60,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id str
 	if unified && urlTask == "" {
 		urlTask = taskChatCompletion
 	}
-	ep, body, timeout, e := h.inferenceCall(r, urlTask, id)
+	var check func([]byte) *Error
+	switch urlTask {
+	case taskChatCompletion:
+		check = func(body []byte) *Error { _, e := parseChat(body); return e }
+	case taskCompletion:
+		check = func(body []byte) *Error { _, e := parseInferBody(body, h.opts.MaxInputs); return e }
+	}
+	ep, body, timeout, e := h.inferenceCall(r, urlTask, id, check)
 	if e != nil {
 		writeError(w, r, e)
 		return
@@ -99,7 +107,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 	log := accesslog.From(r.Context())
 	st, ft, cancel, err := h.openStream(r.Context(), ep, completionRequest(req.Input, req.Task), timeout)
 	if err != nil {
-		writeError(w, r, upstreamErr(err))
+		writeError(w, r, streamErr(r, timeout, err))
 		return
 	}
 	defer cancel()
@@ -123,7 +131,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		}
 	}
 	if err := st.Err(); err != nil && r.Context().Err() == nil {
-		out.fail(r, upstreamErr(ft.Err(err)))
+		out.fail(r, streamErr(r, timeout, ft.Err(err)))
 	}
 }
 
@@ -154,7 +162,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 		defer cancel()
 		resp, err := ep.client.Converse(cctx, ep.s.Model, creq)
 		if err != nil {
-			writeError(w, r, upstreamErr(err))
+			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
@@ -164,7 +172,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	st, ft, cancel, err := h.openStream(ctx, ep, creq, timeout)
 	if err != nil {
-		writeError(w, r, upstreamErr(err))
+		writeError(w, r, streamErr(r, timeout, err))
 		return
 	}
 	defer cancel()
@@ -191,9 +199,18 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	if err := st.Err(); err != nil {
 		if r.Context().Err() == nil {
-			out.fail(r, upstreamErr(ft.Err(err)))
+			out.fail(r, streamErr(r, timeout, ft.Err(err)))
 		}
 		return
 	}
 	out.send("message", []byte("[DONE]"))
+}
+
+// streamErr maps a stream's failure; the first-event timer firing (its
+// error is a context.DeadlineExceeded) is the request's ?timeout, a 408.
+func streamErr(r *http.Request, timeout time.Duration, err error) *Error {
+	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		return timedOut(timeout)
+	}
+	return upstreamErr(err)
 }

@@ -68,8 +68,8 @@ func TestEmbeddingRequestsGolden(t *testing.T) {
 
 func TestViewGolden(t *testing.T) {
 	s := &Settings{ID: "emb", TaskType: taskTextEmbedding, Region: "us-east-1", Model: "amazon.titan-embed-text-v2:0",
-		Provider: "amazontitan", RequestsPerMinute: 240, Dimensions: 1024, Similarity: "cosine"}
-	want := `{"inference_id":"emb","task_type":"text_embedding","service":"amazonbedrock","service_settings":{"region":"us-east-1","model":"amazon.titan-embed-text-v2:0","provider":"AMAZONTITAN","rate_limit":{"requests_per_minute":240},"dimensions":1024,"similarity":"cosine"},"task_settings":{}}`
+		Provider: "amazontitan", RequestsPerMinute: 240, Dimensions: 1024, Similarity: "cosine", Chunking: defaultChunking()}
+	want := `{"inference_id":"emb","task_type":"text_embedding","service":"amazonbedrock","service_settings":{"region":"us-east-1","model":"amazon.titan-embed-text-v2:0","provider":"AMAZONTITAN","rate_limit":{"requests_per_minute":240},"dimensions":1024,"similarity":"cosine"},"task_settings":{},"chunking_settings":{"strategy":"sentence","max_chunk_size":250,"sentence_overlap":1}}`
 	if got := mustJSON(t, s.view()); got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}

@@ -71,8 +71,11 @@ func TestElasticCRUD(t *testing.T) {
 	}
 	st, b = g.do(t, "PUT", "/_inference/completion/crud-1/_update", `{"service_settings":{"model":"other"}}`)
 	esError(t, st, b, 400, "validation_exception", "Validation Failed: 1: [service_settings] does not allow the setting [model];")
+	// The body is checked before the lookup (UpdateInferenceModelAction).
 	st, b = g.do(t, "PUT", "/_inference/nope/_update", `{}`)
-	esError(t, st, b, 404, "resource_not_found_exception", "Inference endpoint not found [nope]")
+	esError(t, st, b, 400, "status_exception", "Request body is empty")
+	st, b = g.do(t, "PUT", "/_inference/nope/_update", `{"task_settings":{}}`)
+	esError(t, st, b, 404, "resource_not_found_exception", "The inference endpoint [nope] does not exist and cannot be updated")
 	g.ok(t, "POST", "/_inference/crud-1", `{"input":"still works"}`)
 
 	// Delete: dry run, wrong task type, delete, gone.

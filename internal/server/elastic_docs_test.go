@@ -26,7 +26,8 @@ func TestElasticDocumentedExamples(t *testing.T) {
 	st, b := g.do(t, "PUT", docEmbeddingsPath, docEmbeddingsBody)
 	wantEmb := `{"inference_id":"amazon_bedrock_embeddings","task_type":"text_embedding","service":"amazonbedrock",` +
 		`"service_settings":{"region":"us-east-1","model":"amazon.titan-embed-text-v2:0","provider":"AMAZONTITAN",` +
-		`"rate_limit":{"requests_per_minute":240},"dimensions":1024,"similarity":"cosine"},"task_settings":{}}`
+		`"rate_limit":{"requests_per_minute":240},"dimensions":1024,"similarity":"cosine"},"task_settings":{},` +
+		`"chunking_settings":{"strategy":"sentence","max_chunk_size":250,"sentence_overlap":1}}`
 	if st != 200 || strings.TrimSpace(string(b)) != wantEmb {
 		t.Fatalf("PUT embeddings = %d\n got %s\nwant %s", st, b, wantEmb)
 	}

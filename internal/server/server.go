@@ -174,8 +174,12 @@ func (s *Server) routes() http.Handler {
 	anthropicH := keys.Require(s.anthropicAP, anthropic.Deny)
 	mux.Handle("POST /v1/messages", anthropicH)
 	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
-	mux.Handle("/_inference", keys.Require(s.elasticAP, elastic.Deny))
-	mux.Handle("/_inference/", keys.Require(s.elasticAP, elastic.Deny))
+	// Elasticsearch's clients check the product header on every answer,
+	// the 401 included, and ping GET / (HEAD /) for cluster info.
+	elasticH := elastic.Product(keys.Require(s.elasticAP, elastic.Deny))
+	mux.Handle("/_inference", elasticH)
+	mux.Handle("/_inference/", elasticH)
+	mux.Handle("GET /{$}", elastic.Product(keys.Require(http.HandlerFunc(elastic.ClusterInfo), elastic.Deny)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",

@@ -32,6 +32,8 @@ var postgresDialect = dialect{
 			updated_at       BIGINT NOT NULL,
 			version          BIGINT NOT NULL
 		)`,
+		// 2: chunking_settings, NULL for the endpoints stored before it.
+		`ALTER TABLE inference_endpoints ADD COLUMN chunking_settings TEXT`,
 	},
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,7 +145,15 @@ func (s *sqlStore) logOpened(ctx context.Context, attrs ...any) {
 	s.log.Info("inference endpoint store opened", append([]any{"backend", s.d.name}, attrs...)...)
 }
 
-const columns = `id, task_type, service, service_settings, task_settings, secrets, created_at, updated_at, version`
+const columns = `id, task_type, service, service_settings, task_settings, secrets, created_at, updated_at, version, chunking_settings`
+
+// nullSettings maps no settings to SQL NULL.
+func nullSettings(raw json.RawMessage) any {
+	if noSettings(raw) {
+		return nil
+	}
+	return string(raw)
+}
 
 // nullable maps no secrets to SQL NULL (a nil []byte is not NULL for
 // every driver).
@@ -169,9 +178,9 @@ func (s *sqlStore) Create(ctx context.Context, e *Endpoint) error {
 	// replicas (PostgreSQL makes the loser wait for the winner's commit),
 	// and the loser sees zero rows.
 	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO inference_endpoints (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`),
 		e.ID, e.TaskType, e.Service, settingsOrEmpty(e.ServiceSettings), settingsOrEmpty(e.TaskSettings),
-		nullable(blob), now, now)
+		nullable(blob), now, now, nullSettings(e.ChunkingSettings))
 	if err != nil {
 		return fmt.Errorf("store: creating %q: %w", e.ID, err)
 	}
@@ -198,10 +207,12 @@ func (s *sqlStore) Update(ctx context.Context, e *Endpoint, expectVersion int64)
 	now := time.Now().UnixNano()
 	var created, version int64
 	err = s.db.QueryRowContext(ctx, s.q(`UPDATE inference_endpoints
-		SET task_type = ?, service = ?, service_settings = ?, task_settings = ?, secrets = ?, updated_at = ?, version = version + 1
+		SET task_type = ?, service = ?, service_settings = ?, task_settings = ?, secrets = ?, updated_at = ?, version = version + 1,
+			chunking_settings = ?
 		WHERE id = ? AND version = ?
 		RETURNING created_at, version`),
 		e.TaskType, e.Service, settingsOrEmpty(e.ServiceSettings), settingsOrEmpty(e.TaskSettings), nullable(blob), now,
+		nullSettings(e.ChunkingSettings),
 		e.ID, expectVersion).Scan(&created, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Nothing matched: tell a missing endpoint from a stale version. A
@@ -280,10 +291,11 @@ func (s *sqlStore) scan(row interface{ Scan(...any) error }) (*Endpoint, error) 
 	var (
 		e                Endpoint
 		ss, ts           string
+		cs               sql.NullString
 		blob             []byte
 		created, updated int64
 	)
-	if err := row.Scan(&e.ID, &e.TaskType, &e.Service, &ss, &ts, &blob, &created, &updated, &e.Version); err != nil {
+	if err := row.Scan(&e.ID, &e.TaskType, &e.Service, &ss, &ts, &blob, &created, &updated, &e.Version, &cs); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
@@ -294,6 +306,9 @@ func (s *sqlStore) scan(row interface{ Scan(...any) error }) (*Endpoint, error) 
 		return nil, err
 	}
 	e.ServiceSettings, e.TaskSettings, e.Secrets = []byte(ss), []byte(ts), sec
+	if cs.Valid {
+		e.ChunkingSettings = []byte(cs.String)
+	}
 	e.CreatedAt, e.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return &e, nil
 }

@@ -28,6 +28,9 @@ var sqliteDialect = dialect{
 			updated_at       INTEGER NOT NULL,
 			version          INTEGER NOT NULL
 		) STRICT`,
+		// 2: chunking_settings, NULL for the endpoints stored before it
+		// (read as Elasticsearch reads endpoints older than the setting).
+		`ALTER TABLE inference_endpoints ADD COLUMN chunking_settings TEXT`,
 	},
 }
 

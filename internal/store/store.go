@@ -116,6 +116,10 @@ type Endpoint struct {
 	ServiceSettings json.RawMessage
 	// TaskSettings is a JSON object; nil or null is stored as {}.
 	TaskSettings json.RawMessage
+	// ChunkingSettings is a JSON object, or nil (SQL NULL) when the
+	// endpoint has none: endpoints stored before schema version 2 read
+	// back nil, which callers tell apart from any setting.
+	ChunkingSettings json.RawMessage
 	// Secrets (access_key, secret_key) are encrypted at rest and redacted
 	// whenever printed, logged or marshalled. Empty means none (read back
 	// as nil).
@@ -197,7 +201,7 @@ func (e *Endpoint) check() error {
 	if e.TaskType == "" || e.Service == "" {
 		return fmt.Errorf("%w %q: task type and service are required", ErrInvalid, e.ID)
 	}
-	for name, raw := range map[string]json.RawMessage{"service_settings": e.ServiceSettings, "task_settings": e.TaskSettings} {
+	for name, raw := range map[string]json.RawMessage{"service_settings": e.ServiceSettings, "task_settings": e.TaskSettings, "chunking_settings": e.ChunkingSettings} {
 		if noSettings(raw) {
 			continue
 		}

@@ -508,8 +508,8 @@ func testStore(t *testing.T, fresh fresher) {
 		}
 		db := st.(*sqlStore).db
 		var v int
-		if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != 1 {
-			t.Fatalf("schema_version %d, %v; want 1", v, err)
+		if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != 2 {
+			t.Fatalf("schema_version %d, %v; want 2 (chunking_settings)", v, err)
 		}
 		// Reopening an up-to-date schema changes nothing.
 		st2 := mustOpen(t, open, cfg)
