@@ -46,6 +46,10 @@ type Config struct {
 // request.
 const DefaultMaxEmbeddingInputs = 2048
 
+// DefaultMaxInferenceInputs is the default bound on the inputs of one
+// /_inference request.
+const DefaultMaxInferenceInputs = 1000
+
 // Emulator configures the in-process Bedrock emulator.
 type Emulator struct {
 	Enabled bool
@@ -82,6 +86,10 @@ type Server struct {
 	// MaxEmbeddingInputs caps the inputs of one embeddings request (OpenAI's
 	// limit, 2048, by default); larger requests get a 400 naming it.
 	MaxEmbeddingInputs int
+	// MaxInferenceInputs caps the inputs of one /_inference request
+	// (default 1000; Elasticsearch has no such bound, but Titan embeds one
+	// text per call); larger requests get a 400 naming it.
+	MaxInferenceInputs int
 	// QueueTimeout is how long a request may wait for a model's limiter
 	// (requests_per_min_limit, max_concurrent_invocations) before a 429.
 	// Default 2s.
@@ -382,6 +390,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 		UpstreamTimeout:    10 * time.Minute,
 		StreamIdleTimeout:  60 * time.Second,
 		MaxEmbeddingInputs: DefaultMaxEmbeddingInputs,
+		MaxInferenceInputs: DefaultMaxInferenceInputs,
 		QueueTimeout:       2 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           "info",
@@ -393,7 +402,8 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	}
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
-		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs")
+		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs",
+		"max_inference_inputs")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -436,6 +446,11 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 			if t, ok := d.duration(v, "server."+key); ok {
 				*dst = t
 			}
+		}
+	}
+	if v, ok := f["max_inference_inputs"]; ok {
+		if n, ok := d.integer(v, "server.max_inference_inputs", 1, 1<<20); ok {
+			s.MaxInferenceInputs = int(n)
 		}
 	}
 	if v, ok := f["max_embedding_inputs"]; ok {

@@ -57,6 +57,7 @@ func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog
 		BedrockEndpoint:   BedrockEndpoint(cfg, emulatorURL),
 		QueueTimeout:      cfg.Server.QueueTimeout,
 		StreamIdleTimeout: cfg.Server.StreamIdleTimeout,
+		MaxInputs:         cfg.Server.MaxInferenceInputs,
 		UserAgent:         "quarry-gateway",
 	}
 	if sc.PostgresDSN != "" {

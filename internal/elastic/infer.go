@@ -9,10 +9,12 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
 // inferRequest is InferenceAction.Request's body.
@@ -91,7 +93,7 @@ func parseInferBody(body []byte, maxInputs int) (*inferBody, *Error) {
 		return nil, parseErr("[inference_request] unknown field [%s]", k)
 	}
 	if maxInputs > 0 && len(req.Input) > maxInputs {
-		v.add("Field [input] cannot contain more than [%d] inputs, this gateway's limit per request; send them in several requests", maxInputs)
+		v.add("Field [input] cannot contain more than [%d] inputs, this gateway's limit per request (server.max_inference_inputs); send them in several requests", maxInputs)
 	}
 	if e := v.err(); e != nil {
 		e.Type = "action_request_validation_exception"
@@ -288,32 +290,50 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 }
 
 // embed embeds inputs in the provider's batches (Titan 1, Cohere 96),
-// keeping their order.
+// keeping their order. The rate-limit tokens of every batch are reserved
+// before the first call, so a request the endpoint's limit cannot serve in
+// time is a 429 before any call; a batch Bedrock throttles once others have
+// succeeded is tried again within the deadline (upstream.RetryPaid), so
+// that results already paid for are never thrown away.
 func (h *Handler) embed(ctx context.Context, ep *endpoint, inputs []string, inputType string, ts TaskSettings) ([][]float64, error) {
 	s := ep.s
 	log := accesslog.From(ctx)
+	size := titanBatch
+	if s.Provider == "cohere" {
+		size = cohereBatch
+	}
+	bs := batches(inputs, size)
+	ctx, release, err := ep.client.Reserve(ctx, len(bs))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var paid atomic.Bool
 	out := make([][]float64, 0, len(inputs))
-	switch s.Provider {
-	case "cohere":
-		for _, b := range batches(inputs, cohereBatch) {
-			resp, err := ep.client.EmbedCohere(ctx, s.Model, cohereRequest(s.Model, b, inputType, ts.Truncate))
-			if err != nil {
-				return nil, err
+	for _, b := range bs {
+		err := upstream.RetryPaid(ctx, &paid, func(ctx context.Context) error {
+			if s.Provider == "cohere" {
+				resp, err := ep.client.EmbedCohere(ctx, s.Model, cohereRequest(s.Model, b, inputType, ts.Truncate))
+				if err != nil {
+					return err
+				}
+				log.AddTokens(resp.Metadata.InputTokenCount, 0, 0)
+				if len(resp.Embeddings.Float) != len(b) {
+					return statusErr(http.StatusBadGateway, "Amazon Bedrock returned %d embeddings for %d texts", len(resp.Embeddings.Float), len(b))
+				}
+				out = append(out, resp.Embeddings.Float...)
+				return nil
 			}
-			log.AddTokens(resp.Metadata.InputTokenCount, 0, 0)
-			if len(resp.Embeddings.Float) != len(b) {
-				return nil, statusErr(http.StatusBadGateway, "Amazon Bedrock returned %d embeddings for %d texts", len(resp.Embeddings.Float), len(b))
-			}
-			out = append(out, resp.Embeddings.Float...)
-		}
-	default: // amazontitan
-		for _, b := range batches(inputs, titanBatch) {
-			resp, err := ep.client.EmbedTitan(ctx, s.Model, titanRequest(b[0]))
+			resp, err := ep.client.EmbedTitan(ctx, s.Model, titanRequest(b[0])) // amazontitan
 			if err != nil {
-				return nil, err
+				return err
 			}
 			log.AddTokens(resp.InputTextTokenCount, 0, 0)
 			out = append(out, resp.Embedding)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

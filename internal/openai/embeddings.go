@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -109,9 +108,6 @@ func (h *Handler) runEmbedCalls(ctx context.Context, m *upstream.Model, calls []
 		wg.Go(func() {
 			for i := range next {
 				res, err := h.embedCall(ctx, m, calls[i], &paid)
-				if err == nil {
-					paid.Store(true)
-				}
 				results[i] = res
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
@@ -140,23 +136,12 @@ feed:
 // is tried again until the request's deadline, so that one throttled batch
 // does not discard results already paid for; with nothing paid for yet,
 // the throttling is the request's answer (a 429 the client may retry).
-func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall, paid *atomic.Bool) (embedResult, error) {
-	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
-		res, err := h.embedCallOnce(ctx, m, call)
-		if err == nil || !errors.Is(err, bedrock.ErrThrottling) || !paid.Load() {
-			return res, err
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return res, err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return res, err
-		}
-	}
+func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall, paid *atomic.Bool) (res embedResult, err error) {
+	err = upstream.RetryPaid(ctx, paid, func(ctx context.Context) error {
+		res, err = h.embedCallOnce(ctx, m, call)
+		return err
+	})
+	return res, err
 }
 
 // embedCallOnce makes one Bedrock call.
