@@ -38,7 +38,7 @@ type Client struct {
 	auth      *auth
 	signer    *v4.Signer
 	retry     RetryPolicy
-	limiter   *Limiter
+	limiter   *limiter
 	userAgent string
 
 	// Header values shared, read-only, by every request (see newRequest).
@@ -81,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		httpc:     cfg.HTTPClient,
 		auth:      a,
 		retry:     cfg.Retry.withDefaults(),
-		limiter:   NewLimiter(cfg.RequestsPerMinute, cfg.MaxConcurrent),
+		limiter:   newLimiter(cfg.RequestsPerMinute, cfg.MaxConcurrent),
 		userAgent: "quarry-bedrock/" + Version,
 	}
 	if cfg.UserAgent != "" {
@@ -152,12 +152,10 @@ func (c *Client) Region() string { return c.region }
 // Endpoint is the base URL the client sends to.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// Limiter is the client's limiter (shared by all its calls).
-func (c *Client) Limiter() *Limiter { return c.limiter }
-
 // call is one operation to send.
 type call struct {
-	op string // operation name, for errors: "Converse"
+	opts callOptions
+	op   string // operation name, for errors: "Converse"
 	// The request path below the endpoint: modelPath(modelID, action) for a
 	// model operation (modelID and action set, path empty), else path, an
 	// escaped path such as a guardrail's. Either way it is computed once per
@@ -213,7 +211,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 // caller closes the body and then calls c.limiter.release, once. It saves
 // the body wrapper that an open stream needs.
 func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error) {
-	if err := c.limiter.take(ctx); err != nil {
+	if err := c.limiter.take(ctx, cl.opts.queueTimeout); err != nil {
 		return nil, &OpError{cl.op, err}
 	}
 	payloadHash := c.payloadHash(cl.body) // once: retries re-send the same body
@@ -237,7 +235,7 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 
 // attempt sends the request once.
 func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*http.Response, error) {
-	if err := c.limiter.wait(ctx); err != nil {
+	if err := c.limiter.wait(ctx, cl.opts.queueTimeout); err != nil {
 		return nil, err
 	}
 	req, err := c.newRequest(ctx, cl, payloadHash)
@@ -414,7 +412,7 @@ func (c *Client) payloadHash(body []byte) string {
 type releasingBody struct {
 	io.ReadCloser
 	released atomic.Bool
-	limiter  *Limiter
+	limiter  *limiter
 }
 
 func (b *releasingBody) Close() error {

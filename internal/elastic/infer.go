@@ -177,11 +177,11 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 		writeError(w, r, e)
 		return
 	}
-	cctx, cancel := withTimeout(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout), timeout)
+	cctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	switch s.TaskType {
 	case taskCompletion:
-		resp, err := ep.client.Converse(cctx, s.Model, completionRequest(req.Input, req.Task))
+		resp, err := ep.client.Converse(cctx, s.Model, completionRequest(req.Input, req.Task), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 		if err != nil {
 			writeError(w, r, upstreamErr(err))
 			return
@@ -212,11 +212,11 @@ func (h *Handler) embed(ctx context.Context, ep *endpoint, inputs []string, inpu
 	switch s.Provider {
 	case "cohere":
 		for _, b := range batches(inputs, cohereBatch) {
-			resp, err := ep.client.EmbedCohere(ctx, s.Model, cohereRequest(s.Model, b, inputType, ts.Truncate))
+			resp, err := ep.client.EmbedCohere(ctx, s.Model, cohereRequest(s.Model, b, inputType, ts.Truncate), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 			if err != nil {
 				return nil, err
 			}
-			log.AddTokens(resp.Metadata.InputTokenCount, 0, 0)
+			log.AddTokens(resp.InputTokenCount, 0, 0)
 			if len(resp.Embeddings.Float) != len(b) {
 				return nil, statusErr(http.StatusBadGateway, "Amazon Bedrock returned %d embeddings for %d texts", len(resp.Embeddings.Float), len(b))
 			}
@@ -224,7 +224,7 @@ func (h *Handler) embed(ctx context.Context, ep *endpoint, inputs []string, inpu
 		}
 	default: // amazontitan
 		for _, b := range batches(inputs, titanBatch) {
-			resp, err := ep.client.EmbedTitan(ctx, s.Model, titanRequest(b[0]))
+			resp, err := ep.client.EmbedTitan(ctx, s.Model, titanRequest(b[0]), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 			if err != nil {
 				return nil, err
 			}

@@ -83,9 +83,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id str
 // openStream starts a ConverseStream bounded by the first-event timeout.
 // The returned cancel ends the stream's context.
 func (h *Handler) openStream(ctx context.Context, ep *endpoint, req *bedrock.ConverseRequest, timeout time.Duration) (*bedrock.ConverseStream, *upstream.FirstEventTimer, context.CancelFunc, error) {
-	sctx, cancel := context.WithCancel(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout))
+	sctx, cancel := context.WithCancel(ctx)
 	ft := upstream.StartFirstEventTimer(timeout, cancel)
-	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req)
+	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		ft.Stop()
 		cancel()
@@ -153,9 +153,9 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	id := "chatcmpl-" + log.ID
 	if !streaming {
-		cctx, cancel := withTimeout(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout), timeout)
+		cctx, cancel := withTimeout(ctx, timeout)
 		defer cancel()
-		resp, err := ep.client.Converse(cctx, ep.s.Model, creq)
+		resp, err := ep.client.Converse(cctx, ep.s.Model, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 		if err != nil {
 			writeError(w, r, upstreamErr(err))
 			return

@@ -17,7 +17,7 @@ import (
 // request (chat_convert.go), calls Converse or ConverseStream on the model's
 // client, and translates the answer back.
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	ctx := r.Context()
 	entry := accesslog.From(ctx)
 
 	body, aerr := readBody(r)
@@ -52,7 +52,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.Converse(cctx, m.ModelID, creq)
+	resp, err := m.Client.Converse(cctx, m.ModelID, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		writeFailure(w, r, err)
 		return
@@ -185,7 +185,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		writeFailure(w, r, err)
 	}
-	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq)
+	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		failBeforeStart(err)
 		return

@@ -31,8 +31,7 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The request context: a client that goes away cancels every call.
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
-	results, err := h.runEmbedCalls(ctx, m, plan.Calls)
+	results, err := h.runEmbedCalls(r.Context(), m, plan.Calls)
 	log := accesslog.From(r.Context())
 	if ids := requestIDs(results); ids != "" {
 		log.SetUpstreamRequestID(ids)
@@ -118,6 +117,7 @@ feed:
 func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
+	qt := bedrock.WithQueueTimeout(h.opts.QueueTimeout)
 	var (
 		titan  *bedrock.TitanEmbedResponse
 		cohere *bedrock.CohereEmbedResponse
@@ -126,11 +126,11 @@ func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCa
 	)
 	switch {
 	case call.Titan != nil:
-		titan, err = m.Client.EmbedTitan(ctx, m.ModelID, call.Titan)
+		titan, err = m.Client.EmbedTitan(ctx, m.ModelID, call.Titan, qt)
 	case call.Cohere != nil:
-		cohere, err = m.Client.EmbedCohere(ctx, m.ModelID, call.Cohere)
+		cohere, err = m.Client.EmbedCohere(ctx, m.ModelID, call.Cohere, qt)
 	case call.Nova != nil:
-		nova, err = m.Client.EmbedNova(ctx, m.ModelID, call.Nova)
+		nova, err = m.Client.EmbedNova(ctx, m.ModelID, call.Nova, qt)
 	}
 	if err != nil {
 		return embedResult{}, err

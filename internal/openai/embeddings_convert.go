@@ -324,13 +324,13 @@ func embedResultOf(call embedCall, titan *bedrock.TitanEmbedResponse, cohere *be
 	switch {
 	case titan != nil:
 		r.Vectors = [][]float64{titan.Embedding}
-		r.Tokens, r.RequestID = titan.InputTextTokenCount, titan.Metadata.RequestID
+		r.Tokens, r.RequestID = titan.InputTextTokenCount, titan.RequestID
 		if r.Tokens == 0 {
-			r.Tokens = titan.Metadata.InputTokenCount
+			r.Tokens = titan.InputTokenCount
 		}
 	case cohere != nil:
 		r.Vectors = cohere.Embeddings.Float
-		r.Tokens, r.RequestID = cohere.Metadata.InputTokenCount, cohere.Metadata.RequestID
+		r.Tokens, r.RequestID = cohere.InputTokenCount, cohere.RequestID
 	case nova != nil:
 		for _, e := range nova.Embeddings {
 			if e.EmbeddingType == "" || e.EmbeddingType == "TEXT" {
@@ -338,11 +338,11 @@ func embedResultOf(call embedCall, titan *bedrock.TitanEmbedResponse, cohere *be
 				break
 			}
 		}
-		r.RequestID = nova.Metadata.RequestID
+		r.RequestID = nova.RequestID
 		if nova.InputTokenCount != nil {
 			r.Tokens = *nova.InputTokenCount
 		} else {
-			r.Tokens = nova.Metadata.InputTokenCount
+			r.Tokens = nova.InvokeMetadata.InputTokenCount
 		}
 	}
 	if len(r.Vectors) != call.Count {

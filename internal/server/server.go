@@ -1,6 +1,6 @@
 // Package server assembles the gateway: the upstream models, the built-in
-// emulator when configured, the OpenAI (and later Elasticsearch) API
-// surfaces behind API-key auth, health and metrics, logging, and graceful
+// emulator when configured, the OpenAI and Elasticsearch API surfaces
+// behind API-key auth, health and metrics, logging, and graceful
 // shutdown.
 package server
 
@@ -193,7 +193,10 @@ func denyPlain(w http.ResponseWriter, r *http.Request, presented bool) {
 
 // recoverPanics turns a handler panic into a logged 500 for that request
 // only; the server keeps serving. (Handlers are written not to panic; this
-// is the last line of defence.)
+// is the last line of defence.) Once the response's headers are out, a 500
+// can no longer be sent: like httputil.ReverseProxy, it then aborts the
+// connection (http.ErrAbortHandler), so the client sees a broken response
+// rather than a JSON error glued to a 200's body.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -202,6 +205,9 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("handler panic", "request_id", accesslog.From(r.Context()).ID, "panic", fmt.Sprint(v))
+				if rec, ok := w.(*accesslog.Recorder); ok && rec.Status != 0 {
+					panic(http.ErrAbortHandler)
+				}
 				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{
 					"message": "internal error", "type": "api_error", "param": nil, "code": nil}})
 			}
