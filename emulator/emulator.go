@@ -141,6 +141,17 @@ func (c *call) fail(err *apiError) {
 
 // ServeHTTP routes a Bedrock Runtime request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.log.Enabled(r.Context(), slog.LevelDebug) {
+		// One line per request, as Config.Logger promises; the recorder
+		// costs nothing when Debug is off.
+		rec := &statusRecorder{ResponseWriter: w}
+		start := time.Now()
+		defer func() {
+			e.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"bytes", rec.bytes, "duration", time.Since(start))
+		}()
+		w = rec
+	}
 	c := &call{e: e, w: w, r: r, id: newRequestID(), start: time.Now()}
 	// The path as sent: the request line's when there is one (a server
 	// request), else the URL's re-escaped (a handler called directly).
@@ -307,3 +318,29 @@ func mustJSON(v any) []byte {
 // appendJSONString appends s as a JSON string as Bedrock writes it:
 // escaped like encoding/json, without HTML escaping.
 func appendJSONString(b []byte, s string) []byte { return jsonstring.Append(b, s, false) }
+
+// statusRecorder notes a response's status and size for the request log.
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int // 0: nothing written (a dropped connection)
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

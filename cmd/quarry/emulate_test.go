@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,11 +20,17 @@ import (
 // that cancels it and returns its exit code.
 func startEmulate(t *testing.T, args ...string) (string, func() int) {
 	t.Helper()
+	return startEmulateTo(t, io.Discard, args...)
+}
+
+// startEmulateTo is startEmulate with its log (stderr) going to stderr.
+func startEmulateTo(t *testing.T, stderr io.Writer, args ...string) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		code := runEmulate(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		code := runEmulate(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, stderr)
 		pw.Close()
 		done <- code
 	}()
@@ -125,6 +132,56 @@ func TestEmulateErrors(t *testing.T) {
 			}
 			if tc.code != 0 && strings.Contains(strings.TrimSpace(errOut.String()), "\n") {
 				t.Errorf("error spans several lines: %q", errOut.String())
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a server goroutine to write while
+// the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// -v logs every request, successful ones included, as its help says;
+// without it a successful request logs nothing.
+func TestEmulateVerboseLogsEveryRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantLog bool
+	}{
+		{"verbose", []string{"--no-auth", "-v"}, true},
+		{"quiet", []string{"--no-auth"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log lockedBuffer
+			base, stop := startEmulateTo(t, &log, tt.args...)
+			if code := postConverse(t, base); code != http.StatusOK {
+				t.Fatalf("converse: %d", code)
+			}
+			if code := stop(); code != 0 {
+				t.Fatalf("exit code %d", code)
+			}
+			got := log.String()
+			logged := strings.Contains(got, "msg=request") && strings.Contains(got, "path=/model/amazon.nova-lite-v1:0/converse") &&
+				strings.Contains(got, "status=200")
+			if logged != tt.wantLog {
+				t.Fatalf("request line logged = %v, want %v; log:\n%s", logged, tt.wantLog, got)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ func commands() []command {
 		{"sign", "print a signed Converse request (JSON or curl) without sending it", runSign},
 		{"serve", "run the gateway (OpenAI-compatible API in front of Bedrock)", runServe},
 		{"emulate", "run the Bedrock Runtime emulator", runEmulate},
+		{"version", "print the module and Go versions", runVersion},
 	}
 }
 
