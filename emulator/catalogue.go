@@ -36,18 +36,18 @@ type Model struct {
 	// application-inference-profile ARN.
 	Aliases []string `yaml:"aliases"`
 	// MaxTokens is the default and maximum output length (default 4096).
-	MaxTokens int `yaml:"maxTokens"`
+	MaxTokens int `yaml:"max_tokens"`
 	// Capabilities of the model in Converse.
-	Tools            bool `yaml:"tools"`            // toolConfig accepted
-	ToolChoice       bool `yaml:"toolChoice"`       // toolChoice any/tool accepted
-	Reasoning        bool `yaml:"reasoning"`        // thinking / reasoningConfig
-	StructuredOutput bool `yaml:"structuredOutput"` // outputConfig.textFormat
-	Caching          bool `yaml:"caching"`          // cachePoint blocks
-	Images           bool `yaml:"images"`           // image content blocks
-	Documents        bool `yaml:"documents"`        // document content blocks
-	Video            bool `yaml:"video"`            // video content blocks
+	Tools            bool `yaml:"tools"`             // toolConfig accepted
+	ToolChoice       bool `yaml:"tool_choice"`       // toolChoice any/tool accepted
+	Reasoning        bool `yaml:"reasoning"`         // thinking / reasoningConfig
+	StructuredOutput bool `yaml:"structured_output"` // outputConfig.textFormat
+	Caching          bool `yaml:"caching"`           // cachePoint blocks
+	Images           bool `yaml:"images"`            // image content blocks
+	Documents        bool `yaml:"documents"`         // document content blocks
+	Video            bool `yaml:"video"`             // video content blocks
 	// System reports whether system prompts are accepted (default true for chat).
-	NoSystem bool `yaml:"noSystem"`
+	NoSystem bool `yaml:"no_system"`
 }
 
 // caps are the capability shorthand used by the built-in table.

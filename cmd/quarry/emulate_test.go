@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/quarry-dev/quarry/emulator"
 )
 
 // startEmulate runs `quarry emulate args...` on a free loopback port and
@@ -83,7 +85,7 @@ func TestEmulateServesAndStops(t *testing.T) {
 	}
 	// A config file extends the catalogue and can turn auth off.
 	cfg := filepath.Join(t.TempDir(), "emu.yaml")
-	os.WriteFile(cfg, []byte("noAuth: true\nmodels:\n  - id: acme.custom-v1:0\n    family: nova\n"), 0o600)
+	os.WriteFile(cfg, []byte("no_auth: true\nmodels:\n  - id: acme.custom-v1:0\n    family: nova\n"), 0o600)
 	base, stop = startEmulate(t, "--config", cfg)
 	resp, err := http.Post(base+"/model/acme.custom-v1%3A0/converse", "application/json", strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
 	if err != nil {
@@ -117,7 +119,7 @@ func TestEmulateErrors(t *testing.T) {
 		{"extra argument", []string{"now"}, 2, `unexpected argument "now"`},
 		{"help", []string{"--help"}, 0, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE]"},
 		{"missing config", []string{"--config", filepath.Join(dir, "none.yaml")}, 1, "no such file or directory"},
-		{"unknown config key", []string{"--config", badKey}, 1, "field latencyy not found"},
+		{"unknown config key", []string{"--config", badKey}, 1, "bad.yaml:2: latencyy: unknown key (allowed: "},
 		{"unknown family", []string{"--config", badFamily}, 1, `model x.y: unknown family "gpt"`},
 		{"address in use", []string{"--addr", busy.Addr().String()}, 1, "address already in use"},
 	}
@@ -184,5 +186,33 @@ func TestEmulateVerboseLogsEveryRequest(t *testing.T) {
 				t.Fatalf("request line logged = %v, want %v; log:\n%s", logged, tt.wantLog, got)
 			}
 		})
+	}
+}
+
+// The sample config in `quarry emulate --help` is a valid config file that
+// sets what it shows, so the documentation cannot drift from the keys.
+func TestEmulateHelpConfigLoads(t *testing.T) {
+	_, sample, ok := strings.Cut(emulateConfigHelp, "errors name file, line and field):\n")
+	if !ok {
+		t.Fatal("no sample in the help")
+	}
+	var b strings.Builder
+	for line := range strings.Lines(sample) {
+		b.WriteString(strings.TrimPrefix(line, "  "))
+	}
+	path := filepath.Join(t.TempDir(), "emulator.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := emulator.LoadConfig(path)
+	if err != nil {
+		t.Fatalf("the help's sample does not load: %v\n%s", err, b.String())
+	}
+	if cfg.Seed != 7 || cfg.Credentials[0].AccessKeyID != "AKID" || cfg.Guardrails[0].BlockedInputMessage == "" ||
+		cfg.Quotas.PerModel["amazon.nova-lite-v1:0"].RequestsPerMinute != 10 || cfg.Latency.BetweenTokens != 20*time.Millisecond {
+		t.Errorf("sample decoded to %+v", cfg)
+	}
+	if _, err := emulator.New(cfg); err != nil {
+		t.Errorf("the help's sample is refused by the emulator: %v", err)
 	}
 }

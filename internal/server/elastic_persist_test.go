@@ -187,7 +187,7 @@ func TestElasticInFlightSurvivesUpdateAndDelete(t *testing.T) {
 	// Events 100ms apart: the stream lasts seconds, far longer than an
 	// update and a delete need even on a loaded machine.
 	emuCfg := filepath.Join(t.TempDir(), "emulator.yaml")
-	if err := os.WriteFile(emuCfg, []byte("latency:\n  betweenTokens: 100ms\n"), 0o600); err != nil {
+	if err := os.WriteFile(emuCfg, []byte("latency:\n  between_tokens: 100ms\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	g := startES(t, "", func(c *config.Config) { c.Emulator.ConfigFile = emuCfg })
