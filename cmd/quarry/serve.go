@@ -52,6 +52,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	// Listen first: an address in use is then reported before the
+	// emulator, the store and the model clients start (and log).
+	ln, err := net.Listen("tcp", cfg.Server.Address)
+	if err != nil {
+		fmt.Fprintln(stderr, "quarry serve: listen:", err)
+		return 1
+	}
+	defer ln.Close() // Serve closes it too; a second Close is harmless
 	// The gateway's logs go where the command's errors go.
 	logger := server.NewLogger(stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
@@ -60,11 +68,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Server.Address)
-	if err != nil {
-		fmt.Fprintln(stderr, "quarry serve: listen:", err)
-		return 1
-	}
 	names := make([]string, 0, len(srv.Registry().Models()))
 	for _, m := range srv.Registry().Models() {
 		names = append(names, m.Name)
