@@ -136,13 +136,19 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", keys.Require(s.metrics.Handler(), denyPlain))
+	// The gateway's own routes with another method: 405 with Allow, in
+	// the OpenAI format the rest of /v1 and the catch-all use.
+	for _, path := range []string{"/health", "/v1/ready", "/metrics"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { openai.MethodNotAllowed(w, r, "GET, HEAD") })
+	}
 	openaiH := keys.Require(s.openaiAP, denyOpenAI)
 	mux.Handle("/v1/", openaiH)
 	// The busiest OpenAI routes also by their exact pattern, to the same
 	// handler: the mux matches an exact pattern in one walk of its tree,
 	// while a path matched by the "/v1/" prefix costs three allocations
 	// and a second walk (to rule out a trailing-slash redirect). A wrong
-	// method still falls through to "/v1/" (TestRoutes).
+	// method still falls through to "/v1/", whose handler answers 405
+	// (TestRoutes).
 	mux.Handle("POST /v1/chat/completions", openaiH)
 	mux.Handle("POST /v1/embeddings", openaiH)
 	mux.Handle("/_inference", keys.Require(s.elasticAP, elastic.Deny))
