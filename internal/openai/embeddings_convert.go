@@ -306,7 +306,22 @@ func dimList(l []int) string {
 // notEmbeddingModel is the 400 for a chat or image model sent to
 // /v1/embeddings.
 func notEmbeddingModel(m *upstream.Model) *apiError {
-	return invalid("model", "The model '%s' is a %s model, not an embedding model; use one of the gateway's embedding models with /v1/embeddings (GET /v1/models lists them).", m.Name, m.Kind)
+	return invalid("model", "The model '%s' %s, not an embedding model; use one of the gateway's embedding models with /v1/embeddings (GET /v1/models lists them).", m.Name, isWhat(m))
+}
+
+// isWhat says what kind of model m is, for the wrong-endpoint messages:
+// from its Bedrock family when known ("is a chat model"), which start-up
+// has already checked against its configured kind, else from that kind.
+func isWhat(m *upstream.Model) string {
+	switch {
+	case m.Family.IsEmbedding():
+		return "is an embedding model"
+	case m.Family.IsImage():
+		return "is an image generation model"
+	case m.Family != bedrock.FamilyUnknown:
+		return "is a chat model"
+	}
+	return "(" + m.ModelID + ") is of a Bedrock model family the gateway does not know"
 }
 
 // embedResult is the outcome of one call: a vector per input and the input
