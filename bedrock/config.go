@@ -74,6 +74,12 @@ type Config struct {
 
 	// UserAgent is appended to Quarry's User-Agent.
 	UserAgent string
+
+	// Logger receives the AWS SDK's own messages while it resolves
+	// credentials (such as the IMDS client's "falling back to IMDSv1"),
+	// at Warn or Debug with component=aws-sdk, instead of the raw lines the
+	// SDK would print to stderr. Nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // ConfigError reports an invalid configuration: the Config field (or the

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -62,6 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer ln.Close() // Serve closes it too; a second Close is harmless
 	// The gateway's logs go where the command's errors go.
 	logger := server.NewLogger(stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
+	// Libraries logging through slog.Default (the AWS SDK's messages of
+	// clients made without a Logger) write the gateway's format too.
+	slog.SetDefault(logger)
 	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "quarry serve:", err)

@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
-	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport}
+	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {

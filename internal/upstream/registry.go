@@ -7,6 +7,7 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 
@@ -40,6 +41,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is appended to the clients' User-Agent.
 	UserAgent string
+	// Logger receives the AWS SDK's messages (bedrock.Config.Logger).
+	Logger *slog.Logger
 }
 
 // New builds one Bedrock client per configured model. Credentials and
@@ -98,6 +101,7 @@ func ClientConfig(a config.AWS, opts Options) (bedrock.Config, error) {
 		APIKey:            a.APIKey.Reveal(),
 		MaxConcurrent:     a.MaxConcurrent,
 		RequestsPerMinute: a.RequestsPerMinute,
+		Logger:            opts.Logger,
 	}
 	ownCreds := bc.AccessKeyID != "" || bc.Profile != "" || bc.RoleARN != "" || bc.APIKey != ""
 	if opts.EmulatorURL != "" && bc.Endpoint == "" && !ownCreds {
