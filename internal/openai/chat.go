@@ -270,7 +270,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			return
 		}
 		f := upstream.Classify(err)
-		entry.SetError(f.Kind)
+		entry.SetError(string(f.Kind))
 		var body streamError
 		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
 		sse.data(&body)

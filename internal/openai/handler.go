@@ -162,14 +162,14 @@ func writeAPIError(w http.ResponseWriter, r *http.Request, e *apiError) {
 }
 
 // failureType maps an upstream failure kind to OpenAI's error type.
-var failureType = map[string]string{
-	"invalid_request":      "invalid_request_error",
-	"not_found":            "not_found_error",
-	"rate_limit":           "rate_limit_error",
-	"upstream_timeout":     "timeout_error",
-	"upstream_unavailable": "service_unavailable_error",
-	"upstream_error":       "api_error",
-	"canceled":             "canceled",
+var failureType = map[upstream.FailureKind]string{
+	upstream.FailureInvalidRequest:      "invalid_request_error",
+	upstream.FailureNotFound:            "not_found_error",
+	upstream.FailureRateLimit:           "rate_limit_error",
+	upstream.FailureUpstreamTimeout:     "timeout_error",
+	upstream.FailureUpstreamUnavailable: "service_unavailable_error",
+	upstream.FailureUpstreamError:       "api_error",
+	upstream.FailureCanceled:            "canceled",
 }
 
 // writeFailure answers a failed Bedrock call (see upstream.Classify).
