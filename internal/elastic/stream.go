@@ -2,55 +2,24 @@ package elastic
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
-// sse writes Elasticsearch's server-sent events: every event is
+// startSSE starts Elasticsearch's server-sent events: every event is
 // "event: message" with a JSON data line, errors are "event: error" with
 // the error body.
-type sse struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
+func startSSE(w http.ResponseWriter) *sse.Writer { return sse.Start(w, "text/event-stream") }
 
-func startSSE(w http.ResponseWriter) *sse {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s := &sse{w: w, rc: http.NewResponseController(w)}
-	s.rc.Flush()
-	return s
-}
-
-func (s *sse) send(event string, data []byte) error {
-	if _, err := s.w.Write([]byte("event: " + event + "\ndata: ")); err != nil {
-		return err
-	}
-	if _, err := s.w.Write(append(data, '\n', '\n')); err != nil {
-		return err
-	}
-	return s.rc.Flush()
-}
-
-func (s *sse) json(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return s.send("message", b)
-}
-
-func (s *sse) fail(r *http.Request, e *Error) {
+// failSSE ends a stream with an error event.
+func failSSE(out *sse.Writer, r *http.Request, e *Error) {
 	accesslog.From(r.Context()).SetError(e.Type)
-	b, _ := json.Marshal(e.body())
-	s.send("error", b)
+	out.JSON("error", e.body())
 }
 
 // stream serves POST /_inference/[task_type/]id/_stream (and the 8.x
@@ -117,7 +86,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		case ev.ContentBlockDelta != nil && ev.ContentBlockDelta.Delta.Text != "":
 			log.FirstToken()
 			delta := ev.ContentBlockDelta.Delta.Text
-			if err := out.json(map[string]any{"completion": []map[string]string{{"delta": delta}}}); err != nil {
+			if err := out.JSON("message", map[string]any{"completion": []map[string]string{{"delta": delta}}}); err != nil {
 				return // the client went away
 			}
 		case ev.Metadata != nil:
@@ -126,7 +95,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		}
 	}
 	if err := st.Err(); err != nil && r.Context().Err() == nil {
-		out.fail(r, upstreamErr(ft.Err(err)))
+		failSSE(out, r, upstreamErr(ft.Err(err)))
 	}
 }
 
@@ -190,16 +159,16 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 			log.AddTokens(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens)
 		}
 		for _, c := range ch.event(ev) {
-			if err := out.json(c); err != nil {
+			if err := out.JSON("message", c); err != nil {
 				return
 			}
 		}
 	}
 	if err := st.Err(); err != nil {
 		if r.Context().Err() == nil {
-			out.fail(r, upstreamErr(ft.Err(err)))
+			failSSE(out, r, upstreamErr(ft.Err(err)))
 		}
 		return
 	}
-	out.send("message", []byte("[DONE]"))
+	out.Event("message", []byte("[DONE]"))
 }

@@ -68,14 +68,13 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	cc := convertChatResponse(resp, plan, id, created)
 	if oneEvent {
-		sse := newSSEWriter(w)
-		sse.start()
+		out := startStream(w)
 		for _, c := range completionChunks(cc, plan) {
-			if sse.data(&c) != nil {
+			if out.JSON("", &c) != nil {
 				return
 			}
 		}
-		sse.done()
+		out.Event("", doneData)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -213,8 +212,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 	if id := stream.RequestID(); id != "" {
 		w.Header().Set("x-amzn-requestid", id)
 	}
-	sse := newSSEWriter(w)
-	sse.start()
+	out := startStream(w)
 	tr := newChatStreamTranslator(plan, id, created, stream.RequestID())
 	first := true
 	send := func(chunks []chatChunk) bool {
@@ -223,7 +221,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 				entry.FirstToken()
 				first = false
 			}
-			if sse.data(&chunks[i]) != nil {
+			if out.JSON("", &chunks[i]) != nil {
 				return false
 			}
 		}
@@ -238,20 +236,20 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			// An error event instead of the finish chunk, and no [DONE].
 			e := finishReasonError(m.Name, shaping, ev.MessageStop.StopReason)
 			entry.SetError(e.Type)
-			sse.hold = false
+			out.Hold = false
 			var body streamError
 			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
-			sse.data(&body)
+			out.JSON("", &body)
 			return
 		}
-		sse.hold = stream.Buffered()
+		out.Hold = stream.Buffered()
 		if text, ok := tr.textDelta(&ev); ok {
 			// The common case, written without building a chunk.
 			if first {
 				entry.FirstToken()
 				first = false
 			}
-			if sse.textChunk(tr.id, tr.created, tr.plan.Model, text) != nil {
+			if writeTextChunk(out, tr.id, tr.created, tr.plan.Model, text) != nil {
 				cancel()
 				return
 			}
@@ -263,7 +261,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			return
 		}
 	}
-	sse.hold = false // what follows ends the stream: flush it
+	out.Hold = false // what follows ends the stream: flush it
 	if err := stream.Err(); err != nil {
 		if r.Context().Err() != nil {
 			accesslog.From(ctx).SetError("canceled")
@@ -273,13 +271,13 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		entry.SetError(string(f.Kind))
 		var body streamError
 		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
-		sse.data(&body)
+		out.JSON("", &body)
 		return
 	}
 	if !send(tr.end()) {
 		return
 	}
-	sse.done()
+	out.Event("", doneData)
 }
 
 // hasToken reports whether a chunk carries generated content (for the
