@@ -15,6 +15,7 @@ import (
 // paths get the gateway's 404, and unclean paths are redirected to their
 // clean form.
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, c := range []struct {
