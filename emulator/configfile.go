@@ -14,7 +14,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ConfigProblem is one problem in a configuration file, where it is.
+// ConfigProblem is one problem in a configuration file, where it is. It
+// mirrors the gateway's config.Problem (same format) rather than using it:
+// that package depends on bedrock, which the emulator must not.
 type ConfigProblem struct {
 	File  string
 	Line  int    // 0: the file as a whole

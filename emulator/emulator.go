@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 )
 
@@ -144,11 +145,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.log.Enabled(r.Context(), slog.LevelDebug) {
 		// One line per request, as Config.Logger promises; the recorder
 		// costs nothing when Debug is off.
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &accesslog.Recorder{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
-			e.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"bytes", rec.bytes, "duration", time.Since(start))
+			e.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.Status,
+				"bytes", rec.Bytes, "duration", time.Since(start))
 		}()
 		w = rec
 	}
@@ -318,29 +319,3 @@ func mustJSON(v any) []byte {
 // appendJSONString appends s as a JSON string as Bedrock writes it:
 // escaped like encoding/json, without HTML escaping.
 func appendJSONString(b []byte, s string) []byte { return jsonstring.Append(b, s, false) }
-
-// statusRecorder notes a response's status and size for the request log.
-// Unwrap lets http.ResponseController reach Flush and Hijack.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int // 0: nothing written (a dropped connection)
-	bytes  int64
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(p)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

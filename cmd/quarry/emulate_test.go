@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -139,25 +138,6 @@ func TestEmulateErrors(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a server goroutine to write while
-// the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // -v logs every request, successful ones included, as its help says;
 // without it a successful request logs nothing.
 func TestEmulateVerboseLogsEveryRequest(t *testing.T) {
@@ -171,7 +151,7 @@ func TestEmulateVerboseLogsEveryRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var log lockedBuffer
+			var log syncBuffer
 			base, stop := startEmulateTo(t, &log, tt.args...)
 			if code := postConverse(t, base); code != http.StatusOK {
 				t.Fatalf("converse: %d", code)
