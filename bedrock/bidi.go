@@ -64,15 +64,16 @@ type bidiResponse struct {
 // on its way; an HTTP error (bad model, credentials) is reported by Next
 // and Err, and by Send once it is known. Cancelling ctx or calling Close
 // abandons the session.
-func (c *Client) InvokeModelWithBidirectionalStream(ctx context.Context, modelID string) (*BidiStream, error) {
+func (c *Client) InvokeModelWithBidirectionalStream(ctx context.Context, modelID string, opts ...CallOption) (*BidiStream, error) {
 	const op = "InvokeModelWithBidirectionalStream"
 	if err := checkModelCall(op, modelID, false); err != nil {
 		return nil, err
 	}
-	if err := c.limiter.take(ctx); err != nil {
+	o := callOptionsOf(opts)
+	if err := c.limiter.take(ctx, o.queueTimeout); err != nil {
 		return nil, &OpError{op, err}
 	}
-	if err := c.limiter.wait(ctx); err != nil {
+	if err := c.limiter.wait(ctx, o.queueTimeout); err != nil {
 		c.limiter.release()
 		return nil, &OpError{op, err}
 	}

@@ -76,7 +76,11 @@ type Config struct {
 	UserAgent string
 
 	// Logger receives the client's rare notices (credentials Bedrock
-	// rejected and that were resolved again). Nil: slog.Default().
+	// rejected and that were resolved again) and the AWS SDK's own
+	// messages while it resolves credentials (such as the IMDS client's
+	// "falling back to IMDSv1"), at Warn or Debug with component=aws-sdk,
+	// instead of the raw lines the SDK would print to stderr. Nil:
+	// slog.Default().
 	Logger *slog.Logger
 }
 

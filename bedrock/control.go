@@ -104,7 +104,7 @@ func (c *Client) control(ctx context.Context, op, path string, q url.Values, out
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.signer == nil {
-		req.Header.Set("Authorization", c.bearerHeader[0])
+		req.Header.Set("Authorization", c.bearer)
 	} else {
 		creds, err := c.auth.retrieve(ctx)
 		if err != nil {

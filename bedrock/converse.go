@@ -44,20 +44,20 @@ type Message struct {
 
 // ContentBlock is a union: set exactly one member.
 type ContentBlock struct {
-	Text             string                         `json:"text,omitempty"`
-	Image            *ImageBlock                    `json:"image,omitempty"`
-	Document         *DocumentBlock                 `json:"document,omitempty"`
-	Video            *VideoBlock                    `json:"video,omitempty"`
-	Audio            *AudioBlock                    `json:"audio,omitempty"`
-	ToolUse          *ToolUseBlock                  `json:"toolUse,omitempty"`
-	ToolResult       *ToolResultBlock               `json:"toolResult,omitempty"`
-	GuardContent     *GuardrailConverseContentBlock `json:"guardContent,omitempty"`
-	CachePoint       *CachePointBlock               `json:"cachePoint,omitempty"`
-	ReasoningContent *ReasoningContentBlock         `json:"reasoningContent,omitempty"`
-	CitationsContent *CitationsContentBlock         `json:"citationsContent,omitempty"`
-	SearchResult     *SearchResultBlock             `json:"searchResult,omitempty"`
-	ToolAddition     *ToolChangeBlock               `json:"toolAddition,omitempty"`
-	ToolRemoval      *ToolChangeBlock               `json:"toolRemoval,omitempty"`
+	Text             string                 `json:"text,omitempty"`
+	Image            *ImageBlock            `json:"image,omitempty"`
+	Document         *DocumentBlock         `json:"document,omitempty"`
+	Video            *VideoBlock            `json:"video,omitempty"`
+	Audio            *AudioBlock            `json:"audio,omitempty"`
+	ToolUse          *ToolUseBlock          `json:"toolUse,omitempty"`
+	ToolResult       *ToolResultBlock       `json:"toolResult,omitempty"`
+	GuardContent     *GuardrailContent      `json:"guardContent,omitempty"`
+	CachePoint       *CachePointBlock       `json:"cachePoint,omitempty"`
+	ReasoningContent *ReasoningContentBlock `json:"reasoningContent,omitempty"`
+	CitationsContent *CitationsContentBlock `json:"citationsContent,omitempty"`
+	SearchResult     *SearchResultBlock     `json:"searchResult,omitempty"`
+	ToolAddition     *ToolChangeBlock       `json:"toolAddition,omitempty"`
+	ToolRemoval      *ToolChangeBlock       `json:"toolRemoval,omitempty"`
 }
 
 // MediaSource is where image, video and audio bytes come from (a union: Bytes
@@ -165,31 +165,6 @@ type ToolResultContentBlock struct {
 	Document     *DocumentBlock     `json:"document,omitempty"`
 	Video        *VideoBlock        `json:"video,omitempty"`
 	SearchResult *SearchResultBlock `json:"searchResult,omitempty"`
-}
-
-// GuardrailConverseContentBlock is content for the guardrail to evaluate (a
-// union: Text or Image).
-type GuardrailConverseContentBlock struct {
-	Text  *GuardrailConverseTextBlock  `json:"text,omitempty"`
-	Image *GuardrailConverseImageBlock `json:"image,omitempty"`
-}
-
-// GuardrailConverseTextBlock is text for a guardrail; Qualifiers are
-// grounding_source, query or guard_content.
-type GuardrailConverseTextBlock struct {
-	Text       string   `json:"text"`
-	Qualifiers []string `json:"qualifiers,omitempty"`
-}
-
-// GuardrailConverseImageBlock is an image (png or jpeg) for a guardrail.
-type GuardrailConverseImageBlock struct {
-	Format string                       `json:"format"`
-	Source GuardrailConverseImageSource `json:"source"`
-}
-
-// GuardrailConverseImageSource holds a guardrail image's bytes.
-type GuardrailConverseImageSource struct {
-	Bytes []byte `json:"bytes,omitempty"`
 }
 
 // CachePointBlock marks a prompt-cache checkpoint. Type is "default"; TTL is
@@ -301,9 +276,9 @@ type ToolReference struct {
 
 // SystemContentBlock is a union: Text, GuardContent or CachePoint.
 type SystemContentBlock struct {
-	Text         string                         `json:"text,omitempty"`
-	GuardContent *GuardrailConverseContentBlock `json:"guardContent,omitempty"`
-	CachePoint   *CachePointBlock               `json:"cachePoint,omitempty"`
+	Text         string            `json:"text,omitempty"`
+	GuardContent *GuardrailContent `json:"guardContent,omitempty"`
+	CachePoint   *CachePointBlock  `json:"cachePoint,omitempty"`
 }
 
 // InferenceConfig holds the common inference parameters. Pointers, because
@@ -580,13 +555,13 @@ func checkModelCall(op, modelID string, reqIsNil bool) error {
 
 // Converse sends a conversation to modelID (a model ID, inference profile or
 // ARN) and returns the model's reply.
-func (c *Client) Converse(ctx context.Context, modelID string, req *ConverseRequest) (*ConverseResponse, error) {
+func (c *Client) Converse(ctx context.Context, modelID string, req *ConverseRequest, opts ...CallOption) (*ConverseResponse, error) {
 	const op = "Converse"
 	if err := checkModelCall(op, modelID, req == nil); err != nil {
 		return nil, err
 	}
 	out := new(ConverseResponse)
-	md, err := c.doJSON(ctx, &call{op: op, modelID: modelID, action: "converse"}, req, out)
+	md, err := c.doJSON(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "converse"}, req, out)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ type countTokensBody struct {
 // model (no charge). modelID is a foundation-model ID; the service supports
 // it for a subset of models (Anthropic Claude) and regions and answers
 // ValidationException for the others.
-func (c *Client) CountTokens(ctx context.Context, modelID string, req *CountTokensRequest) (*CountTokensResponse, error) {
+func (c *Client) CountTokens(ctx context.Context, modelID string, req *CountTokensRequest, opts ...CallOption) (*CountTokensResponse, error) {
 	const op = "CountTokens"
 	if err := checkModelCall(op, modelID, req == nil); err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (c *Client) CountTokens(ctx context.Context, modelID string, req *CountToke
 	var body countTokensBody
 	body.Input.Converse, body.Input.InvokeModel = req.Converse, req.InvokeModel
 	out := new(CountTokensResponse)
-	md, err := c.doJSON(ctx, &call{op: op, modelID: modelID, action: "count-tokens"}, &body, out)
+	md, err := c.doJSON(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "count-tokens"}, &body, out)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 )
 
 // refreshWindow is how long before expiry temporary credentials are
@@ -160,6 +161,7 @@ func resolveAuth(ctx context.Context, c *Config) (*auth, error) {
 		// STS, SSO and the web-identity provider need a region even when
 		// none is configured; Bedrock itself defaults to us-east-1 too.
 		config.WithDefaultRegion(DefaultRegion),
+		config.WithLogger(sdkLogger{cmp.Or(c.Logger, slog.Default())}),
 	}
 	if c.Region != "" {
 		opts = append(opts, config.WithRegion(c.Region))
@@ -272,7 +274,21 @@ func envOnlyConfig(c *Config, cacheOpts func(*aws.CredentialsCacheOptions)) (aws
 	}
 	// Like LoadDefaultConfig here, the STS client keeps the SDK's own HTTP
 	// client rather than Config.HTTPClient (tuned for Bedrock).
-	return aws.Config{Region: region, Credentials: p, ConfigSources: []any{env}}, nil
+	return aws.Config{Region: region, Credentials: p, ConfigSources: []any{env}, Logger: sdkLogger{cmp.Or(c.Logger, slog.Default())}}, nil
+}
+
+// sdkLogger hands the AWS SDK's log lines to slog.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	ctx := context.Background()
+	if l.log.Enabled(ctx, level) {
+		l.log.Log(ctx, level, fmt.Sprintf(format, v...), "component", "aws-sdk")
+	}
 }
 
 // checkEnvKeys rejects half a key pair in the environment: the SDK would

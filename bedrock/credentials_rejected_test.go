@@ -65,11 +65,11 @@ func TestRejectedCredentialsRefreshed(t *testing.T) {
 		logs  int
 	}{
 		{"ECS session expired", "ExpiredTokenException", func(t *testing.T) (Config, func() int64) {
-			hits, _ := newFakeECS(t, time.Hour, 0)
+			hits, _ := newFakeECS(t, time.Hour)
 			return Config{}, hits.Load
 		}, 1, true, 2, 1},
 		{"ECS key unrecognized, 8 calls at once", "UnrecognizedClientException", func(t *testing.T) (Config, func() int64) {
-			hits, _ := newFakeECS(t, time.Hour, 0)
+			hits, _ := newFakeECS(t, time.Hour)
 			return Config{}, hits.Load
 		}, 8, true, -1, 1},
 		{"shared credentials file rotated", "InvalidSignatureException", func(t *testing.T) (Config, func() int64) {
@@ -83,7 +83,7 @@ func TestRejectedCredentialsRefreshed(t *testing.T) {
 			return Config{AccessKeyID: "ASIAECS1", SecretAccessKey: "s"}, func() int64 { return 0 }
 		}, 1, false, 2, 1},
 		{"other 403s are not retried", "AccessDeniedException", func(t *testing.T) (Config, func() int64) {
-			hits, _ := newFakeECS(t, time.Hour, 0)
+			hits, _ := newFakeECS(t, time.Hour)
 			return Config{}, hits.Load
 		}, 1, false, 1, 0},
 	} {

@@ -17,7 +17,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // fakeSTS answers AssumeRole and AssumeRoleWithWebIdentity like STS (query
@@ -73,14 +76,7 @@ func (f *fakeSTS) form(t *testing.T, i int) url.Values {
 
 // fakeECS is a container-credentials endpoint handing out AccessKeyId
 // "ASIAECS<n>" for its n-th hit, expiring after ttl.
-func newFakeECS(t *testing.T, ttl time.Duration, delay time.Duration) (hits *atomic.Int64, expiries *sync.Map) {
-	t.Helper()
-	return newFakeECSTTL(t, func(int64) time.Duration { return ttl }, delay)
-}
-
-// newFakeECSTTL is newFakeECS with the lifetime of the n-th credentials
-// chosen by ttl(n).
-func newFakeECSTTL(t *testing.T, ttl func(n int64) time.Duration, delay time.Duration) (hits *atomic.Int64, expiries *sync.Map) {
+func newFakeECS(t *testing.T, ttl time.Duration) (hits *atomic.Int64, expiries *sync.Map) {
 	t.Helper()
 	hits = new(atomic.Int64)
 	expiries = new(sync.Map)
@@ -90,8 +86,7 @@ func newFakeECSTTL(t *testing.T, ttl func(n int64) time.Duration, delay time.Dur
 			w.WriteHeader(401)
 			return
 		}
-		time.Sleep(delay)
-		exp := time.Now().Add(ttl(n))
+		exp := time.Now().Add(ttl)
 		expiries.Store(n, exp)
 		json.NewEncoder(w).Encode(map[string]string{
 			"AccessKeyId":     fmt.Sprintf("ASIAECS%d", n),
@@ -282,7 +277,7 @@ func TestCredentialSources(t *testing.T) {
 		{
 			name: "ECS container credentials",
 			setup: func(t *testing.T) {
-				newFakeECS(t, time.Hour, 0)
+				newFakeECS(t, time.Hour)
 			},
 			wantKey:   "ASIAECS1",
 			wantToken: "ecsToken",
@@ -454,11 +449,11 @@ func TestCredentialPrecedence(t *testing.T) {
 				}
 			})
 		}}, Config{}, "AKIDFILEDEFAULT"},
-		{"web identity beats ECS", []func(*testing.T){func(t *testing.T) { newFakeSTS(t); writeWebIdentity(t); newFakeECS(t, time.Hour, 0) }}, Config{}, "ASIAASSUMEROLEWITHWEBIDENTITY"},
-		{"files beat ECS", []func(*testing.T){files, func(t *testing.T) { newFakeECS(t, time.Hour, 0) }}, Config{}, "AKIDFILEDEFAULT"},
+		{"web identity beats ECS", []func(*testing.T){func(t *testing.T) { newFakeSTS(t); writeWebIdentity(t); newFakeECS(t, time.Hour) }}, Config{}, "ASIAASSUMEROLEWITHWEBIDENTITY"},
+		{"files beat ECS", []func(*testing.T){files, func(t *testing.T) { newFakeECS(t, time.Hour) }}, Config{}, "AKIDFILEDEFAULT"},
 		{"ECS beats IMDS", []func(*testing.T){func(t *testing.T) {
 			hits, _ := newFakeIMDS(t)
-			newFakeECS(t, time.Hour, 0)
+			newFakeECS(t, time.Hour)
 			t.Cleanup(func() {
 				if hits.Load() != 0 {
 					t.Error("IMDS was called although ECS credentials were configured")
@@ -483,63 +478,110 @@ func TestCredentialPrecedence(t *testing.T) {
 // 5-minute refresh window one second after they are issued (later ones last
 // an hour): calls before that use the cached ones, and a burst of concurrent
 // calls after it fetches new ones exactly once, while the old are still
-// valid for almost 5 minutes.
+// valid for almost 5 minutes. It runs in a synctest bubble (the provider and
+// Bedrock in memory), so the second passes at once and a loaded machine
+// cannot make the calls miss it.
 func TestCredentialRefresh(t *testing.T) {
 	isolateAWSEnv(t)
-	const lead = time.Second
-	hits, expiries := newFakeECSTTL(t, func(n int64) time.Duration {
-		if n == 1 {
-			return refreshWindow + lead
-		}
-		return time.Hour
-	}, 50*time.Millisecond)
-	fb := newFakeBedrock(t, nil)
-	c := mustNew(t, Config{Endpoint: fb.URL, RequestsPerMinute: -1})
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		const lead = time.Second
+		p := &countingProvider{ttl: func(n int) time.Duration {
+			if n == 1 {
+				return refreshWindow + lead
+			}
+			return time.Hour
+		}, delay: 50 * time.Millisecond}
+		var mu sync.Mutex
+		var keys []string
+		bedrock := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			keys = append(keys, accessKeyOf(r.Header.Get("Authorization")))
+			mu.Unlock()
+			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+		})
+		c := mustNew(t, Config{Endpoint: "https://bedrock.test", Region: "us-east-1", RequestsPerMinute: -1,
+			CredentialsProvider: p, HTTPClient: &http.Client{Transport: bedrock}})
+		ctx := context.Background()
 
-	for range 3 {
-		if err := converseCall(ctx, c, "m"); err != nil {
-			t.Fatal(err)
+		for range 3 {
+			if err := converseCall(ctx, c, "m"); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	first, _ := expiries.Load(int64(1))
-	refreshAt := first.(time.Time).Add(-refreshWindow)
-	if time.Now().After(refreshAt) {
-		// Not a failure of the client: the check needs the three calls to
-		// fit in the second before the refresh point.
-		t.Skipf("the first three calls took longer than %v (a heavily loaded machine)", lead)
-	}
-	if hits.Load() != 1 {
-		t.Fatalf("credential fetches = %d after 3 calls, want 1 (cached)", hits.Load())
-	}
-	time.Sleep(time.Until(refreshAt) + 50*time.Millisecond)
+		if n := p.fetches(); n != 1 {
+			t.Fatalf("credential fetches = %d after 3 calls, want 1 (cached)", n)
+		}
+		first := p.expiry(1)
+		time.Sleep(time.Until(first.Add(-refreshWindow)) + 50*time.Millisecond)
 
-	const burst = 20
-	var wg sync.WaitGroup
-	errs := make(chan error, burst)
-	for range burst {
-		wg.Go(func() { errs <- converseCall(ctx, c, "m") })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+		const burst = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, burst)
+		for range burst {
+			wg.Go(func() { errs <- converseCall(ctx, c, "m") })
 		}
-	}
-	if got := hits.Load(); got != 2 {
-		t.Fatalf("credential fetches = %d after a concurrent burst at refresh time, want exactly 2", got)
-	}
-	if left := time.Until(first.(time.Time)); left < 4*time.Minute {
-		t.Fatalf("refresh happened only %v before expiry", left)
-	}
-	reqs := fb.requests()
-	for _, r := range reqs[3:] {
-		if k := accessKeyOf(r.Header.Get("Authorization")); k != "ASIAECS2" {
-			t.Fatalf("call after refresh signed with %q, want ASIAECS2", k)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+		if n := p.fetches(); n != 2 {
+			t.Fatalf("credential fetches = %d after a concurrent burst at refresh time, want exactly 2", n)
+		}
+		if left := time.Until(first); left < 4*time.Minute {
+			t.Fatalf("refresh happened only %v before expiry", left)
+		}
+		for i, k := range keys {
+			want := "ASIAPROV1"
+			if i >= 3 {
+				want = "ASIAPROV2"
+			}
+			if k != want {
+				t.Fatalf("call %d signed with %q, want %q", i, k, want)
+			}
+		}
+	})
 }
+
+// countingProvider hands out credentials "ASIAPROV<n>" on its n-th fetch,
+// after delay, expiring after ttl(n).
+type countingProvider struct {
+	ttl   func(n int) time.Duration
+	delay time.Duration
+
+	mu       sync.Mutex
+	expiries []time.Time
+}
+
+func (p *countingProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	time.Sleep(p.delay)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.expiries) + 1
+	exp := time.Now().Add(p.ttl(n))
+	p.expiries = append(p.expiries, exp)
+	return aws.Credentials{AccessKeyID: fmt.Sprintf("ASIAPROV%d", n), SecretAccessKey: "provSecret", SessionToken: "provToken",
+		CanExpire: true, Expires: exp}, nil
+}
+
+func (p *countingProvider) fetches() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.expiries)
+}
+
+func (p *countingProvider) expiry(n int) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.expiries[n-1]
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestCredentialConfigErrors(t *testing.T) {
 	tests := []struct {
@@ -722,7 +764,7 @@ func TestCredentialSourceFailures(t *testing.T) {
 		{"web identity refused by STS", func(t *testing.T) { newFakeSTS(t).fail = true; writeWebIdentity(t) },
 			Config{}, []string{"web identity", "AccessDenied"}},
 		{"ECS endpoint refuses the token", func(t *testing.T) {
-			newFakeECS(t, time.Hour, 0)
+			newFakeECS(t, time.Hour)
 			t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong-token")
 		}, Config{}, []string{"ECS container credentials"}},
 	}

@@ -40,7 +40,18 @@
 // errors.Is against the sentinels (ErrThrottling, ErrValidation, ...) or
 // errors.As. Throttling, 5xx and connection errors are retried with capped,
 // fully jittered exponential backoff (Config.Retry); validation errors and
-// responses that have started are not. Each Client has a Limiter
-// (RequestsPerMinute, default 1500; MaxConcurrent, default 40); a call whose
-// context ends while it waits fails with an error matching ErrLimited.
+// responses that have started are not. Each Client limits its calls
+// (Config.RequestsPerMinute, default 1500; Config.MaxConcurrent, default
+// 40); a call whose context ends while it waits, or that waits longer than
+// its WithQueueTimeout option allows, fails with an error matching
+// ErrLimited.
+//
+// # Per-call options and response metadata
+//
+// Every call takes optional CallOptions after its request, such as
+// WithQueueTimeout. Every response carries Bedrock's request ID and the
+// response header in the same place, resp.RequestID and resp.Header (an
+// embedded ResponseMetadata; InvokeModel responses embed it through
+// InvokeMetadata, with the token-count headers); streams offer RequestID()
+// and ResponseMetadata().
 package bedrock

@@ -34,7 +34,7 @@ type TitanEmbedResponse struct {
 	EmbeddingsByType    *TitanEmbeddingsByType `json:"embeddingsByType,omitempty"`
 	Message             string                 `json:"message,omitempty"` // multimodal: set on a partial failure
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
 // TitanEmbeddingsByType holds the vectors of each requested type; Binary
@@ -44,12 +44,12 @@ type TitanEmbeddingsByType struct {
 	Binary []int     `json:"binary,omitempty"`
 }
 
-func (r *TitanEmbedResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *TitanEmbedResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // EmbedTitan embeds one text (or image) with a Titan Embeddings model.
 // Titan takes one input per call.
-func (c *Client) EmbedTitan(ctx context.Context, modelID string, req *TitanEmbedRequest) (*TitanEmbedResponse, error) {
-	return invokeJSON[TitanEmbedRequest, TitanEmbedResponse](ctx, c, modelID, req)
+func (c *Client) EmbedTitan(ctx context.Context, modelID string, req *TitanEmbedRequest, opts ...CallOption) (*TitanEmbedResponse, error) {
+	return invokeJSON[TitanEmbedRequest, TitanEmbedResponse](ctx, c, modelID, req, opts...)
 }
 
 // Cohere Embed input types (input_type).
@@ -104,10 +104,10 @@ type CohereEmbedResponse struct {
 	Images       json.RawMessage  `json:"images,omitempty"`
 	Inputs       json.RawMessage  `json:"inputs,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
-func (r *CohereEmbedResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *CohereEmbedResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // CohereEmbeddings holds Cohere's "embeddings" member, which is a list of
 // float vectors for embeddings_floats and an object keyed by type for
@@ -155,8 +155,8 @@ func (e *CohereEmbeddings) UnmarshalJSON(b []byte) error {
 
 // EmbedCohere embeds up to 96 texts (or one image) with a Cohere Embed
 // model.
-func (c *Client) EmbedCohere(ctx context.Context, modelID string, req *CohereEmbedRequest) (*CohereEmbedResponse, error) {
-	return invokeJSON[CohereEmbedRequest, CohereEmbedResponse](ctx, c, modelID, req)
+func (c *Client) EmbedCohere(ctx context.Context, modelID string, req *CohereEmbedRequest, opts ...CallOption) (*CohereEmbedResponse, error) {
+	return invokeJSON[CohereEmbedRequest, CohereEmbedResponse](ctx, c, modelID, req, opts...)
 }
 
 // NovaEmbedSchemaVersion is the schemaVersion of Nova multimodal embeddings.
@@ -203,10 +203,12 @@ type NovaEmbedMedia struct {
 
 // NovaEmbedResponse is the Nova multimodal embeddings response.
 type NovaEmbedResponse struct {
-	Embeddings      []NovaEmbedding `json:"embeddings"`
-	InputTokenCount *int            `json:"inputTokenCount,omitempty"`
+	Embeddings []NovaEmbedding `json:"embeddings"`
+	// InputTokenCount is the body's count; it hides the header's, which
+	// is InvokeMetadata.InputTokenCount.
+	InputTokenCount *int `json:"inputTokenCount,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
 // NovaEmbedding is one vector; EmbeddingType says which input it is for
@@ -217,7 +219,7 @@ type NovaEmbedding struct {
 	TruncatedCharLength *int      `json:"truncatedCharLength,omitempty"`
 }
 
-func (r *NovaEmbedResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *NovaEmbedResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // NovaTextEmbedRequest is the request for embedding one text with Nova:
 // purpose such as "GENERIC_INDEX", dimension 0 for the model default.
@@ -228,6 +230,6 @@ func NovaTextEmbedRequest(text, purpose string, dimension int) *NovaEmbedRequest
 }
 
 // EmbedNova embeds one input with Nova multimodal embeddings.
-func (c *Client) EmbedNova(ctx context.Context, modelID string, req *NovaEmbedRequest) (*NovaEmbedResponse, error) {
-	return invokeJSON[NovaEmbedRequest, NovaEmbedResponse](ctx, c, modelID, req)
+func (c *Client) EmbedNova(ctx context.Context, modelID string, req *NovaEmbedRequest, opts ...CallOption) (*NovaEmbedResponse, error) {
+	return invokeJSON[NovaEmbedRequest, NovaEmbedResponse](ctx, c, modelID, req, opts...)
 }

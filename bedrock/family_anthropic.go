@@ -179,10 +179,10 @@ type AnthropicResponse struct {
 	StopSequence *string          `json:"stop_sequence"`
 	Usage        AnthropicUsage   `json:"usage"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
-func (r *AnthropicResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *AnthropicResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // Text is the concatenated text of the response's text blocks.
 func (r *AnthropicResponse) Text() string {
@@ -210,13 +210,13 @@ type AnthropicUsage struct {
 
 // InvokeAnthropic calls a Claude model with its native body. An empty
 // AnthropicVersion is filled in with AnthropicVersion.
-func (c *Client) InvokeAnthropic(ctx context.Context, modelID string, req *AnthropicRequest) (*AnthropicResponse, error) {
+func (c *Client) InvokeAnthropic(ctx context.Context, modelID string, req *AnthropicRequest, opts ...CallOption) (*AnthropicResponse, error) {
 	if req != nil && req.AnthropicVersion == "" {
 		r := *req
 		r.AnthropicVersion = AnthropicVersion
 		req = &r
 	}
-	return invokeJSON[AnthropicRequest, AnthropicResponse](ctx, c, modelID, req)
+	return invokeJSON[AnthropicRequest, AnthropicResponse](ctx, c, modelID, req, opts...)
 }
 
 // AnthropicStreamEvent is one chunk of a Claude InvokeModelWithResponseStream:

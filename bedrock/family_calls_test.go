@@ -51,21 +51,21 @@ func TestTypedInvokeCalls(t *testing.T) {
 			if err == nil && (len(r.Embedding) != 3 || r.InputTextTokenCount != 8 || r.EmbeddingsByType.Binary[2] != 1) {
 				t.Errorf("titan = %+v", r)
 			}
-			return metaOf(r, err, func() InvokeMetadata { return r.Metadata })
+			return metaOf(r, err, func() InvokeMetadata { return r.InvokeMetadata })
 		}, "/model/amazon.titan-embed-text-v2%3A0/invoke", `{"inputText":"hi","dimensions":256,"normalize":true}`},
 		{"EmbedCohere", "cohere_embed_v3_response_floats.json", func(c *Client) (InvokeMetadata, error) {
 			r, err := c.EmbedCohere(ctx, "cohere.embed-english-v3", &CohereEmbedRequest{Texts: []string{"a", "b"}, InputType: CohereSearchDocument})
 			if err == nil && (len(r.Embeddings.Float) != 2 || r.ResponseType != "embeddings_floats") {
 				t.Errorf("cohere = %+v", r)
 			}
-			return metaOf(r, err, func() InvokeMetadata { return r.Metadata })
+			return metaOf(r, err, func() InvokeMetadata { return r.InvokeMetadata })
 		}, "/model/cohere.embed-english-v3/invoke", `{"texts":["a","b"],"input_type":"search_document"}`},
 		{"EmbedNova", "nova_embed_response.json", func(c *Client) (InvokeMetadata, error) {
 			r, err := c.EmbedNova(ctx, "amazon.nova-2-multimodal-embeddings-v1:0", NovaTextEmbedRequest("hi", "GENERIC_INDEX", 1024))
 			if err == nil && (len(r.Embeddings) != 1 || r.Embeddings[0].EmbeddingType != "TEXT" || *r.Embeddings[0].TruncatedCharLength != 34) {
 				t.Errorf("nova = %+v", r)
 			}
-			return metaOf(r, err, func() InvokeMetadata { return r.Metadata })
+			return metaOf(r, err, func() InvokeMetadata { return r.InvokeMetadata })
 		}, "/model/amazon.nova-2-multimodal-embeddings-v1%3A0/invoke",
 			`{"schemaVersion":"nova-multimodal-embed-v1","taskType":"SINGLE_EMBEDDING","singleEmbeddingParams":{"embeddingPurpose":"GENERIC_INDEX","embeddingDimension":1024,"text":{"truncationMode":"END","value":"hi"}}}`},
 		{"GenerateImage", "image_response.json", func(c *Client) (InvokeMetadata, error) {
@@ -78,7 +78,7 @@ func TestTypedInvokeCalls(t *testing.T) {
 			if err == nil && (len(r.Images) != 2 || r.Error != "") {
 				t.Errorf("image = %+v", r)
 			}
-			return metaOf(r, err, func() InvokeMetadata { return r.Metadata })
+			return metaOf(r, err, func() InvokeMetadata { return r.InvokeMetadata })
 		}, "/model/amazon.nova-canvas-v1%3A0/invoke",
 			`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"a cat"},"imageGenerationConfig":{"seed":0,"numberOfImages":2}}`},
 		{"InvokeAnthropic fills the version", "anthropic_thinking_response.json", func(c *Client) (InvokeMetadata, error) {
@@ -90,7 +90,7 @@ func TestTypedInvokeCalls(t *testing.T) {
 			if err == nil && (r.Text() != "4" || r.Content[0].Thinking != "Simple arithmetic." || r.Usage.CacheReadInputTokens != 1024) {
 				t.Errorf("anthropic = %+v", r)
 			}
-			return metaOf(r, err, func() InvokeMetadata { return r.Metadata })
+			return metaOf(r, err, func() InvokeMetadata { return r.InvokeMetadata })
 		}, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke",
 			`{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":"2+2?"}],"max_tokens":50}`},
 	}

@@ -26,7 +26,7 @@ type CohereCommandResponse struct {
 	Generations []CohereCommandGeneration `json:"generations"`
 	Prompt      string                    `json:"prompt,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
 // CohereCommandGeneration is one generation; FinishReason is COMPLETE,
@@ -40,7 +40,7 @@ type CohereCommandGeneration struct {
 	TokenLikelihoods json.RawMessage `json:"token_likelihoods,omitempty"`
 }
 
-func (r *CohereCommandResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *CohereCommandResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // Text is the first generation's text.
 func (r *CohereCommandResponse) Text() string {
@@ -51,8 +51,8 @@ func (r *CohereCommandResponse) Text() string {
 }
 
 // InvokeCohereCommand calls a legacy Command model with its native body.
-func (c *Client) InvokeCohereCommand(ctx context.Context, modelID string, req *CohereCommandRequest) (*CohereCommandResponse, error) {
-	return invokeJSON[CohereCommandRequest, CohereCommandResponse](ctx, c, modelID, req)
+func (c *Client) InvokeCohereCommand(ctx context.Context, modelID string, req *CohereCommandRequest, opts ...CallOption) (*CohereCommandResponse, error) {
+	return invokeJSON[CohereCommandRequest, CohereCommandResponse](ctx, c, modelID, req, opts...)
 }
 
 // CohereCommandRRequest is the native chat body of Cohere Command R and R+
@@ -122,12 +122,12 @@ type CohereCommandRResponse struct {
 	SearchQueries    json.RawMessage     `json:"search_queries,omitempty"`
 	IsSearchRequired *bool               `json:"is_search_required,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
-func (r *CohereCommandRResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *CohereCommandRResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // InvokeCohereCommandR calls a Command R model with its native body.
-func (c *Client) InvokeCohereCommandR(ctx context.Context, modelID string, req *CohereCommandRRequest) (*CohereCommandRResponse, error) {
-	return invokeJSON[CohereCommandRRequest, CohereCommandRResponse](ctx, c, modelID, req)
+func (c *Client) InvokeCohereCommandR(ctx context.Context, modelID string, req *CohereCommandRRequest, opts ...CallOption) (*CohereCommandRResponse, error) {
+	return invokeJSON[CohereCommandRRequest, CohereCommandRResponse](ctx, c, modelID, req, opts...)
 }

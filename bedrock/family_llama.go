@@ -27,14 +27,14 @@ type LlamaResponse struct {
 	// InvocationMetrics is set on the last chunk of a stream.
 	InvocationMetrics *InvocationMetrics `json:"amazon-bedrock-invocationMetrics,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
-func (r *LlamaResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *LlamaResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // InvokeLlama calls a Llama model with its native body.
-func (c *Client) InvokeLlama(ctx context.Context, modelID string, req *LlamaRequest) (*LlamaResponse, error) {
-	return invokeJSON[LlamaRequest, LlamaResponse](ctx, c, modelID, req)
+func (c *Client) InvokeLlama(ctx context.Context, modelID string, req *LlamaRequest, opts ...CallOption) (*LlamaResponse, error) {
+	return invokeJSON[LlamaRequest, LlamaResponse](ctx, c, modelID, req, opts...)
 }
 
 // DecodeLlamaStreamChunk decodes one chunk of InvokeStream.Current.

@@ -27,7 +27,7 @@ type MistralResponse struct {
 	// InvocationMetrics is set on the last chunk of a stream.
 	InvocationMetrics *InvocationMetrics `json:"amazon-bedrock-invocationMetrics,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
 // MistralOutput is one generation; StopReason is "stop" or "length" (null
@@ -37,7 +37,7 @@ type MistralOutput struct {
 	StopReason *string `json:"stop_reason"`
 }
 
-func (r *MistralResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *MistralResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // Text is the concatenated text of the outputs.
 func (r *MistralResponse) Text() string {
@@ -49,8 +49,8 @@ func (r *MistralResponse) Text() string {
 }
 
 // InvokeMistral calls a Mistral text-completion model with its native body.
-func (c *Client) InvokeMistral(ctx context.Context, modelID string, req *MistralRequest) (*MistralResponse, error) {
-	return invokeJSON[MistralRequest, MistralResponse](ctx, c, modelID, req)
+func (c *Client) InvokeMistral(ctx context.Context, modelID string, req *MistralRequest, opts ...CallOption) (*MistralResponse, error) {
+	return invokeJSON[MistralRequest, MistralResponse](ctx, c, modelID, req, opts...)
 }
 
 // DecodeMistralStreamChunk decodes one chunk of InvokeStream.Current.

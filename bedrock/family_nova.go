@@ -160,10 +160,10 @@ type NovaResponse struct {
 	StopReason string    `json:"stopReason"` // end_turn, max_tokens, stop_sequence, tool_use, content_filtered, ...
 	Usage      NovaUsage `json:"usage"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
-func (r *NovaResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *NovaResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // Text is the concatenated text of the output message.
 func (r *NovaResponse) Text() string {
@@ -197,13 +197,13 @@ type NovaUsage struct {
 
 // InvokeNova calls a Nova model with its native body. An empty
 // SchemaVersion is filled in with NovaSchemaVersion.
-func (c *Client) InvokeNova(ctx context.Context, modelID string, req *NovaRequest) (*NovaResponse, error) {
+func (c *Client) InvokeNova(ctx context.Context, modelID string, req *NovaRequest, opts ...CallOption) (*NovaResponse, error) {
 	if req != nil && req.SchemaVersion == "" {
 		r := *req
 		r.SchemaVersion = NovaSchemaVersion
 		req = &r
 	}
-	return invokeJSON[NovaRequest, NovaResponse](ctx, c, modelID, req)
+	return invokeJSON[NovaRequest, NovaResponse](ctx, c, modelID, req, opts...)
 }
 
 // NovaStreamEvent is one chunk of a Nova InvokeModelWithResponseStream: a

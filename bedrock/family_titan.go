@@ -26,7 +26,7 @@ type TitanTextResponse struct {
 	InputTextTokenCount int               `json:"inputTextTokenCount"`
 	Results             []TitanTextResult `json:"results"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
 // TitanTextResult is one generation. CompletionReason is FINISH, LENGTH,
@@ -37,7 +37,7 @@ type TitanTextResult struct {
 	CompletionReason string `json:"completionReason"`
 }
 
-func (r *TitanTextResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *TitanTextResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // Text is the concatenated output of the results.
 func (r *TitanTextResponse) Text() string {
@@ -49,8 +49,8 @@ func (r *TitanTextResponse) Text() string {
 }
 
 // InvokeTitanText calls a Titan Text model with its native body.
-func (c *Client) InvokeTitanText(ctx context.Context, modelID string, req *TitanTextRequest) (*TitanTextResponse, error) {
-	return invokeJSON[TitanTextRequest, TitanTextResponse](ctx, c, modelID, req)
+func (c *Client) InvokeTitanText(ctx context.Context, modelID string, req *TitanTextRequest, opts ...CallOption) (*TitanTextResponse, error) {
+	return invokeJSON[TitanTextRequest, TitanTextResponse](ctx, c, modelID, req, opts...)
 }
 
 // TitanTextStreamChunk is one chunk of a Titan Text stream. Titan sends

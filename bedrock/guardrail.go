@@ -31,7 +31,9 @@ type ApplyGuardrailRequest struct {
 	OutputScope string `json:"outputScope,omitempty"`
 }
 
-// GuardrailContent is one block: Text or Image.
+// GuardrailContent is content for a guardrail to evaluate, a union of Text
+// or Image: a block of ApplyGuardrailRequest.Content, and the GuardContent
+// of a Converse message or system block.
 type GuardrailContent struct {
 	Text  *GuardrailText  `json:"text,omitempty"`
 	Image *GuardrailImage `json:"image,omitempty"`
@@ -53,7 +55,7 @@ type GuardrailImage struct {
 
 // GuardrailImageSource holds the image bytes.
 type GuardrailImageSource struct {
-	Bytes []byte `json:"bytes"`
+	Bytes []byte `json:"bytes,omitempty"`
 }
 
 // GuardrailTextContent is a text block, the common case.
@@ -143,7 +145,7 @@ func ValidateGuardrail(id, version string) error {
 // ApplyGuardrail checks content against a guardrail without invoking a
 // model. guardrailID is an ID or a guardrail ARN; version a number or
 // "DRAFT". Both are checked with ValidateGuardrail before sending.
-func (c *Client) ApplyGuardrail(ctx context.Context, guardrailID, version string, req *ApplyGuardrailRequest) (*ApplyGuardrailResponse, error) {
+func (c *Client) ApplyGuardrail(ctx context.Context, guardrailID, version string, req *ApplyGuardrailRequest, opts ...CallOption) (*ApplyGuardrailResponse, error) {
 	const op = "ApplyGuardrail"
 	if req == nil {
 		return nil, &OpError{op, errNilRequest}
@@ -153,7 +155,7 @@ func (c *Client) ApplyGuardrail(ctx context.Context, guardrailID, version string
 	}
 	out := new(ApplyGuardrailResponse)
 	path := "/guardrail/" + escapeLabel(guardrailID) + "/version/" + escapeLabel(version) + "/apply"
-	md, err := c.doJSON(ctx, &call{op: op, path: path}, req, out)
+	md, err := c.doJSON(ctx, &call{opts: callOptionsOf(opts), op: op, path: path}, req, out)
 	if err != nil {
 		return nil, err
 	}

@@ -96,10 +96,10 @@ type ImageResponse struct {
 	// MaskImage is returned by in/out-painting with returnMask.
 	MaskImage string `json:"maskImage,omitempty"`
 
-	Metadata InvokeMetadata `json:"-"`
+	InvokeMetadata `json:"-"`
 }
 
-func (r *ImageResponse) setMetadata(m InvokeMetadata) { r.Metadata = m }
+func (r *ImageResponse) setMetadata(m InvokeMetadata) { r.InvokeMetadata = m }
 
 // Image decodes image i.
 func (r *ImageResponse) Image(i int) ([]byte, error) {
@@ -110,6 +110,6 @@ func (r *ImageResponse) Image(i int) ([]byte, error) {
 }
 
 // GenerateImage calls Nova Canvas or Titan Image Generator.
-func (c *Client) GenerateImage(ctx context.Context, modelID string, req *ImageRequest) (*ImageResponse, error) {
-	return invokeJSON[ImageRequest, ImageResponse](ctx, c, modelID, req)
+func (c *Client) GenerateImage(ctx context.Context, modelID string, req *ImageRequest, opts ...CallOption) (*ImageResponse, error) {
+	return invokeJSON[ImageRequest, ImageResponse](ctx, c, modelID, req, opts...)
 }

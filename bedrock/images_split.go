@@ -11,10 +11,10 @@ const ImagesPerCall = 5
 // With a seed, call k uses seed+k (within the model's seed range) so that
 // the calls do not repeat each other's images. The first call's request ID
 // is kept; token counts add up; the first content-filter Error is kept.
-func (c *Client) GenerateImages(ctx context.Context, modelID string, req *ImageRequest) (*ImageResponse, error) {
+func (c *Client) GenerateImages(ctx context.Context, modelID string, req *ImageRequest, opts ...CallOption) (*ImageResponse, error) {
 	cfg := req.ImageGenerationConfig
 	if cfg == nil || cfg.NumberOfImages <= ImagesPerCall {
-		return c.GenerateImage(ctx, modelID, req)
+		return c.GenerateImage(ctx, modelID, req, opts...)
 	}
 	seedRange := 2147483647 // Titan Image: 0-2,147,483,646
 	if ModelFamily(modelID) == FamilyNovaCanvas {
@@ -29,7 +29,7 @@ func (c *Client) GenerateImages(ctx context.Context, modelID string, req *ImageR
 			pc.Seed = &s
 		}
 		part.ImageGenerationConfig = &pc
-		resp, err := c.GenerateImage(ctx, modelID, &part)
+		resp, err := c.GenerateImage(ctx, modelID, &part, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -38,10 +38,10 @@ func (c *Client) GenerateImages(ctx context.Context, modelID string, req *ImageR
 			total.Error = resp.Error
 		}
 		if k == 0 {
-			total.Metadata = resp.Metadata
+			total.InvokeMetadata = resp.InvokeMetadata
 		} else {
-			total.Metadata.InputTokenCount += resp.Metadata.InputTokenCount
-			total.Metadata.OutputTokenCount += resp.Metadata.OutputTokenCount
+			total.InputTokenCount += resp.InputTokenCount
+			total.OutputTokenCount += resp.OutputTokenCount
 		}
 		left -= pc.NumberOfImages
 	}

@@ -92,7 +92,7 @@ type InvokeModelOutput struct {
 // InvokeModel sends a model-native request body to the model and returns its
 // native response body. modelID is a model ID, a cross-region inference
 // profile ID or an ARN.
-func (c *Client) InvokeModel(ctx context.Context, modelID string, in *InvokeModelInput) (*InvokeModelOutput, error) {
+func (c *Client) InvokeModel(ctx context.Context, modelID string, in *InvokeModelInput, opts ...CallOption) (*InvokeModelOutput, error) {
 	const op = "InvokeModel"
 	if err := checkModelCall(op, modelID, in == nil); err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func (c *Client) InvokeModel(ctx context.Context, modelID string, in *InvokeMode
 	if err != nil {
 		return nil, &OpError{op, err}
 	}
-	resp, err := c.send(ctx, &call{op: op, modelID: modelID, action: "invoke", body: in.Body, header: h})
+	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "invoke", body: in.Body, header: h})
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +176,11 @@ func setIf(h http.Header, name, value string) {
 }
 
 // InvokeJSON encodes req as the body of an InvokeModel call and decodes the
-// response body into a new Resp. opts, if not nil, supplies the headers
+// response body into a new Resp. headers, if not nil, supplies the headers
 // (its Body is ignored). It is the generic form behind the typed calls
 // (InvokeAnthropic, EmbedTitan, GenerateImage, ...) for bodies this package
 // has no type for.
-func InvokeJSON[Resp any](ctx context.Context, c *Client, modelID string, req any, opts *InvokeModelInput) (*Resp, *InvokeModelOutput, error) {
+func InvokeJSON[Resp any](ctx context.Context, c *Client, modelID string, req any, headers *InvokeModelInput, opts ...CallOption) (*Resp, *InvokeModelOutput, error) {
 	const op = "InvokeModel"
 	if err := checkModelCall(op, modelID, isNilRequest(req)); err != nil {
 		return nil, nil, err
@@ -190,11 +190,11 @@ func InvokeJSON[Resp any](ctx context.Context, c *Client, modelID string, req an
 		return nil, nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
 	}
 	in := InvokeModelInput{}
-	if opts != nil {
-		in = *opts
+	if headers != nil {
+		in = *headers
 	}
 	in.Body = body
-	out, err := c.InvokeModel(ctx, modelID, &in)
+	out, err := c.InvokeModel(ctx, modelID, &in, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,8 +224,8 @@ func isNilRequest(req any) bool {
 func invokeJSON[Req any, Resp any, PR interface {
 	*Resp
 	setMetadata(InvokeMetadata)
-}](ctx context.Context, c *Client, modelID string, req *Req) (*Resp, error) {
-	resp, out, err := InvokeJSON[Resp](ctx, c, modelID, req, nil)
+}](ctx context.Context, c *Client, modelID string, req *Req, opts ...CallOption) (*Resp, error) {
+	resp, out, err := InvokeJSON[Resp](ctx, c, modelID, req, nil, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ type InvokeStream struct {
 // as model-native chunks. in.Accept travels as X-Amzn-Bedrock-Accept.
 // An HTTP error (bad model, throttling before the stream starts) is
 // returned here; exceptions inside the stream come out of Err.
-func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID string, in *InvokeModelInput) (*InvokeStream, error) {
+func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID string, in *InvokeModelInput, opts ...CallOption) (*InvokeStream, error) {
 	const op = "InvokeModelWithResponseStream"
 	if err := checkModelCall(op, modelID, in == nil); err != nil {
 		return nil, err
@@ -103,7 +103,7 @@ func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID stri
 	if err != nil {
 		return nil, &OpError{op, err}
 	}
-	resp, err := c.send(ctx, &call{op: op, modelID: modelID, action: "invoke-with-response-stream", body: in.Body, header: h})
+	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "invoke-with-response-stream", body: in.Body, header: h})
 	if err != nil {
 		return nil, err
 	}

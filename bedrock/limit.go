@@ -12,15 +12,18 @@ import (
 )
 
 // ErrLimited is matched (errors.Is) by the error of a call that gave up
-// waiting for the client-side limiter because its context ended: the caller
-// asked for more than RequestsPerMinute or MaxConcurrent allow.
+// waiting for the client-side limiter because its context ended or its
+// queue timeout (WithQueueTimeout) passed: the caller asked for more than
+// Config.RequestsPerMinute or Config.MaxConcurrent allow.
 var ErrLimited = errors.New("bedrock: client-side limit reached")
 
 // LimitError is returned when a call could not get through the limiter
-// before its context ended.
+// before its context ended or its queue timeout passed.
 type LimitError struct {
-	Limit string // "requests_per_min_limit" or "max_concurrent_invocations"
-	Err   error  // the context's error
+	// Limit names the Config field that held the call back:
+	// "RequestsPerMinute" or "MaxConcurrent".
+	Limit string
+	Err   error // the context's error
 }
 
 func (e *LimitError) Error() string {
@@ -29,24 +32,24 @@ func (e *LimitError) Error() string {
 
 func (e *LimitError) Unwrap() []error { return []error{ErrLimited, e.Err} }
 
-// Limiter enforces a request rate and a cap on calls in flight, shared by all
-// calls of a Client. A nil *Limiter does not limit.
-type Limiter struct {
+// limiter enforces a request rate and a cap on calls in flight, shared by all
+// calls of a Client. A nil *limiter does not limit.
+type limiter struct {
 	rate  *rate.Limiter // nil: no rate limit
 	slots chan struct{} // nil: no concurrency limit
 }
 
-// NewLimiter returns a limiter allowing requestsPerMinute (negative: no
+// newLimiter returns a limiter allowing requestsPerMinute (negative: no
 // limit, 0: DefaultRequestsPerMinute) and maxConcurrent calls in flight
 // (negative: no limit, 0: DefaultMaxConcurrent).
-func NewLimiter(requestsPerMinute, maxConcurrent int) *Limiter {
+func newLimiter(requestsPerMinute, maxConcurrent int) *limiter {
 	if requestsPerMinute == 0 {
 		requestsPerMinute = DefaultRequestsPerMinute
 	}
 	if maxConcurrent == 0 {
 		maxConcurrent = DefaultMaxConcurrent
 	}
-	l := &Limiter{}
+	l := &limiter{}
 	if requestsPerMinute > 0 {
 		// A burst of one second's worth (at least 1): short bursts are not
 		// delayed, yet no minute can see much more than the limit.
@@ -59,9 +62,9 @@ func NewLimiter(requestsPerMinute, maxConcurrent int) *Limiter {
 	return l
 }
 
-// take takes a concurrency slot, waiting at most the queue timeout; the
-// caller gives it back with l.release, exactly once.
-func (l *Limiter) take(ctx context.Context) error {
+// take takes a concurrency slot, waiting at most queueTimeout (0: as long
+// as ctx allows); the caller gives it back with l.release, exactly once.
+func (l *limiter) take(ctx context.Context, queueTimeout time.Duration) error {
 	if l == nil || l.slots == nil {
 		return nil
 	}
@@ -74,27 +77,28 @@ func (l *Limiter) take(ctx context.Context) error {
 		return nil
 	default:
 	}
-	qctx, cancel := queueContext(ctx)
+	qctx, cancel := queueContext(ctx, queueTimeout)
 	defer cancel()
 	select {
 	case l.slots <- struct{}{}:
 		return nil
 	case <-qctx.Done():
-		return &LimitError{Limit: "max_concurrent_invocations", Err: qctx.Err()}
+		return &LimitError{Limit: "MaxConcurrent", Err: qctx.Err()}
 	}
 }
 
 // release gives back a slot taken by take.
-func (l *Limiter) release() {
+func (l *limiter) release() {
 	if l == nil || l.slots == nil {
 		return
 	}
 	<-l.slots
 }
 
-// wait takes one request token. It fails at once if the context's deadline
-// would pass before a token is available.
-func (l *Limiter) wait(ctx context.Context) error {
+// wait takes one request token, waiting at most queueTimeout (0: as long as
+// ctx allows). It fails at once if the deadline would pass before a token is
+// available.
+func (l *limiter) wait(ctx context.Context, queueTimeout time.Duration) error {
 	if l == nil || l.rate == nil {
 		return nil
 	}
@@ -107,39 +111,54 @@ func (l *Limiter) wait(ctx context.Context) error {
 	if l.rate.Allow() {
 		return nil
 	}
-	qctx, cancel := queueContext(ctx)
+	qctx, cancel := queueContext(ctx, queueTimeout)
 	defer cancel()
 	if err := l.rate.Wait(qctx); err != nil {
 		cause := qctx.Err()
 		if cause == nil {
 			cause = context.DeadlineExceeded
 		}
-		return &LimitError{Limit: "requests_per_min_limit", Err: cause}
+		return &LimitError{Limit: "RequestsPerMinute", Err: cause}
 	}
 	return nil
 }
 
-type queueTimeoutKey struct{}
+// CallOption adjusts one call of a Client; pass it after the request.
+type CallOption func(*callOptions)
 
-// WithQueueTimeout bounds how long calls made with the returned context may
-// wait for the client's limiter (a concurrency slot or a rate token). Past
-// it the call fails with a *LimitError (errors.Is(err, ErrLimited)) even
-// though ctx itself may allow a long call: a gateway queues briefly, then
-// answers 429.
-func WithQueueTimeout(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, queueTimeoutKey{}, d)
+// callOptions are the settings CallOptions write.
+type callOptions struct {
+	queueTimeout time.Duration // 0: wait for the limiter as long as ctx allows
 }
 
-// queueContext is ctx bounded by its queue timeout, if it has one.
-func queueContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Value(queueTimeoutKey{}).(time.Duration); ok && d > 0 {
+// callOptionsOf applies opts in order.
+func callOptionsOf(opts []CallOption) callOptions {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithQueueTimeout bounds how long the call may wait for the client's
+// limiter (a concurrency slot or a rate token). Past it the call fails with
+// a *LimitError (errors.Is(err, ErrLimited)) even though its context may
+// allow a long call: a gateway queues briefly, then answers 429. Zero or
+// negative: no bound but the context's.
+func WithQueueTimeout(d time.Duration) CallOption {
+	return func(o *callOptions) { o.queueTimeout = d }
+}
+
+// queueContext is ctx bounded by the queue timeout d, if positive.
+func queueContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
 		return context.WithTimeout(ctx, d)
 	}
 	return ctx, func() {}
 }
 
-// InFlight is the number of calls currently holding a concurrency slot.
-func (l *Limiter) InFlight() int {
+// inFlight is the number of calls currently holding a concurrency slot.
+func (l *limiter) inFlight() int {
 	if l == nil || l.slots == nil {
 		return 0
 	}
@@ -151,12 +170,13 @@ func (l *Limiter) InFlight() int {
 // out into n calls, say), so that the batch cannot run out of quota half
 // way and throw away the results it already paid for. It fails at once,
 // with a *LimitError and no token taken, when the n tokens would not all
-// be available before ctx's deadline (or, without one, its queue timeout).
+// be available before ctx's deadline (or, without one, the queue timeout
+// of opts).
 // The calls made with the returned context use the reserved tokens, each
 // waiting until its own is due, instead of the limiter's (retries take
 // ordinary ones). release gives back the tokens no call used; call it once
 // the calls are done.
-func (c *Client) Reserve(ctx context.Context, n int) (_ context.Context, release func(), err error) {
+func (c *Client) Reserve(ctx context.Context, n int, opts ...CallOption) (_ context.Context, release func(), err error) {
 	l := c.limiter
 	if l == nil || l.rate == nil || n <= 0 {
 		return ctx, func() {}, nil
@@ -165,7 +185,7 @@ func (c *Client) Reserve(ctx context.Context, n int) (_ context.Context, release
 	var limit time.Duration
 	if dl, ok := ctx.Deadline(); ok {
 		limit = dl.Sub(now)
-	} else if d, ok := ctx.Value(queueTimeoutKey{}).(time.Duration); ok && d > 0 {
+	} else if d := callOptionsOf(opts).queueTimeout; d > 0 {
 		limit = d
 	} else {
 		limit = time.Duration(math.MaxInt64)

@@ -4,36 +4,77 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // A queue timeout bounds the wait for the limiter, not the call: the caller
-// gets ErrLimited quickly while its own context is still alive.
+// gets ErrLimited after exactly the queue timeout while its own context is
+// still alive, for a concurrency slot and for a rate token alike.
 func TestWithQueueTimeout(t *testing.T) {
-	l := NewLimiter(-1, 1)
-	if err := l.take(context.Background()); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		l     func() *limiter
+		fill  func(*limiter) error // uses up what the limiter allows
+		wait  func(context.Context, *limiter, time.Duration) error
+		limit string
+	}{
+		{
+			name:  "concurrency",
+			l:     func() *limiter { return newLimiter(-1, 1) },
+			fill:  func(l *limiter) error { return l.take(context.Background(), 0) },
+			wait:  func(ctx context.Context, l *limiter, d time.Duration) error { return l.take(ctx, d) },
+			limit: "MaxConcurrent",
+		},
+		{
+			name:  "rate",
+			l:     func() *limiter { return newLimiter(60, -1) }, // one token per second, burst 1
+			fill:  func(l *limiter) error { return l.wait(context.Background(), 0) },
+			wait:  func(ctx context.Context, l *limiter, d time.Duration) error { return l.wait(ctx, d) },
+			limit: "RequestsPerMinute",
+		},
 	}
-	defer l.release()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	start := time.Now()
-	err := l.take(WithQueueTimeout(ctx, 30*time.Millisecond))
-	if !errors.Is(err, ErrLimited) {
-		t.Fatalf("err = %v, want ErrLimited", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := tt.l()
+				if err := tt.fill(l); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				start := time.Now()
+				err := tt.wait(ctx, l, 300*time.Millisecond)
+				var le *LimitError
+				if !errors.Is(err, ErrLimited) || !errors.As(err, &le) || le.Limit != tt.limit {
+					t.Fatalf("err = %v, want a *LimitError for %s", err, tt.limit)
+				}
+				if waited := time.Since(start); waited > 300*time.Millisecond {
+					t.Errorf("waited %v; the queue timeout was 300ms", waited)
+				}
+				if ctx.Err() != nil {
+					t.Error("the caller's context must be unaffected")
+				}
+			})
+		})
 	}
-	if waited := time.Since(start); waited > 30*time.Second { // the caller's own deadline is a minute away
-		t.Errorf("waited %v; the queue timeout was 30ms", waited)
-	}
-	if ctx.Err() != nil {
-		t.Error("the caller's context must be unaffected")
-	}
+}
 
-	r := NewLimiter(60, -1) // one token per second, burst 1
-	if err := r.wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.wait(WithQueueTimeout(ctx, 10*time.Millisecond)); !errors.Is(err, ErrLimited) {
-		t.Fatalf("rate wait: err = %v, want ErrLimited", err)
-	}
+// Without a queue timeout a call waits as long as its context allows.
+func TestNoQueueTimeoutWaitsForContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(-1, 1)
+		if err := l.take(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := l.take(ctx, 0); !errors.Is(err, ErrLimited) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want ErrLimited and DeadlineExceeded", err)
+		}
+		if waited := time.Since(start); waited != 10*time.Second {
+			t.Errorf("waited %v, want the context's 10s", waited)
+		}
+	})
 }

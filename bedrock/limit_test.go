@@ -5,16 +5,18 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
 func TestLimiterDefaults(t *testing.T) {
-	l := NewLimiter(0, 0)
+	l := newLimiter(0, 0)
 	if cap(l.slots) != 40 {
 		t.Errorf("default MaxConcurrent = %d, want 40", cap(l.slots))
 	}
@@ -23,13 +25,13 @@ func TestLimiterDefaults(t *testing.T) {
 	}
 	isolateAWSEnv(t)
 	c := mustNew(t, Config{APIKey: "k"})
-	if cap(c.Limiter().slots) != DefaultMaxConcurrent || c.Limiter().rate.Limit() != rate.Limit(DefaultRequestsPerMinute)/60 {
+	if cap(c.limiter.slots) != DefaultMaxConcurrent || c.limiter.rate.Limit() != rate.Limit(DefaultRequestsPerMinute)/60 {
 		t.Error("a zero Config does not get the default limits")
 	}
 	// Negative disables; a nil limiter limits nothing.
-	for _, l := range []*Limiter{NewLimiter(-1, -1), nil} {
-		err := l.take(context.Background())
-		if err != nil || l.wait(context.Background()) != nil || l.InFlight() != 0 {
+	for _, l := range []*limiter{newLimiter(-1, -1), nil} {
+		err := l.take(context.Background(), 0)
+		if err != nil || l.wait(context.Background(), 0) != nil || l.inFlight() != 0 {
 			t.Fatalf("unlimited limiter limited: %v", err)
 		}
 		l.release()
@@ -70,16 +72,16 @@ func TestMaxConcurrentHolds(t *testing.T) {
 		t.Fatalf("call %d ran past MaxConcurrent=%d: %v", limit+1, limit, err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if fb.hits.Load() != limit || c.Limiter().InFlight() != limit {
-		t.Fatalf("server saw %d, limiter holds %d; want %d", fb.hits.Load(), c.Limiter().InFlight(), limit)
+	if fb.hits.Load() != limit || c.limiter.inFlight() != limit {
+		t.Fatalf("server saw %d, limiter holds %d; want %d", fb.hits.Load(), c.limiter.inFlight(), limit)
 	}
 	// ...and a waiter whose deadline passes gets ErrLimited.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	err := converseCall(ctx, c, "m")
 	cancel()
 	var le *LimitError
-	if !errors.Is(err, ErrLimited) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &le) || le.Limit != "max_concurrent_invocations" {
-		t.Fatalf("err = %v, want ErrLimited (max_concurrent_invocations) and DeadlineExceeded", err)
+	if !errors.Is(err, ErrLimited) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &le) || le.Limit != "MaxConcurrent" {
+		t.Fatalf("err = %v, want ErrLimited (MaxConcurrent) and DeadlineExceeded", err)
 	}
 	var op *OpError
 	if !errors.As(err, &op) || op.Op != "Converse" {
@@ -103,8 +105,8 @@ func TestMaxConcurrentHolds(t *testing.T) {
 	if peak.Load() > limit {
 		t.Fatalf("server saw %d concurrent calls, limit %d", peak.Load(), limit)
 	}
-	if c.Limiter().InFlight() != 0 {
-		t.Fatalf("slots leaked: %d", c.Limiter().InFlight())
+	if c.limiter.inFlight() != 0 {
+		t.Fatalf("slots leaked: %d", c.limiter.inFlight())
 	}
 }
 
@@ -118,8 +120,8 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limiter().InFlight() != 1 {
-		t.Fatalf("InFlight = %d with an open body", c.Limiter().InFlight())
+	if c.limiter.inFlight() != 1 {
+		t.Fatalf("InFlight = %d with an open body", c.limiter.inFlight())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
@@ -128,8 +130,8 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 	}
 	resp.Body.Close()
 	resp.Body.Close() // a second Close returns (that it frees no second slot: slots_test.go)
-	if c.Limiter().InFlight() != 0 {
-		t.Fatalf("InFlight = %d after close", c.Limiter().InFlight())
+	if c.limiter.inFlight() != 0 {
+		t.Fatalf("InFlight = %d after close", c.limiter.inFlight())
 	}
 	if err := converseCall(context.Background(), c, "m"); err != nil {
 		t.Fatal(err)
@@ -137,39 +139,47 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 }
 
 func TestRequestsPerMinutePaces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rpm = 1200 // 20/s, burst 20
+		l := newLimiter(rpm, -1)
+		if b := l.rate.Burst(); b != 20 {
+			t.Fatalf("burst = %d, want one second's worth (20)", b)
+		}
+		start := time.Now()
+		for range 30 {
+			if err := l.wait(context.Background(), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 10 calls beyond the burst at 20/s take 500ms.
+		if d := time.Since(start); d != 500*time.Millisecond {
+			t.Fatalf("30 calls at %d rpm took %v, want 500ms", rpm, d)
+		}
+	})
+}
+
+// TestQueueTimeoutOption: WithQueueTimeout reaches the limiter through a
+// call, and only the limiter wait is bounded, so a slow call cannot
+// masquerade as a limit.
+func TestQueueTimeoutOption(t *testing.T) {
 	isolateAWSEnv(t)
 	fb := newFakeBedrock(t, nil)
-	const rpm = 1200 // 20/s, burst 20
-	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", RequestsPerMinute: rpm})
-	if b := c.Limiter().rate.Burst(); b != 20 {
-		t.Fatalf("burst = %d, want one second's worth (20)", b)
+	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", RequestsPerMinute: 60}) // burst 1
+	req := &ConverseRequest{Messages: []Message{UserText("hi")}}
+	if _, err := c.Converse(context.Background(), "m", req, WithQueueTimeout(time.Millisecond)); err != nil {
+		t.Fatal(err)
 	}
-	// Only lower bounds on time: a slow machine cannot make them fail.
-	start := time.Now()
-	for range 30 {
-		if err := converseCall(context.Background(), c, "m"); err != nil {
-			t.Fatal(err)
-		}
+	_, err := c.Converse(context.Background(), "m", req, WithQueueTimeout(time.Millisecond))
+	var le *LimitError
+	if !errors.Is(err, ErrLimited) || !errors.As(err, &le) || le.Limit != "RequestsPerMinute" {
+		t.Fatalf("err = %v, want ErrLimited (RequestsPerMinute)", err)
 	}
-	// 10 calls beyond the burst at 20/s need about 500ms.
-	if d := time.Since(start); d < 400*time.Millisecond {
-		t.Fatalf("30 calls at %d rpm took only %v", rpm, d)
+	if strings.Contains(err.Error(), "requests_per_min_limit") {
+		t.Errorf("library error names a gateway setting: %v", err)
 	}
-	// A queue timeout the rate cannot meet fails with ErrLimited. Only the
-	// limiter wait is bounded, so a slow call cannot masquerade as a limit.
-	ctx := WithQueueTimeout(context.Background(), 5*time.Millisecond)
-	for range 50 {
-		err := converseCall(ctx, c, "m")
-		if err == nil {
-			continue // a token may still have been free
-		}
-		var le *LimitError
-		if !errors.Is(err, ErrLimited) || !errors.As(err, &le) || le.Limit != "requests_per_min_limit" {
-			t.Fatalf("err = %v, want ErrLimited (requests_per_min_limit)", err)
-		}
-		return
+	if fb.hits.Load() != 1 {
+		t.Fatalf("server saw %d calls, want 1", fb.hits.Load())
 	}
-	t.Fatal("a 5ms queue timeout never hit the rate limit")
 }
 
 // TestRetriesCountAgainstRate: every attempt takes a token, so retries cannot
@@ -178,9 +188,9 @@ func TestRetriesCountAgainstRate(t *testing.T) {
 	isolateAWSEnv(t)
 	fb := newFakeBedrock(t, failWith(503, CodeServiceUnavailable))
 	c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", RequestsPerMinute: 600, Retry: fastRetry}) // burst 10
-	before := c.Limiter().rate.Tokens()
+	before := c.limiter.rate.Tokens()
 	_ = converseCall(context.Background(), c, "m")
-	used := before - c.Limiter().rate.Tokens()
+	used := before - c.limiter.rate.Tokens()
 	if fb.hits.Load() != 3 || used < 2.5 || used > 3.5 {
 		t.Fatalf("%d attempts used %.2f tokens, want 3", fb.hits.Load(), used)
 	}
@@ -198,7 +208,7 @@ func TestCancelledContextIsNotALimit(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrLimited) || fb.hits.Load() != 0 {
 		t.Fatalf("err = %v (hits %d), want context.Canceled and not ErrLimited", err, fb.hits.Load())
 	}
-	if c.Limiter().InFlight() != 0 {
+	if c.limiter.inFlight() != 0 {
 		t.Fatal("slot leaked")
 	}
 }

@@ -394,7 +394,7 @@ func cvRunStream(t *testing.T, c *Client, model string, req *ConverseRequest, wa
 	if n != want.events {
 		t.Errorf("%d events, want %d", n, want.events)
 	}
-	if got := c.Limiter().InFlight(); got != 0 {
+	if got := c.limiter.inFlight(); got != 0 {
 		t.Errorf("limiter slots in flight after the stream ended: %d", got)
 	}
 	resp, err := acc.Response()
@@ -519,7 +519,7 @@ func TestRecordingsCollect(t *testing.T) {
 					t.Fatalf("interaction %d: Collect: %v", i, err)
 				}
 				cvCheckResponse(t, got, want)
-				if n := c.Limiter().InFlight(); n != 0 {
+				if n := c.limiter.inFlight(); n != 0 {
 					t.Errorf("limiter slots in flight after Collect: %d", n)
 				}
 			}
@@ -537,7 +537,7 @@ func TestRecordingCloseBeforeConsumption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Limiter().InFlight(); n != 1 {
+	if n := c.limiter.inFlight(); n != 1 {
 		t.Errorf("in flight while open: %d, want 1", n)
 	}
 	if err := s.Close(); err != nil {
@@ -552,7 +552,7 @@ func TestRecordingCloseBeforeConsumption(t *testing.T) {
 	if err := s.Err(); err != nil {
 		t.Errorf("Err after Close: %v", err)
 	}
-	if n := c.Limiter().InFlight(); n != 0 {
+	if n := c.limiter.inFlight(); n != 0 {
 		t.Errorf("in flight after Close: %d", n)
 	}
 }

@@ -15,11 +15,10 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// newRequest signs with a pre-escaped canonical URI, shared header values
-// and slots of its own for the headers the signer writes. Whatever it hands
-// the signer, the result must be exactly what aws-sdk-go-v2's signer with
-// its default options computes from the request as sent: the same
-// Authorization at the same X-Amz-Date.
+// newRequest's signature must be exactly what aws-sdk-go-v2's signer with
+// its default options computes from the request as sent (the same
+// Authorization at the same X-Amz-Date), for every path shape, and the
+// call's shared header map must stay untouched.
 func TestNewRequestSignsLikeThePlainSigner(t *testing.T) {
 	isolateAWSEnv(t)
 	const arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0"

@@ -41,10 +41,10 @@ func IsRerankModel(modelID string) bool {
 }
 
 // Rerank scores documents against a query with a rerank model.
-func (c *Client) Rerank(ctx context.Context, modelID string, req *RerankRequest) (*RerankResponse, error) {
+func (c *Client) Rerank(ctx context.Context, modelID string, req *RerankRequest, opts ...CallOption) (*RerankResponse, error) {
 	r := *req
 	if strings.Contains(modelID, "cohere.rerank-") && r.APIVersion == 0 {
 		r.APIVersion = 2 // Cohere Rerank 3.5 on Bedrock requires it (minimum 2)
 	}
-	return invokeJSON[RerankRequest, RerankResponse](ctx, c, modelID, &r)
+	return invokeJSON[RerankRequest, RerankResponse](ctx, c, modelID, &r, opts...)
 }

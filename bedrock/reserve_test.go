@@ -26,7 +26,7 @@ func TestReserve(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				cl := &Client{limiter: NewLimiter(c.rpm, -1)}
+				cl := &Client{limiter: newLimiter(c.rpm, -1)}
 				ctx, cancel := context.WithTimeout(context.Background(), c.deadline)
 				defer cancel()
 				start := time.Now()
@@ -45,7 +45,7 @@ func TestReserve(t *testing.T) {
 					return
 				}
 				for i := range c.n {
-					if err := cl.waitRate(rctx); err != nil {
+					if err := cl.waitRate(rctx, 0); err != nil {
 						t.Fatalf("call %d: %v", i, err)
 					}
 				}
@@ -59,7 +59,7 @@ func TestReserve(t *testing.T) {
 	}
 	t.Run("unused tokens go back", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			cl := &Client{limiter: NewLimiter(60, -1)}
+			cl := &Client{limiter: newLimiter(60, -1)}
 			_, release, err := cl.Reserve(context.Background(), 1)
 			if err != nil {
 				t.Fatal(err)

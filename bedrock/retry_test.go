@@ -178,7 +178,7 @@ func TestRetryContextCancelledDuringBackoff(t *testing.T) {
 			if fb.hits.Load() != 1 {
 				t.Fatalf("attempts = %d, want 1", fb.hits.Load())
 			}
-			if c.Limiter().InFlight() != 0 {
+			if c.limiter.inFlight() != 0 {
 				t.Fatal("concurrency slot not released")
 			}
 		})
@@ -285,7 +285,7 @@ func TestRetryNotAfterStreamStarted(t *testing.T) {
 			if n := fb.hits.Load(); n != 1 {
 				t.Errorf("attempts = %d, want 1: a started stream must not be retried", n)
 			}
-			if n := c.Limiter().InFlight(); n != 0 {
+			if n := c.limiter.inFlight(); n != 0 {
 				t.Errorf("limiter slots in flight after the failure: %d", n)
 			}
 		})

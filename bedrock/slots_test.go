@@ -52,7 +52,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fb := newFakeBedrock(t, tt.respond)
 			c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", Retry: tt.retry, MaxConcurrent: 3, RequestsPerMinute: -1})
-			if err := c.limiter.take(context.Background()); err != nil {
+			if err := c.limiter.take(context.Background(), 0); err != nil {
 				t.Fatal(err)
 			}
 			defer giveBack(c.limiter)
@@ -66,7 +66,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want an error: %v", err, tt.wantErr)
 			}
-			if n := c.Limiter().InFlight(); n != 1 {
+			if n := c.limiter.inFlight(); n != 1 {
 				t.Fatalf("InFlight = %d after the call, want 1 (the test's own slot)", n)
 			}
 		})
@@ -76,7 +76,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 	t.Run("body closed twice", func(t *testing.T) {
 		fb := newFakeBedrock(t, nil)
 		c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", MaxConcurrent: 3, RequestsPerMinute: -1})
-		if err := c.limiter.take(context.Background()); err != nil {
+		if err := c.limiter.take(context.Background(), 0); err != nil {
 			t.Fatal(err)
 		}
 		defer giveBack(c.limiter)
@@ -84,12 +84,12 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := c.Limiter().InFlight(); n != 2 {
+		if n := c.limiter.inFlight(); n != 2 {
 			t.Fatalf("InFlight = %d with the body open, want 2", n)
 		}
 		resp.Body.Close()
 		resp.Body.Close()
-		if n := c.Limiter().InFlight(); n != 1 {
+		if n := c.limiter.inFlight(); n != 1 {
 			t.Fatalf("InFlight = %d after two Closes, want 1 (the test's own slot)", n)
 		}
 	})
@@ -98,21 +98,21 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 	t.Run("no slot", func(t *testing.T) {
 		fb := newFakeBedrock(t, nil)
 		c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", MaxConcurrent: 1, RequestsPerMinute: -1})
-		if err := c.limiter.take(context.Background()); err != nil {
+		if err := c.limiter.take(context.Background(), 0); err != nil {
 			t.Fatal(err)
 		}
 		defer giveBack(c.limiter)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		var out ConverseResponse
-		_, err := c.doJSON(WithQueueTimeout(context.Background(), time.Nanosecond), &call{op: "Converse", modelID: "m", action: "converse"}, struct{}{}, &out)
+		_, err := c.doJSON(context.Background(), &call{opts: callOptionsOf([]CallOption{WithQueueTimeout(time.Nanosecond)}), op: "Converse", modelID: "m", action: "converse"}, struct{}{}, &out)
 		if !errors.Is(err, ErrLimited) {
 			t.Fatalf("err = %v, want ErrLimited", err)
 		}
 		if _, err := c.doJSON(ctx, &call{op: "Converse", modelID: "m", action: "converse"}, struct{}{}, &out); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
-		if n := c.Limiter().InFlight(); n != 1 {
+		if n := c.limiter.inFlight(); n != 1 {
 			t.Fatalf("InFlight = %d, want 1 (the test's own slot)", n)
 		}
 	})
@@ -120,7 +120,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 
 // giveBack releases the test's own slot unless a faulty release already
 // took it (a plain release would then block for good).
-func giveBack(l *Limiter) {
+func giveBack(l *limiter) {
 	select {
 	case <-l.slots:
 	default:

@@ -145,12 +145,12 @@ type ConverseStreamMetadataEvent struct {
 // with InStream set (errors.Is(err, ErrThrottling) works). The stream holds
 // a connection and a limiter slot until it ends or is closed.
 type ConverseStream struct {
-	ctx       context.Context
-	r         *eventReader
-	requestID string
-	cur       StreamEvent
-	err       error
-	done      bool
+	ctx  context.Context
+	r    *eventReader
+	meta ResponseMetadata
+	cur  StreamEvent
+	err  error
+	done bool
 
 	// events, for a stream made by StreamFromResponse (r is nil then): the
 	// events still to yield. closed is set by Close.
@@ -161,7 +161,7 @@ type ConverseStream struct {
 // ConverseStream sends a conversation to modelID and returns the stream of
 // the reply's events. Errors before the stream starts (HTTP errors, such as
 // a ValidationException for an unknown model) are returned here.
-func (c *Client) ConverseStream(ctx context.Context, modelID string, req *ConverseRequest) (*ConverseStream, error) {
+func (c *Client) ConverseStream(ctx context.Context, modelID string, req *ConverseRequest, opts ...CallOption) (*ConverseStream, error) {
 	const op = "ConverseStream"
 	if err := checkModelCall(op, modelID, req == nil); err != nil {
 		return nil, err
@@ -170,24 +170,24 @@ func (c *Client) ConverseStream(ctx context.Context, modelID string, req *Conver
 	if err != nil {
 		return nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
 	}
-	resp, err := c.send(ctx, &call{op: op, modelID: modelID, action: "converse-stream", body: body, header: jsonHeader})
+	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "converse-stream", body: body, header: jsonHeader})
 	if err != nil {
 		return nil, err
 	}
-	return newConverseStream(ctx, resp.Body, requestID(resp.Header)), nil
+	return newConverseStream(ctx, resp.Body, metadataOf(resp)), nil
 }
 
 // newConverseStream reads events from body: the response of ConverseStream,
 // or a recorded one in tests.
-func newConverseStream(ctx context.Context, body io.ReadCloser, reqID string) *ConverseStream {
-	return &ConverseStream{ctx: ctx, r: newEventReader(body, reqID), requestID: reqID}
+func newConverseStream(ctx context.Context, body io.ReadCloser, md ResponseMetadata) *ConverseStream {
+	return &ConverseStream{ctx: ctx, r: newEventReader(body, md.RequestID), meta: md}
 }
 
 // StreamFromResponse returns a stream that yields, from memory, the events
 // ConverseStream would have sent for resp: messageStart; for each content
 // block its contentBlockStart (tool use, server tool result, image),
 // contentBlockDelta(s) and contentBlockStop; messageStop; metadata. Collect
-// on it returns resp again (RequestID included, Header not). Blocks a
+// on it returns resp again (its ResponseMetadata included). Blocks a
 // stream cannot carry (documents, video, audio, guard content, cache
 // points, search results, tool additions and removals) are skipped. Use it
 // to serve a streaming consumer from a Converse answer; a nil resp gives an
@@ -196,7 +196,7 @@ func newConverseStream(ctx context.Context, body io.ReadCloser, reqID string) *C
 func StreamFromResponse(resp *ConverseResponse) *ConverseStream {
 	s := &ConverseStream{ctx: context.Background(), events: responseEvents(resp)}
 	if resp != nil {
-		s.requestID = resp.RequestID
+		s.meta = resp.ResponseMetadata
 	}
 	return s
 }
@@ -274,7 +274,10 @@ func responseEvents(resp *ConverseResponse) []StreamEvent {
 }
 
 // RequestID is Bedrock's x-amzn-RequestId of the response.
-func (s *ConverseStream) RequestID() string { return s.requestID }
+func (s *ConverseStream) RequestID() string { return s.meta.RequestID }
+
+// ResponseMetadata is the request ID and the HTTP header of the response.
+func (s *ConverseStream) ResponseMetadata() ResponseMetadata { return s.meta }
 
 // Next advances to the next event and reports whether there is one. It
 // returns false at the end of the stream, on error (see Err) and after
@@ -505,7 +508,7 @@ func (s *ConverseStream) Collect() (*ConverseResponse, error) {
 		}
 	}
 	resp, respErr := acc.Response()
-	resp.RequestID = s.requestID
+	resp.ResponseMetadata = s.meta
 	switch {
 	case s.Err() != nil:
 		return resp, s.Err()

@@ -98,7 +98,7 @@ func TestStreamCloseMidStream(t *testing.T) {
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("Close took %v", d)
 	}
-	if n := c.Limiter().InFlight(); n != 0 {
+	if n := c.limiter.inFlight(); n != 0 {
 		t.Errorf("limiter slots in flight after Close: %d", n)
 	}
 	stWaitGone(t, gone)
@@ -149,7 +149,7 @@ func TestStreamCloseUnblocksNext(t *testing.T) {
 	if err := s.Err(); err != nil {
 		t.Errorf("Err: %v", err)
 	}
-	if n := c.Limiter().InFlight(); n != 0 {
+	if n := c.limiter.inFlight(); n != 0 {
 		t.Errorf("in flight: %d", n)
 	}
 }
@@ -177,7 +177,7 @@ func TestStreamContextCancel(t *testing.T) {
 	if !errors.Is(s.Err(), context.Canceled) {
 		t.Errorf("Err = %v, want context.Canceled", s.Err())
 	}
-	if n := c.Limiter().InFlight(); n != 0 {
+	if n := c.limiter.inFlight(); n != 0 {
 		t.Errorf("in flight after cancel: %d", n)
 	}
 	stWaitGone(t, gone)
@@ -229,7 +229,7 @@ func TestStreamInStreamException(t *testing.T) {
 			if s.Next() {
 				t.Error("Next after the exception returned true")
 			}
-			if n := c.Limiter().InFlight(); n != 0 {
+			if n := c.limiter.inFlight(); n != 0 {
 				t.Errorf("in flight after the exception: %d", n)
 			}
 			// Collect returns the partial response together with the error.
@@ -335,7 +335,7 @@ func TestStreamAllBreak(t *testing.T) {
 			break
 		}
 	}
-	if in := c.Limiter().InFlight(); in != 0 {
+	if in := c.limiter.inFlight(); in != 0 {
 		t.Errorf("in flight after break: %d", in)
 	}
 	stWaitGone(t, gone)
@@ -468,7 +468,7 @@ func TestCollectKeepsReading(t *testing.T) {
 	body.Write(esEvent(t, "contentBlockStop", `{"contentBlockIndex":0}`))
 	body.Write(esEvent(t, "messageStop", `{"stopReason":"malformed_tool_use"}`))
 	body.Write(esEvent(t, "metadata", `{"usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3},"metrics":{"latencyMs":9}}`))
-	s := newConverseStream(context.Background(), io.NopCloser(&body), "rid")
+	s := newConverseStream(context.Background(), io.NopCloser(&body), ResponseMetadata{RequestID: "rid"})
 	resp, err := s.Collect()
 	if err == nil {
 		t.Error("no error for invalid tool input")

@@ -39,23 +39,23 @@ type Model struct {
 	// application-inference-profile ARN.
 	Aliases []string `yaml:"aliases"`
 	// MaxTokens is the default and maximum output length (default 4096).
-	MaxTokens int `yaml:"maxTokens"`
+	MaxTokens int `yaml:"max_tokens"`
 	// Capabilities of the model in Converse.
-	Tools            bool `yaml:"tools"`            // toolConfig accepted
-	ToolChoice       bool `yaml:"toolChoice"`       // toolChoice any/tool accepted
-	Reasoning        bool `yaml:"reasoning"`        // thinking / reasoningConfig
-	StructuredOutput bool `yaml:"structuredOutput"` // outputConfig.textFormat
-	Caching          bool `yaml:"caching"`          // cachePoint blocks
-	Images           bool `yaml:"images"`           // image content blocks
-	Documents        bool `yaml:"documents"`        // document content blocks
-	Video            bool `yaml:"video"`            // video content blocks
+	Tools            bool `yaml:"tools"`             // toolConfig accepted
+	ToolChoice       bool `yaml:"tool_choice"`       // toolChoice any/tool accepted
+	Reasoning        bool `yaml:"reasoning"`         // thinking / reasoningConfig
+	StructuredOutput bool `yaml:"structured_output"` // outputConfig.textFormat
+	Caching          bool `yaml:"caching"`           // cachePoint blocks
+	Images           bool `yaml:"images"`            // image content blocks
+	Documents        bool `yaml:"documents"`         // document content blocks
+	Video            bool `yaml:"video"`             // video content blocks
 	// System reports whether system prompts are accepted (default true for chat).
-	NoSystem bool `yaml:"noSystem"`
+	NoSystem bool `yaml:"no_system"`
 	// MinCacheTokens is the shortest prefix a cache point caches (default
 	// for caching models: Nova 1000, Claude 1024, Claude 3.5 Haiku 2048,
 	// Claude Haiku 4.5 and Opus 4.5 4096, per the Bedrock prompt caching
 	// documentation); a shorter one is billed as plain input.
-	MinCacheTokens int `yaml:"minCacheTokens"`
+	MinCacheTokens int `yaml:"min_cache_tokens"`
 }
 
 // defaultMinCacheTokens is a caching model's minimum cacheable prefix.

@@ -1,15 +1,8 @@
 package emulator
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Config configures an Emulator. The zero value is a working emulator that
@@ -20,20 +13,20 @@ type Config struct {
 	// give the same reply.
 	Seed uint64 `yaml:"seed"`
 	// NoAuth turns request authentication off: unsigned requests are served.
-	NoAuth bool `yaml:"noAuth"`
+	NoAuth bool `yaml:"no_auth"`
 	// Credentials are the accepted SigV4 key pairs. Default when empty: the
 	// single pair AccessKeyID "test", SecretAccessKey "test".
 	Credentials []Credential `yaml:"credentials"`
 	// BearerTokens are the accepted "Authorization: Bearer" tokens (Bedrock
 	// API keys). Default when empty: any non-empty bearer token is accepted.
-	BearerTokens []string `yaml:"bearerTokens"`
+	BearerTokens []string `yaml:"bearer_tokens"`
 	// ClockSkew is how far X-Amz-Date may be from the server clock
 	// (default 5 minutes, as AWS).
-	ClockSkew time.Duration `yaml:"clockSkew"`
+	ClockSkew time.Duration `yaml:"clock_skew"`
 	// BodyReadTimeout bounds reading a request body once its headers are in
 	// (default 30s; negative: none); a body that has not arrived gets a 408
 	// RequestTimeoutException.
-	BodyReadTimeout time.Duration `yaml:"bodyReadTimeout"`
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
 	// Models extends the built-in catalogue (an entry with a built-in ID
 	// replaces it).
 	Models []Model `yaml:"models"`
@@ -61,10 +54,10 @@ type Config struct {
 
 // Credential is an accepted SigV4 key pair.
 type Credential struct {
-	AccessKeyID     string `yaml:"accessKeyId"`
-	SecretAccessKey string `yaml:"secretAccessKey"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
 	// SessionToken, when set, must arrive in X-Amz-Security-Token.
-	SessionToken string `yaml:"sessionToken"`
+	SessionToken string `yaml:"session_token"`
 }
 
 // Faults configures random (seeded) fault injection.
@@ -91,43 +84,24 @@ type FaultRule struct {
 type Latency struct {
 	// FirstToken is the delay before the first content event (and before a
 	// non-streamed response).
-	FirstToken time.Duration `yaml:"firstToken"`
+	FirstToken time.Duration `yaml:"first_token"`
 	// BetweenTokens is the delay between streamed content events.
-	BetweenTokens time.Duration `yaml:"betweenTokens"`
+	BetweenTokens time.Duration `yaml:"between_tokens"`
 }
 
 // Quotas are per-model rate limits; zero means unlimited.
 type Quotas struct {
 	// RequestsPerMinute and TokensPerMinute apply to every model without its
 	// own entry in PerModel.
-	RequestsPerMinute int `yaml:"requestsPerMinute"`
-	TokensPerMinute   int `yaml:"tokensPerMinute"`
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	TokensPerMinute   int `yaml:"tokens_per_minute"`
 	// PerModel overrides the limits for one model ID.
-	PerModel map[string]Quota `yaml:"perModel"`
+	PerModel map[string]Quota `yaml:"per_model"`
 }
 
 // Quota is one model's limits. Tokens are reserved as input + maxTokens, as
 // Bedrock does.
 type Quota struct {
-	RequestsPerMinute int `yaml:"requestsPerMinute"`
-	TokensPerMinute   int `yaml:"tokensPerMinute"`
-}
-
-// LoadConfig reads a YAML configuration file. Unknown keys are an error that
-// names the key and its line. Durations are Go durations ("250ms", "5m").
-func LoadConfig(path string) (Config, error) {
-	var cfg Config
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, fmt.Errorf("emulator config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return cfg, nil // an empty file is the zero config
-		}
-		return cfg, fmt.Errorf("emulator config %s: %w", path, err)
-	}
-	return cfg, nil
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	TokensPerMinute   int `yaml:"tokens_per_minute"`
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 )
 
@@ -178,6 +179,17 @@ func (c *call) fail(err *apiError) {
 
 // ServeHTTP routes a Bedrock Runtime request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.log.Enabled(r.Context(), slog.LevelDebug) {
+		// One line per request, as Config.Logger promises; the recorder
+		// costs nothing when Debug is off.
+		rec := &accesslog.Recorder{ResponseWriter: w}
+		start := time.Now()
+		defer func() {
+			e.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.Status,
+				"bytes", rec.Bytes, "duration", time.Since(start))
+		}()
+		w = rec
+	}
 	c := &call{e: e, w: w, r: r, id: newRequestID(), start: time.Now()}
 	if r.ProtoMajor == 2 {
 		e.http2.Add(1)

@@ -16,15 +16,15 @@ type Guardrail struct {
 	// Versions that exist besides DRAFT (which always exists), e.g. ["1","2"].
 	Versions []string `yaml:"versions"`
 	// DeniedWords are blocked whole words or phrases (case-insensitive).
-	DeniedWords []string `yaml:"deniedWords"`
+	DeniedWords []string `yaml:"denied_words"`
 	// DeniedTopics are blocked topics.
-	DeniedTopics []GuardrailTopic `yaml:"deniedTopics"`
+	DeniedTopics []GuardrailTopic `yaml:"denied_topics"`
 	// BlockedInputMessage replaces the reply when the input is blocked
 	// (default "Sorry, the model cannot answer this question.").
-	BlockedInputMessage string `yaml:"blockedInputMessage"`
+	BlockedInputMessage string `yaml:"blocked_input_message"`
 	// BlockedOutputMessage replaces the reply when the output is blocked
 	// (default "Sorry, the model cannot answer this question.").
-	BlockedOutputMessage string `yaml:"blockedOutputMessage"`
+	BlockedOutputMessage string `yaml:"blocked_output_message"`
 }
 
 // GuardrailTopic is a denied topic: text mentioning its name or any of its

@@ -29,7 +29,7 @@ type ReplayConfig struct {
 	// IgnorePaths are JSON paths left out of the body comparison, dotted
 	// with array indexes or * for every element: "inferenceConfig.temperature",
 	// "messages.*.content.0.text".
-	IgnorePaths []string `yaml:"ignorePaths"`
+	IgnorePaths []string `yaml:"ignore_paths"`
 	// Fallback "generate" answers unmatched requests as the emulator would
 	// without recordings; "" (default) answers them with the 404.
 	Fallback string `yaml:"fallback"`

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -118,9 +119,9 @@ func TestLoadConfig(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte(`seed: 3
 credentials:
-  - accessKeyId: AKID
-    secretAccessKey: SECRET
-clockSkew: 2m
+  - access_key_id: AKID
+    secret_access_key: SECRET
+clock_skew: 2m
 models:
   - id: acme.custom-v1
     family: nova
@@ -129,15 +130,15 @@ models:
 guardrails:
   - id: g1
     versions: ["1"]
-    deniedWords: [foo]
+    denied_words: [foo]
 faults:
   rules:
     - fault: throttle
       rate: 0.1
 latency:
-  firstToken: 250ms
+  first_token: 250ms
 quotas:
-  requestsPerMinute: 60
+  requests_per_minute: 60
 `), 0o644)
 	cfg, err := LoadConfig(good)
 	if err != nil {
@@ -153,11 +154,52 @@ quotas:
 	if m := e.models.lookup("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"); m == nil || m.ID != "acme.custom-v1" {
 		t.Errorf("alias lookup %v", m)
 	}
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("seed: 1\nnoauth: true\n"), 0o644)
-	_, err = LoadConfig(bad)
-	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "noauth") {
-		t.Errorf("strict: %v", err)
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	if cfg, err := LoadConfig(empty); err != nil || cfg.Seed != 0 || cfg.Models != nil {
+		t.Errorf("empty file: %+v, %v", cfg, err)
+	}
+}
+
+// Every problem of a config file is reported at once, each with file, line
+// and field, in the gateway's format.
+func TestLoadConfigProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // "line: field: message prefix", after the file name
+	}{
+		{"unknown key", "seed: 1\nnoAuth: true\n", []string{":2: noAuth: unknown key (allowed: bearer_tokens, clock_skew, credentials,"}},
+		{"nested unknown key", "faults:\n  rules:\n    - fault: throttle\n      rat: 0.5\n",
+			[]string{":4: faults.rules[0].rat: unknown key (allowed: fault, model, rate)"}},
+		{"wrong types", "seed: many\nno_auth: maybe\nlatency:\n  first_token: soon\n",
+			[]string{`:1: seed: must be a non-negative integer, not "many"`, `:2: no_auth: must be a boolean (true or false), not "maybe"`,
+				`:4: latency.first_token: must be a duration such as 250ms or 5m, not "soon"`}},
+		{"not a list", "models: acme\n", []string{":1: models: must be a list"}},
+		{"duplicate key", "seed: 1\nseed: 2\n", []string{":2: seed: duplicate key"}},
+		{"map values", "quotas:\n  per_model:\n    m1: {requests_per_minute: x}\n",
+			[]string{`:3: quotas.per_model.m1.requests_per_minute: must be an integer, not "x"`}},
+		{"syntax", "seed: [1\n", []string{": yaml: line 1"}},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".yaml")
+			os.WriteFile(path, []byte(tt.yaml), 0o644)
+			_, err := LoadConfig(path)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if len(ce.Problems) != len(tt.want) {
+				t.Fatalf("problems:\n%v\nwant %d", err, len(tt.want))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), path+w) {
+					t.Errorf("error:\n%v\nwant a line %s%s", err, path, w)
+				}
+			}
+		})
 	}
 }
 

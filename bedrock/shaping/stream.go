@@ -14,9 +14,10 @@ import (
 // (req itself is not modified). Otherwise, and with a nil o, it calls
 // ConverseStream. Stream neither applies o's defaults (see Apply) nor
 // checks the finish reason (see CheckFinish, on the messageStop event).
-func Stream(ctx context.Context, c *bedrock.Client, modelID string, req *bedrock.ConverseRequest, o *Options) (*bedrock.ConverseStream, error) {
+// opts apply to the call made.
+func Stream(ctx context.Context, c *bedrock.Client, modelID string, req *bedrock.ConverseRequest, o *Options, opts ...bedrock.CallOption) (*bedrock.ConverseStream, error) {
 	if o == nil || !o.NoStreaming {
-		return c.ConverseStream(ctx, modelID, req)
+		return c.ConverseStream(ctx, modelID, req, opts...)
 	}
 	if req != nil && req.GuardrailConfig != nil && req.GuardrailConfig.StreamProcessingMode != "" {
 		r, g := *req, *req.GuardrailConfig
@@ -24,7 +25,7 @@ func Stream(ctx context.Context, c *bedrock.Client, modelID string, req *bedrock
 		r.GuardrailConfig = &g
 		req = &r
 	}
-	resp, err := c.Converse(ctx, modelID, req)
+	resp, err := c.Converse(ctx, modelID, req, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				"                      [--record DIR --upstream URL | --replay DIR [--ignore PATHS] [--fallback generate]]")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
+			fmt.Fprint(stderr, emulateConfigHelp)
 			return 0
 		}
 		fmt.Fprintf(stderr, "quarry emulate: %v\n", err)
@@ -125,6 +126,51 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	return 0
 }
+
+// emulateConfigHelp documents the --config file (emulator.Config, with the
+// gateway's snake_case keys). Every key is optional.
+const emulateConfigHelp = `
+The --config file (YAML; every key optional; errors name file, line and field):
+
+  seed: 7                      # changes every generated reply
+  no_auth: false               # true: serve unsigned requests
+  credentials:                 # accepted SigV4 key pairs (default test/test)
+    - {access_key_id: AKID, secret_access_key: SECRET, session_token: ""}
+  bearer_tokens: [tok]         # accepted API keys (default: any)
+  clock_skew: 5m               # allowed X-Amz-Date skew
+  models:                      # extend or replace catalogue entries
+    - id: acme.custom-v1:0
+      family: nova             # anthropic, nova, titan-text, llama, mistral, cohere-command,
+                               # cohere-command-r, titan-embed, cohere-embed, nova-embed,
+                               # nova-canvas, titan-image
+      kind: chat               # or embedding, image (default: from family)
+      aliases: [arn:aws:bedrock:...:application-inference-profile/abc]
+      max_tokens: 4096
+      tools: true
+      tool_choice: true
+      reasoning: false
+      structured_output: false
+      caching: false
+      images: true
+      documents: true
+      video: false
+      no_system: false
+  guardrails:
+    - id: gr1
+      versions: ["1"]
+      denied_words: [password]
+      denied_topics: [{name: finance, keywords: [stocks]}]
+      blocked_input_message: Blocked by policy.
+      blocked_output_message: Blocked by policy.
+  faults:                      # seeded random faults (prompt markers inject them on demand)
+    rules:
+      - {model: amazon.nova-lite-v1:0, fault: throttle, rate: 0.1}
+  latency: {first_token: 250ms, between_tokens: 20ms}
+  quotas:
+    requests_per_minute: 60
+    tokens_per_minute: 100000
+    per_model: {amazon.nova-lite-v1:0: {requests_per_minute: 10, tokens_per_minute: 0}}
+`
 
 // oneLine folds a multi-line error (yaml lists one problem per line) into
 // one readable line.

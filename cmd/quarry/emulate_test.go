@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quarry-dev/quarry/emulator"
 )
 
 // startEmulate runs `quarry emulate args...` on a free loopback port and
@@ -21,11 +23,17 @@ import (
 // that cancels it and returns its exit code.
 func startEmulate(t *testing.T, args ...string) (string, func() int) {
 	t.Helper()
+	return startEmulateTo(t, io.Discard, args...)
+}
+
+// startEmulateTo is startEmulate with its log (stderr) going to stderr.
+func startEmulateTo(t *testing.T, stderr io.Writer, args ...string) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		code := runEmulate(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		code := runEmulate(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, stderr)
 		pw.Close()
 		done <- code
 	}()
@@ -78,7 +86,7 @@ func TestEmulateServesAndStops(t *testing.T) {
 	}
 	// A config file extends the catalogue and can turn auth off.
 	cfg := filepath.Join(t.TempDir(), "emu.yaml")
-	os.WriteFile(cfg, []byte("noAuth: true\nmodels:\n  - id: acme.custom-v1:0\n    family: nova\n"), 0o600)
+	os.WriteFile(cfg, []byte("no_auth: true\nmodels:\n  - id: acme.custom-v1:0\n    family: nova\n"), 0o600)
 	base, stop = startEmulate(t, "--config", cfg)
 	resp, err := http.Post(base+"/model/acme.custom-v1%3A0/converse", "application/json", strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
 	if err != nil {
@@ -112,7 +120,7 @@ func TestEmulateErrors(t *testing.T) {
 		{"extra argument", []string{"now"}, 2, `unexpected argument "now"`},
 		{"help", []string{"--help"}, 0, "usage: quarry emulate [--addr 127.0.0.1:4566] [--config FILE]"},
 		{"missing config", []string{"--config", filepath.Join(dir, "none.yaml")}, 1, "no such file or directory"},
-		{"unknown config key", []string{"--config", badKey}, 1, "field latencyy not found"},
+		{"unknown config key", []string{"--config", badKey}, 1, "bad.yaml:2: latencyy: unknown key (allowed: "},
 		{"unknown family", []string{"--config", badFamily}, 1, `model x.y: unknown family "gpt"`},
 		{"address in use", []string{"--addr", busy.Addr().String()}, 1, "address already in use"},
 		{"record without upstream", []string{"--record", dir}, 2, "--record needs --upstream"},
@@ -214,5 +222,64 @@ func TestEmulateTLSReplay(t *testing.T) {
 		if resp.ProtoMajor != 2 || resp.StatusCode != tc.status || !strings.Contains(string(got), tc.want) {
 			t.Errorf("%s %d %s; want HTTP/2 %d with %q", resp.Proto, resp.StatusCode, got, tc.status, tc.want)
 		}
+	}
+}
+
+// -v logs every request, successful ones included, as its help says;
+// without it a successful request logs nothing.
+func TestEmulateVerboseLogsEveryRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantLog bool
+	}{
+		{"verbose", []string{"--no-auth", "-v"}, true},
+		{"quiet", []string{"--no-auth"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log syncBuffer
+			base, stop := startEmulateTo(t, &log, tt.args...)
+			if code := postConverse(t, base); code != http.StatusOK {
+				t.Fatalf("converse: %d", code)
+			}
+			if code := stop(); code != 0 {
+				t.Fatalf("exit code %d", code)
+			}
+			got := log.String()
+			logged := strings.Contains(got, "msg=request") && strings.Contains(got, "path=/model/amazon.nova-lite-v1:0/converse") &&
+				strings.Contains(got, "status=200")
+			if logged != tt.wantLog {
+				t.Fatalf("request line logged = %v, want %v; log:\n%s", logged, tt.wantLog, got)
+			}
+		})
+	}
+}
+
+// The sample config in `quarry emulate --help` is a valid config file that
+// sets what it shows, so the documentation cannot drift from the keys.
+func TestEmulateHelpConfigLoads(t *testing.T) {
+	_, sample, ok := strings.Cut(emulateConfigHelp, "errors name file, line and field):\n")
+	if !ok {
+		t.Fatal("no sample in the help")
+	}
+	var b strings.Builder
+	for line := range strings.Lines(sample) {
+		b.WriteString(strings.TrimPrefix(line, "  "))
+	}
+	path := filepath.Join(t.TempDir(), "emulator.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := emulator.LoadConfig(path)
+	if err != nil {
+		t.Fatalf("the help's sample does not load: %v\n%s", err, b.String())
+	}
+	if cfg.Seed != 7 || cfg.Credentials[0].AccessKeyID != "AKID" || cfg.Guardrails[0].BlockedInputMessage == "" ||
+		cfg.Quotas.PerModel["amazon.nova-lite-v1:0"].RequestsPerMinute != 10 || cfg.Latency.BetweenTokens != 20*time.Millisecond {
+		t.Errorf("sample decoded to %+v", cfg)
+	}
+	if _, err := emulator.New(cfg); err != nil {
+		t.Errorf("the help's sample is refused by the emulator: %v", err)
 	}
 }

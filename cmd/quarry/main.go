@@ -29,6 +29,7 @@ func commands() []command {
 		{"embed", "embed the lines of a file (text, JSONL, CSV) into JSONL, resumably", runEmbed},
 		{"image", "generate images from a prompt into PNG files", runImage},
 		{"models", "list the region's foundation models and inference profiles", runModels},
+		{"version", "print the module and Go versions", runVersion},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -52,19 +53,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	// Listen first: an address in use is then reported before the
+	// emulator, the store and the model clients start (and log).
+	ln, err := net.Listen("tcp", cfg.Server.Address)
+	if err != nil {
+		fmt.Fprintln(stderr, "quarry serve: listen:", err)
+		return 1
+	}
+	defer ln.Close() // Serve closes it too; a second Close is harmless
 	// The gateway's logs go where the command's errors go.
 	logger := server.NewLogger(stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
+	// Libraries logging through slog.Default (the AWS SDK's messages of
+	// clients made without a Logger) write the gateway's format too.
+	slog.SetDefault(logger)
 	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "quarry serve:", err)
 		return 1
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Server.Address)
-	if err != nil {
-		fmt.Fprintln(stderr, "quarry serve: listen:", err)
-		return 1
-	}
 	names := make([]string, 0, len(srv.Registry().Models()))
 	for _, m := range srv.Registry().Models() {
 		names = append(names, m.Name)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -201,5 +202,44 @@ func TestServeAddrOffLoopbackNeedsKeys(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr.String(), want) || strings.Contains(stdout.String(), "serving") {
 			t.Errorf("--addr %s: exit %d, stdout %q, stderr %q; want exit 1 naming %s", addr, code, stdout.String(), stderr.String(), want)
 		}
+	}
+}
+
+// An address in use is reported before anything starts: no emulator, no
+// store (its database file beside the config is never created).
+func TestServeAddressInUse(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "quarry.yaml")
+	os.WriteFile(path, []byte("version: v1\nemulator: true\nserver:\n  log_level: debug\nmodels:\n  - name: m\n    from: bedrock:amazon.nova-micro-v1:0\n"), 0o600)
+	var stdout, stderr syncBuffer
+	code := runServe(context.Background(), []string{"--config", path, "--addr", busy.Addr().String()}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "address already in use") {
+		t.Fatalf("exit %d, stderr %q; want 1 and address already in use", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "emulator") || strings.Contains(stdout.String(), "serving") {
+		t.Errorf("something started before the address check: stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "quarry-data")); !os.IsNotExist(err) {
+		t.Errorf("the store was opened before the address check (quarry-data: %v)", err)
+	}
+}
+
+// A model listed under the wrong kind stops start-up with file and line,
+// instead of failing its first request.
+func TestServeWrongKindModel(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "quarry.yaml")
+	os.WriteFile(path, []byte("version: v1\nemulator: true\nmodels:\n  - name: titan\n    from: bedrock:amazon.titan-embed-text-v2:0\n"), 0o600)
+	var stdout, stderr syncBuffer
+	code := runServe(context.Background(), []string{"--config", path, "--addr", "127.0.0.1:0"}, &stdout, &stderr)
+	want := path + `:5: models[0].from: "amazon.titan-embed-text-v2:0" is an embedding model: list it under embeddings:, not models:`
+	if code != 1 || !strings.Contains(stderr.String(), want) {
+		t.Fatalf("exit %d, stderr %q; want 1 and %s", code, stderr.String(), want)
 	}
 }

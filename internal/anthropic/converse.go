@@ -350,7 +350,7 @@ func (h *Handler) converse(c *call) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.Converse(ctx, c.model.ModelID, creq)
+	resp, err := c.model.Client.Converse(ctx, c.model.ModelID, creq, c.qt)
 	if err != nil {
 		writeFailure(c.w, c.r, err)
 		return
@@ -374,7 +374,7 @@ func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 // translating each event as it comes (streamTranslator).
 func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id string) {
 	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.ConverseStream, error) {
-		return shaping.Stream(ctx, c.model.Client, c.model.ModelID, creq, &c.model.Shaping.Options)
+		return shaping.Stream(ctx, c.model.Client, c.model.ModelID, creq, &c.model.Shaping.Options, c.qt)
 	})
 	defer st.cancel()
 	if sse == nil {

@@ -76,13 +76,15 @@ type call struct {
 	entry *accesslog.Entry
 	req   *request
 	model *upstream.Model
+	// qt bounds the wait for the model's limiter (server.queue_timeout).
+	qt bedrock.CallOption
 }
 
 // begin reads, decodes and resolves a request; nil when it has answered.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) *call {
 	setRequestID(w, r)
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
-	c := &call{w: w, r: r, ctx: ctx, entry: accesslog.From(ctx)}
+	ctx := r.Context()
+	c := &call{w: w, r: r, ctx: ctx, entry: accesslog.From(ctx), qt: bedrock.WithQueueTimeout(h.opts.QueueTimeout)}
 	body, rerr := reqbody.Read(r)
 	if rerr != nil {
 		writeError(w, r, bodyError(rerr))
@@ -148,7 +150,7 @@ func (h *Handler) native(c *call) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	out, err := c.model.Client.InvokeModel(ctx, c.model.ModelID, in)
+	out, err := c.model.Client.InvokeModel(ctx, c.model.ModelID, in, c.qt)
 	if err != nil {
 		writeFailure(c.w, c.r, err)
 		return
@@ -223,7 +225,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.CountTokens(ctx, c.model.ModelID, ct)
+	resp, err := c.model.Client.CountTokens(ctx, c.model.ModelID, ct, c.qt)
 	if err != nil {
 		e, _ := failure(err)
 		if e.Type == errInvalidRequest {

@@ -141,7 +141,7 @@ func (st *streamStart) end(c *call, sse *sseWriter, err error) {
 		return
 	}
 	e, f := failure(err)
-	c.entry.SetError(f.Kind)
+	c.entry.SetError(string(f.Kind))
 	sse.error(e.Type, e.Msg)
 }
 
@@ -150,7 +150,7 @@ func (st *streamStart) end(c *call, sse *sseWriter, err error) {
 // model name (message_start) and Bedrock's metrics (message_stop) changed.
 func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
-		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in)
+		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in, c.qt)
 	})
 	defer st.cancel()
 	if sse == nil {

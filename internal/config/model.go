@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/quarry-dev/quarry/bedrock"
 )
 
 // model decodes one entry of models/embeddings/images.
@@ -86,7 +88,35 @@ func checkModelID(id string, kind Kind) error {
 	case kind == KindRerank && !strings.Contains(id, ".rerank-"):
 		return fmt.Errorf("%q is not a Bedrock rerank model (amazon.rerank-v1:0 or cohere.rerank-v3-5:0)", id)
 	}
+	// A model listed under the wrong kind would only fail on its first
+	// request; catch it here. IDs whose family is unknown (most ARNs)
+	// cannot be checked.
+	if want, ok := kindOfFamily(bedrock.ModelFamily(id)); ok && want != kind {
+		return fmt.Errorf("%q is %s %s model: list it under %s:, not %s:", id, article(want), want, want.section(), kind.section())
+	}
 	return nil
+}
+
+// kindOfFamily is the kind of model a family serves; false when the family
+// is unknown.
+func kindOfFamily(f bedrock.Family) (Kind, bool) {
+	switch {
+	case f == bedrock.FamilyUnknown:
+		return 0, false
+	case f.IsEmbedding():
+		return KindEmbedding, true
+	case f.IsImage():
+		return KindImage, true
+	}
+	return KindChat, true
+}
+
+// article is "a" or "an" before a kind's name.
+func article(k Kind) string {
+	if k == KindChat {
+		return "a"
+	}
+	return "an"
 }
 
 // Guardrail patterns from the Bedrock service model (and Spice.ai's checks).

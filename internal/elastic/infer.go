@@ -263,11 +263,11 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 		writeError(w, r, e)
 		return
 	}
-	cctx, cancel := withTimeout(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout), timeout)
+	cctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	switch s.TaskType {
 	case taskCompletion:
-		resp, err := ep.client.Converse(cctx, s.Model, completionRequest(req.Input, req.Task))
+		resp, err := ep.client.Converse(cctx, s.Model, completionRequest(req.Input, req.Task), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 		if err != nil {
 			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
@@ -303,7 +303,8 @@ func (h *Handler) embed(ctx context.Context, ep *endpoint, inputs []string, inpu
 		size = cohereBatch
 	}
 	bs := batches(inputs, size)
-	ctx, release, err := ep.client.Reserve(ctx, len(bs))
+	qt := bedrock.WithQueueTimeout(h.opts.QueueTimeout)
+	ctx, release, err := ep.client.Reserve(ctx, len(bs), qt)
 	if err != nil {
 		return nil, err
 	}
@@ -313,18 +314,18 @@ func (h *Handler) embed(ctx context.Context, ep *endpoint, inputs []string, inpu
 	for _, b := range bs {
 		err := upstream.RetryPaid(ctx, &paid, func(ctx context.Context) error {
 			if s.Provider == "cohere" {
-				resp, err := ep.client.EmbedCohere(ctx, s.Model, cohereRequest(s.Model, b, inputType, ts.Truncate))
+				resp, err := ep.client.EmbedCohere(ctx, s.Model, cohereRequest(s.Model, b, inputType, ts.Truncate), qt)
 				if err != nil {
 					return err
 				}
-				log.AddTokens(resp.Metadata.InputTokenCount, 0, 0)
+				log.AddTokens(resp.InputTokenCount, 0, 0)
 				if len(resp.Embeddings.Float) != len(b) {
 					return statusErr(http.StatusBadGateway, "Amazon Bedrock returned %d embeddings for %d texts", len(resp.Embeddings.Float), len(b))
 				}
 				out = append(out, resp.Embeddings.Float...)
 				return nil
 			}
-			resp, err := ep.client.EmbedTitan(ctx, s.Model, titanRequest(b[0])) // amazontitan
+			resp, err := ep.client.EmbedTitan(ctx, s.Model, titanRequest(b[0]), qt) // amazontitan
 			if err != nil {
 				return err
 			}

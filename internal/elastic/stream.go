@@ -2,56 +2,25 @@ package elastic
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
-// sse writes Elasticsearch's server-sent events: every event is
+// startSSE starts Elasticsearch's server-sent events: every event is
 // "event: message" with a JSON data line, errors are "event: error" with
 // the error body.
-type sse struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
+func startSSE(w http.ResponseWriter) *sse.Writer { return sse.Start(w, "text/event-stream") }
 
-func startSSE(w http.ResponseWriter) *sse {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s := &sse{w: w, rc: http.NewResponseController(w)}
-	s.rc.Flush()
-	return s
-}
-
-func (s *sse) send(event string, data []byte) error {
-	if _, err := s.w.Write([]byte("event: " + event + "\ndata: ")); err != nil {
-		return err
-	}
-	if _, err := s.w.Write(append(data, '\n', '\n')); err != nil {
-		return err
-	}
-	return s.rc.Flush()
-}
-
-func (s *sse) json(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return s.send("message", b)
-}
-
-func (s *sse) fail(r *http.Request, e *Error) {
+// failSSE ends a stream with an error event.
+func failSSE(out *sse.Writer, r *http.Request, e *Error) {
 	accesslog.From(r.Context()).SetError(e.Type)
-	b, _ := json.Marshal(e.body())
-	s.send("error", b)
+	out.JSON("error", e.body())
 }
 
 // stream serves POST /_inference/[task_type/]id/_stream (and the 8.x
@@ -91,9 +60,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, urlTask, id str
 // openStream starts a ConverseStream bounded by the first-event timeout.
 // The returned cancel ends the stream's context.
 func (h *Handler) openStream(ctx context.Context, ep *endpoint, req *bedrock.ConverseRequest, timeout time.Duration) (*bedrock.ConverseStream, *upstream.FirstEventTimer, context.CancelFunc, error) {
-	sctx, cancel := context.WithCancel(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout))
+	sctx, cancel := context.WithCancel(ctx)
 	ft := upstream.StartStreamTimer(timeout, h.opts.StreamIdleTimeout, cancel)
-	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req)
+	st, err := ep.client.ConverseStream(sctx, ep.s.Model, req, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		ft.Stop()
 		cancel()
@@ -122,7 +91,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		case ev.ContentBlockDelta != nil && ev.ContentBlockDelta.Delta.Text != "":
 			log.FirstToken()
 			delta := ev.ContentBlockDelta.Delta.Text
-			if err := out.json(map[string]any{"completion": []map[string]string{{"delta": delta}}}); err != nil {
+			if err := out.JSON("message", map[string]any{"completion": []map[string]string{{"delta": delta}}}); err != nil {
 				return // the client went away
 			}
 		case ev.Metadata != nil:
@@ -131,7 +100,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 		}
 	}
 	if err := st.Err(); err != nil && r.Context().Err() == nil {
-		out.fail(r, streamErr(r, timeout, ft.Err(err)))
+		failSSE(out, r, streamErr(r, timeout, ft.Err(err)))
 	}
 }
 
@@ -158,9 +127,9 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	}
 	id := "chatcmpl-" + log.ID
 	if !streaming {
-		cctx, cancel := withTimeout(bedrock.WithQueueTimeout(ctx, h.opts.QueueTimeout), timeout)
+		cctx, cancel := withTimeout(ctx, timeout)
 		defer cancel()
-		resp, err := ep.client.Converse(cctx, ep.s.Model, creq)
+		resp, err := ep.client.Converse(cctx, ep.s.Model, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 		if err != nil {
 			writeError(w, r, callErr(ctx, cctx, timeout, err))
 			return
@@ -192,18 +161,18 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 			log.AddTokens(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens)
 		}
 		for _, c := range ch.event(ev) {
-			if err := out.json(c); err != nil {
+			if err := out.JSON("message", c); err != nil {
 				return
 			}
 		}
 	}
 	if err := st.Err(); err != nil {
 		if r.Context().Err() == nil {
-			out.fail(r, streamErr(r, timeout, ft.Err(err)))
+			failSSE(out, r, streamErr(r, timeout, ft.Err(err)))
 		}
 		return
 	}
-	out.send("message", []byte("[DONE]"))
+	out.Event("message", []byte("[DONE]"))
 }
 
 // streamErr maps a stream's failure; the first-event timer firing (its

@@ -19,7 +19,7 @@ import (
 // request (chat_request.go), calls Converse or ConverseStream on the model's
 // client, and translates the answer back.
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	ctx := r.Context()
 	entry := accesslog.From(ctx)
 
 	body, aerr := readBody(r)
@@ -57,7 +57,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.Converse(cctx, m.ModelID, creq)
+	resp, err := m.Client.Converse(cctx, m.ModelID, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		writeFailure(w, r, err)
 		return
@@ -73,14 +73,13 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	cc := convertChatResponse(resp, plan, id, created)
 	if oneEvent {
-		sse := newSSEWriter(w)
-		sse.start()
+		out := startStream(w)
 		for _, c := range completionChunks(cc, plan) {
-			if sse.data(&c) != nil {
+			if out.JSON("", &c) != nil {
 				return
 			}
 		}
-		sse.done()
+		out.Event("", doneData)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -194,8 +193,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		return
 	}
 	defer cancel()
-	sse := newSSEWriter(w)
-	sse.start()
+	out := startStream(w)
 	tr := newChatStreamTranslator(plan, id, created, stream.RequestID())
 	first := true
 	send := func(chunks []chatChunk) bool {
@@ -204,7 +202,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 				entry.FirstToken()
 				first = false
 			}
-			if sse.data(&chunks[i]) != nil {
+			if out.JSON("", &chunks[i]) != nil {
 				return false
 			}
 		}
@@ -219,20 +217,20 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			// An error event instead of the finish chunk, and no [DONE].
 			e := finishReasonError(m.Name, shaping, ev.MessageStop.StopReason)
 			entry.SetError(e.Type)
-			sse.hold = false
+			out.Hold = false
 			var body streamError
 			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
-			sse.data(&body)
+			out.JSON("", &body)
 			return
 		}
-		sse.hold = stream.Buffered()
+		out.Hold = stream.Buffered()
 		if text, ok := tr.textDelta(&ev); ok {
 			// The common case, written without building a chunk.
 			if first {
 				entry.FirstToken()
 				first = false
 			}
-			if sse.textChunk(tr.id, tr.created, tr.plan.Model, text) != nil {
+			if writeTextChunk(out, tr.id, tr.created, tr.plan.Model, text) != nil {
 				cancel()
 				return
 			}
@@ -244,23 +242,23 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			return
 		}
 	}
-	sse.hold = false // what follows ends the stream: flush it
+	out.Hold = false // what follows ends the stream: flush it
 	if err := stream.Err(); err != nil {
 		if r.Context().Err() != nil {
 			accesslog.From(ctx).SetError("canceled")
 			return
 		}
 		f := upstream.Classify(err)
-		entry.SetError(f.Kind)
+		entry.SetError(string(f.Kind))
 		var body streamError
 		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
-		sse.data(&body)
+		out.JSON("", &body)
 		return
 	}
 	if !send(tr.end()) {
 		return
 	}
-	sse.done()
+	out.Event("", doneData)
 }
 
 // hasToken reports whether a chunk carries generated content (for the

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/sse"
 )
 
 // textChunkSeeds are strings encoding/json escapes in every way it can: HTML
@@ -39,17 +40,17 @@ func FuzzAppendTextChunk(f *testing.F) {
 	})
 }
 
-// TestSSETextChunk checks that textChunk writes the event data would write
+// TestSSETextChunk checks that writeTextChunk writes the event JSON would write
 // for the same chunk.
 func TestSSETextChunk(t *testing.T) {
 	for _, s := range textChunkSeeds {
 		c := chatChunk{ID: "chatcmpl-x", Object: "chat.completion.chunk", Created: 42, Model: "m<&>",
 			Choices: []chunkChoice{{Delta: chunkDelta{Content: &s}}}}
 		want, got := httptest.NewRecorder(), httptest.NewRecorder()
-		if err := newSSEWriter(want).data(&c); err != nil {
+		if err := sse.Start(want, "text/event-stream").JSON("", &c); err != nil {
 			t.Fatal(err)
 		}
-		if err := newSSEWriter(got).textChunk("chatcmpl-x", 42, "m<&>", s); err != nil {
+		if err := writeTextChunk(sse.Start(got, "text/event-stream"), "chatcmpl-x", 42, "m<&>", s); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
@@ -98,26 +99,26 @@ func TestTextDeltaMatchesEvent(t *testing.T) {
 			fast := newChatStreamTranslator(&plan2, "chatcmpl-1", 7, "req")
 			var want, got bytes.Buffer
 			wrec, grec := httptest.NewRecorder(), httptest.NewRecorder()
-			ws, gs := newSSEWriter(wrec), newSSEWriter(grec)
+			ws, gs := sse.Start(wrec, "text/event-stream"), sse.Start(grec, "text/event-stream")
 			nFast := 0
 			for _, ev := range c.evs {
 				for _, ch := range slow.event(ev) {
-					ws.data(&ch)
+					ws.JSON("", &ch)
 				}
 				if s, ok := fast.textDelta(&ev); ok {
 					nFast++
-					gs.textChunk(fast.id, fast.created, fast.plan.Model, s)
+					writeTextChunk(gs, fast.id, fast.created, fast.plan.Model, s)
 					continue
 				}
 				for _, ch := range fast.event(ev) {
-					gs.data(&ch)
+					gs.JSON("", &ch)
 				}
 			}
 			for _, ch := range slow.end() {
-				ws.data(&ch)
+				ws.JSON("", &ch)
 			}
 			for _, ch := range fast.end() {
-				gs.data(&ch)
+				gs.JSON("", &ch)
 			}
 			want.Write(wrec.Body.Bytes())
 			got.Write(grec.Body.Bytes())

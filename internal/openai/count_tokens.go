@@ -13,7 +13,7 @@ import (
 // {"input_tokens": N} out, from Bedrock CountTokens on exactly the
 // conversation the chat route would send (system prompt, shaping, tools).
 func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
-	ctx := bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout)
+	ctx := r.Context()
 	body, aerr := readBody(r)
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
@@ -35,7 +35,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.CountTokens(cctx, m.ModelID, bedrock.ConverseTokens(creq))
+	resp, err := m.Client.CountTokens(cctx, m.ModelID, bedrock.ConverseTokens(creq), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		var be *bedrock.Error
 		if errors.Is(err, bedrock.ErrValidation) && errors.As(err, &be) {

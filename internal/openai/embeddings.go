@@ -44,9 +44,9 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 	// all reserved before the first call: a request the model's
 	// requests_per_min_limit cannot serve in time is a 429 before any call,
 	// never one that fails half way and discards what it paid for.
-	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	ctx, release, err := m.Client.Reserve(ctx, len(plan.Calls))
+	ctx, release, err := m.Client.Reserve(ctx, len(plan.Calls), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		writeFailure(w, r, err)
 		return
@@ -146,6 +146,7 @@ func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCa
 
 // embedCallOnce makes one Bedrock call.
 func (h *Handler) embedCallOnce(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
+	qt := bedrock.WithQueueTimeout(h.opts.QueueTimeout)
 	var (
 		titan  *bedrock.TitanEmbedResponse
 		cohere *bedrock.CohereEmbedResponse
@@ -154,11 +155,11 @@ func (h *Handler) embedCallOnce(ctx context.Context, m *upstream.Model, call emb
 	)
 	switch {
 	case call.Titan != nil:
-		titan, err = m.Client.EmbedTitan(ctx, m.ModelID, call.Titan)
+		titan, err = m.Client.EmbedTitan(ctx, m.ModelID, call.Titan, qt)
 	case call.Cohere != nil:
-		cohere, err = m.Client.EmbedCohere(ctx, m.ModelID, call.Cohere)
+		cohere, err = m.Client.EmbedCohere(ctx, m.ModelID, call.Cohere, qt)
 	case call.Nova != nil:
-		nova, err = m.Client.EmbedNova(ctx, m.ModelID, call.Nova)
+		nova, err = m.Client.EmbedNova(ctx, m.ModelID, call.Nova, qt)
 	}
 	if err != nil {
 		return embedResult{}, err

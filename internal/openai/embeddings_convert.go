@@ -307,7 +307,22 @@ func dimList(l []int) string {
 // notEmbeddingModel is the 400 for a chat or image model sent to
 // /v1/embeddings.
 func notEmbeddingModel(m *upstream.Model) *apiError {
-	return invalid("model", "The model '%s' is a %s model, not an embedding model; use one of the gateway's embedding models with /v1/embeddings (GET /v1/models lists them).", m.Name, m.Kind)
+	return invalid("model", "The model '%s' %s, not an embedding model; use one of the gateway's embedding models with /v1/embeddings (GET /v1/models lists them).", m.Name, isWhat(m))
+}
+
+// isWhat says what kind of model m is, for the wrong-endpoint messages:
+// from its Bedrock family when known ("is a chat model"), which start-up
+// has already checked against its configured kind, else from that kind.
+func isWhat(m *upstream.Model) string {
+	switch {
+	case m.Family.IsEmbedding():
+		return "is an embedding model"
+	case m.Family.IsImage():
+		return "is an image generation model"
+	case m.Family != bedrock.FamilyUnknown:
+		return "is a chat model"
+	}
+	return "(" + m.ModelID + ") is of a Bedrock model family the gateway does not know"
 }
 
 // embedResult is the outcome of one call: a vector per input and the input
@@ -325,13 +340,13 @@ func embedResultOf(call embedCall, titan *bedrock.TitanEmbedResponse, cohere *be
 	switch {
 	case titan != nil:
 		r.Vectors = [][]float64{titan.Embedding}
-		r.Tokens, r.RequestID = titan.InputTextTokenCount, titan.Metadata.RequestID
+		r.Tokens, r.RequestID = titan.InputTextTokenCount, titan.RequestID
 		if r.Tokens == 0 {
-			r.Tokens = titan.Metadata.InputTokenCount
+			r.Tokens = titan.InputTokenCount
 		}
 	case cohere != nil:
 		r.Vectors = cohere.Embeddings.Float
-		r.Tokens, r.RequestID = cohere.Metadata.InputTokenCount, cohere.Metadata.RequestID
+		r.Tokens, r.RequestID = cohere.InputTokenCount, cohere.RequestID
 	case nova != nil:
 		for _, e := range nova.Embeddings {
 			if e.EmbeddingType == "" || e.EmbeddingType == "TEXT" {
@@ -339,11 +354,11 @@ func embedResultOf(call embedCall, titan *bedrock.TitanEmbedResponse, cohere *be
 				break
 			}
 		}
-		r.RequestID = nova.Metadata.RequestID
+		r.RequestID = nova.RequestID
 		if nova.InputTokenCount != nil {
 			r.Tokens = *nova.InputTokenCount
 		} else {
-			r.Tokens = nova.Metadata.InputTokenCount
+			r.Tokens = nova.InvokeMetadata.InputTokenCount
 		}
 	}
 	if len(r.Vectors) != call.Count {

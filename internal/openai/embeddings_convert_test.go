@@ -303,7 +303,7 @@ func TestEmbedResultOf(t *testing.T) {
 		t.Errorf("titan: %+v, %v", r, err)
 	}
 	cohere := &bedrock.CohereEmbedResponse{Embeddings: bedrock.CohereEmbeddings{Float: [][]float64{{1}, {2}}}}
-	cohere.Metadata.InputTokenCount = 11
+	cohere.InputTokenCount = 11
 	r, err = embedResultOf(embedCall{Count: 2}, nil, cohere, nil)
 	if err != nil || r.Tokens != 11 {
 		t.Errorf("cohere: tokens from the header: %+v, %v", r, err)

@@ -161,9 +161,9 @@ func (h *Handler) applyGuardrail(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.ApplyGuardrail(ctx, c.id, c.version, c.req)
+	resp, err := c.model.Client.ApplyGuardrail(ctx, c.id, c.version, c.req, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		writeFailure(w, r, err)
 		return

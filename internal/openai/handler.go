@@ -103,6 +103,17 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	h.mux.HandleFunc("POST /v1/guardrails/apply", h.applyGuardrail)
 	h.mux.HandleFunc("GET /v1/models", h.listModels)
 	h.mux.HandleFunc("GET /v1/models/{id...}", h.getModel)
+	// A route's path with another method: 405 naming the methods it takes
+	// (the method-less pattern loses to the ones above when they match).
+	for path, allow := range map[string]string{
+		"/v1/chat/completions":   "POST",
+		"/v1/embeddings":         "POST",
+		"/v1/images/generations": "POST",
+		"/v1/models":             "GET, HEAD",
+		"/v1/models/{id...}":     "GET, HEAD",
+	} {
+		h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { MethodNotAllowed(w, r, allow) })
+	}
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "invalid_request_error", "", "unknown_url",
 			fmt.Sprintf("Unknown request URL: %s %s.", r.Method, r.URL.Path))
@@ -155,19 +166,27 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, typ, param, 
 	json.NewEncoder(w).Encode(body)
 }
 
+// MethodNotAllowed answers a method a route does not take: 405 with Allow
+// (e.g. "POST" or "GET, HEAD"), in OpenAI's error format.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, r, http.StatusMethodNotAllowed, "invalid_request_error", "", "method_not_allowed",
+		fmt.Sprintf("Method %s is not allowed for %s; use %s.", r.Method, r.URL.Path, allow))
+}
+
 func writeAPIError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	writeError(w, r, e.Status, e.Type, e.Param, e.Code, e.Msg)
 }
 
 // failureType maps an upstream failure kind to OpenAI's error type.
-var failureType = map[string]string{
-	"invalid_request":      "invalid_request_error",
-	"not_found":            "not_found_error",
-	"rate_limit":           "rate_limit_error",
-	"upstream_timeout":     "timeout_error",
-	"upstream_unavailable": "service_unavailable_error",
-	"upstream_error":       "api_error",
-	"canceled":             "canceled",
+var failureType = map[upstream.FailureKind]string{
+	upstream.FailureInvalidRequest:      "invalid_request_error",
+	upstream.FailureNotFound:            "not_found_error",
+	upstream.FailureRateLimit:           "rate_limit_error",
+	upstream.FailureUpstreamTimeout:     "timeout_error",
+	upstream.FailureUpstreamUnavailable: "service_unavailable_error",
+	upstream.FailureUpstreamError:       "api_error",
+	upstream.FailureCanceled:            "canceled",
 }
 
 // writeFailure answers a failed Bedrock call (see upstream.Classify).

@@ -73,16 +73,16 @@ func (h *Handler) imageForm(w http.ResponseWriter, r *http.Request, convert func
 // OpenAI's answer; size, when set, is the size to report.
 func (h *Handler) serveImages(w http.ResponseWriter, r *http.Request, m *upstream.Model, breq *bedrock.ImageRequest, size string) {
 	// The request context: a client that goes away cancels the call.
-	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.GenerateImages(ctx, m.ModelID, breq)
+	resp, err := m.Client.GenerateImages(ctx, m.ModelID, breq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		writeFailure(w, r, err)
 		return
 	}
 	log := accesslog.From(r.Context())
-	log.SetUpstreamRequestID(resp.Metadata.RequestID)
-	log.AddTokens(resp.Metadata.InputTokenCount, resp.Metadata.OutputTokenCount, 0)
+	log.SetUpstreamRequestID(resp.RequestID)
+	log.AddTokens(resp.InputTokenCount, resp.OutputTokenCount, 0)
 	out, aerr := imagesResponseOf(resp, breq, time.Now().Unix())
 	if aerr != nil {
 		writeAPIError(w, r, aerr)

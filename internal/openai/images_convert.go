@@ -78,7 +78,7 @@ type imagePlan struct {
 // over the model's params.
 func imageRequestOf(m *upstream.Model, req *imageRequest) (*bedrock.ImageRequest, *apiError) {
 	if !m.Family.IsImage() {
-		return nil, invalid("model", "The model '%s' is a %s model, not an image generation model; use one of the gateway's image models with /v1/images/generations (GET /v1/models lists them).", m.Name, m.Kind)
+		return nil, invalid("model", "The model '%s' %s, not an image generation model; use one of the gateway's image models with /v1/images/generations (GET /v1/models lists them).", m.Name, isWhat(m))
 	}
 	task, aerr := generationTaskOf(req)
 	if aerr != nil {

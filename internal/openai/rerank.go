@@ -183,9 +183,9 @@ func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	ctx, cancel := context.WithTimeout(bedrock.WithQueueTimeout(r.Context(), h.opts.QueueTimeout), h.opts.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.Rerank(ctx, m.ModelID, breq)
+	resp, err := m.Client.Rerank(ctx, m.ModelID, breq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		writeFailure(w, r, err)
 		return

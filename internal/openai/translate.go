@@ -32,7 +32,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *Error) { writeAPIErro
 func WriteFailure(w http.ResponseWriter, r *http.Request, err error) { writeFailure(w, r, err) }
 
 // FailureType is OpenAI's error type for an upstream failure kind.
-func FailureType(kind string) string { return failureType[kind] }
+func FailureType(kind upstream.FailureKind) string { return failureType[kind] }
 
 // ReadBody reads a request body that must not be empty (413 over the
 // gateway's limit).
@@ -110,35 +110,6 @@ func (t *Translation) FinishAllowed(stopReason string) bool {
 // FinishError is the 422 for a refused finish reason.
 func (t *Translation) FinishError(stopReason string) *Error {
 	return finishReasonError(t.Model.Name, t.shaping, stopReason)
-}
-
-// SSE writes Server-Sent Events, each flushed at once unless Hold is set
-// (see sseWriter).
-type SSE struct{ s *sseWriter }
-
-// NewSSE starts an event stream on w: status 200 and the stream headers.
-func NewSSE(w http.ResponseWriter) *SSE {
-	s := &SSE{s: newSSEWriter(w)}
-	s.s.start()
-	return s
-}
-
-// Hold defers flushing while the next event is already in hand.
-func (s *SSE) Hold(hold bool) { s.s.hold = hold }
-
-// Event writes "event: <name>" and "data: <json of v>".
-func (s *SSE) Event(name string, v any) error {
-	if s.s.err != nil {
-		return s.s.err
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	buf := append(s.s.buf[:0], "event: "...)
-	buf = append(append(buf, name...), "\ndata: "...)
-	s.s.buf = append(append(buf, b...), "\n\n"...)
-	return s.s.write()
 }
 
 // thinkingBlock is an element of an assistant message's thinking_blocks:
@@ -235,7 +206,7 @@ func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *htt
 		writeFailure(w, r, err)
 		return nil, nil, false
 	}
-	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq)
+	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
 	if err != nil {
 		return fail(err)
 	}

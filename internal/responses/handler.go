@@ -16,6 +16,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/openai"
+	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
@@ -112,7 +113,8 @@ func (h *Handler) load(ctx context.Context, r *http.Request, id, param string) (
 // create serves POST /v1/responses.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	upTimeout, queueTimeout := h.chat.Timeouts()
-	ctx := bedrock.WithQueueTimeout(r.Context(), queueTimeout)
+	ctx := r.Context()
+	qt := bedrock.WithQueueTimeout(queueTimeout)
 	entry := accesslog.From(ctx)
 	d, prev, tr, ok := h.prepare(ctx, w, r, false)
 	if !ok {
@@ -131,7 +133,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
-	out, err := m.Client.Converse(cctx, m.ModelID, tr.Request)
+	out, err := m.Client.Converse(cctx, m.ModelID, tr.Request, qt)
 	if err != nil {
 		openai.WriteFailure(w, r, err)
 		return
@@ -147,8 +149,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.req.Stream {
 		// supports_streaming: false: the Converse answer as one stream.
-		sse := openai.NewSSE(w)
-		a := x.assembler(sse)
+		events := sse.Start(w, "text/event-stream")
+		a := x.assembler(events)
 		a.send("response.created", map[string]any{"response": a.publicResp()})
 		a.send("response.in_progress", map[string]any{"response": a.publicResp()})
 		a.fromConverse(out)
@@ -225,14 +227,14 @@ type exchange struct {
 	seq   int
 }
 
-func (x *exchange) assembler(sse *openai.SSE) *assembler {
+func (x *exchange) assembler(events *sse.Writer) *assembler {
 	var emit emitFunc
-	if sse != nil {
+	if events != nil {
 		emit = func(name string, ev map[string]any) error {
 			ev["type"] = name
 			ev["sequence_number"] = x.seq
 			x.seq++
-			return sse.Event(name, ev)
+			return events.JSON(name, ev)
 		}
 	}
 	return newAssembler(&x.d.plan, x.resp, x.tr.JSONTool, x.tr.FirstToolOnly, emit)
@@ -274,8 +276,8 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 		return
 	}
 	defer cancel()
-	sse := openai.NewSSE(w)
-	a := x.assembler(sse)
+	events := sse.Start(w, "text/event-stream")
+	a := x.assembler(events)
 	a.token = entry.FirstToken
 	a.send("response.created", map[string]any{"response": a.publicResp()})
 	a.send("response.in_progress", map[string]any{"response": a.publicResp()})
@@ -283,7 +285,7 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 	var u bedrock.TokenUsage
 	for ok := true; ok; ok = s.Next() {
 		ev := s.Current()
-		sse.Hold(s.Buffered())
+		events.Hold = s.Buffered()
 		switch {
 		case ev.ContentBlockStart != nil:
 			if tu := ev.ContentBlockStart.Start.ToolUse; tu != nil {
@@ -298,7 +300,7 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 			if !x.tr.FinishAllowed(stop) {
 				e := x.tr.FinishError(stop)
 				entry.SetError(e.Type)
-				sse.Hold(false)
+				events.Hold = false
 				x.fail(a, e.Code, e.Msg)
 				return
 			}
@@ -311,14 +313,14 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 			return
 		}
 	}
-	sse.Hold(false)
+	events.Hold = false
 	if err := s.Err(); err != nil {
 		if r.Context().Err() != nil {
 			entry.SetError("canceled")
 			return
 		}
 		f := upstream.Classify(err)
-		entry.SetError(f.Kind)
+		entry.SetError(string(f.Kind))
 		code := f.Code
 		if code == "" {
 			code = openai.FailureType(f.Kind)

@@ -81,6 +81,7 @@ func weatherTool() openai.ChatCompletionToolUnionParam {
 }
 
 func TestChatE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := chatClient(g)
 	ctx := context.Background()
@@ -116,6 +117,7 @@ func TestChatE2E(t *testing.T) {
 }
 
 func TestChatE2EStreaming(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := chatClient(g)
 	var httpResp *http.Response
@@ -174,6 +176,7 @@ func TestChatE2EStreaming(t *testing.T) {
 }
 
 func TestChatE2EToolCalling(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := chatClient(g)
 	ctx := context.Background()
@@ -230,6 +233,7 @@ func TestChatE2EToolCalling(t *testing.T) {
 }
 
 func TestChatE2EJSONSchema(t *testing.T) {
+	t.Parallel()
 	// claude-sonnet-45 gets Bedrock's structured output; the quick start's
 	// models get the forced-tool fallback.
 	g := startGateway(t, quickstart, func(c *config.Config) {
@@ -300,6 +304,7 @@ func TestChatE2EJSONSchema(t *testing.T) {
 }
 
 func TestChatE2EImages(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	img := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -361,6 +366,7 @@ func TestChatE2EImages(t *testing.T) {
 }
 
 func TestChatE2EReasoning(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := chatClient(g)
 	params := openai.ChatCompletionNewParams{
@@ -418,6 +424,7 @@ func writeConfig(t *testing.T, files ...[2]string) string {
 }
 
 func TestChatE2EGuardrail(t *testing.T) {
+	t.Parallel()
 	path := writeConfig(t,
 		[2]string{"quarry.yaml", `
 version: v1
@@ -435,8 +442,8 @@ models:
 guardrails:
   - id: gr1test
     versions: ["1"]
-    deniedWords: ["password"]
-    blockedInputMessage: Blocked by policy.
+    denied_words: ["password"]
+    blocked_input_message: Blocked by policy.
 `})
 	g := startGateway(t, path, nil)
 	client := chatClient(g)
@@ -512,6 +519,7 @@ func apiErrorOf(t *testing.T, err error, status int) *openai.Error {
 }
 
 func TestChatE2EErrors(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := chatClient(g)
 	ctx := context.Background()
@@ -636,6 +644,7 @@ func TestChatE2EErrors(t *testing.T) {
 }
 
 func TestChatE2EAuth(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(quickstart)
 	if err != nil {
 		t.Fatal(err)
@@ -666,6 +675,7 @@ func TestChatE2EAuth(t *testing.T) {
 }
 
 func TestChatE2EClientDisconnect(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	body := `{"model":"nova-lite","stream":true,"max_tokens":2000,"messages":[{"role":"user","content":"Write a very long essay about rivers, lakes, oceans and clouds [[quarry:slow]]"}]}`
 	disconnectMidStream(t, g, "/v1/chat/completions", body, "data: ")

@@ -17,6 +17,7 @@ import (
 // must get its 4xx in OpenAI's error shape, naming the problem (in param or
 // the message), and never reach Bedrock when the gateway can tell.
 func TestChatMalformed(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

@@ -10,6 +10,7 @@ import (
 // system_prompt, decoded from YAML, reach Bedrock; a value in the request
 // wins over the default; user and metadata become requestMetadata.
 func TestChatE2EModelDefaults(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{}
 	g := startChatGateway(t, quickstart, nil, server.Options{UpstreamTransport: rec})
 	e := &shapingEnv{g: g, rec: rec}

@@ -18,6 +18,7 @@ const crudBody = `{"task_type":"completion","service":"amazonbedrock","service_s
 // path form, duplicates, not found, task type mismatches, and that no
 // answer carries the keys.
 func TestElasticCRUD(t *testing.T) {
+	t.Parallel()
 	g := startES(t, "", nil)
 
 	// Create with the task type in the body.
@@ -120,6 +121,7 @@ func TestElasticCRUD(t *testing.T) {
 // TestElasticServices lists the amazonbedrock service, its task types and
 // its configuration fields.
 func TestElasticServices(t *testing.T) {
+	t.Parallel()
 	g := startES(t, "", nil)
 	st, b := g.do(t, "GET", "/_inference/_services", "")
 	var svcs []struct {
@@ -151,6 +153,7 @@ func TestElasticServices(t *testing.T) {
 // TestElasticAuth: with API keys configured, /_inference answers 401 in
 // Elasticsearch's format and accepts Elasticsearch's ApiKey scheme.
 func TestElasticAuth(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile(quickstart)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ const (
 // against the quick start (built-in emulator), then runs inference and a
 // stream on the endpoints as Elasticsearch's inference docs show.
 func TestElasticDocumentedExamples(t *testing.T) {
+	t.Parallel()
 	g := startES(t, "", nil)
 
 	st, b := g.do(t, "PUT", docEmbeddingsPath, docEmbeddingsBody)
@@ -95,6 +96,7 @@ func TestElasticDocumentedExamples(t *testing.T) {
 // TestElasticChatCompletion streams and answers chat_completion in
 // OpenAI's chunk shape, with usage in the last chunk and [DONE].
 func TestElasticChatCompletion(t *testing.T) {
+	t.Parallel()
 	g := startES(t, "", nil)
 	g.ok(t, "PUT", "/_inference/chat_completion/claude-chat", `{"service":"amazonbedrock","service_settings":{"access_key":"a","secret_key":"s",`+
 		`"region":"us-east-1","provider":"anthropic","model":"anthropic.claude-3-haiku-20240307-v1:0"},"task_settings":{"max_new_tokens":200}}`)

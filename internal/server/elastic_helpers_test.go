@@ -53,7 +53,6 @@ func (l *lockedBuffer) String() string {
 // earlier through g.Stop (restart tests).
 func startES(t testing.TB, dir string, edit func(*config.Config)) *esGateway {
 	t.Helper()
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	if dir == "" {
 		dir = t.TempDir()
 	}

@@ -60,6 +60,7 @@ func useEndpoints(t *testing.T, g *esGateway, prefix string) {
 }
 
 func TestElasticRestartSQLite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	g := startES(t, dir, nil)
 	createAndUse(t, g, "persist")
@@ -76,6 +77,7 @@ func TestElasticRestartSQLite(t *testing.T) {
 // tests sharing the database). It skips without a DSN unless
 // QUARRY_REQUIRE_POSTGRES=1 (CI), where it fails.
 func TestElasticRestartPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := os.Getenv("QUARRY_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		if os.Getenv("QUARRY_REQUIRE_POSTGRES") == "1" {
@@ -128,6 +130,7 @@ func TestElasticRestartPostgres(t *testing.T) {
 // recognisable keys, restarts, and greps the database files, the logs and
 // every response for the keys and for the store's encryption key.
 func TestElasticSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	storeKey := make([]byte, 32)
 	rand.Read(storeKey)
@@ -184,10 +187,11 @@ func TestElasticSecretsNeverLeak(t *testing.T) {
 // and then deletes its endpoint mid-stream; the stream finishes on the
 // client it started with, while new requests see the change.
 func TestElasticInFlightSurvivesUpdateAndDelete(t *testing.T) {
+	t.Parallel()
 	// Events 100ms apart: the stream lasts seconds, far longer than an
 	// update and a delete need even on a loaded machine.
 	emuCfg := filepath.Join(t.TempDir(), "emulator.yaml")
-	if err := os.WriteFile(emuCfg, []byte("latency:\n  betweenTokens: 100ms\n"), 0o600); err != nil {
+	if err := os.WriteFile(emuCfg, []byte("latency:\n  between_tokens: 100ms\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	g := startES(t, "", func(c *config.Config) { c.Emulator.ConfigFile = emuCfg })
@@ -288,6 +292,7 @@ func TestElasticCrashChild(t *testing.T) {
 // endpoints through the API; after a restart every acknowledged endpoint
 // is present and usable, and no endpoint is half there.
 func TestElasticCrash(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}

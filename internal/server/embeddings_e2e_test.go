@@ -61,6 +61,7 @@ func wantAPIError(t *testing.T, err error, status int, param string) {
 }
 
 func TestEmbeddingsE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := sdkClient(g)
 	ctx := sdkContext(t)
@@ -254,6 +255,7 @@ func TestEmbeddingsE2E(t *testing.T) {
 // call until it is released or cancelled (the emulator answers embeddings at
 // once, even with its slow marker).
 func TestEmbeddingsLimitsE2E(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var cancelled atomic.Int64
 	var started atomic.Int64
@@ -349,6 +351,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // server.upstream_timeout bounds embedding calls as it bounds every
 // non-streaming Bedrock call: a slow model answers 504.
 func TestEmbeddingsUpstreamTimeoutE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, func(c *config.Config) { c.Server.UpstreamTimeout = 50 * time.Millisecond })
 	resp, err := http.Post(g.URL+"/v1/embeddings", "application/json",
 		strings.NewReader(`{"model":"titan-embed","input":"[[quarry:slow]] a slow embedding"}`))

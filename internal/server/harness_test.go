@@ -30,7 +30,6 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) *gateway
 // startChatGateway is startGateway with server options (e.g. media fetching).
 func startChatGateway(t testing.TB, path string, edit func(*config.Config), opts server.Options) *gateway {
 	t.Helper()
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +69,7 @@ func startChatGateway(t testing.TB, path string, edit func(*config.Config), opts
 const quickstart = "../../examples/quickstart.yaml"
 
 func TestHealthAndReady(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	for _, p := range []string{"/health", "/v1/ready"} {
 		resp, err := http.Get(g.URL + p)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestImagesE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := sdkClient(g)
 	ctx := sdkContext(t)

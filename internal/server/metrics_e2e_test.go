@@ -33,6 +33,7 @@ func metricsText(t *testing.T, g *gateway) string {
 // Bedrock billed (the same numbers the client got in usage), and failures by
 // kind.
 func TestMetricsE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := chatClient(g)
 	ctx := context.Background()

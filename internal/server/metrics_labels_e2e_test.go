@@ -13,6 +13,7 @@ import (
 // becomes a metrics label, or /metrics would grow by one series per ID sent.
 // An endpoint that exists is labelled.
 func TestMadeUpEndpointIDsAddNoSeries(t *testing.T) {
+	t.Parallel()
 	g := startES(t, "", nil)
 	g.ok(t, "PUT", "/_inference/completion/real-one", endpointBody("completion", "anthropic", "anthropic.claude-3-haiku-20240307-v1:0", "AK1", "SK1"))
 	g.ok(t, "POST", "/_inference/real-one", `{"input":"hi"}`)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestModelsE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, nil)
 	client := sdkClient(g)
 	ctx := sdkContext(t)

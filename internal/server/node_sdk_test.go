@@ -15,6 +15,7 @@ import (
 // when QUARRY_REQUIRE_NODE=1 (CI), where a missing Node set-up must fail
 // rather than pass silently.
 func TestNodeSDK(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("testdata", "node")
 	node := requireNode(t, dir, "openai", "QUARRY_REQUIRE_NODE")
 

@@ -1,6 +1,6 @@
 // Package server assembles the gateway: the upstream models, the built-in
-// emulator when configured, the OpenAI (and later Elasticsearch) API
-// surfaces behind API-key auth, health and metrics, logging, and graceful
+// emulator when configured, the OpenAI and Elasticsearch API surfaces
+// behind API-key auth, health and metrics, logging, and graceful
 // shutdown.
 package server
 
@@ -157,13 +157,19 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", keys.Require(s.metrics.Handler(), denyPlain))
+	// The gateway's own routes with another method: 405 with Allow, in
+	// the OpenAI format the rest of /v1 and the catch-all use.
+	for _, path := range []string{"/health", "/v1/ready", "/metrics"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { openai.MethodNotAllowed(w, r, "GET, HEAD") })
+	}
 	openaiH := keys.Require(s.openaiAP, denyOpenAI)
 	mux.Handle("/v1/", openaiH)
 	// The busiest OpenAI routes also by their exact pattern, to the same
 	// handler: the mux matches an exact pattern in one walk of its tree,
 	// while a path matched by the "/v1/" prefix costs three allocations
 	// and a second walk (to rule out a trailing-slash redirect). A wrong
-	// method still falls through to "/v1/" (TestRoutes).
+	// method still falls through to "/v1/", whose handler answers 405
+	// (TestRoutes).
 	mux.Handle("POST /v1/chat/completions", openaiH)
 	mux.Handle("POST /v1/embeddings", openaiH)
 	respH := keys.Require(s.responsesAP, denyOpenAI)
@@ -217,7 +223,10 @@ func denyPlain(w http.ResponseWriter, r *http.Request, presented bool) {
 
 // recoverPanics turns a handler panic into a logged 500 for that request
 // only; the server keeps serving. (Handlers are written not to panic; this
-// is the last line of defence.)
+// is the last line of defence.) Once the response's headers are out, a 500
+// can no longer be sent: like httputil.ReverseProxy, it then aborts the
+// connection (http.ErrAbortHandler), so the client sees a broken response
+// rather than a JSON error glued to a 200's body.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -226,6 +235,9 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("handler panic", "request_id", accesslog.From(r.Context()).ID, "panic", fmt.Sprint(v))
+				if rec, ok := w.(*accesslog.Recorder); ok && rec.Status != 0 {
+					panic(http.ErrAbortHandler)
+				}
 				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{
 					"message": "internal error", "type": "api_error", "param": nil, "code": nil}})
 			}

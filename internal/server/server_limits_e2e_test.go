@@ -17,6 +17,7 @@ import (
 // unknown length (chunked), and server.read_header_timeout closes a
 // connection whose headers never finish.
 func TestServerLimitsE2E(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, quickstart, func(c *config.Config) {
 		c.Server.MaxRequestBytes = 64 << 10
 		c.Server.ReadHeaderTimeout = 100 * time.Millisecond

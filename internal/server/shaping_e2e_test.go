@@ -207,6 +207,7 @@ func sseEvents(body string) []string {
 }
 
 func TestShapingE2ERoles(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	ctx := t.Context()
 
@@ -255,6 +256,7 @@ func TestShapingE2ERoles(t *testing.T) {
 }
 
 func TestShapingE2ERoleMetadata(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	req := `{"model":"%s","messages":[{"role":"system","content":"Be brief.","cache_control":{"type":"ephemeral"}},
 		{"role":"user","content":[{"type":"text","text":"Hi","cachePoint":{"type":"default"}}]}]}`
@@ -281,6 +283,7 @@ func TestShapingE2ERoleMetadata(t *testing.T) {
 }
 
 func TestShapingE2EFinishReasons(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	ctx := t.Context()
 	long := openai.ChatCompletionNewParams{Model: "deny-length", MaxCompletionTokens: openai.Int(3),
@@ -333,6 +336,7 @@ func TestShapingE2EFinishReasons(t *testing.T) {
 }
 
 func TestShapingE2ENonStreamingModel(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	status, hdr, raw := e.post(t, `{"model":"no-stream","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Say hello"}]}`)
 	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") || hdr.Get("x-amzn-requestid") == "" {
@@ -387,6 +391,7 @@ func TestShapingE2ENonStreamingModel(t *testing.T) {
 }
 
 func TestShapingE2ETopK(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	for _, c := range []struct {
 		model, modelID, body string
@@ -426,6 +431,7 @@ func TestShapingE2ETopK(t *testing.T) {
 }
 
 func TestShapingE2EMedia(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	image := func(model, url string) string {
 		return `{"model":"` + model + `","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"` + url + `"}}]}]}`
@@ -487,6 +493,7 @@ func TestShapingE2EMedia(t *testing.T) {
 }
 
 func TestShapingE2EProviderMetadata(t *testing.T) {
+	t.Parallel()
 	e := startShaping(t)
 	status, hdr, raw := e.post(t, `{"model":"claude","stop":["zzz","llo"],"messages":[{"role":"user","content":"Say hello"}]}`)
 	if status != 200 {

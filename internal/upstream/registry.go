@@ -35,7 +35,9 @@ type Options struct {
 	// sign with the emulator's keys, so that adding keys to a quick-start
 	// model never silently sends it to AWS.
 	EmulatorURL string
-	// Logger receives one line per model saying where it goes; nil: none.
+	// Logger receives one line per model saying where it goes, and each
+	// client's notices and AWS SDK messages (bedrock.Config.Logger); nil:
+	// none at start-up, slog.Default() for the clients.
 	Logger *slog.Logger
 	// EmulatorAccessKeyID and EmulatorSecretAccessKey sign requests to the
 	// emulator (default test/test).
@@ -119,6 +121,7 @@ func ClientConfig(a config.AWS, opts Options) (bedrock.Config, error) {
 		APIKey:            a.APIKey.Reveal(),
 		MaxConcurrent:     a.MaxConcurrent,
 		RequestsPerMinute: a.RequestsPerMinute,
+		Logger:            opts.Logger,
 	}
 	if opts.EmulatorURL != "" && bc.Endpoint == "" {
 		bc.Endpoint = opts.EmulatorURL

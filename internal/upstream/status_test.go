@@ -19,7 +19,7 @@ func TestClassify(t *testing.T) {
 		name       string
 		err        error
 		status     int
-		kind       string
+		kind       FailureKind
 		retryAfter bool
 	}{
 		{"validation", wrap(&bedrock.Error{Code: bedrock.CodeValidation, Message: "bad"}), 400, "invalid_request", false},
@@ -34,7 +34,7 @@ func TestClassify(t *testing.T) {
 		{"model error", wrap(&bedrock.Error{Code: bedrock.CodeModelError}), 502, "upstream_error", false},
 		{"stream error", &bedrock.Error{Code: bedrock.CodeModelStreamError, InStream: true}, 502, "upstream_error", false},
 		{"access denied", wrap(&bedrock.Error{Code: bedrock.CodeAccessDenied, Message: "no"}), 502, "upstream_error", false},
-		{"client limit", wrap(&bedrock.LimitError{Limit: "max_concurrent_invocations", Err: context.DeadlineExceeded}), 429, "rate_limit", true},
+		{"client limit", wrap(&bedrock.LimitError{Limit: "MaxConcurrent", Err: context.DeadlineExceeded}), 429, "rate_limit", true},
 		{"deadline", wrap(context.DeadlineExceeded), 504, "upstream_timeout", false},
 		{"canceled", wrap(context.Canceled), 499, "canceled", false},
 		{"unreachable", wrap(fmt.Errorf("dial: %w", bedrock.ErrUnreachable)), 503, "upstream_unavailable", true},
