@@ -132,8 +132,8 @@ func mk(id, family string, maxTokens, caps int) Model {
 // outputConfig.textFormat (Bedrock offers it for Claude 4.1/4.5 and, in this
 // emulator, every Nova understanding model). Audio blocks are refused by all.
 // A video block bills videoInputTokens, an image 1600 tokens. Config.Models
-// entries set these per model (yaml keys tools, toolChoice, images,
-// documents, video, caching, reasoning, structuredOutput, noSystem).
+// entries set these per model (yaml keys tools, tool_choice, images,
+// documents, video, caching, reasoning, structured_output, no_system).
 func builtinModels() []Model {
 	const (
 		claude3   = capTools | capToolChoice | capImages | capDocuments

@@ -169,7 +169,7 @@ func TestLoadConfigProblems(t *testing.T) {
 		yaml string
 		want []string // "line: field: message prefix", after the file name
 	}{
-		{"unknown key", "seed: 1\nnoAuth: true\n", []string{":2: noAuth: unknown key (allowed: bearer_tokens, clock_skew, credentials,"}},
+		{"unknown key", "seed: 1\nnoAuth: true\n", []string{":2: noAuth: unknown key (allowed: bearer_tokens, body_read_timeout, clock_skew, credentials,"}},
 		{"nested unknown key", "faults:\n  rules:\n    - fault: throttle\n      rat: 0.5\n",
 			[]string{":4: faults.rules[0].rat: unknown key (allowed: fault, model, rate)"}},
 		{"wrong types", "seed: many\nno_auth: maybe\nlatency:\n  first_token: soon\n",

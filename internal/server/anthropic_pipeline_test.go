@@ -90,8 +90,8 @@ models:
 guardrails:
   - id: gr1test
     versions: ["1"]
-    deniedWords: ["password"]
-    blockedInputMessage: Blocked by policy.
+    denied_words: ["password"]
+    blocked_input_message: Blocked by policy.
 `})
 	g := startGateway(t, path, nil)
 	for _, model := range []string{"guarded-nova", "guarded-claude"} {
