@@ -296,13 +296,15 @@ func (s *BidiStream) RequestID() string { return s.meta.RequestID }
 // Close abandons the session at once: the request is cancelled, which
 // Bedrock sees as the stream closing. It is idempotent.
 func (s *BidiStream) Close() error {
+	// End first: a Send blocked writing (the model stopped reading input)
+	// holds sendMu until the pipe closes.
+	s.closed.Store(true)
+	s.end()
 	s.sendMu.Lock()
 	if s.sendErr == nil {
 		s.sendErr = errStreamClosed
 	}
 	s.sendMu.Unlock()
-	s.closed.Store(true)
-	s.end()
 	return nil
 }
 
@@ -312,12 +314,12 @@ func (s *BidiStream) finish(err error) {
 		err = s.ctx.Err() // the caller's cancellation closed the stream
 	}
 	s.err = streamEndError(s.ctx, "InvokeModelWithBidirectionalStream", err)
+	s.end() // before sendMu, which a blocked Send holds until the pipe closes
 	s.sendMu.Lock()
 	if s.sendErr == nil && s.err != nil {
 		s.sendErr = s.err
 	}
 	s.sendMu.Unlock()
-	s.end()
 }
 
 // end releases everything the session holds: the request, the

@@ -225,7 +225,9 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 	refreshed := false
 	for attempt := 1; ; attempt++ {
 		gen := c.auth.gen.Load()
-		resp, err := c.attempt(ctx, cl, payloadHash)
+		// Only a call's first attempt uses a token Reserve took for it;
+		// retries take ordinary ones, so as not to spend another call's.
+		resp, err := c.attempt(ctx, cl, payloadHash, attempt == 1 && !refreshed)
 		if err == nil {
 			return resp, nil
 		}
@@ -251,8 +253,8 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 }
 
 // attempt sends the request once.
-func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*http.Response, error) {
-	if err := c.waitRate(ctx, cl.opts.queueTimeout); err != nil {
+func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string, first bool) (*http.Response, error) {
+	if err := c.waitRate(ctx, cl.opts.queueTimeout, first); err != nil {
 		return nil, err
 	}
 	req, err := c.newRequest(ctx, cl, payloadHash)
@@ -277,11 +279,11 @@ func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string) (*ht
 	return nil, parseError(resp, body)
 }
 
-// waitRate takes the attempt's rate token: one Reserve took ahead for the
-// call's context, else the limiter's (waiting at most queueTimeout, if
-// positive).
-func (c *Client) waitRate(ctx context.Context, queueTimeout time.Duration) error {
-	if p, ok := ctx.Value(prepaidKey{}).(*prepaid); ok {
+// waitRate takes the attempt's rate token: for a call's first attempt, one
+// Reserve took ahead for the call's context, else the limiter's (waiting at
+// most queueTimeout, if positive).
+func (c *Client) waitRate(ctx context.Context, queueTimeout time.Duration, first bool) error {
+	if p, ok := ctx.Value(prepaidKey{}).(*prepaid); ok && first {
 		if took, err := p.take(ctx); took {
 			return err
 		}

@@ -200,7 +200,7 @@ func (c *Client) Reserve(ctx context.Context, n int, opts ...CallOption) (_ cont
 				r.CancelAt(now)
 			}
 			p.cancel(now)
-			return ctx, func() {}, &LimitError{Limit: "requests_per_min_limit", Err: context.DeadlineExceeded}
+			return ctx, func() {}, &LimitError{Limit: "RequestsPerMinute", Err: context.DeadlineExceeded}
 		}
 		p.rs, p.ks = append(p.rs, r), append(p.ks, k)
 		at := now.Add(r.DelayFrom(now))

@@ -174,7 +174,7 @@ func TestQueueTimeoutOption(t *testing.T) {
 	if !errors.Is(err, ErrLimited) || !errors.As(err, &le) || le.Limit != "RequestsPerMinute" {
 		t.Fatalf("err = %v, want ErrLimited (RequestsPerMinute)", err)
 	}
-	if strings.Contains(err.Error(), "requests_per_min_limit") {
+	if strings.Contains(err.Error(), "requests_per_min_limit") || strings.Contains(err.Error(), "max_concurrent_invocations") {
 		t.Errorf("library error names a gateway setting: %v", err)
 	}
 	if fb.hits.Load() != 1 {

@@ -35,8 +35,9 @@ func TestReserve(t *testing.T) {
 					t.Fatalf("Reserve: %v, want ok %v", err, c.ok)
 				}
 				if !c.ok {
-					if !errors.Is(err, ErrLimited) {
-						t.Errorf("error %v is not ErrLimited", err)
+					var le *LimitError
+					if !errors.Is(err, ErrLimited) || !errors.As(err, &le) || le.Limit != "RequestsPerMinute" {
+						t.Errorf("error %v is not ErrLimited naming RequestsPerMinute", err)
 					}
 					// Nothing was taken: the burst is still there.
 					if !cl.limiter.rate.Allow() {
@@ -45,7 +46,7 @@ func TestReserve(t *testing.T) {
 					return
 				}
 				for i := range c.n {
-					if err := cl.waitRate(rctx, 0); err != nil {
+					if err := cl.waitRate(rctx, 0, true); err != nil {
 						t.Fatalf("call %d: %v", i, err)
 					}
 				}

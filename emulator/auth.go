@@ -101,7 +101,7 @@ func (v *verifier) verifyHeaders(r *http.Request, now time.Time) (*sigV4, *apiEr
 	}
 	rest, ok := strings.CutPrefix(authz, sigV4Algorithm+" ")
 	if !ok {
-		return nil, errIncompleteSignature("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=" + authz)
+		return nil, errIncompleteSignature("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter.")
 	}
 	var credential, signedHeaders, signature string
 	for _, part := range strings.Split(rest, ",") {

@@ -27,10 +27,6 @@ import (
 // streamingPayload is the x-amz-content-sha256 of a signed event-stream body.
 const streamingPayload = "STREAMING-AWS4-HMAC-SHA256-EVENTS"
 
-// maxBidiFrame bounds one input frame, as the event-stream format does
-// (16 MiB); Bedrock's own chunk limit is lower.
-const maxBidiFrame = 16 << 20
-
 // errInputEnded is the end of a bidirectional input stream (the client's
 // empty signed frame, or EOF).
 var errInputEnded = errors.New("emulator: input stream ended")
@@ -50,43 +46,41 @@ type bidiReader struct {
 // next returns the next model event's bytes, errInputEnded at the end of
 // input, an *apiError for a bad frame, or the read error.
 func (br *bidiReader) next() ([]byte, error) {
-	for {
-		if br.ended {
+	if br.ended {
+		return nil, errInputEnded
+	}
+	msg, err := br.dec.Decode(br.body, br.buf[:0])
+	if err != nil {
+		if errors.Is(err, io.EOF) {
 			return nil, errInputEnded
 		}
-		msg, err := br.dec.Decode(br.body, br.buf[:0])
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, errInputEnded
-			}
-			if isFrameError(err) {
-				return nil, validationError("The input event stream is malformed: %v", err)
-			}
-			return nil, err
+		if isFrameError(err) {
+			return nil, validationError("The input event stream is malformed: %v", err)
 		}
-		if msg.Headers.Get(":chunk-signature") != nil {
-			payload, uerr := br.unwrap(&msg)
-			if uerr != nil {
-				return nil, uerr
-			}
-			if len(payload) == 0 {
-				br.ended = true
-				return nil, errInputEnded
-			}
-			inner, err := eventstream.NewDecoder().Decode(bytes.NewReader(payload), nil)
-			if err != nil {
-				return nil, validationError("The signed input frame does not hold an event-stream message: %v", err)
-			}
-			msg = inner
-		} else if br.sig != nil {
-			return nil, &apiError{Status: 403, Code: "InvalidSignatureException", Message: "The input event is not signed: :chunk-signature is missing."}
-		}
-		b, aerr := chunkBytes(&msg)
-		if aerr != nil {
-			return nil, aerr
-		}
-		return b, nil
+		return nil, err
 	}
+	if msg.Headers.Get(":chunk-signature") != nil {
+		payload, uerr := br.unwrap(&msg)
+		if uerr != nil {
+			return nil, uerr
+		}
+		if len(payload) == 0 {
+			br.ended = true
+			return nil, errInputEnded
+		}
+		inner, err := eventstream.NewDecoder().Decode(bytes.NewReader(payload), nil)
+		if err != nil {
+			return nil, validationError("The signed input frame does not hold an event-stream message: %v", err)
+		}
+		msg = inner
+	} else if br.sig != nil {
+		return nil, &apiError{Status: 403, Code: "InvalidSignatureException", Message: "The input event is not signed: :chunk-signature is missing."}
+	}
+	b, aerr := chunkBytes(&msg)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return b, nil
 }
 
 // isFrameError reports decoding errors that are the client's fault (bad

@@ -228,8 +228,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !e.cfg.NoAuth {
 		var aerr *apiError
 		if sig, aerr = e.auth.verifyHeaders(r, time.Now()); aerr != nil {
-			if r.ContentLength != 0 {
-				w.Header().Set("Connection", "close") // do not wait for the unread body
+			if r.ContentLength != 0 && r.ProtoMajor == 1 {
+				// Do not wait for the unread body. (Over HTTP/2 the stream
+				// is reset instead: closing would end every other stream
+				// sharing the connection.)
+				w.Header().Set("Connection", "close")
 			}
 			c.fail(aerr)
 			return
@@ -238,7 +241,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := e.readBody(w, r)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			w.Header().Set("Connection", "close")
+			if r.ProtoMajor == 1 {
+				w.Header().Set("Connection", "close")
+			}
 			c.fail(&apiError{Status: http.StatusRequestTimeout, Code: "RequestTimeoutException",
 				Message: "The request body did not arrive within the timeout.", Namespace: "com.amazon.coral.service"})
 			return

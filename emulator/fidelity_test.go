@@ -24,9 +24,6 @@ func TestCachePointRules(t *testing.T) {
 		}
 		return `{"system":[` + strings.Join(blocks, ",") + `],"messages":[{"role":"user","content":[{"text":"What is the policy?"}]}]}`
 	}
-	type usage struct {
-		Input, CacheRead, CacheWrite *int
-	}
 	cases := []struct {
 		name, model, body string
 		status            int

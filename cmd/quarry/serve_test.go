@@ -238,7 +238,7 @@ func TestServeWrongKindModel(t *testing.T) {
 	os.WriteFile(path, []byte("version: v1\nemulator: true\nmodels:\n  - name: titan\n    from: bedrock:amazon.titan-embed-text-v2:0\n"), 0o600)
 	var stdout, stderr syncBuffer
 	code := runServe(context.Background(), []string{"--config", path, "--addr", "127.0.0.1:0"}, &stdout, &stderr)
-	want := path + `:5: models[0].from: "amazon.titan-embed-text-v2:0" is an embedding model: list it under embeddings:, not models:`
+	want := path + `:5: models[0].from: "amazon.titan-embed-text-v2:0" is an embedding model: list it under "embeddings", not "models"`
 	if code != 1 || !strings.Contains(stderr.String(), want) {
 		t.Fatalf("exit %d, stderr %q; want 1 and %s", code, stderr.String(), want)
 	}

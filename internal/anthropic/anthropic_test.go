@@ -218,11 +218,37 @@ func TestFilterBetas(t *testing.T) {
 			t.Errorf("%v %s: %q, want %q", c.headers, c.body, got, c.want)
 		}
 	}
-	if got := DefaultBetas("us.anthropic.claude-sonnet-4-20250514-v1:0"); !contains(got, "context-1m-2025-08-07") || contains(got, "context-management-2025-06-27") {
-		t.Errorf("Sonnet 4 defaults %v", got)
-	}
-	if got := DefaultBetas("anthropic.claude-3-7-sonnet-20250219-v1:0"); !contains(got, "output-128k-2025-02-19") {
-		t.Errorf("3.7 Sonnet defaults %v", got)
+}
+
+// TestDefaultBetas: each model's defaults hold only what Bedrock documents
+// for it, since a beta the model lacks is a 400 ("invalid beta flag") that
+// would break every request of a client such as Claude Code, which sends
+// interleaved-thinking even to its small model.
+func TestDefaultBetas(t *testing.T) {
+	for _, c := range []struct {
+		id       string
+		has, not []string
+	}{
+		{"anthropic.claude-3-haiku-20240307-v1:0", nil, []string{"interleaved-thinking-2025-05-14", "token-efficient-tools-2025-02-19", "dev-full-thinking-2025-05-14"}},
+		{"us.anthropic.claude-3-5-haiku-20241022-v1:0", nil, []string{"interleaved-thinking-2025-05-14", "token-efficient-tools-2025-02-19"}},
+		{"anthropic.claude-3-5-sonnet-20241022-v2:0", []string{"computer-use-2024-10-22"}, []string{"interleaved-thinking-2025-05-14"}},
+		{"anthropic.claude-3-7-sonnet-20250219-v1:0", []string{"output-128k-2025-02-19", "token-efficient-tools-2025-02-19", "computer-use-2025-01-24"}, []string{"interleaved-thinking-2025-05-14"}},
+		{"us.anthropic.claude-sonnet-4-20250514-v1:0", []string{"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"}, []string{"context-management-2025-06-27", "dev-full-thinking-2025-05-14"}},
+		{"global.anthropic.claude-sonnet-4-5-20250929-v1:0", []string{"interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "context-management-2025-06-27"}, nil},
+		{"us.anthropic.claude-haiku-4-5-20251001-v1:0", []string{"interleaved-thinking-2025-05-14", "context-management-2025-06-27"}, []string{"computer-use-2025-01-24", "context-1m-2025-08-07"}},
+		{"us.anthropic.claude-opus-4-5-20251101-v1:0", []string{"interleaved-thinking-2025-05-14", "effort-2025-11-24"}, []string{"context-1m-2025-08-07"}},
+	} {
+		got := DefaultBetas(c.id)
+		for _, b := range c.has {
+			if !contains(got, b) {
+				t.Errorf("%s: defaults %v lack %s", c.id, got, b)
+			}
+		}
+		for _, b := range c.not {
+			if contains(got, b) {
+				t.Errorf("%s: defaults %v hold %s", c.id, got, b)
+			}
+		}
 	}
 }
 

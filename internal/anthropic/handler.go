@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/reqbody"
@@ -211,8 +212,10 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	var ct *bedrock.CountTokensRequest
 	if c.model.Family == bedrock.FamilyAnthropic {
 		if c.req.MaxTokens == 0 {
-			c.req.MaxTokens = 1 // Claude's body requires it; it costs nothing
-			c.req.members = append(c.req.members, member{"max_tokens", []byte("1")})
+			// Claude's body requires max_tokens; it costs nothing here, but
+			// must exceed a thinking budget or Bedrock refuses the body.
+			c.req.MaxTokens = 1 + thinkingBudget(c.req)
+			c.req.members = append(c.req.members, member{"max_tokens", strconv.AppendInt(nil, int64(c.req.MaxTokens), 10)})
 		}
 		ct = &bedrock.CountTokensRequest{InvokeModel: &bedrock.InvokeModelTokensRequest{Body: h.invokeInput(c).Body}}
 	} else {

@@ -37,20 +37,36 @@ var betaMembers = map[string]string{
 
 // DefaultBetas are the anthropic-beta values Bedrock documents for a Claude
 // model (its model ID, any form): what the Messages API passes on when the
-// model's params set no anthropic_betas.
+// model's params set no anthropic_betas. Bedrock answers 400 "invalid beta
+// flag" for a beta the model lacks, so each is listed only for the models
+// the Bedrock documentation names it for; Claude 3 and 3.5 Haiku have none.
+// dev-full-thinking needs an account team's approval and is never a
+// default.
 func DefaultBetas(modelID string) []string {
 	id := strings.ToLower(modelID)
-	betas := []string{"token-efficient-tools-2025-02-19", "interleaved-thinking-2025-05-14", "dev-full-thinking-2025-05-14"}
+	claude4 := strings.Contains(id, "claude-sonnet-4") || strings.Contains(id, "claude-opus-4") ||
+		strings.Contains(id, "claude-haiku-4")
+	claude45 := strings.Contains(id, "-4-5")
+	var betas []string
 	switch {
 	case strings.Contains(id, "claude-3-5-sonnet-20241022"):
 		betas = append(betas, "computer-use-2024-10-22")
 	case strings.Contains(id, "claude-3-7-sonnet"):
-		betas = append(betas, "computer-use-2025-01-24", "output-128k-2025-02-19")
-	case strings.Contains(id, "claude-sonnet-4"), strings.Contains(id, "claude-opus-4"):
-		betas = append(betas, "computer-use-2025-01-24")
+		betas = append(betas, "computer-use-2025-01-24", "token-efficient-tools-2025-02-19", "output-128k-2025-02-19")
+	case claude4:
+		betas = append(betas, "interleaved-thinking-2025-05-14")
+		if !strings.Contains(id, "claude-haiku-4") {
+			betas = append(betas, "computer-use-2025-01-24", "token-efficient-tools-2025-02-19")
+		}
 	}
 	if strings.Contains(id, "claude-sonnet-4") {
 		betas = append(betas, "context-1m-2025-08-07")
+	}
+	if claude45 && (strings.Contains(id, "claude-sonnet-4") || strings.Contains(id, "claude-haiku-4")) {
+		betas = append(betas, "context-management-2025-06-27")
+	}
+	if strings.Contains(id, "claude-opus-4-5") {
+		betas = append(betas, "effort-2025-11-24")
 	}
 	return betas
 }

@@ -592,3 +592,11 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// thinkingBudget is the request's enabled thinking budget (0: none).
+func thinkingBudget(r *request) int {
+	if t := r.Thinking; t != nil && t.Type == "enabled" {
+		return t.BudgetTokens
+	}
+	return 0
+}

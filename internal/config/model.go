@@ -92,7 +92,7 @@ func checkModelID(id string, kind Kind) error {
 	// request; catch it here. IDs whose family is unknown (most ARNs)
 	// cannot be checked.
 	if want, ok := kindOfFamily(bedrock.ModelFamily(id)); ok && want != kind {
-		return fmt.Errorf("%q is %s %s model: list it under %s:, not %s:", id, article(want), want, want.section(), kind.section())
+		return fmt.Errorf("%q is %s %s model: list it under %q, not %q", id, article(want), want, want.section(), kind.section())
 	}
 	return nil
 }

@@ -261,7 +261,11 @@ func (x *exchange) save(ctx context.Context) {
 		return
 	}
 	sr := &store.Response{ID: x.resp.ID, Owner: owner(x.r), CreatedAt: time.Unix(x.resp.CreatedAt, 0), Data: data}
-	if err := x.h.store.Put(context.WithoutCancel(ctx), sr); err != nil {
+	// The answer waits for the store, so a store that stalls must not hold
+	// it (and the model's concurrency slot) for ever.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := x.h.store.Put(sctx, sr); err != nil {
 		x.h.log.Error("storing a response", "response_id", x.resp.ID, "error", err)
 	}
 }

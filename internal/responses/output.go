@@ -3,6 +3,8 @@ package responses
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
@@ -323,7 +325,8 @@ func compactArgs(s string) string {
 
 // finish closes what is open and sets the status and usage.
 func (a *assembler) finish(stopReason string, u bedrock.TokenUsage) {
-	for i := range a.blocks {
+	// In block order, so that the output_item.done events are in order.
+	for _, i := range slices.Sorted(maps.Keys(a.blocks)) {
 		a.stop(i)
 	}
 	r := a.resp

@@ -203,3 +203,31 @@ func TestMessagesBetaAllowlist(t *testing.T) {
 		_ = out
 	}
 }
+
+// TestMessagesCountTokensThinking: a count_tokens body with thinking and
+// no max_tokens is counted; the max_tokens the gateway fills in for Claude's
+// body exceeds the budget, or Bedrock would refuse it.
+func TestMessagesCountTokensThinking(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	g := startChatGateway(t, quickstart, nil, server.Options{UpstreamTransport: rec})
+	resp, body := postMessages(t, g.URL, "/v1/messages/count_tokens",
+		`{"model":"claude-sonnet","thinking":{"type":"enabled","budget_tokens":2048},"messages":[{"role":"user","content":"How many tokens is this?"}]}`, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"input_tokens":`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var sent struct {
+		Input struct {
+			InvokeModel struct {
+				Body []byte `json:"body"` // base64 on the wire
+			} `json:"invokeModel"`
+		} `json:"input"`
+	}
+	call := lastCall(t, rec)
+	if err := json.Unmarshal(call.Body, &sent); err != nil {
+		t.Fatalf("%v: %s", err, call.Body)
+	}
+	if !strings.Contains(string(sent.Input.InvokeModel.Body), `"max_tokens":2049`) {
+		t.Errorf("Claude's counted body does not carry max_tokens 2049: %.400s", sent.Input.InvokeModel.Body)
+	}
+}

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 NewClient(Config) is what most users' code calls; go-elasticsearch keeps it fully supported
+
 package server_test
 
 import (

@@ -212,6 +212,7 @@ func TestImageTasksE2E(t *testing.T) {
 			p := openai.ImageNewVariationParams{Model: "nova-canvas", Image: file(src), N: openai.Int(3), Size: "512x512",
 				ResponseFormat: openai.ImageNewVariationParamsResponseFormatB64JSON}
 			p.SetExtraFields(extra("similarity_strength", "0.7", "prompt", "in watercolor"))
+			//lint:ignore SA1019 OpenAI deprecated variations, but clients still call it: the issue asks for it
 			return client.Images.NewVariation(ctx, p)
 		}, 3, 512, 512, 1},
 		{"color_guided_generation", func() (*openai.ImagesResponse, error) {
