@@ -177,6 +177,46 @@ var faultSurfaces = []surface{
 		}
 		return readOutcome(resp, elasticErrType)
 	}},
+	{"messages", func(ctx context.Context, base, text string) (outcome, error) {
+		// The system prompt keeps the Converse body apart from the chat
+		// surface's, which the proxy's reject-once marker keys on.
+		resp, err := post(ctx, base+"/v1/messages", `{"model":"nova-lite","system":"messages","max_tokens":30,"messages":[{"role":"user","content":"`+text+`"}]}`)
+		if err != nil {
+			return outcome{}, err
+		}
+		return readOutcome(resp, openAIErrType) // Anthropic's error object has the same path
+	}},
+	{"messages-stream", func(ctx context.Context, base, text string) (outcome, error) {
+		resp, err := post(ctx, base+"/v1/messages", `{"model":"claude-sonnet","stream":true,"max_tokens":30,"messages":[{"role":"user","content":"`+text+`"}]}`)
+		if err != nil {
+			return outcome{}, err
+		}
+		return readOutcome(resp, openAIErrType)
+	}},
+	{"responses", func(ctx context.Context, base, text string) (outcome, error) {
+		resp, err := post(ctx, base+"/v1/responses", `{"model":"nova-lite","store":false,"max_output_tokens":30,"input":"`+text+`"}`)
+		if err != nil {
+			return outcome{}, err
+		}
+		return readOutcome(resp, openAIErrType)
+	}},
+	{"responses-stream", func(ctx context.Context, base, text string) (outcome, error) {
+		resp, err := post(ctx, base+"/v1/responses", `{"model":"nova-lite","store":false,"stream":true,"max_output_tokens":30,"input":"`+text+`"}`)
+		if err != nil {
+			return outcome{}, err
+		}
+		o, err := readOutcome(resp, openAIErrType)
+		// A Responses stream fails with a response.failed event, whose
+		// response carries the error; a stream that completes has done.
+		o.streamErr = strings.Contains(o.body, "event: response.failed")
+		o.done = strings.Contains(o.body, "event: response.completed")
+		if o.streamErr {
+			if _, after, ok := strings.Cut(o.body, `"error":{"code":"`); ok {
+				o.errType, _, _ = strings.Cut(after, `"`)
+			}
+		}
+		return o, err
+	}},
 	{"inference-stream", func(ctx context.Context, base, text string) (outcome, error) {
 		resp, err := post(ctx, base+"/_inference/completion/fm-chat/_stream", `{"input":"`+text+`"}`)
 		if err != nil {
@@ -195,7 +235,8 @@ type faultRow struct {
 	calls                  [2]int // upstream requests made, min and max (retries)
 }
 
-// faultRows: the fault matrix. OpenAI types: rate_limit_error,
+// faultRows: the fault matrix. Anthropic answers an unavailable upstream
+// with 529 overloaded_error, as its own API does. OpenAI types: rate_limit_error,
 // service_unavailable_error, api_error, timeout_error; Elasticsearch:
 // status_exception. Retries: 3 attempts for throttling, 5xx and resets;
 // none for errors the model made or streams already started.
@@ -236,6 +277,25 @@ var faultRows = []faultRow{
 	{"inference", "503", "[[quarry:unavailable]]", 503, "status_exception", false, [2]int{3, 3}},
 	{"inference", "HTML 503", "[[proxy:html503]]", 503, "status_exception", false, [2]int{3, 3}},
 	{"inference", "credentials rejected", "[[proxy:expired-once]]", 200, "", false, [2]int{2, 2}},
+	{"messages", "429", "[[quarry:throttle]]", 429, "rate_limit_error", false, [2]int{3, 3}},
+	{"messages", "503", "[[quarry:unavailable]]", 529, "overloaded_error", false, [2]int{3, 3}},
+	{"messages", "HTML 503", "[[proxy:html503]]", 529, "overloaded_error", false, [2]int{3, 3}},
+	{"messages", "reset before headers", "[[proxy:reset]]", 529, "overloaded_error", false, [2]int{3, 3}},
+	{"messages", "slower than the deadline", "[[quarry:stall]]", 504, "timeout_error", false, [2]int{1, 1}},
+	{"messages", "credentials rejected", "[[proxy:expired-once]]", 200, "", false, [2]int{2, 2}},
+	{"messages-stream", "429", "[[quarry:throttle]]", 429, "rate_limit_error", false, [2]int{3, 3}},
+	{"messages-stream", "reset mid-stream", "[[quarry:reset]]", 200, "", true, [2]int{1, 1}},
+	{"messages-stream", "bad CRC", "[[quarry:bad-crc]]", 200, "", true, [2]int{1, 1}},
+	{"messages-stream", "in-stream throttling", "[[quarry:throttle-stream]]", 200, "rate_limit_error", true, [2]int{1, 1}},
+	{"messages-stream", "stall after the first event", "[[quarry:stall]]", 200, "", true, [2]int{1, 1}},
+	{"responses", "429", "[[quarry:throttle]]", 429, "rate_limit_error", false, [2]int{3, 3}},
+	{"responses", "503", "[[quarry:unavailable]]", 503, "service_unavailable_error", false, [2]int{3, 3}},
+	{"responses", "HTML 503", "[[proxy:html503]]", 503, "service_unavailable_error", false, [2]int{3, 3}},
+	{"responses", "slower than the deadline", "[[quarry:stall]]", 504, "timeout_error", false, [2]int{1, 1}},
+	{"responses-stream", "429", "[[quarry:throttle]]", 429, "rate_limit_error", false, [2]int{3, 3}},
+	{"responses-stream", "reset mid-stream", "[[quarry:reset]]", 200, "", true, [2]int{1, 1}},
+	{"responses-stream", "in-stream throttling", "[[quarry:throttle-stream]]", 200, "", true, [2]int{1, 1}},
+	{"responses-stream", "stall after the first event", "[[quarry:stall]]", 200, "", true, [2]int{1, 1}},
 	{"inference-stream", "reset mid-stream", "[[quarry:reset]]", 200, "", true, [2]int{1, 1}},
 	{"inference-stream", "stall after the first event", "[[quarry:stall]]", 200, "", true, [2]int{1, 1}},
 }
