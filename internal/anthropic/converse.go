@@ -32,6 +32,7 @@ func toConverse(req *request, m *upstream.Model) (*bedrock.ConverseRequest, *api
 			out.System = append(out.System, bedrock.SystemContentBlock{CachePoint: cp})
 		}
 	}
+	docNames := map[string]bool{} // Bedrock refuses two documents of one name
 	for i, msg := range req.Messages {
 		path := fmt.Sprintf("messages.%d.content", i)
 		bm := bedrock.Message{Role: msg.Role}
@@ -40,7 +41,7 @@ func toConverse(req *request, m *upstream.Model) (*bedrock.ConverseRequest, *api
 		}
 		for j := range msg.Content.Blocks {
 			b := &msg.Content.Blocks[j]
-			cb, aerr := converseBlock(b, fmt.Sprintf("%s.%d", path, j), j)
+			cb, aerr := converseBlock(b, fmt.Sprintf("%s.%d", path, j), j, docNames)
 			if aerr != nil {
 				return nil, aerr
 			}
@@ -158,7 +159,7 @@ func cachePoint(cc *bedrock.AnthropicCacheControl, allowed bool) *bedrock.CacheP
 }
 
 // converseBlock translates one content block.
-func converseBlock(b *bedrock.AnthropicBlock, path string, index int) (bedrock.ContentBlock, *apiError) {
+func converseBlock(b *bedrock.AnthropicBlock, path string, index int, docNames map[string]bool) (bedrock.ContentBlock, *apiError) {
 	switch b.Type {
 	case "text":
 		return bedrock.TextBlock(b.Text), nil
@@ -174,7 +175,7 @@ func converseBlock(b *bedrock.AnthropicBlock, path string, index int) (bedrock.C
 		if name == "" {
 			name = fmt.Sprintf("document-%d", index+1)
 		}
-		doc := &bedrock.DocumentBlock{Name: documentName(name), Context: b.Context}
+		doc := &bedrock.DocumentBlock{Name: bedrock.DocumentName(name, docNames), Context: b.Context}
 		switch b.Source.Type {
 		case "base64":
 			doc.Format = "pdf"
@@ -198,7 +199,7 @@ func converseBlock(b *bedrock.AnthropicBlock, path string, index int) (bedrock.C
 				tr.Content = append(tr.Content, bedrock.ToolResultContentBlock{Text: c.Text})
 			}
 			for k := range c.Blocks {
-				inner, aerr := converseBlock(&c.Blocks[k], fmt.Sprintf("%s.content.%d", path, k), k)
+				inner, aerr := converseBlock(&c.Blocks[k], fmt.Sprintf("%s.content.%d", path, k), k, docNames)
 				if aerr != nil {
 					return bedrock.ContentBlock{}, aerr
 				}
@@ -227,29 +228,6 @@ func converseBlock(b *bedrock.AnthropicBlock, path string, index int) (bedrock.C
 		return bedrock.ContentBlock{ReasoningContent: &bedrock.ReasoningContentBlock{RedactedContent: data}}, nil
 	}
 	return bedrock.ContentBlock{}, invalid("%s.type: %s blocks are for Claude models only.", path, clip(b.Type))
-}
-
-// documentName makes a title fit Converse's document name rule (letters,
-// digits, single spaces, hyphens, parentheses and brackets).
-func documentName(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-()[]", r)
-		switch {
-		case ok:
-			b.WriteRune(r)
-			space = false
-		case !space && b.Len() > 0:
-			b.WriteByte(' ')
-			space = true
-		}
-	}
-	out := strings.TrimSpace(b.String())
-	if out == "" {
-		return "document"
-	}
-	return out
 }
 
 // message is Anthropic's Message object.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/quarry-dev/quarry/bedrock"
 )
 
 // This file turns media references in requests into bytes or S3 locations:
@@ -415,42 +417,10 @@ func documentFormatOf(mt, filename string) (string, bool) {
 	return f, ok
 }
 
-// documentName makes a Bedrock document name from a file name: Bedrock
-// allows only letters, digits, single spaces, hyphens, parentheses and
-// square brackets (and at most 200 characters), and names must be unique
-// in a request. The extension is dropped (the format says it).
+// documentName makes a Bedrock document name from a file name (see
+// bedrock.DocumentName); the extension is dropped (the format says it).
 func documentName(filename string, taken map[string]bool) string {
-	base := strings.TrimSuffix(filename, path.Ext(filename))
-	var b strings.Builder
-	space := false
-	for _, r := range base {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			r == '-' || r == '(' || r == ')' || r == '[' || r == ']'
-		if !ok {
-			if b.Len() > 0 {
-				space = true
-			}
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(r)
-	}
-	name := b.String()
-	if len(name) > 180 {
-		name = strings.TrimSpace(name[:180])
-	}
-	if name == "" {
-		name = "document"
-	}
-	candidate := name
-	for i := 2; taken[candidate]; i++ {
-		candidate = fmt.Sprintf("%s (%d)", name, i)
-	}
-	taken[candidate] = true
-	return candidate
+	return bedrock.DocumentName(strings.TrimSuffix(filename, path.Ext(filename)), taken)
 }
 
 // parseS3URI checks an s3://bucket/key URI.
