@@ -199,6 +199,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, task, id string
 		return
 	}
 	h.log.Info("inference endpoint deleted", "inference_id", id)
+	// The endpoint's series are gone with it (Options.Deleted): the delete
+	// itself is not labelled with its ID, or it would bring one back.
+	accesslog.From(ctx).SetModel("")
 	writeJSON(w, http.StatusOK, deleteAnswer{Acknowledged: true, Pipelines: []string{}, Indexes: []string{}})
 }
 

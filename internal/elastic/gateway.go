@@ -39,7 +39,7 @@ func BedrockEndpoint(cfg *config.Config, emulatorURL string) string {
 // Open opens the configured store and loads its endpoints. The store
 // itself generates a key file beside a SQLite database when no key is
 // configured, and logs where.
-func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog.Logger) (*Surface, error) {
+func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog.Logger, deleted func(id string)) (*Surface, error) {
 	sc := store.Config{Path: cfg.Store.Path, PostgresDSN: cfg.Store.PostgresDSN.Reveal()}
 	if k := cfg.Store.EncryptionKey.Reveal(); k != "" {
 		sc.Key = []byte(k)
@@ -59,6 +59,7 @@ func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog
 		StreamIdleTimeout: cfg.Server.StreamIdleTimeout,
 		MaxInputs:         cfg.Server.MaxInferenceInputs,
 		UserAgent:         "quarry-gateway",
+		Deleted:           deleted,
 	}
 	if sc.PostgresDSN != "" {
 		opts.Refresh = replicaRefresh

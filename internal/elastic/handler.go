@@ -58,6 +58,10 @@ type Options struct {
 	// requests are refused with a 400 before any Bedrock call. Default
 	// DefaultMaxInputs.
 	MaxInputs int
+	// Deleted, if set, is told the ID of each endpoint that stops being
+	// served (deleted here or, with Refresh, by another replica), so that
+	// what is kept per endpoint elsewhere (metrics series) can go too.
+	Deleted func(id string)
 	// Refresh, when positive, re-reads the store that often, so that
 	// endpoints changed by another gateway sharing it (PostgreSQL) are
 	// seen here. Endpoints created elsewhere are found on first use anyway.
@@ -67,6 +71,9 @@ type Options struct {
 // DefaultTimeout is how long an inference call may take when the request
 // sets no ?timeout (Elasticsearch's InferenceAction default).
 const DefaultTimeout = 30 * time.Second
+
+// SurfaceName is this surface's name in the access log and metrics.
+const SurfaceName = "elasticsearch"
 
 // Handler serves /_inference. Create it with New; it is safe for
 // concurrent use.
@@ -212,9 +219,17 @@ func (h *Handler) publish(id string, ep *endpoint, force bool) {
 	if ep == nil {
 		delete(h.live, id)
 		h.deletes++
+		h.forget(id)
 		return
 	}
 	h.live[id] = ep
+}
+
+// forget tells Options.Deleted that id is no longer served.
+func (h *Handler) forget(id string) {
+	if h.opts.Deleted != nil {
+		h.opts.Deleted(id)
+	}
 }
 
 // refreshLoop reconciles the live endpoints with the store.
@@ -263,6 +278,7 @@ func (h *Handler) refresh(ctx context.Context) {
 		if !seen[id] {
 			delete(h.live, id)
 			h.deletes++
+			h.forget(id)
 		}
 	}
 	h.mu.Unlock()
@@ -290,7 +306,7 @@ func storedGarbage(id string) *Error {
 
 // ServeHTTP routes /_inference requests as Elasticsearch's REST layer does.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	accesslog.From(r.Context()).SetSurface("elasticsearch")
+	accesslog.From(r.Context()).SetSurface(SurfaceName)
 	// Routed on the escaped path, segment by segment, as Elasticsearch's
 	// REST layer does: a %2F inside a segment is part of that segment (an
 	// id), never a separator.

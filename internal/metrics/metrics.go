@@ -198,3 +198,35 @@ func (m *Metrics) resolve(k seriesKey) *series {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// Forget drops every series of model on surface: an /_inference endpoint
+// (its ID is the model label) that was deleted. Without it, endpoints that
+// are created and deleted at run time would grow /metrics, and the
+// gateway's memory, without bound. The tokens series, labelled by model
+// alone, go too unless another surface serves a model of that name.
+func (m *Metrics) Forget(surface, model string) {
+	l := prometheus.Labels{"surface": surface, "model": model}
+	m.requests.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
+	m.firstToken.DeletePartialMatch(l)
+	m.errors.DeletePartialMatch(l)
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	shared := false
+	next := map[seriesKey]*series{}
+	if old := m.series.Load(); old != nil {
+		for k, v := range *old {
+			switch {
+			case k.model != model:
+				next[k] = v
+			case k.surface != surface:
+				next[k] = v
+				shared = true
+			}
+		}
+	}
+	if !shared {
+		m.tokens.DeletePartialMatch(prometheus.Labels{"model": model})
+	}
+	m.series.Store(&next)
+}

@@ -50,3 +50,20 @@ func TestMadeUpEndpointIDsAddNoSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedEndpointLeavesNoSeries: an endpoint's series go with it, so
+// that endpoints created and deleted at run time (CI jobs, say) do not grow
+// /metrics and the gateway's memory without bound; the soak found this.
+func TestDeletedEndpointLeavesNoSeries(t *testing.T) {
+	t.Parallel()
+	g := startES(t, "", nil)
+	g.ok(t, "PUT", "/_inference/completion/short-lived", endpointBody("completion", "anthropic", "anthropic.claude-3-haiku-20240307-v1:0", "AK1", "SK1"))
+	g.ok(t, "POST", "/_inference/short-lived", `{"input":"hi"}`)
+	if text := metricsText(t, &gateway{URL: g.URL}); !strings.Contains(text, `model="short-lived"`) {
+		t.Fatalf("no series for the live endpoint:\n%s", text)
+	}
+	g.ok(t, "DELETE", "/_inference/short-lived", "")
+	if text := metricsText(t, &gateway{URL: g.URL}); strings.Contains(text, `model="short-lived"`) {
+		t.Errorf("series of the deleted endpoint remain:\n%s", text)
+	}
+}
