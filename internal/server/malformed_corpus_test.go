@@ -69,6 +69,19 @@ var errorShape = map[string]func(b []byte) (text string, ok bool){
 		}
 		return p + " " + v.Error.Message, true
 	},
+	"anthropic": func(b []byte) (string, bool) {
+		var v struct {
+			Type  string `json:"type"`
+			Error *struct {
+				Type    string `json:"type"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &v) != nil || v.Type != "error" || v.Error == nil || v.Error.Type == "" || v.Error.Message == "" {
+			return "", false
+		}
+		return v.Error.Message, true
+	},
 	"elastic": func(b []byte) (string, bool) {
 		// Elasticsearch answers an unknown route with the error as a
 		// string: {"error":"no handler found for uri […]","status":400}.
@@ -105,7 +118,8 @@ func TestMalformedCorpus(t *testing.T) {
 		`"secret_key":"example-secret-value","region":"us-east-1","provider":"amazontitan","model":"amazon.titan-embed-text-v2:0"}}`); st != 200 {
 		t.Fatalf("creating mal-embed: %d %s", st, b)
 	}
-	surfaces := map[string]string{"chat": "openai", "embeddings": "openai", "images": "openai", "inference": "elastic"}
+	surfaces := map[string]string{"chat": "openai", "embeddings": "openai", "images": "openai", "inference": "elastic",
+		"messages": "anthropic", "responses": "openai"}
 	client := &http.Client{Timeout: 15 * time.Second}
 	for file, format := range surfaces {
 		t.Run(file, func(t *testing.T) {

@@ -180,6 +180,9 @@ func (s *Server) routes() http.Handler {
 	anthropicH := keys.Require(s.anthropicAP, anthropic.Deny)
 	mux.Handle("POST /v1/messages", anthropicH)
 	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
+	// Anything else under /v1/messages/ is Anthropic's too: a 404 (or 405)
+	// in its error format, with a request-id.
+	mux.Handle("/v1/messages/", anthropicH)
 	// Elasticsearch's clients check the product header on every answer,
 	// the 401 included, and ping GET / (HEAD /) for cluster info.
 	elasticH := elastic.Product(keys.Require(s.elasticAP, elastic.Deny))

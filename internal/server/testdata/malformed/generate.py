@@ -190,3 +190,79 @@ for name,body,field in [
 for p in ['/_inference/text_embedding/no-such-endpoint','/_inference/hologram/mal-embed','/_inference/text_embedding/mal-embed/_bogus','/_inference/completion/mal-embed']:
     inf_extra.append({'name':'path '+p,'path':p,'body':json.dumps(inf_base),'field':''})
 write('inference', common('/_inference/text_embedding/mal-embed', inf_base, inf_fields, inf_extra, ident))
+
+# /v1/messages (Anthropic's Messages API)
+msg_base={'model':'nova-lite','max_tokens':10,'messages':[{'role':'user','content':'hi'}]}
+msg_fields={'model':('string',0),'messages':('array',0),'max_tokens':('integer',0),'temperature':('number',0),'top_p':('number',0),
+ 'top_k':('integer',0),'stream':('bool',0),'stop_sequences':('array',0),'tools':('array',0),'tool_choice':('object',0),
+ 'thinking':('object',0),'metadata':('object',0)}
+def mb(**kw):
+    b=dict(msg_base); b.update(kw); return json.dumps(b)
+msg_extra=[]
+for name,body,field in [
+  ('missing model',json.dumps({'max_tokens':10,'messages':msg_base['messages']}),'model'),
+  ('unknown model',mb(model='claude-9'),'model'),
+  ('embedding model',mb(model='titan-embed'),'model'),
+  ('missing max_tokens',json.dumps({'model':'nova-lite','messages':msg_base['messages']}),'max_tokens'),
+  ('max_tokens 0',mb(max_tokens=0),'max_tokens'),
+  ('max_tokens negative',mb(max_tokens=-5),'max_tokens'),
+  ('missing messages',json.dumps({'model':'nova-lite','max_tokens':10}),'messages'),
+  ('empty messages',mb(messages=[]),'messages'),
+  ('message not an object',mb(messages=['hi']),'messages'),
+  ('role missing',mb(messages=[{'content':'hi'}]),'role'),
+  ('role unknown',mb(messages=[{'role':'robot','content':'hi'}]),'role'),
+  ('content missing',mb(messages=[{'role':'user'}]),'content'),
+  ('content a number',mb(messages=[{'role':'user','content':5}]),'content'),
+  ('block without type',mb(messages=[{'role':'user','content':[{'text':'hi'}]}]),'type'),
+  ('block type unknown',mb(messages=[{'role':'user','content':[{'type':'hologram'}]}]),'type'),
+  ('text block without text',mb(messages=[{'role':'user','content':[{'type':'text'}]}]),'text'),
+  ('image without source',mb(messages=[{'role':'user','content':[{'type':'image'}]}]),'source'),
+  ('image bad base64',mb(messages=[{'role':'user','content':[{'type':'image','source':{'type':'base64','media_type':'image/png','data':'%%%'}}]}]),'data'),
+  ('tool_use in a user turn',mb(messages=[{'role':'user','content':[{'type':'tool_use','id':'t1','name':'f','input':{}}]}]),'tool_use'),
+  ('tool without name',mb(tools=[{'input_schema':{'type':'object'}}]),'name'),
+  ('tool_choice type unknown',mb(tools=[{'name':'f','input_schema':{'type':'object'}}],tool_choice={'type':'maybe'}),'tool_choice'),
+  ('thinking budget too small',mb(max_tokens=5000,thinking={'type':'enabled','budget_tokens':10}),'budget_tokens'),
+  ('temperature 5',mb(temperature=5),'temperature'),
+  ('top_p 2',mb(top_p=2),'top_p'),
+]:
+    msg_extra.append({'name':name,'body':body,'field':field})
+for p in ['/v1/messages/x','/v1/messages/count_token','/v1/messages/batches','/v1/messages/count_tokens/x']:
+    msg_extra.append({'name':'path '+p,'path':p,'body':json.dumps(msg_base),'field':''})
+write('messages', common('/v1/messages', msg_base, msg_fields, msg_extra, ident))
+
+# /v1/responses (OpenAI's Responses API)
+resp_base={'model':'nova-lite','input':'hi','store':False}
+resp_fields={'model':('string',0),'input':('input',0),'instructions':('string',0),'max_output_tokens':('integer',0),'temperature':('number',0),
+ 'top_p':('number',0),'stream':('bool',0),'store':('bool',0),'tools':('array',0),'text':('object',0),'reasoning':('object',0),
+ 'metadata':('object',0),'parallel_tool_calls':('bool',0),'previous_response_id':('string',0)}
+def rb(**kw):
+    b=dict(resp_base); b.update(kw); return json.dumps(b)
+resp_extra=[]
+for name,body,field in [
+  ('missing model',json.dumps({'input':'hi'}),'model'),
+  ('unknown model',rb(model='gpt-9'),'model'),
+  ('embedding model',rb(model='titan-embed'),'model'),
+  ('missing input',json.dumps({'model':'nova-lite'}),'input'),
+  ('empty input list',rb(input=[]),'input'),
+  ('item not an object',rb(input=['hi']),'input'),
+  ('item type unknown',rb(input=[{'type':'hologram'}]),'type'),
+  ('message role unknown',rb(input=[{'type':'message','role':'robot','content':'hi'}]),'role'),
+  ('content part type unknown',rb(input=[{'type':'message','role':'user','content':[{'type':'input_hologram'}]}]),'type'),
+  ('input_image without url',rb(input=[{'type':'message','role':'user','content':[{'type':'input_image'}]}]),'image'),
+  ('input_image file_id',rb(input=[{'type':'message','role':'user','content':[{'type':'input_image','file_id':'file-1'}]}]),'file_id'),
+  ('function_call_output without call_id',rb(input=[{'type':'function_call_output','output':'x'}]),'call_id'),
+  ('web_search tool',rb(tools=[{'type':'web_search'}]),'web_search'),
+  ('function tool without name',rb(tools=[{'type':'function','parameters':{'type':'object'}}]),'name'),
+  ('tool_choice unknown',rb(tool_choice='sometimes'),'tool_choice'),
+  ('text.format type unknown',rb(text={'format':{'type':'yaml'}}),'format'),
+  ('json_schema without schema',rb(text={'format':{'type':'json_schema','name':'x'}}),'schema'),
+  ('reasoning effort unknown',rb(reasoning={'effort':'extreme'}),'effort'),
+  ('background true',rb(background=True),'background'),
+  ('max_output_tokens 0',rb(max_output_tokens=0),'max_output_tokens'),
+  ('temperature 5',rb(temperature=5),'temperature'),
+  ('previous_response_id unknown',rb(previous_response_id='resp_nope'),'previous_response_id'),
+]:
+    resp_extra.append({'name':name,'body':body,'field':field})
+for p in ['/v1/response','/v1/responses/x/y/z','/v1/Responses']: # unknown URLs answer in OpenAI's format
+    resp_extra.append({'name':'path '+p,'path':p,'body':json.dumps(resp_base),'field':''})
+write('responses', common('/v1/responses', resp_base, resp_fields, resp_extra, ident))
