@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 )
 
 // surface is how the load generator talks to one API surface of the
@@ -13,10 +15,13 @@ import (
 // that surface's clients would, and its stream's data lines read for the
 // first token and the end.
 type surface struct {
-	path  string
-	check func(io.Reader) error // a non-streaming answer
-	token func(data []byte) bool
-	done  func(data []byte) bool
+	path string
+	// body and streamBody replace chatBody and chatStreamBody when set
+	// (the Responses API takes "input", not "messages").
+	body, streamBody string
+	check            func(io.Reader) error // a non-streaming answer
+	token            func(data []byte) bool
+	done             func(data []byte) bool
 }
 
 var openAISurface = surface{
@@ -56,4 +61,38 @@ var messagesSurface = surface{
 	},
 	token: func(d []byte) bool { return bytes.Contains(d, []byte(`"type":"text_delta"`)) },
 	done:  func(d []byte) bool { return bytes.HasPrefix(d, []byte(`{"type":"message_stop"`)) },
+}
+
+// responsesSurface is OpenAI's Responses API (/v1/responses), with store
+// on or off: the same workload as "input".
+func responsesSurface(store bool) surface {
+	body := fmt.Sprintf(`{"model":"bench","input":%q,"max_output_tokens":%d,"store":%t}`, prompt, maxToks, store)
+	return surface{
+		path:       "/v1/responses",
+		body:       body,
+		streamBody: strings.TrimSuffix(body, "}") + `,"stream":true}`,
+		check: func(r io.Reader) error {
+			var resp struct {
+				Status string `json:"status"`
+				Output []struct {
+					Content []struct {
+						Text string `json:"text"`
+					} `json:"content"`
+				} `json:"output"`
+			}
+			if err := json.NewDecoder(r).Decode(&resp); err != nil {
+				return err
+			}
+			for _, o := range resp.Output {
+				for _, c := range o.Content {
+					if c.Text != "" && resp.Status == "completed" {
+						return nil
+					}
+				}
+			}
+			return errors.New("empty reply")
+		},
+		token: func(d []byte) bool { return bytes.Contains(d, []byte(`"type":"response.output_text.delta"`)) },
+		done:  func(d []byte) bool { return bytes.Contains(d, []byte(`"type":"response.completed"`)) },
+	}
 }
