@@ -72,7 +72,11 @@ func Listen(cfg Config, addr string) (*Server, error) {
 		srv: &http.Server{
 			Handler:           em,
 			ReadHeaderTimeout: 10 * time.Second,
-			Protocols:         &protocols,
+			// An idle keep-alive connection (and an idle HTTP/2 one) is
+			// closed after this, as Bedrock's front end does, rather than
+			// held for ever.
+			IdleTimeout: 2 * time.Minute,
+			Protocols:   &protocols,
 		},
 	}
 	if cert != nil {
