@@ -146,6 +146,23 @@ var allowance = map[string]struct {
 	"fds":        {abs: 32, frac: 0.5},
 }
 
+// maxRSSSlope bounds how fast RSS may keep rising after the warm-up, in
+// KiB a minute.
+const maxRSSSlope = 1024
+
+// slope is the least-squares slope of get over ss, per minute.
+func slope(ss []sample, get func(sample) int64) float64 {
+	var n, sx, sy, sxx, sxy float64
+	for _, s := range ss {
+		x, y := s.at.Minutes(), float64(get(s))
+		n, sx, sy, sxx, sxy = n+1, sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	if d := n*sxx - sx*sx; d != 0 {
+		return (n*sxy - sx*sy) / d
+	}
+	return 0
+}
+
 // judge fails the run on any transport error, 5xx or unexpected answer,
 // and on a metric whose last third of samples (after a warm-up of the
 // first one) rises above the first third's peak by more than its
@@ -184,6 +201,12 @@ func judge(samples []sample, c *counters, firstErr string) error {
 			if limit := peak + max(a.abs, int64(float64(peak)*a.frac)); lateMin > limit {
 				problems = append(problems, fmt.Sprintf("%s grows: early peak %d, late minimum %d (allowed up to %d)", m.name, peak, lateMin, limit))
 			}
+		}
+		// A slow leak stays within the allowance over ten minutes (the
+		// first soak's RSS rose 2 MiB a minute and passed): past the first
+		// third, RSS must also not keep rising.
+		if k := slope(body[third:], func(s sample) int64 { return s.rssKiB }); k > maxRSSSlope {
+			problems = append(problems, fmt.Sprintf("rss_kib grows %.0f KiB a minute after the warm-up (allowed %d)", k, maxRSSSlope))
 		}
 	} else {
 		problems = append(problems, "too few samples to judge growth: run longer than 4 intervals")
