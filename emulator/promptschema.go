@@ -14,6 +14,20 @@ import (
 // words. It looks in the system prompt and the last user message, and only
 // when they ask for JSON; nil when there is none.
 func promptSchema(req *genRequest) map[string]any {
+	// Most prompts never say JSON: answer them without building anything.
+	asked := false
+	for _, t := range req.System {
+		asked = asked || mentionsJSON(t)
+	}
+	for i := len(req.Messages) - 1; i >= 0 && !asked; i-- {
+		if req.Messages[i].Role == "user" {
+			asked = mentionsJSON(req.Messages[i].Text)
+			break
+		}
+	}
+	if !asked {
+		return nil
+	}
 	var texts []string
 	texts = append(texts, req.System...)
 	for i := len(req.Messages) - 1; i >= 0; i-- {
@@ -56,4 +70,14 @@ func schemaAfter(s string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// mentionsJSON reports whether s contains "json" in any case.
+func mentionsJSON(s string) bool {
+	for i := 0; i+4 <= len(s); i++ {
+		if (s[i]|0x20) == 'j' && strings.EqualFold(s[i:i+4], "json") {
+			return true
+		}
+	}
+	return false
 }

@@ -41,6 +41,8 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// queue is the per-call option for server.queue_timeout, made once.
+	queue bedrock.CallOption
 }
 
 // NewHandler returns the Messages API handler.
@@ -54,7 +56,7 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
 	}
-	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), queue: bedrock.WithQueueTimeout(opts.QueueTimeout)}
 	h.mux.HandleFunc("POST /v1/messages", h.messages)
 	h.mux.HandleFunc("POST /v1/messages/count_tokens", h.countTokens)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +87,7 @@ type call struct {
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) *call {
 	setRequestID(w, r)
 	ctx := r.Context()
-	c := &call{w: w, r: r, ctx: ctx, entry: accesslog.From(ctx), qt: bedrock.WithQueueTimeout(h.opts.QueueTimeout)}
+	c := &call{w: w, r: r, ctx: ctx, entry: accesslog.From(ctx), qt: h.queue}
 	body, rerr := reqbody.Read(r)
 	if rerr != nil {
 		writeError(w, r, bodyError(rerr))

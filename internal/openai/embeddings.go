@@ -46,7 +46,7 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 	// never one that fails half way and discards what it paid for.
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	ctx, release, err := m.Client.Reserve(ctx, len(plan.Calls), bedrock.WithQueueTimeout(h.opts.QueueTimeout))
+	ctx, release, err := m.Client.Reserve(ctx, len(plan.Calls), h.queue)
 	if err != nil {
 		writeFailure(w, r, err)
 		return
@@ -146,7 +146,7 @@ func (h *Handler) embedCall(ctx context.Context, m *upstream.Model, call embedCa
 
 // embedCallOnce makes one Bedrock call.
 func (h *Handler) embedCallOnce(ctx context.Context, m *upstream.Model, call embedCall) (embedResult, error) {
-	qt := bedrock.WithQueueTimeout(h.opts.QueueTimeout)
+	qt := h.queue
 	var (
 		titan  *bedrock.TitanEmbedResponse
 		cohere *bedrock.CohereEmbedResponse

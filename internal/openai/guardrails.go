@@ -163,7 +163,7 @@ func (h *Handler) applyGuardrail(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.ApplyGuardrail(ctx, c.id, c.version, c.req, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
+	resp, err := c.model.Client.ApplyGuardrail(ctx, c.id, c.version, c.req, h.queue)
 	if err != nil {
 		writeFailure(w, r, err)
 		return

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/reqbody"
@@ -56,6 +57,9 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// queue is the per-call option for server.queue_timeout, made once
+	// (a fresh one per call would cost an allocation).
+	queue bedrock.CallOption
 	// started is the gateway's start, the "created" time of its models.
 	started time.Time
 	// media fetches the http(s) media URLs of chat requests; fetch is its
@@ -83,7 +87,8 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	if opts.QueueTimeout <= 0 {
 		opts.QueueTimeout = 2 * time.Second
 	}
-	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now(), media: newMediaFetcher(opts.Media),
+	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), started: time.Now(),
+		queue: bedrock.WithQueueTimeout(opts.QueueTimeout), media: newMediaFetcher(opts.Media),
 		chats: map[*upstream.Model]*servedChat{}}
 	h.fetch = h.media.fetch
 	if reg != nil {

@@ -206,7 +206,7 @@ func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *htt
 		writeFailure(w, r, err)
 		return nil, nil, false
 	}
-	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq, bedrock.WithQueueTimeout(h.opts.QueueTimeout))
+	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq, h.queue)
 	if err != nil {
 		return fail(err)
 	}

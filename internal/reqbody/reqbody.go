@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -54,11 +53,11 @@ func Guard(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Dur
 	// The deadline is the connection's: it must be lifted once the body is
 	// read, or the server's background read (which notices a client that
 	// goes away) would fail at the deadline and cancel a long stream.
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
+	b := &deadlineBody{ReadCloser: r.Body, rc: *http.NewResponseController(w)}
+	if b.rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
 		return // not a net/http connection (tests calling the handler)
 	}
-	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+	r.Body = b
 }
 
 // tooLarge is the body of a request whose declared length is over the limit.
@@ -67,10 +66,12 @@ type tooLarge struct{ limit int64 }
 func (t tooLarge) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Limit: t.limit} }
 func (t tooLarge) Close() error             { return nil }
 
+// deadlineBody lifts the connection's read deadline once the body has been
+// read. A body is read by one goroutine, so lifted needs no lock.
 type deadlineBody struct {
 	io.ReadCloser
-	rc   *http.ResponseController
-	once sync.Once
+	rc     http.ResponseController
+	lifted bool
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
@@ -79,7 +80,10 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
-		b.once.Do(func() { b.rc.SetReadDeadline(time.Time{}) })
+		if !b.lifted {
+			b.lifted = true
+			b.rc.SetReadDeadline(time.Time{})
+		}
 	}
 	return n, err
 }
@@ -90,8 +94,8 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // UTF-8.
 func CheckContentType(r *http.Request) *Error {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil
+	if ct == "" || ct == "application/json" {
+		return nil // the common cases, without parsing
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
