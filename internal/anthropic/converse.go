@@ -351,11 +351,11 @@ func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
 // converseStream serves a streamed request through ConverseStream,
 // translating each event as it comes (streamTranslator).
 func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id string) {
-	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.ConverseStream, error) {
+	s, st, events := openStream(h, c, func(ctx context.Context) (*bedrock.ConverseStream, error) {
 		return shaping.Stream(ctx, c.model.Client, c.model.ModelID, creq, &c.model.Shaping.Options, c.qt)
 	})
 	defer st.cancel()
-	if sse == nil {
+	if events == nil {
 		return
 	}
 	tr := &streamTranslator{id: id, model: c.req.Model}
@@ -372,23 +372,28 @@ func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id stri
 			if e := finishError(c.model, ev.MessageStop.StopReason); e != nil {
 				// An error event instead of the end of the message.
 				c.entry.SetError("finish_reason")
-				sse.error(e.Type, e.Msg)
+				events.Hold = false
+				sseError(events, e.Type, e.Msg)
 				return
 			}
 		}
+		// With the next Bedrock event already read, these are flushed with
+		// it: a burst costs one flush, and nothing waits.
+		events.Hold = s.Buffered()
 		for _, e := range tr.events(&ev) {
-			if sse.event(e.typ, e.data) != nil {
+			if events.Event(e.typ, e.data) != nil {
 				st.cancel()
 				return
 			}
 		}
 	}
+	events.Hold = false // what follows ends the stream: flush it
 	if err := s.Err(); err != nil {
-		st.end(c, sse, err)
+		st.end(c, events, err)
 		return
 	}
 	for _, e := range tr.finish() {
-		if sse.event(e.typ, e.data) != nil {
+		if events.Event(e.typ, e.data) != nil {
 			return
 		}
 	}

@@ -176,9 +176,9 @@ func (h *Handler) native(c *call) {
 			writeError(c.w, c.r, &apiError{Status: http.StatusInternalServerError, Type: errAPI, Msg: "Bedrock's answer could not be read."})
 			return
 		}
-		sse := newSSEWriter(c.w, out.RequestID)
+		events := newSSEWriter(c.w, out.RequestID)
 		for _, e := range evs {
-			if sse.event(e.typ, e.data) != nil {
+			if events.Event(e.typ, e.data) != nil {
 				return
 			}
 		}

@@ -8,51 +8,24 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
-// sseWriter writes Anthropic's server-sent events ("event: <type>" and
-// "data: <json>") and flushes each at once, so the client sees every
-// Bedrock event as soon as the gateway has it.
-type sseWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf []byte
-	err error // the first write error: the client is gone
-}
-
-func newSSEWriter(w http.ResponseWriter, upstreamID string) *sseWriter {
-	h := w.Header()
+// newSSEWriter starts Anthropic's server-sent events ("event: <type>" and
+// "data: <json>"), each written as soon as the gateway has it (see
+// sse.Writer's Hold for bursts).
+func newSSEWriter(w http.ResponseWriter, upstreamID string) *sse.Writer {
 	if upstreamID != "" {
-		h.Set("x-amzn-requestid", upstreamID)
+		w.Header().Set("x-amzn-requestid", upstreamID)
 	}
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+	return sse.Start(w, "text/event-stream; charset=utf-8")
 }
 
-// event writes one event whose data is the JSON data.
-func (s *sseWriter) event(typ string, data []byte) error {
-	if s.err != nil {
-		return s.err
-	}
-	s.buf = append(append(append(append(append(s.buf[:0], "event: "...), typ...), "\ndata: "...), data...), "\n\n"...)
-	if _, err := s.w.Write(s.buf); err != nil {
-		s.err = err
-		return err
-	}
-	if err := s.rc.Flush(); err != nil {
-		s.err = err
-	}
-	return s.err
-}
-
-// error writes an in-stream error event.
-func (s *sseWriter) error(typ, msg string) {
+// sseError writes an in-stream error event.
+func sseError(events *sse.Writer, typ, msg string) {
 	b, _ := json.Marshal(newErrorBody(typ, msg))
-	s.event("error", b)
+	events.Event("error", b)
 }
 
 // upstreamStream is what the handlers need of a Bedrock stream
@@ -79,7 +52,7 @@ type streamStart struct {
 // on the request's context, so a client that goes away cancels the
 // upstream call at once (the stream is closed even while Next is blocked).
 // The caller must call st.close.
-func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context) (S, error)) (S, *streamStart, *sseWriter) {
+func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context) (S, error)) (S, *streamStart, *sse.Writer) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	st := &streamStart{cancel: cancel, timer: upstream.StartStreamTimer(h.opts.UpstreamTimeout, h.opts.StreamIdleTimeout, cancel), stop: func() bool { return true }}
 	s, err := open(ctx)
@@ -126,7 +99,7 @@ func (st *streamStart) fail(c *call, err error) {
 
 // end finishes a stream that has started: an error event for a Bedrock
 // failure (unless the client is gone).
-func (st *streamStart) end(c *call, sse *sseWriter, err error) {
+func (st *streamStart) end(c *call, events *sse.Writer, err error) {
 	if err == nil && st.timer.Stop() {
 		// The timer closed a stalled stream, which ended Next without an
 		// error of its own.
@@ -142,18 +115,18 @@ func (st *streamStart) end(c *call, sse *sseWriter, err error) {
 	}
 	e, f := failure(err)
 	c.entry.SetError(string(f.Kind))
-	sse.error(e.Type, e.Msg)
+	sseError(events, e.Type, e.Msg)
 }
 
 // nativeStream serves a streamed Claude request: Bedrock's chunks already
 // are Anthropic's events, so each is written on as it comes, with only the
 // model name (message_start) and Bedrock's metrics (message_stop) changed.
 func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
-	s, st, sse := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
+	s, st, events := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
 		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in, c.qt)
 	})
 	defer st.cancel()
-	if sse == nil {
+	if events == nil {
 		return
 	}
 	var a nativeAnswer
@@ -174,16 +147,16 @@ func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 			if e := finishError(c.model, a.stopReason); e != nil {
 				// An error event instead of the end of the message.
 				c.entry.SetError("finish_reason")
-				sse.error(e.Type, e.Msg)
+				sseError(events, e.Type, e.Msg)
 				return
 			}
 		}
-		if sse.event(typ, chunk) != nil {
+		if events.Event(typ, chunk) != nil {
 			st.cancel() // the client is gone: stop reading Bedrock now
 			return
 		}
 	}
-	st.end(c, sse, s.Err())
+	st.end(c, events, s.Err())
 }
 
 // nativeEvent rewrites the Claude stream events the client must see

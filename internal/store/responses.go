@@ -48,12 +48,17 @@ type ResponsesConfig struct {
 
 // Responses keeps stored responses. Safe for concurrent use.
 type Responses struct {
-	db    *sql.DB
-	d     dialect
-	cfg   ResponsesConfig
-	log   *slog.Logger
-	puts  atomic.Int64
-	nowFn func() time.Time
+	db   *sql.DB
+	d    dialect
+	cfg  ResponsesConfig
+	log  *slog.Logger
+	puts atomic.Int64
+	// total is the stored responses' size as last counted plus what this
+	// process added since: an upper bound (deletes are not subtracted),
+	// so the size cap's costly query runs only when it may be exceeded.
+	total   atomic.Int64
+	purging atomic.Bool // one purge at a time
+	nowFn   func() time.Time
 }
 
 var responsesTable = map[string]string{
@@ -123,11 +128,32 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("store: opening the response store: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, responsesTable[d.name]); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: creating the responses table: %w", err)
+	for _, ddl := range []string{responsesTable[d.name], responsesExpiresIndex} {
+		if _, err := db.ExecContext(ctx, ddl); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: creating the responses table: %w", err)
+		}
 	}
-	return &Responses{db: db, d: d, cfg: rc, log: log.With("component", "response_store"), nowFn: time.Now}, nil
+	s := &Responses{db: db, d: d, cfg: rc, log: log.With("component", "response_store"), nowFn: time.Now}
+	if err := s.count(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// responsesExpiresIndex keeps deleting expired responses from scanning the
+// table.
+const responsesExpiresIndex = `CREATE INDEX IF NOT EXISTS responses_expires_at ON responses (expires_at)`
+
+// count sets total from the table.
+func (s *Responses) count(ctx context.Context) error {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM responses`).Scan(&n); err != nil {
+		return fmt.Errorf("store: sizing the stored responses: %w", err)
+	}
+	s.total.Store(n)
+	return nil
 }
 
 func (s *Responses) q(query string) string { return (&sqlStore{d: s.d}).q(query) }
@@ -146,9 +172,14 @@ func (s *Responses) Put(ctx context.Context, r *Response) error {
 	if err != nil {
 		return fmt.Errorf("store: storing response %s: %w", r.ID, err)
 	}
-	// Expired and over-cap records go every 64 writes, off the request.
-	if s.puts.Add(1)%64 == 1 {
-		go s.Purge(context.WithoutCancel(ctx))
+	s.total.Add(int64(len(r.Data)))
+	// Expired and over-cap records go every 64 writes, off the request;
+	// every 4,096 the size is counted again, to see other replicas' writes.
+	if n := s.puts.Add(1); n%64 == 1 && s.purging.CompareAndSwap(false, true) {
+		go func() {
+			defer s.purging.Store(false)
+			s.purge(context.WithoutCancel(ctx), n%4096 == 1)
+		}()
 	}
 	return nil
 }
@@ -183,17 +214,28 @@ func (s *Responses) Delete(ctx context.Context, id, owner string) error {
 
 // Purge deletes expired responses, then the oldest while the total size is
 // over the cap.
-func (s *Responses) Purge(ctx context.Context) error {
+func (s *Responses) Purge(ctx context.Context) error { return s.purge(ctx, true) }
+
+// purge is Purge; without recount, the size cap is checked only when total
+// says it may be exceeded (the query that enforces it sorts the table).
+func (s *Responses) purge(ctx context.Context, recount bool) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM responses WHERE expires_at <= ?`), s.nowFn().UnixNano()); err != nil {
 		s.log.Warn("purging expired responses", "error", err)
+		return err
+	}
+	if !recount && s.total.Load() <= s.cfg.MaxBytes {
+		return nil
+	}
+	if err := s.count(ctx); err != nil || s.total.Load() <= s.cfg.MaxBytes {
 		return err
 	}
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM responses WHERE id IN (
 		SELECT id FROM (SELECT id, SUM(size) OVER (ORDER BY created_at DESC, id) AS running FROM responses) t WHERE running > ?)`), s.cfg.MaxBytes)
 	if err != nil {
 		s.log.Warn("purging responses over the size cap", "error", err)
+		return err
 	}
-	return err
+	return s.count(ctx)
 }
 
 // Close releases the database.
