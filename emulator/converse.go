@@ -162,6 +162,9 @@ func (e *Emulator) serveConverse(c *call, modelID string) {
 		guard.guardInput(in.guardTexts)
 		guard.apply(&res)
 	}
+	if res.Text != "" && res.StopReason != "guardrail_intervened" {
+		res.Citations = in.cited
+	}
 	u := usage{input: res.InputTokens, output: res.OutputTokens}
 	if in.cacheTok > 0 && m.Caching {
 		// A prefix shorter than the model's minimum is not cached: Bedrock
@@ -253,9 +256,13 @@ func appendConverseResponse(b []byte, res *genResult, u *usage, latency int, tra
 	}
 	if res.Text != "" || (len(res.ToolUses) == 0 && res.Reasoning == "") {
 		sep()
-		b = append(b, `{"text":`...)
-		b = appendJSONString(b, res.Text)
-		b = append(b, '}')
+		if len(res.Citations) > 0 {
+			b = appendCitationsContent(b, res.Text, res.Citations)
+		} else {
+			b = append(b, `{"text":`...)
+			b = appendJSONString(b, res.Text)
+			b = append(b, '}')
+		}
 	}
 	for _, tu := range res.ToolUses {
 		sep()
@@ -307,6 +314,9 @@ func (e *Emulator) streamConverse(c *call, m *Model, res *genResult, u *usage, l
 		}
 		for _, p := range pieces {
 			add(func() error { return ew.textDelta(i, p) })
+		}
+		for j := range res.Citations {
+			add(func() error { return ew.citationDelta(i, &res.Citations[j]) })
 		}
 		add(func() error { return ew.blockStop(i) })
 		idx++

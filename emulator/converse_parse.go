@@ -20,6 +20,7 @@ type converseParser struct {
 	tools  map[string]bool // tool names declared in toolConfig
 	// cachePoints counts the request's cache points (Bedrock allows 4).
 	cachePoints int
+	docs        int // documents seen: a citation's documentIndex
 }
 
 // maxCachePoints is Bedrock's limit of cache checkpoints per request.
@@ -296,6 +297,10 @@ func (p *converseParser) block(t *turn, i, j int, b *contentBlock) *apiError {
 		if b.Document.Name == "" || len(b.Document.Name) > 200 {
 			return validationError("The name field in the DocumentBlock object at %s must be 1 to 200 characters long.", path())
 		}
+		if c := citedDocument(b.Document, p.docs); c != nil {
+			p.in.cited = append(p.in.cited, *c)
+		}
+		p.docs++
 		tok := len(b.Document.Source)/6 + 10
 		g.ExtraInputTokens += tok
 		p.prefix.blob(tok, b.Document.Source)

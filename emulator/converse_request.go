@@ -207,4 +207,5 @@ type converseInput struct {
 	cacheTTL   time.Duration
 	guardrail  *guardrailConfig
 	fieldPaths []string
+	cited      []docCitation // documents with citations enabled
 }

@@ -78,6 +78,9 @@ type genResult struct {
 	// CacheReadTokens and CacheWriteTokens are prompt-cache usage of a
 	// native Claude body (native_cache.go), not included in InputTokens.
 	CacheReadTokens, CacheWriteTokens int
+	// Citations, when set, make the text a citationsContent block citing
+	// them (Converse, documents with citations enabled).
+	Citations []docCitation
 }
 
 // inputTokens is what a request bills as input. Converse, native
