@@ -179,6 +179,9 @@ type Model struct {
 	// Messages API passes on to a Claude model (nil: the ones Bedrock
 	// documents for the model, see internal/anthropic).
 	AnthropicBetas []string
+	// Citations turns citations on for every document sent to a chat
+	// model (a request's file part can still turn them off).
+	Citations bool
 
 	Embedding EmbeddingParams
 	Image     ImageParams

@@ -197,7 +197,7 @@ var commonParams = []string{
 }
 
 var kindParams = map[Kind][]string{
-	KindChat:      append([]string{"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt", "anthropic_betas"}, shapingParams...),
+	KindChat:      append([]string{"bedrock_guardrail_identifier", "bedrock_guardrail_version", "bedrock_trace", "system_prompt", "anthropic_betas", "citations"}, shapingParams...),
 	KindEmbedding: {"dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode"},
 	KindImage:     {"size", "quality", "cfg_scale", "seed", "style", "negative_text", "max_images"},
 	KindRerank:    nil,
@@ -295,6 +295,8 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 			m.SystemPrompt, _ = d.str(v, path)
 		case "anthropic_betas":
 			d.anthropicBetas(v, path, m)
+		case "citations":
+			m.Citations, _ = d.boolean(v, path)
 		case "dimensions", "normalize", "input_type", "truncate", "embedding_purpose", "truncation_mode":
 			d.embeddingParam(m, key, v, path)
 		case "default_role", "allowed_roles", "remap_roles", "allowed_role_metadata", "finish_reason_allow_list",

@@ -439,7 +439,16 @@ func (c *chatConverter) document(f *filePart, p string) (*bedrock.DocumentBlock,
 	if c.docNames == nil {
 		c.docNames = map[string]bool{}
 	}
-	return &bedrock.DocumentBlock{Format: format, Name: documentName(baseName(filename), c.docNames), Source: src}, nil
+	doc := &bedrock.DocumentBlock{Format: format, Name: documentName(baseName(filename), c.docNames), Source: src}
+	switch {
+	case f.Citations != nil:
+		if f.Citations.Enabled {
+			doc.Citations = f.Citations
+		}
+	case c.m.Citations:
+		doc.Citations = &bedrock.CitationsConfig{Enabled: true}
+	}
+	return doc, nil
 }
 
 func describeType(mt, filename string) string {

@@ -26,6 +26,8 @@ type chatModel struct {
 	Defaults     map[string]any  `json:"defaults,omitempty"`
 	// Shaping is the model's request shaping (shaping.go); nil: none.
 	Shaping *config.Shaping `json:"shaping,omitempty"`
+	// Citations: every document is sent with citations enabled.
+	Citations bool `json:"citations,omitempty"`
 }
 
 // modelGuardrail is a guardrail configured for a model: it applies to every
@@ -37,7 +39,8 @@ type modelGuardrail struct {
 }
 
 func chatModelOf(m *upstream.Model) chatModel {
-	cm := chatModel{Name: m.Name, ModelID: m.ModelID, Family: m.Family, SystemPrompt: m.SystemPrompt, Defaults: m.Defaults}
+	cm := chatModel{Name: m.Name, ModelID: m.ModelID, Family: m.Family, SystemPrompt: m.SystemPrompt, Defaults: m.Defaults,
+		Citations: m.Citations}
 	if m.Kind == config.KindChat {
 		cm.Shaping = withShapingDefaults(m.Shaping)
 	}

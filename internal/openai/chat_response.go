@@ -75,6 +75,7 @@ func convertChatResponse(resp *bedrock.ConverseResponse, plan *chatPlan, id stri
 	}{}
 	var text, reasoning textJoin
 	var calls []responseToolCall
+	var notes []annotation
 	answered := false // content holds the response_format tool's input
 	if m := resp.Output.Message; m != nil {
 		for _, b := range m.Content {
@@ -98,19 +99,21 @@ func convertChatResponse(resp *bedrock.ConverseResponse, plan *chatPlan, id stri
 				for _, g := range b.CitationsContent.Content {
 					text.add(g.Text)
 				}
+				notes = append(notes, annotationsOf(b.CitationsContent.Citations)...)
 			default:
 				text.add(b.Text)
 			}
 		}
 	}
 	finish := finishReason(resp.StopReason)
-	msg := responseMessage{Role: "assistant", ToolCalls: calls, ReasoningContent: reasoning.String()}
+	msg := responseMessage{Role: "assistant", ToolCalls: calls, ReasoningContent: reasoning.String(), Annotations: notes}
 	switch {
 	case answered:
 		// Text around the answer tool call (Nova's <thinking>, a preamble)
 		// would break the JSON the client asked for: the answer alone is
 		// the content.
 		msg.Content = &a.content
+		msg.Annotations = nil // they cite text that is not the answer
 		if len(calls) == 0 && finish == "tool_calls" {
 			finish = "stop"
 		}

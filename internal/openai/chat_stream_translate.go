@@ -114,7 +114,12 @@ func (t *chatStreamTranslator) event(ev bedrock.StreamEvent) []chatChunk {
 			if d.ReasoningContent.Text != "" {
 				return t.delta(chunkDelta{ReasoningContent: strPtr(d.ReasoningContent.Text)})
 			}
-		case d.Citation != nil, d.ToolResult != nil, d.Image != nil:
+		case d.Citation != nil:
+			if t.plan.JSONTool != "" {
+				return nil // the JSON answer has no citations
+			}
+			return t.delta(chunkDelta{Annotations: []annotation{annotationOf(d.Citation)}})
+		case d.ToolResult != nil, d.Image != nil:
 		default:
 			if d.Text == "" {
 				return nil

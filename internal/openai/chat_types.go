@@ -112,6 +112,9 @@ type filePart struct {
 	FileData string `json:"file_data"`
 	FileID   string `json:"file_id"`
 	Filename string `json:"filename"`
+	// Citations, when set, turns citations on or off for this document
+	// (the model's citations param otherwise).
+	Citations *bedrock.CitationsConfig `json:"citations"`
 }
 
 // chatToolCall is an assistant message's tool call.
@@ -162,6 +165,8 @@ type responseMessage struct {
 	Refusal          *string            `json:"refusal"`
 	ToolCalls        []responseToolCall `json:"tool_calls,omitempty"`
 	ReasoningContent string             `json:"reasoning_content,omitempty"`
+	// Annotations are the citations of a cited answer (chat_citations.go).
+	Annotations []annotation `json:"annotations,omitempty"`
 }
 
 type responseToolCall struct {
@@ -226,6 +231,7 @@ type chunkDelta struct {
 	Content          *string         `json:"content,omitempty"`
 	ReasoningContent *string         `json:"reasoning_content,omitempty"`
 	ToolCalls        []chunkToolCall `json:"tool_calls,omitempty"`
+	Annotations      []annotation    `json:"annotations,omitempty"`
 }
 
 type chunkToolCall struct {
