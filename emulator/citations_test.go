@@ -3,9 +3,6 @@ package emulator
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 )
 
@@ -29,12 +26,7 @@ func TestConverseCitations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := `{"messages":[{"role":"user","content":[{"text":"How long is the warranty?"},` +
 				`{"document":{"format":"txt","name":"warranty","source":{"bytes":"` + doc + `"}` + tc.citations + `}}]}]}`
-			resp, err := http.Post(emu.URL+"/model/anthropic.claude-3-haiku-20240307-v1:0/converse", "application/json", strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := post(t, emu.URL+"/model/anthropic.claude-3-haiku-20240307-v1:0/converse", body)
 			var v struct {
 				Output struct {
 					Message struct {
@@ -52,7 +44,7 @@ func TestConverseCitations(t *testing.T) {
 					}
 				}
 			}
-			if resp.StatusCode != 200 || json.Unmarshal(b, &v) != nil || len(v.Output.Message.Content) != 1 {
+			if resp.StatusCode != 200 || json.Unmarshal([]byte(b), &v) != nil || len(v.Output.Message.Content) != 1 {
 				t.Fatalf("%d %s", resp.StatusCode, b)
 			}
 			blk := v.Output.Message.Content[0]
