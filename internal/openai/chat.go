@@ -44,6 +44,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if plan.DroppedCacheMarkers {
 		served.warnDroppedMarkers(w, h.log)
 	}
+	if req.ignored != "" {
+		w.Header().Add(warningHeader, "ignored: "+req.ignored+" (Bedrock has no equivalent)")
+	}
 	id, created := "chatcmpl-"+accesslog.NewID(), time.Now().Unix()
 	// supports_streaming: false answers a streaming client from Converse,
 	// as a one-event stream (shaping.go).

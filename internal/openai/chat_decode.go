@@ -35,6 +35,33 @@ type chatBody struct {
 	ConverseTopP          *float64        `json:"topP"`
 	ConverseTopK          json.RawMessage `json:"topK"`
 	ConverseStopSequences json.RawMessage `json:"stopSequences"`
+
+	// Members OpenAI defines that change sampling or the answer's shape
+	// and that Bedrock has no equivalent for: accepted, ignored, and named
+	// in the answer's X-Quarry-Warning so that nobody relies on them
+	// unknowingly (ignoredMembers).
+	Seed             json.RawMessage `json:"seed"`
+	FrequencyPenalty json.RawMessage `json:"frequency_penalty"`
+	PresencePenalty  json.RawMessage `json:"presence_penalty"`
+	LogitBias        json.RawMessage `json:"logit_bias"`
+	Logprobs         json.RawMessage `json:"logprobs"`
+	TopLogprobs      json.RawMessage `json:"top_logprobs"`
+}
+
+// ignoredMembers names the members b sets that the gateway cannot honour.
+func (b *chatBody) ignoredMembers() string {
+	var names []string
+	for _, m := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"seed", b.Seed}, {"frequency_penalty", b.FrequencyPenalty}, {"presence_penalty", b.PresencePenalty},
+		{"logit_bias", b.LogitBias}, {"logprobs", b.Logprobs}, {"top_logprobs", b.TopLogprobs}} {
+		// Values that ask for nothing (0, false, {}) are not worth a warning.
+		if s := string(m.raw); s != "" && s != "null" && s != "0" && s != "false" && s != "{}" {
+			names = append(names, m.name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // decodeChatBody decodes a request body. With a member of the wrong type it
@@ -90,6 +117,7 @@ func (d *chatDefaults) request(b *chatBody, model string) (*chatRequest, *apiErr
 	if b.ServiceTier != nil {
 		req.ServiceTier = *b.ServiceTier
 	}
+	req.ignored = b.ignoredMembers()
 	return req, nil
 }
 

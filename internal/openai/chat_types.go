@@ -12,9 +12,11 @@ import (
 // translation, which can then name the exact offending field
 // (messages[2].content[1].image_url) instead of a Go type.
 //
-// Members OpenAI defines but Bedrock has no use for (seed, logprobs,
-// frequency_penalty, presence_penalty, logit_bias, store, ...) are not
-// declared: they are accepted and ignored whatever their value.
+// Members OpenAI defines but Bedrock has no use for (store, ...) are not
+// declared: they are accepted and ignored whatever their value. Those that
+// would change the answer (seed, logprobs, frequency_penalty,
+// presence_penalty, logit_bias) are accepted too, and named in the
+// answer's X-Quarry-Warning (chatBody.ignoredMembers).
 
 // chatRequest is the body of POST /v1/chat/completions.
 type chatRequest struct {
@@ -51,6 +53,10 @@ type chatRequest struct {
 	AdditionalModelResponseFieldPaths []string                   `json:"additionalModelResponseFieldPaths"`
 	PerformanceConfig                 *bedrock.PerformanceConfig `json:"performanceConfig"`
 	BedrockServiceTier                *bedrock.ServiceTier       `json:"serviceTier"`
+
+	// ignored lists the members set that Bedrock cannot honour (seed,
+	// presence_penalty, ...), for the answer's warning.
+	ignored string
 }
 
 // chatMessage is one element of messages. name is not declared: Bedrock has

@@ -60,3 +60,29 @@ func TestChatE2ECacheMarkerWarning(t *testing.T) {
 		t.Errorf("the warning does not name the model:\n%s", logs.String())
 	}
 }
+
+// TestChatE2EIgnoredMembersWarning: members that would change the answer
+// but that Bedrock cannot honour are accepted and named in X-Quarry-Warning,
+// streamed or not; values that ask for nothing are not.
+func TestChatE2EIgnoredMembersWarning(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	g := startChatGateway(t, quickstart, nil, server.Options{UpstreamTransport: rec})
+	e := &shapingEnv{g: g, rec: rec}
+	for _, c := range []struct{ name, extra, want string }{
+		{"seed and penalties", `,"seed":7,"presence_penalty":0.5,"frequency_penalty":0.2`, "ignored: seed, frequency_penalty, presence_penalty (Bedrock has no equivalent)"},
+		{"logprobs, streamed", `,"stream":true,"logprobs":true,"top_logprobs":3,"logit_bias":{"50256":-100}`, "ignored: logit_bias, logprobs, top_logprobs"},
+		{"values that ask for nothing", `,"seed":null,"presence_penalty":0,"logprobs":false,"logit_bias":{}`, ""},
+		{"none", ``, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, h, raw := e.post(t, `{"model":"nova-lite"`+c.extra+`,"messages":[{"role":"user","content":"Hi"}]}`)
+			if status != 200 {
+				t.Fatalf("status %d: %s", status, raw)
+			}
+			if w := h.Get("X-Quarry-Warning"); (w == "") != (c.want == "") || !strings.Contains(w, c.want) {
+				t.Errorf("X-Quarry-Warning %q; want %q", w, c.want)
+			}
+		})
+	}
+}
