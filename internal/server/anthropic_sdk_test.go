@@ -15,12 +15,13 @@ import (
 // set-up must fail rather than pass silently.
 func requireNode(t *testing.T, dir, pkg, env string) string {
 	t.Helper()
+	prefix := filepath.ToSlash(filepath.Join("internal", "server", dir)) // as seen from the repository root
 	missing := func(why string) {
 		t.Helper()
 		if os.Getenv(env) == "1" {
-			t.Fatalf("%s, and %s=1: run `npm ci --prefix internal/server/%s`", why, env, filepath.ToSlash(dir))
+			t.Fatalf("%s, and %s=1: run `npm ci --prefix %s`", why, env, prefix)
 		}
-		t.Skipf("%s; run `npm ci --prefix internal/server/%s` to run this test", why, filepath.ToSlash(dir))
+		t.Skipf("%s; run `npm ci --prefix %s` to run this test", why, prefix)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 		missing("the npm package " + pkg + " is not installed in " + dir)

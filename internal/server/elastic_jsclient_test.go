@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -15,20 +14,7 @@ import (
 // unless QUARRY_REQUIRE_ES_JS=1 (CI), where it fails.
 func TestJSClient(t *testing.T) {
 	dir := filepath.Join("..", "elastic", "testdata", "node")
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("QUARRY_REQUIRE_ES_JS") == "1" {
-			t.Fatalf("%s, and QUARRY_REQUIRE_ES_JS=1: run `npm ci --prefix internal/elastic/testdata/node`", why)
-		}
-		t.Skipf("%s; run `npm ci --prefix internal/elastic/testdata/node` to run it", why)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@elastic", "elasticsearch", "package.json")); err != nil {
-		missing("the npm package @elastic/elasticsearch is not installed in " + dir)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
+	node := requireNode(t, dir, "@elastic/elasticsearch", "QUARRY_REQUIRE_ES_JS")
 	g := esWithKey(t, "es-js-key")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

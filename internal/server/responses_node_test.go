@@ -15,20 +15,7 @@ import (
 // when QUARRY_REQUIRE_RESPONSES_NODE=1 (CI), where it fails.
 func TestResponsesNodeSDK(t *testing.T) {
 	dir := filepath.Join("..", "responses", "testdata", "node")
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("QUARRY_REQUIRE_RESPONSES_NODE") == "1" {
-			t.Fatalf("%s, and QUARRY_REQUIRE_RESPONSES_NODE=1: run `npm ci --prefix internal/responses/testdata/node`", why)
-		}
-		t.Skipf("%s; run `npm ci --prefix internal/responses/testdata/node` to run the Node SDK Responses test", why)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err != nil {
-		missing("the npm package openai is not installed in " + dir)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
+	node := requireNode(t, dir, "openai", "QUARRY_REQUIRE_RESPONSES_NODE")
 	g := startGateway(t, quickstartWithKeys(t, "node-key-one", "node-key-two"), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
