@@ -137,47 +137,54 @@ func TestChatMalformed(t *testing.T) {
 		{"oversize body", req(`,"user":"` + strings.Repeat("a", 70<<10) + `"`), 413, "", "limit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := g.Server.Emulator().Stats().Requests
-			resp, err := http.Post(g.URL+"/v1/chat/completions", "application/json", strings.NewReader(c.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != c.status {
-				t.Fatalf("status %d; want %d: %s", resp.StatusCode, c.status, raw)
-			}
-			var body struct {
-				Error *struct {
-					Message string  `json:"message"`
-					Type    string  `json:"type"`
-					Param   *string `json:"param"`
-					Code    *string `json:"code"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal(raw, &body); err != nil || body.Error == nil || body.Error.Message == "" || body.Error.Type != "invalid_request_error" {
-				t.Fatalf("not an OpenAI error: %s", raw)
-			}
-			param := ""
-			if body.Error.Param != nil {
-				param = *body.Error.Param
-			}
-			if param != c.param {
-				t.Errorf("param = %q; want %q (%s)", param, c.param, body.Error.Message)
-			}
-			if !strings.Contains(strings.ToLower(body.Error.Message), strings.ToLower(c.match)) {
-				t.Errorf("message %q does not mention %q", body.Error.Message, c.match)
-			}
-			if strings.Contains(body.Error.Message, "s3cr3t") {
-				t.Errorf("message leaks the URL's query: %q", body.Error.Message)
-			}
-			after := g.Server.Emulator().Stats().Requests
-			if after["Converse"] != before["Converse"] {
-				t.Errorf("the request reached Bedrock")
+			msg := postInvalid(t, g, "/v1/chat/completions", c.body, c.status, c.param, c.match)
+			if strings.Contains(msg, "s3cr3t") {
+				t.Errorf("message leaks the URL's query: %q", msg)
 			}
 		})
 	}
 	if hits.Load() != 0 {
 		t.Errorf("the gateway fetched from a private address %d times", hits.Load())
 	}
+}
+
+// postInvalid posts body to path and checks the answer: status, an OpenAI
+// invalid_request_error naming param and mentioning match, and no request
+// to Bedrock. It returns the error message.
+func postInvalid(t *testing.T, g *gateway, path, body string, status int, param, match string) string {
+	t.Helper()
+	before := g.Server.Emulator().Stats().Requests
+	resp, err := http.Post(g.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d; want %d: %s", resp.StatusCode, status, raw)
+	}
+	var e struct {
+		Error *struct {
+			Message string  `json:"message"`
+			Type    string  `json:"type"`
+			Param   *string `json:"param"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type != "invalid_request_error" {
+		t.Fatalf("not an OpenAI error: %s", raw)
+	}
+	got := ""
+	if e.Error.Param != nil {
+		got = *e.Error.Param
+	}
+	if got != param {
+		t.Errorf("param = %q; want %q (%s)", got, param, e.Error.Message)
+	}
+	if !strings.Contains(strings.ToLower(e.Error.Message), strings.ToLower(match)) {
+		t.Errorf("message %q does not mention %q", e.Error.Message, match)
+	}
+	if after := g.Server.Emulator().Stats().Requests; after["Converse"] != before["Converse"] {
+		t.Errorf("the request reached Bedrock")
+	}
+	return e.Error.Message
 }

@@ -1,9 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -103,40 +100,7 @@ func TestResponsesMalformed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := g.Server.Emulator().Stats().Requests
-			resp, err := http.Post(g.URL+"/v1/responses", "application/json", strings.NewReader(c.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != c.status {
-				t.Fatalf("status %d; want %d: %s", resp.StatusCode, c.status, raw)
-			}
-			var body struct {
-				Error *struct {
-					Message string  `json:"message"`
-					Type    string  `json:"type"`
-					Param   *string `json:"param"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal(raw, &body); err != nil || body.Error == nil || body.Error.Message == "" || body.Error.Type != "invalid_request_error" {
-				t.Fatalf("not an OpenAI error: %s", raw)
-			}
-			param := ""
-			if body.Error.Param != nil {
-				param = *body.Error.Param
-			}
-			if param != c.param {
-				t.Errorf("param = %q; want %q (%s)", param, c.param, body.Error.Message)
-			}
-			if !strings.Contains(strings.ToLower(body.Error.Message), strings.ToLower(c.match)) {
-				t.Errorf("message %q does not mention %q", body.Error.Message, c.match)
-			}
-			after := g.Server.Emulator().Stats().Requests
-			if after["Converse"] != before["Converse"] {
-				t.Errorf("the request reached Bedrock")
-			}
+			postInvalid(t, g, "/v1/responses", c.body, c.status, c.param, c.match)
 		})
 	}
 }
