@@ -47,7 +47,7 @@ func TestResponsesMalformed(t *testing.T) {
 		{"image without url", user(`{"type":"input_image"}`), 400, "input[0].content[0].image_url", "image_url"},
 		{"image bad data url", user(`{"type":"input_image","image_url":"data:image/png;base64"}`), 400, "input[0].content[0].image_url", "data URI"},
 		{"image ftp url", user(`{"type":"input_image","image_url":"ftp://example.com/a.png"}`), 400, "input[0].content[0].image_url", "URL"},
-		{"image private address", user(`{"type":"input_image","image_url":"http://169.254.169.254/latest/meta-data"}`), 400, "input[0].content[0].image_url", "169.254.169.254"},
+		{"image private address", user(`{"type":"input_image","image_url":"http://127.0.0.1:1/latest/meta-data"}`), 400, "input[0].content[0].image_url", "127.0.0.1"},
 		{"file file_id", user(`{"type":"input_file","file_id":"file-1"}`), 400, "input[0].content[0].file_id", "Files API"},
 		{"file without data", user(`{"type":"input_file","filename":"a.pdf"}`), 400, "input[0].content[0].file_data", "file_data"},
 		{"image in a system message", items(`{"role":"system","content":[{"type":"input_image","image_url":"data:image/png;base64,AAAA"}]}`), 400, "input[0].content[0].type", "system"},
