@@ -78,34 +78,11 @@ func TestElasticRestartSQLite(t *testing.T) {
 // QUARRY_REQUIRE_POSTGRES=1 (CI), where it fails.
 func TestElasticRestartPostgres(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("QUARRY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("QUARRY_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("QUARRY_REQUIRE_POSTGRES=1 but QUARRY_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("QUARRY_TEST_POSTGRES_DSN not set: skipping the PostgreSQL restart test")
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema := "quarry_elastic_" + strings.ToLower(rand.Text()[:10])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := postgresSchemaDSN(t, "quarry_elastic_")
 	key := make([]byte, 32)
 	rand.Read(key)
 	pg := func(c *config.Config) {
-		c.Store.PostgresDSN = config.Secret(u.String())
+		c.Store.PostgresDSN = config.Secret(dsn)
 		c.Store.EncryptionKey = config.Secret(hex.EncodeToString(key))
 	}
 	dir := t.TempDir()
@@ -402,4 +379,43 @@ func sendQuiet(ctx context.Context, method, url, body string) (int, error) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// postgresSchemaDSN returns QUARRY_TEST_POSTGRES_DSN with its search_path
+// set to a fresh schema (prefix plus a random suffix), so that a test
+// cannot disturb, or be disturbed by, others sharing the database; the
+// schema is dropped when the test ends. It skips without a DSN unless
+// QUARRY_REQUIRE_POSTGRES=1 (CI), where it fails.
+func postgresSchemaDSN(t *testing.T, prefix string) string {
+	t.Helper()
+	dsn := os.Getenv("QUARRY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("QUARRY_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("QUARRY_REQUIRE_POSTGRES=1 but QUARRY_TEST_POSTGRES_DSN is not set")
+		}
+		t.Skip("QUARRY_TEST_POSTGRES_DSN not set: skipping this PostgreSQL test")
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := prefix + strings.ToLower(rand.Text()[:10])
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	// The drop needs the connection: close it only after (a deferred
+	// Close in the test would run first, and the schema would stay).
+	t.Cleanup(func() {
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		db.Close()
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -2,11 +2,7 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/json"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,31 +75,8 @@ func TestResponsesSurviveRestart(t *testing.T) {
 // store; a response stored by one is read and continued on the other. It
 // skips without QUARRY_TEST_POSTGRES_DSN unless QUARRY_REQUIRE_POSTGRES=1.
 func TestResponsesSecondReplicaPostgres(t *testing.T) {
-	dsn := os.Getenv("QUARRY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("QUARRY_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("QUARRY_REQUIRE_POSTGRES=1 but QUARRY_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("QUARRY_TEST_POSTGRES_DSN not set: skipping the PostgreSQL replica test")
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema := "quarry_responses_" + strings.ToLower(rand.Text()[:10])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	pg := func(c *config.Config) { c.Store.PostgresDSN = config.Secret(u.String()) }
+	dsn := postgresSchemaDSN(t, "quarry_responses_")
+	pg := func(c *config.Config) { c.Store.PostgresDSN = config.Secret(dsn) }
 	a := startGateway(t, quickstart, pg)
 	rec := &recorder{}
 	b := startChatGateway(t, quickstart, pg, serverOpts(rec))
