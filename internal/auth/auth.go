@@ -70,3 +70,23 @@ func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Admin guards the gateway's management routes (/admin/…, the console):
+// with key set, only a request presenting it passes; without one, only a
+// gateway listening on loopback serves them (the config cannot require the
+// key there, as it does api_keys elsewhere). deny answers the rest (401).
+func Admin(key *config.APIKey, loopback bool, next http.Handler, deny func(w http.ResponseWriter, r *http.Request, presented bool)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		presented, ok := Presented(r)
+		switch {
+		case key == nil && loopback:
+		case key == nil || !ok || !key.Match(presented):
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close")
+			}
+			deny(w, r, ok)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

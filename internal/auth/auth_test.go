@@ -62,3 +62,38 @@ func TestRequire(t *testing.T) {
 		t.Error("an empty key set refused a request")
 	}
 }
+
+func TestAdmin(t *testing.T) {
+	key, err := config.ParseAPIKey("admin-secret-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	deny := func(w http.ResponseWriter, r *http.Request, presented bool) { w.WriteHeader(http.StatusUnauthorized) }
+	for _, tc := range []struct {
+		name     string
+		key      *config.APIKey
+		loopback bool
+		header   string
+		want     int
+	}{
+		{"no key on loopback is open", nil, true, "", http.StatusNoContent},
+		{"no key elsewhere is closed", nil, false, "Bearer admin-secret-1", http.StatusUnauthorized},
+		{"right key", &key, false, "Bearer admin-secret-1", http.StatusNoContent},
+		{"right key on loopback", &key, true, "Bearer admin-secret-1", http.StatusNoContent},
+		{"wrong key", &key, true, "Bearer admin-secret-2", http.StatusUnauthorized},
+		{"missing key", &key, true, "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/admin/keys", nil)
+			if tc.header != "" {
+				r.Header.Set("Authorization", tc.header)
+			}
+			w := httptest.NewRecorder()
+			Admin(tc.key, tc.loopback, ok, deny).ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d", w.Code, tc.want)
+			}
+		})
+	}
+}

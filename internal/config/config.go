@@ -107,6 +107,10 @@ type Server struct {
 	BedrockEndpointURL string
 	// Media limits the gateway's fetching of media URLs (shaping.go).
 	Media Media
+	// AdminKey guards the gateway's own management routes (/admin/…, the
+	// console under /ui/). Nil: those routes are open on a loopback
+	// address and refused (401) on any other.
+	AdminKey *APIKey
 }
 
 // APIKey is an accepted client key, kept only as its SHA-256 hash.
@@ -406,7 +410,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
 		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs",
-		"max_inference_inputs")
+		"max_inference_inputs", "admin_key")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -426,12 +430,21 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 				if !ok {
 					continue
 				}
-				key, err := parseAPIKey(raw)
+				key, err := ParseAPIKey(raw)
 				if err != nil {
 					d.problem(k, field, err.Error())
 					continue
 				}
 				s.APIKeys = append(s.APIKeys, key)
+			}
+		}
+	}
+	if v, ok := f["admin_key"]; ok {
+		if raw, ok := d.str(v, "server.admin_key"); ok {
+			if key, err := ParseAPIKey(raw); err != nil {
+				d.problem(v, "server.admin_key", err.Error())
+			} else {
+				s.AdminKey = &key
 			}
 		}
 	}
@@ -490,7 +503,9 @@ func (c *Config) SetAddress(addr string) error {
 	return nil
 }
 
-func parseAPIKey(raw string) (APIKey, error) {
+// ParseAPIKey reads a key as the config writes it: plain (at least 8
+// characters) or sha256:<64 hex digits>.
+func ParseAPIKey(raw string) (APIKey, error) {
 	var k APIKey
 	if h, ok := strings.CutPrefix(raw, "sha256:"); ok {
 		b, err := hex.DecodeString(h)
