@@ -33,15 +33,34 @@ type Store struct {
 	// 1GiB), the oldest going first.
 	ResponsesRetention time.Duration
 	ResponsesMaxBytes  int64
+	// ResponsesFlushInterval batches the writes of stored responses: each
+	// is committed at most this long after it was answered (default 10ms;
+	// other replicas see it then), in one transaction with the others
+	// answered meanwhile. 0s: every response is committed before its
+	// answer is sent.
+	ResponsesFlushInterval time.Duration
 }
+
+// DefaultResponsesFlushInterval is store.responses_flush_interval's default.
+const DefaultResponsesFlushInterval = 10 * time.Millisecond
 
 func (d *decoder) store(n *yaml.Node, s *Store) {
 	s.Path = filepath.Join(filepath.Dir(d.file), DefaultStorePath)
 	s.ResponsesRetention, s.ResponsesMaxBytes = 30*24*time.Hour, 1<<30
+	s.ResponsesFlushInterval = DefaultResponsesFlushInterval
 	if n == nil {
 		return
 	}
-	f := d.mapping(n, "store", "path", "postgres_dsn", "encryption_key", "responses_retention", "responses_max_bytes")
+	f := d.mapping(n, "store", "path", "postgres_dsn", "encryption_key", "responses_retention", "responses_max_bytes", "responses_flush_interval")
+	if v, ok := f["responses_flush_interval"]; ok {
+		if t, ok := d.duration(v, "store.responses_flush_interval"); ok {
+			if t > time.Second {
+				d.problem(v, "store.responses_flush_interval", fmt.Sprintf("must be at most 1s (got %s): other replicas and a restart after a crash miss the responses of this window", t))
+			} else {
+				s.ResponsesFlushInterval = t
+			}
+		}
+	}
 	if v, ok := f["responses_retention"]; ok {
 		if t, ok := d.duration(v, "store.responses_retention"); ok && t > 0 {
 			s.ResponsesRetention = t

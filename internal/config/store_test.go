@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStoreSection(t *testing.T) {
@@ -40,5 +41,31 @@ func TestStoreSection(t *testing.T) {
 				t.Errorf("store config prints a secret: %s", out)
 			}
 		})
+	}
+}
+
+func TestResponsesFlushInterval(t *testing.T) {
+	models := "models:\n  - name: a\n    from: bedrock:amazon.nova-lite-v1:0\n"
+	for _, c := range []struct {
+		yaml    string
+		want    time.Duration
+		problem string
+	}{
+		{"", DefaultResponsesFlushInterval, ""},
+		{"store:\n  responses_flush_interval: 0s\n", 0, ""},
+		{"store:\n  responses_flush_interval: 50ms\n", 50 * time.Millisecond, ""},
+		{"store:\n  responses_flush_interval: 5s\n", 0, "quarry.yaml:2: store.responses_flush_interval: must be at most 1s"},
+	} {
+		cfg, err := Parse("quarry.yaml", []byte(c.yaml+models), &Secrets{})
+		switch {
+		case c.problem != "":
+			if err == nil || !strings.Contains(err.Error(), c.problem) {
+				t.Errorf("%q: error %v, want %q", c.yaml, err, c.problem)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case cfg.Store.ResponsesFlushInterval != c.want:
+			t.Errorf("%q: %v, want %v", c.yaml, cfg.Store.ResponsesFlushInterval, c.want)
+		}
 	}
 }

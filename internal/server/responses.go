@@ -13,7 +13,7 @@ import (
 // the OpenAI surface's models.
 func (s *Server) openResponses(ctx context.Context) error {
 	sc := store.Config{Path: s.cfg.Store.Path, PostgresDSN: s.cfg.Store.PostgresDSN.Reveal()}
-	rc := store.ResponsesConfig{Retention: s.cfg.Store.ResponsesRetention, MaxBytes: s.cfg.Store.ResponsesMaxBytes}
+	rc := store.ResponsesConfig{Retention: s.cfg.Store.ResponsesRetention, MaxBytes: s.cfg.Store.ResponsesMaxBytes, FlushInterval: s.cfg.Store.ResponsesFlushInterval}
 	st, err := store.OpenResponses(ctx, sc, rc, s.log)
 	if err != nil {
 		return fmt.Errorf("response store: %w", err)

@@ -89,3 +89,107 @@ func TestResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestResponsesWriteBehind checks the batched writer on both backends: a
+// queued record is found at once on its own handle, reaches the database
+// (another replica) at the flush, not before; a Delete of a queued record
+// sticks; and Close commits what is still queued.
+func TestResponsesWriteBehind(t *testing.T) {
+	for name, fresh := range map[string]fresher{"sqlite": sqliteFresh, "postgres": postgresFresh} {
+		t.Run(name, func(t *testing.T) {
+			_, base := fresh(t)
+			ctx := context.Background()
+			// An hour: only Flush and Close commit, so the test controls when.
+			st, err := OpenResponses(ctx, base, ResponsesConfig{FlushInterval: time.Hour}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			other, err := OpenResponses(ctx, base, ResponsesConfig{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			for _, id := range []string{"resp_q1", "resp_q2", "resp_q3"} {
+				if err := st.Put(ctx, &Response{ID: id, Owner: "alice", Data: []byte("data of " + id)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r, err := st.Get(ctx, "resp_q1", "alice"); err != nil || string(r.Data) != "data of resp_q1" {
+				t.Fatalf("own handle, queued: %v %+v", err, r)
+			}
+			// (A miss looks again after the flush window: an hour here, so
+			// the deadline ends the wait.)
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if _, err := st.Get(short, "resp_q1", "bob"); !errors.Is(err, ErrResponseNotFound) {
+				t.Errorf("another owner sees a queued record: %v", err)
+			}
+			if _, err := other.Get(ctx, "resp_q1", "alice"); !errors.Is(err, ErrResponseNotFound) {
+				t.Fatalf("committed before the flush: %v", err)
+			}
+			// Deleting a queued record commits the queue first, so the
+			// insert cannot bring it back.
+			if err := st.Delete(ctx, "resp_q2", "alice"); err != nil {
+				t.Fatalf("Delete of a queued record: %v", err)
+			}
+			if _, err := other.Get(ctx, "resp_q1", "alice"); err != nil {
+				t.Errorf("after the Delete's flush, another handle: %v", err)
+			}
+			if err := st.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []*Responses{st, other} {
+				if _, err := h.Get(ctx, "resp_q2", "alice"); !errors.Is(err, ErrResponseNotFound) {
+					t.Errorf("deleted record came back: %v", err)
+				}
+			}
+			// What is queued at Close is committed.
+			if err := st.Put(ctx, &Response{ID: "resp_q4", Owner: "alice", Data: []byte("last")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := other.Get(ctx, "resp_q4", "alice"); err != nil || string(r.Data) != "last" {
+				t.Errorf("queued at Close: %v %+v", err, r)
+			}
+			// A replica's miss looks again after its flush window, so a
+			// response another replica answered a moment ago is found: here
+			// the writer commits after 5 ms, the reader looks again at 550.
+			quick, err := OpenResponses(ctx, base, ResponsesConfig{FlushInterval: 5 * time.Millisecond}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer quick.Close()
+			patient, err := OpenResponses(ctx, base, ResponsesConfig{FlushInterval: 250 * time.Millisecond}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer patient.Close()
+			if err := quick.Put(ctx, &Response{ID: "resp_q6", Owner: "alice", Data: []byte("next turn")}); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := patient.Get(ctx, "resp_q6", "alice"); err != nil || string(r.Data) != "next turn" {
+				t.Errorf("another replica, right after the answer: %v %+v", err, r)
+			}
+			// The interval alone commits too.
+			fast, err := OpenResponses(ctx, base, ResponsesConfig{FlushInterval: time.Millisecond}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fast.Close()
+			if err := fast.Put(ctx, &Response{ID: "resp_q5", Owner: "alice", Data: []byte("timed")}); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				if _, err := other.Get(ctx, "resp_q5", "alice"); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("not committed by the interval: %v", err)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
