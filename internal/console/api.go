@@ -105,13 +105,6 @@ func (h *Handler) endpoints(ctx context.Context) ([]any, int) {
 	if v.Endpoints == nil {
 		v.Endpoints = []any{}
 	}
-	for _, e := range v.Endpoints {
-		// The API never returns an endpoint's credentials; an amazonbedrock
-		// endpoint cannot be created without both, so they are set.
-		if m, ok := e.(map[string]any); ok && m["service"] == "amazonbedrock" {
-			m["secrets"] = map[string]string{"access_key": "set", "secret_key": "set"}
-		}
-	}
 	redact(v.Endpoints)
 	return v.Endpoints, http.StatusOK
 }
@@ -120,9 +113,14 @@ func (h *Handler) endpoints(ctx context.Context) ([]any, int) {
 var secretFields = map[string]bool{"access_key": true, "secret_key": true, "api_key": true, "session_token": true, "secret_access_key": true}
 
 // redact replaces the values of secret fields, at any depth, with "set".
+// The API never returns an endpoint's credentials; an amazonbedrock
+// endpoint cannot exist without both, so its listing says they are set.
 func redact(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
+		if _, ok := t["inference_id"]; ok && t["service"] == "amazonbedrock" {
+			t["secrets"] = map[string]any{"access_key": "set", "secret_key": "set"}
+		}
 		for k, x := range t {
 			if secretFields[k] {
 				t[k] = "set"

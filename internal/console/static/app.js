@@ -105,7 +105,7 @@ function drawChart(name, node, series) {
   const old = charts.get(name);
   if (old) { old.setData(data); return; }
   const opts = {
-    width: 330, height: 130, legend: { show: true },
+    width: 330, height: 130, legend: { live: false },
     scales: { x: { time: true }, ms: { auto: true }, n: { auto: true } },
     series: [{}, { label: "p50", scale: "ms", stroke: "#1d4ed8", value: (u, v) => fmtMS(v) },
       { label: "p95", scale: "ms", stroke: "#b91c1c", value: (u, v) => fmtMS(v) },
