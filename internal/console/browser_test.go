@@ -1,9 +1,12 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -183,6 +186,21 @@ func (b *browser) check(name string) {
 	b.problems = nil
 }
 
+// writePNG writes a small opaque PNG.
+func writePNG(t *testing.T, path string) {
+	m := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := range m.Pix {
+		m.Pix[i] = 0xff
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestConsoleInBrowser walks every page of the console in headless Chromium
 // against the quick start (the built-in emulator), behind an admin key.
 func TestConsoleInBrowser(t *testing.T) {
@@ -232,6 +250,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if br := b.text("#chat-bedrock-json"); !strings.Contains(br, "converse-stream") || !strings.Contains(br, `\"maxTokens\":200`) || strings.Contains(br, "Authorization") {
 		t.Fatalf("Bedrock request: %s", br)
+	}
+	// An attached image and a tool reach Bedrock.
+	img := filepath.Join(t.TempDir(), "square.png")
+	writePNG(t, img)
+	b.do("chat with an image and a tool", chromedp.SetUploadFiles("#chat-image", []string{img}), chromedp.Click("#chat-tools-on"), chromedp.Click("#chat-send"))
+	b.waitFor("second answer", `/Finish reason: (stop|tool_calls)/.test(document.querySelector("#chat-meta").textContent)`)
+	if br := b.text("#chat-bedrock-json"); !strings.Contains(br, `\"toolConfig\"`) || !strings.Contains(br, `\"get_weather\"`) || !strings.Contains(br, `\"image\"`) {
+		t.Fatalf("Bedrock request lacks the tool or the image: %s", br)
 	}
 	b.do("embed", chromedp.Click(`#embed-form button[type=submit]`))
 	b.waitFor("embedding", `document.querySelector("#embed-result").textContent.includes("512 dimensions")`)
