@@ -40,6 +40,10 @@ type Live struct {
 	next int
 	full bool
 	subs map[chan Record]struct{}
+	// stop closes when the gateway shuts down: live streams never end on
+	// their own, and must not hold the graceful shutdown up.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewLive keeps the last n records (default 200).
@@ -47,8 +51,11 @@ func NewLive(n int) *Live {
 	if n <= 0 {
 		n = 200
 	}
-	return &Live{ring: make([]Record, n), subs: map[chan Record]struct{}{}}
+	return &Live{ring: make([]Record, n), subs: map[chan Record]struct{}{}, stop: make(chan struct{})}
 }
+
+// Stop ends every live stream (the gateway is shutting down).
+func (l *Live) Stop() { l.stopOnce.Do(func() { close(l.stop) }) }
 
 // Add keeps rec and sends it to every subscriber; a subscriber too slow to
 // take it misses it rather than slow the gateway down.
@@ -141,6 +148,8 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-h.opts.Live.stop:
 			return
 		case rec := <-c:
 			if !send(rec) {

@@ -15,6 +15,7 @@ import (
 type consoleParts struct {
 	capture *console.Capture
 	observe func(r *http.Request, status int, d time.Duration, s accesslog.Snapshot)
+	live    *console.Live
 }
 
 func (c *consoleParts) wrapTransport(next http.RoundTripper) http.RoundTripper {
@@ -32,6 +33,7 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 			targets[a] = m.ModelID
 		}
 	}
+	s.console.live = live
 	s.console.observe = console.Observer(live, stats, func(model string) string { return targets[model] })
 	h := console.New(console.Options{
 		Config:   s.cfg,
@@ -48,6 +50,13 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 	})
 	mux.Handle("/ui/", h)
 	mux.Handle("/ui", h)
+}
+
+// shutdown ends the console's live streams, which never end on their own.
+func (c *consoleParts) shutdown() {
+	if c.live != nil {
+		c.live.Stop()
+	}
 }
 
 // observe is the access log's end-of-request hook: metrics, then the
