@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
@@ -257,33 +258,13 @@ func (h *Handler) playground(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": bw.status, "response": resp, "bedrock_requests": cp.list()})
 		return
 	}
-	sw := &streamWriter{ResponseWriter: w}
+	// The access log's recorder: it passes the stream through (Flush
+	// included) and remembers its status.
+	sw := &accesslog.Recorder{ResponseWriter: w}
 	h.opts.Gateway.ServeHTTP(sw, req)
-	if sw.status == http.StatusOK && strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
+	if sw.Status == http.StatusOK && strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
 		b, _ := json.Marshal(cp.list())
 		w.Write(append(append([]byte("event: bedrock_request\ndata: "), b...), '\n', '\n'))
 		http.NewResponseController(w).Flush()
 	}
 }
-
-// streamWriter passes a streamed answer through and remembers its status.
-type streamWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *streamWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *streamWriter) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *streamWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

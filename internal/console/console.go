@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/auth"
@@ -120,7 +121,7 @@ type apiError struct {
 // deny answers 401: the login form for a page, JSON for the API.
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request, presented bool) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="quarry-admin"`)
-	if len(r.URL.Path) >= len("/ui/api/") && r.URL.Path[:len("/ui/api/")] == "/ui/api/" || r.Method != http.MethodGet {
+	if strings.HasPrefix(r.URL.Path, "/ui/api/") || r.Method != http.MethodGet {
 		msg := "the console needs the admin key (server.admin_key): log in at /ui/login or send it as Authorization: Bearer"
 		if presented {
 			msg = "wrong admin key"

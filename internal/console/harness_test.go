@@ -27,6 +27,19 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) string {
 	if edit != nil {
 		edit(cfg)
 	}
+	base, stop := serve(t, cfg)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return base
+}
+
+// serve starts a gateway for cfg; stop shuts it down gracefully and
+// returns what Serve returned.
+func serve(t testing.TB, cfg *config.Config) (base string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -36,18 +49,17 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()
+		srv.Close()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	return "http://" + ln.Addr().String(), func() error {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+		err := <-done
 		srv.Close()
-	})
-	return "http://" + ln.Addr().String()
+		return err
+	}
 }
 
 // withAdminKey sets server.admin_key.

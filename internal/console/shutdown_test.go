@@ -2,17 +2,12 @@ package console_test
 
 import (
 	"bufio"
-	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/config"
-	"github.com/quarry-dev/quarry/internal/server"
 )
 
 // TestLiveStreamDoesNotHoldShutdown: an open console tab's live stream ends
@@ -25,21 +20,9 @@ func TestLiveStreamDoesNotHoldShutdown(t *testing.T) {
 	}
 	cfg.Store.Path = filepath.Join(t.TempDir(), "endpoints.db")
 	cfg.Server.ShutdownTimeout = time.Minute
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	base, stop := serve(t, cfg)
 
-	resp, err := http.Get("http://" + ln.Addr().String() + "/ui/api/live")
+	resp, err := http.Get(base + "/ui/api/live")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +31,8 @@ func TestLiveStreamDoesNotHoldShutdown(t *testing.T) {
 	for sc.Scan() && sc.Text() != ": ready" {
 	}
 	start := time.Now()
-	cancel()
+	done := make(chan error, 1)
+	go func() { done <- stop() }()
 	select {
 	case err := <-done:
 		if err != nil {
