@@ -138,6 +138,16 @@ func (b *browser) text(sel string) string {
 	return s
 }
 
+// login logs in through the form (checking the login page when check).
+func (b *browser) login(check bool) {
+	b.t.Helper()
+	b.do("login page", chromedp.Navigate(b.base+"/ui/"), chromedp.WaitVisible("#key"))
+	if check {
+		b.check("login")
+	}
+	b.do("log in", chromedp.SendKeys("#key", adminKey), chromedp.Submit("#key"), chromedp.WaitVisible("#models article"))
+}
+
 // forget drops the page errors a test caused on purpose.
 func (b *browser) forget(substr string) {
 	b.mu.Lock()
@@ -207,10 +217,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	base := startGateway(t, quickstart, withAdminKey(adminKey))
 	b := newBrowser(t, base)
 
-	// Log in through the form.
-	b.do("login page", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible("#key"))
-	b.check("login")
-	b.do("log in", chromedp.SendKeys("#key", adminKey), chromedp.Submit("#key"), chromedp.WaitVisible("#models article"))
+	b.login(true)
 
 	// Overview: every configured model, with its target and a chart.
 	b.waitFor("overview models", `document.querySelectorAll("#models article").length === 8`)
@@ -271,7 +278,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if strings.Contains(b.text("#keys-body"), "not available in this gateway") {
 		t.Log("/admin/keys answers 404 in this gateway: checked the degraded page")
 	} else {
-		b.do("create key", chromedp.SetValue("#key-name", "browser-test"), chromedp.Submit("#key-name"))
+		b.do("create key", chromedp.SetValue("#key-name", "browser-test"), chromedp.Click(`#key-form button[type=submit]`))
 		b.waitFor("key created", `document.querySelector("#key-created .secret") !== null && document.querySelector("#key-created .secret").textContent.length > 0`)
 		b.do("revoke", chromedp.Click(`#keys-table [data-revoke]`))
 		b.waitFor("key revoked", `document.querySelector("#keys-table tbody").textContent.includes("revoked")`)

@@ -27,7 +27,7 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) string {
 	if edit != nil {
 		edit(cfg)
 	}
-	base, stop := serve(t, cfg)
+	_, base, stop := serve(t, cfg)
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
@@ -38,10 +38,11 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) string {
 
 // serve starts a gateway for cfg; stop shuts it down gracefully and
 // returns what Serve returned.
-func serve(t testing.TB, cfg *config.Config) (base string, stop func() error) {
+func serve(t testing.TB, cfg *config.Config) (srv *server.Server, base string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var err error
+	srv, err = server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func serve(t testing.TB, cfg *config.Config) (base string, stop func() error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	return "http://" + ln.Addr().String(), func() error {
+	return srv, "http://" + ln.Addr().String(), func() error {
 		cancel()
 		err := <-done
 		srv.Close()

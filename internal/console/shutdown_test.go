@@ -20,7 +20,7 @@ func TestLiveStreamDoesNotHoldShutdown(t *testing.T) {
 	}
 	cfg.Store.Path = filepath.Join(t.TempDir(), "endpoints.db")
 	cfg.Server.ShutdownTimeout = time.Minute
-	base, stop := serve(t, cfg)
+	_, base, stop := serve(t, cfg)
 
 	resp, err := http.Get(base + "/ui/api/live")
 	if err != nil {

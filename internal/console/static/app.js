@@ -303,6 +303,7 @@ $("#image-form").addEventListener("submit", async (e) => {
 
 // ---- keys and usage (the admin API, where this gateway has it) ----
 const unavailable = (what) => el("p", { class: "notice" }, `${what} not available in this gateway.`);
+const errorText = (r) => (r.json && r.json.error && r.json.error.message) || r.text;
 const listOf = (j, name) => (Array.isArray(j) ? j : (j && (j[name] || j.data)) || []);
 
 async function loadKeys() {
@@ -313,61 +314,69 @@ async function loadKeys() {
   const keys = listOf(r.json, "keys");
   const form = el("form", { id: "key-form", class: "row" },
     el("label", {}, "New key name", el("input", { id: "key-name", name: "name", required: true })),
+    el("label", {}, "Models (comma-separated patterns, empty: all)", el("input", { id: "key-models", name: "models" })),
     el("button", { type: "submit" }, "Create key"));
+  const status = (k) => k.status || (k.revoked_at ? "revoked" : "active");
   const table = el("table", { id: "keys-table" },
-    el("thead", {}, el("tr", {}, ["Name", "ID", "Created", "Status", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, ["Name", "Prefix", "Models", "Created", "Status", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, keys.map((k) => el("tr", {},
-      el("td", {}, k.name || "—"), el("td", {}, k.id), el("td", {}, k.created_at || "—"),
-      el("td", {}, k.revoked || k.revoked_at ? "revoked" : "active"),
-      el("td", {}, k.revoked || k.revoked_at ? "" : el("button", { type: "button", class: "danger", "data-revoke": k.id, "aria-label": "Revoke " + (k.name || k.id) }, "Revoke"))))));
+      el("td", {}, k.name || "—"), el("td", {}, k.prefix || k.id), el("td", {}, (k.models || []).join(", ") || "all"),
+      el("td", {}, k.created_at ? new Date(k.created_at).toLocaleString() : "—"),
+      el("td", { class: status(k) === "active" ? "good" : "bad" }, status(k)),
+      el("td", {}, status(k) === "revoked" ? "" : el("button", { type: "button", class: "danger", "data-revoke": k.id, "aria-label": "Revoke " + (k.name || k.id) }, "Revoke"))))));
   box.replaceChildren(form, el("div", { id: "key-created", role: "status" }), table);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const c = await api("POST", "/admin/keys", { name: $("#key-name").value });
+    const body = { name: $("#key-name").value };
+    const models = $("#key-models").value.split(",").map((m) => m.trim()).filter(Boolean);
+    if (models.length) body.models = models;
+    const c = await api("POST", "/admin/keys", body);
     const created = c.json || {};
     await loadKeys();
     $("#key-created").replaceChildren(c.status < 300
       ? el("p", {}, "Key created; copy it now, it is not shown again: ", el("span", { class: "secret" }, created.key || created.secret || ""))
-      : el("p", { class: "bad" }, `Error ${c.status}: ${c.text}`));
+      : el("p", { class: "bad" }, `Error ${c.status}: ${errorText(c)}`));
   });
   table.addEventListener("click", async (e) => {
     const b = e.target.closest("[data-revoke]");
     if (!b) return;
     const d = await api("DELETE", "/admin/keys/" + encodeURIComponent(b.dataset.revoke));
     await loadKeys();
-    if (d.status >= 300) $("#key-created").replaceChildren(el("p", { class: "bad" }, `Error ${d.status}: ${d.text}`));
+    if (d.status >= 300) $("#key-created").replaceChildren(el("p", { class: "bad" }, `Error ${d.status}: ${errorText(d)}`));
   });
 }
 
 async function loadUsage() {
   const box = $("#usage-body");
-  const r = await api("GET", "/admin/usage");
+  const r = await api("GET", "/admin/usage?group_by=hour,key,model");
   if (r.status === 404) { box.replaceChildren(unavailable("Usage and spend are")); return; }
-  if (r.status !== 200) { box.replaceChildren(el("p", { class: "bad" }, `Error ${r.status}: ${r.text}`)); return; }
+  if (r.status !== 200) { box.replaceChildren(el("p", { class: "bad" }, `Error ${r.status}: ${errorText(r)}`)); return; }
   const rows = listOf(r.json, "usage");
-  // Spend and tokens per hour, summed over keys and models.
-  const hours = new Map();
-  for (const u of rows) {
-    const t = Math.floor(Date.parse(u.hour || u.time || u.start) / 1000);
-    if (!t) continue;
-    const h = hours.get(t) || { cost: 0, tokens: 0 };
-    h.cost += u.cost_usd || 0;
-    h.tokens += (u.input_tokens || 0) + (u.output_tokens || 0);
-    hours.set(t, h);
-  }
-  const ts = [...hours.keys()].sort();
-  const chart = el("div", { role: "img", "aria-label": "Spend and tokens per hour" });
-  const table = el("table", {}, el("thead", {}, el("tr", {}, ["Key", "Model", "Hour", "Tokens in", "Tokens out", "Cost"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows.slice(0, 200).map((u) => el("tr", {}, el("td", {}, u.key || u.key_name || "—"), el("td", {}, u.model || "—"),
-      el("td", {}, u.hour || u.time || "—"), el("td", { class: "num" }, u.input_tokens || 0), el("td", { class: "num" }, u.output_tokens || 0),
+  const keyOf = (u) => u.key_name || u.key || "(config keys)";
+  const tokens = (u) => (u.input_tokens || 0) + (u.output_tokens || 0);
+  const spendChart = el("div", { role: "img", "aria-label": "Spend per key per hour" });
+  const tokenChart = el("div", { role: "img", "aria-label": "Tokens per model per hour" });
+  const table = el("table", {}, el("caption", {}, "Usage per hour, key and model"),
+    el("thead", {}, el("tr", {}, ["Hour", "Key", "Model", "Requests", "Tokens in", "Tokens out", "Cost"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.slice(0, 200).map((u) => el("tr", {}, el("td", {}, u.hour || u.day || "—"), el("td", {}, keyOf(u)), el("td", {}, u.model || "—"),
+      el("td", { class: "num" }, u.requests || 0), el("td", { class: "num" }, u.input_tokens || 0), el("td", { class: "num" }, u.output_tokens || 0),
       el("td", { class: "num" }, u.cost_usd === undefined ? "—" : "$" + Number(u.cost_usd).toFixed(4))))));
-  box.replaceChildren(chart, table);
-  if (ts.length && typeof uPlot !== "undefined") {
-    new uPlot({ width: 700, height: 200, scales: { x: { time: true } },
-      series: [{}, { label: "spend (USD)", scale: "usd", stroke: "#b91c1c" }, { label: "tokens", scale: "tok", stroke: "#1d4ed8" }],
-      axes: [{}, { scale: "usd" }, { scale: "tok", side: 1, grid: { show: false } }] },
-    [ts, ts.map((t) => hours.get(t).cost), ts.map((t) => hours.get(t).tokens)], chart);
-  }
+  box.replaceChildren(el("h3", {}, "Spend per key"), spendChart, el("h3", {}, "Tokens per model"), tokenChart, table);
+  if (!rows.length) { table.after(el("p", { class: "hint" }, "No usage recorded yet.")); return; }
+  usageChart(spendChart, rows, keyOf, (u) => u.cost_usd || 0, "USD");
+  usageChart(tokenChart, rows, (u) => u.model || "—", tokens, "tokens");
+}
+
+// usageChart draws one line per group (key or model) over the hours.
+function usageChart(node, rows, group, value, unit) {
+  if (typeof uPlot === "undefined") return;
+  const hours = [...new Set(rows.map((u) => Math.floor(Date.parse(u.hour) / 1000)).filter((t) => t))].sort((a, b) => a - b);
+  const groups = [...new Set(rows.map(group))].slice(0, 8);
+  const colors = ["#1d4ed8", "#b91c1c", "#059669", "#7c3aed", "#d97706", "#0e7490", "#be185d", "#374151"];
+  const data = [hours, ...groups.map((g) => hours.map((h) => rows.filter((u) => group(u) === g && Math.floor(Date.parse(u.hour) / 1000) === h)
+    .reduce((s, u) => s + value(u), 0)))];
+  new uPlot({ width: 700, height: 180, legend: { live: false }, scales: { x: { time: true } },
+    series: [{}, ...groups.map((g, i) => ({ label: `${g} (${unit})`, stroke: colors[i % colors.length] }))] }, data, node);
 }
 loaders.keys = () => { loadKeys(); loadUsage(); };
 
