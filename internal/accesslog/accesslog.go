@@ -87,13 +87,15 @@ type Snapshot struct {
 	Surface, Model, UpstreamRequestID, ErrorKind string
 	InputTokens, OutputTokens, CacheReadTokens   int
 	FirstToken                                   time.Duration
+	// ID is the request's ID (X-Request-Id), for observers that list requests.
+	ID string
 }
 
 // Snapshot copies the fields.
 func (e *Entry) Snapshot() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken}
+	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken, e.ID}
 }
 
 // NewID returns a random request ID.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/quarry-dev/quarry/internal/config"
 )
@@ -72,15 +73,23 @@ func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 }
 
 // Admin guards the gateway's management routes (/admin/…, the console):
-// with key set, only a request presenting it passes; without one, only a
-// gateway listening on loopback serves them (the config cannot require the
-// key there, as it does api_keys elsewhere). deny answers the rest (401).
+// with key set, only a request presenting it (or the session cookie the
+// console's login sets, see NewSession) passes; without one, only a gateway
+// listening on loopback serves them (the config cannot require the key
+// there, as it does api_keys elsewhere). deny answers the rest (401).
+//
+// A browser's cross-origin state-changing request is refused (403) whatever
+// the credentials: a page elsewhere must not drive the admin API through a
+// cookie, nor through an open loopback gateway. Clients that are not
+// browsers send neither Sec-Fetch-Site nor Origin and are unaffected.
 func Admin(key *config.APIKey, loopback bool, next http.Handler, deny func(w http.ResponseWriter, r *http.Request, presented bool)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		presented, ok := Presented(r)
 		switch {
 		case key == nil && loopback:
-		case key == nil || !ok || !key.Match(presented):
+		case key != nil && ok && key.Match(presented):
+		case key != nil && !ok && ValidSession(r, time.Now()):
+		default:
 			if r.ContentLength != 0 {
 				w.Header().Set("Connection", "close")
 			}
@@ -89,4 +98,9 @@ func Admin(key *config.APIKey, loopback bool, next http.Handler, deny func(w htt
 		}
 		next.ServeHTTP(w, r)
 	})
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "cross-origin request refused: admin and console calls must come from the gateway's own pages", http.StatusForbidden)
+	}))
+	return cop.Handler(guarded)
 }

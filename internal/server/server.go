@@ -47,6 +47,8 @@ type Server struct {
 	// responsesAP serves /v1/responses; respStore keeps stored responses.
 	responsesAP *responses.Handler
 	respStore   *store.Responses
+	// console serves the web console (/ui/, console.go).
+	console consoleParts
 }
 
 // Options adjust a Server beyond its config.
@@ -71,6 +73,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
 	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
+	uopts.WrapTransport = s.console.wrapTransport
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {
@@ -189,6 +192,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/_inference", elasticH)
 	mux.Handle("/_inference/", elasticH)
 	mux.Handle("GET /{$}", elastic.Product(keys.Require(http.HandlerFunc(elastic.ClusterInfo), elastic.Deny)))
+	s.mountConsole(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
@@ -203,7 +207,7 @@ func (s *Server) routes() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	h = recoverPanics(s.log, h)
-	return accesslog.Middleware(s.log, h, s.metrics.Observe)
+	return accesslog.Middleware(s.log, h, s.observe)
 }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.
@@ -274,6 +278,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	hs.RegisterOnShutdown(s.console.shutdown)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
