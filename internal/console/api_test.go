@@ -2,10 +2,33 @@ package console_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
+
+// countLive is the overview's request count for model, -1 if absent.
+func countLive(body, model string) int {
+	var ov struct {
+		Models []struct {
+			Name string `json:"name"`
+			Live struct {
+				Requests int `json:"requests"`
+			} `json:"live"`
+		} `json:"models"`
+	}
+	if json.Unmarshal([]byte(body), &ov) != nil {
+		return -1
+	}
+	for _, m := range ov.Models {
+		if m.Name == model {
+			return m.Live.Requests
+		}
+	}
+	return -1
+}
 
 // TestOverviewShowsLiveState: a model request made by a client shows in the
 // overview's per-model state, and the console's own calls do not.
@@ -17,9 +40,18 @@ func TestOverviewShowsLiveState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	_, body := call(t, http.DefaultClient, "GET", base+"/ui/api/overview", "", nil)
+	// A request is counted when its handler returns, which may be just
+	// after the client has read the last byte: look until all three are in.
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, body = call(t, http.DefaultClient, "GET", base+"/ui/api/overview", "", nil)
+		if strings.Contains(body, `"in_flight":0`) && countLive(body, "nova-lite") == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
 	var ov struct {
 		Models []struct {
 			Name     string `json:"name"`
