@@ -69,7 +69,7 @@ func TestTokensPerMinute(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			l := newL(t)
 			r := Rule{Scope: "model:m", TokensPerMinute: 600} // 10 tokens a second
-			tk, err := take(l, r)                              // charged ahead: a second's worth
+			tk, err := take(l, r)                             // charged ahead: a second's worth
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,8 +195,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestRedisDown: with Redis gone each call is decided within the timeout by
 // the replica's share (limit / replicas), logged once; when Redis returns
