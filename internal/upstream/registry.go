@@ -13,6 +13,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/limits"
 )
 
 // Model is a served model and the client that reaches it.
@@ -47,6 +48,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is appended to the clients' User-Agent.
 	UserAgent string
+	// Limits, when set, admits every model's calls (package limits).
+	Limits *limits.Limiter
 }
 
 // New builds one Bedrock client per configured model. Credentials and
@@ -89,6 +92,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 			}
 		}
 		bc.HTTPClient = httpc
+		if opts.Limits != nil {
+			opts.Limits.Apply(m.Name, m.AWS, &bc)
+		}
 		bc.UserAgent = opts.UserAgent
 		bc.Logger = opts.Logger
 		client, err := bedrock.New(ctx, bc)
