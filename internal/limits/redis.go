@@ -148,10 +148,11 @@ func NewRedis(opts RedisOptions) (*Limiter, error) {
 	// retried: a request must never wait on Redis longer than that.
 	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = opts.Timeout, opts.Timeout, opts.Timeout, opts.Timeout
 	ro.ContextTimeoutEnabled = true
-	ro.MaxRetries = -1
+	ro.MaxRetries, ro.DialerRetries = -1, 1
 	ro.DisableIdentity = true
 	b := &redisBackend{rdb: redis.NewClient(ro), opts: opts, fallback: newLocal(), log: opts.Logger,
 		held: map[string][]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+	quietRedis.Do(func() { redis.SetLogger(redisLogger{opts.Logger}) })
 	go b.renew()
 	return &Limiter{b: b, shared: true, est: map[string]float64{}}, nil
 }
@@ -185,9 +186,11 @@ func (b *redisBackend) take(ctx context.Context, rules []Rule, est []float64) (t
 	res, err := takeScript.Run(rctx, b.rdb, keys, args...).Int64Slice()
 	cancel()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, ctx.Err() // the client went away; Redis may be fine
 		}
+		// Also when ctx's (queue) deadline passed while Redis did not
+		// answer: the call is decided by the share, not failed.
 		b.markDown(err)
 		return b.fallback.take(ctx, b.share(rules), est)
 	}
@@ -340,6 +343,17 @@ func (t *redisTicket) addTokens(rules []Rule, delta []float64) {
 			t.b.log.Debug("limits: recording tokens in Redis failed", "error", err.Error())
 		}
 	}()
+}
+
+// quietRedis routes go-redis's own log lines (one per failed dial, on
+// stderr) to the first Limiter's logger at Debug: the fallback is logged
+// once, as such. go-redis has one logger per process.
+var quietRedis sync.Once
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
 
 func leaseID() string {
