@@ -72,7 +72,7 @@ func Classify(err error) Failure {
 		// Retry-After is whole seconds: rounded up, so a retry at that time
 		// finds the limiter's state moved on.
 		return Failure{Status: http.StatusTooManyRequests, Kind: FailureRateLimit,
-			RetryAfter: max(time.Second, (denied.RetryAfter+time.Second-1).Truncate(time.Second)),
+			RetryAfter: max(time.Second, (denied.RetryAfter + time.Second - 1).Truncate(time.Second)),
 			Message:    denied.Error()}
 	case errors.As(err, &be):
 		f := Failure{Code: be.Code, Message: be.Message, RequestID: be.RequestID}
