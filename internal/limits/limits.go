@@ -216,15 +216,15 @@ func (l *Limiter) Finish(ctx context.Context, tokens int) {
 	per := float64(tokens) / float64(len(adm))
 	for _, a := range adm {
 		delta := make([]float64, len(a.rules))
-		any := false
+		changed := false
 		for i, r := range a.rules {
 			if r.TokensPerMinute > 0 {
 				delta[i] = per - a.est[i]
-				any = any || delta[i] != 0
+				changed = changed || delta[i] != 0
 				l.observe(r.Scope, per)
 			}
 		}
-		if any {
+		if changed {
 			a.t.addTokens(a.rules, delta)
 		}
 	}
