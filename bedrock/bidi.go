@@ -32,6 +32,7 @@ const streamingEventsPayload = "STREAMING-AWS4-HMAC-SHA256-EVENTS"
 type BidiStream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	held   slot // the limiter's admission, given back when the session ends
 	pw     *io.PipeWriter
 
 	sendMu  sync.Mutex
@@ -70,15 +71,16 @@ func (c *Client) InvokeModelWithBidirectionalStream(ctx context.Context, modelID
 		return nil, err
 	}
 	o := callOptionsOf(opts)
-	if err := c.limiter.take(ctx, o.queueTimeout); err != nil {
+	held, err := c.limiter.take(ctx, o.queueTimeout)
+	if err != nil {
 		return nil, &OpError{op, err}
 	}
 	if err := c.limiter.wait(ctx, o.queueTimeout); err != nil {
-		c.limiter.release()
+		held.release()
 		return nil, &OpError{op, err}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &BidiStream{ctx: ctx, cancel: cancel, enc: eventstream.NewEncoder(), respc: make(chan bidiResponse, 1), c: c}
+	s := &BidiStream{ctx: ctx, cancel: cancel, enc: eventstream.NewEncoder(), respc: make(chan bidiResponse, 1), c: c, held: held}
 	cl := &call{op: op, modelID: modelID, action: "invoke-with-bidirectional-stream", header: http.Header{
 		"Content-Type":         {"application/vnd.amazon.eventstream"},
 		"X-Amz-Content-Sha256": {streamingEventsPayload},
@@ -348,6 +350,6 @@ func (s *BidiStream) end() {
 			default:
 			}
 		}
-		s.c.limiter.release()
+		s.held.release()
 	})
 }

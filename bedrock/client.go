@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		httpc:     cfg.HTTPClient,
 		auth:      a,
 		retry:     cfg.Retry.withDefaults(),
-		limiter:   newLimiter(cfg.RequestsPerMinute, cfg.MaxConcurrent),
+		limiter:   newLimiter(cfg.RequestsPerMinute, cfg.MaxConcurrent, cfg.Limiter),
 		userAgent: "quarry-bedrock/" + Version,
 	}
 	if cfg.UserAgent != "" {
@@ -206,21 +206,22 @@ func (e *OpError) Unwrap() error { return e.Err }
 // the caller must close. The concurrency slot taken here is held until the
 // body is closed, so an open stream counts against MaxConcurrent.
 func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
-	resp, err := c.sendHeld(ctx, cl)
+	resp, s, err := c.sendHeld(ctx, cl)
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &releasingBody{ReadCloser: resp.Body, limiter: c.limiter}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, slot: s}
 	return resp, nil
 }
 
 // sendHeld is send for a caller that is done with the response before it
 // returns (doJSON): on success the concurrency slot is still held, and the
-// caller closes the body and then calls c.limiter.release, once. It saves
+// caller closes the body and then calls the slot's release, once. It saves
 // the body wrapper that an open stream needs.
-func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error) {
-	if err := c.limiter.take(ctx, cl.opts.queueTimeout); err != nil {
-		return nil, &OpError{cl.op, err}
+func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, slot, error) {
+	s, err := c.limiter.take(ctx, cl.opts.queueTimeout)
+	if err != nil {
+		return nil, slot{}, &OpError{cl.op, err}
 	}
 	payloadHash := c.payloadHash(cl.body) // once: retries re-send the same body
 	refreshed := false
@@ -230,7 +231,7 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 		// retries take ordinary ones, so as not to spend another call's.
 		resp, err := c.attempt(ctx, cl, payloadHash, attempt == 1 && !refreshed)
 		if err == nil {
-			return resp, nil
+			return resp, s, nil
 		}
 		if !refreshed && c.signer != nil && ctx.Err() == nil && credentialsRejected(err) &&
 			c.auth.refresh(ctx, gen, err) {
@@ -241,14 +242,14 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, error)
 			continue
 		}
 		if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
-			c.limiter.release()
-			return nil, &OpError{cl.op, err}
+			s.release()
+			return nil, slot{}, &OpError{cl.op, err}
 		}
 		if serr := sleep(ctx, c.retry.backoff(attempt)); serr != nil {
 			// Both stay matchable: errors.Is(err, context.Canceled) for the
 			// caller's cancellation, errors.As(err, **Error) for the cause.
-			c.limiter.release()
-			return nil, &OpError{cl.op, fmt.Errorf("%w (gave up retrying: %w)", err, serr)}
+			s.release()
+			return nil, slot{}, &OpError{cl.op, fmt.Errorf("%w (gave up retrying: %w)", err, serr)}
 		}
 	}
 }
@@ -410,13 +411,13 @@ func (c *Client) payloadHash(body []byte) string {
 type releasingBody struct {
 	io.ReadCloser
 	released atomic.Bool
-	limiter  *limiter
+	slot     slot
 }
 
 func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
 	if b.released.CompareAndSwap(false, true) {
-		b.limiter.release()
+		b.slot.release()
 	}
 	return err
 }

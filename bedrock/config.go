@@ -64,6 +64,9 @@ type Config struct {
 	// MaxConcurrent caps the calls in flight, streams included until they are
 	// closed. 0: DefaultMaxConcurrent; negative: no limit.
 	MaxConcurrent int
+	// Limiter, when set, also admits every call (see Limiter): limits
+	// shared beyond this Client.
+	Limiter Limiter
 
 	// Retry controls retries of throttling, 5xx and connection errors.
 	Retry RetryPolicy

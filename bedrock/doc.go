@@ -44,7 +44,9 @@
 // (Config.RequestsPerMinute, default 1500; Config.MaxConcurrent, default
 // 40); a call whose context ends while it waits, or that waits longer than
 // its WithQueueTimeout option allows, fails with an error matching
-// ErrLimited.
+// ErrLimited. Config.Limiter adds an admission of the caller's own (limits
+// shared by several processes, say), asked before each call and told when
+// the call is done.
 //
 // # Per-call options and response metadata
 //

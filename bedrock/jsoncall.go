@@ -31,13 +31,13 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (ResponseMet
 	if cl.header == nil {
 		cl.header = jsonHeader
 	}
-	resp, err := c.sendHeld(ctx, cl)
+	resp, s, err := c.sendHeld(ctx, cl)
 	if err != nil {
 		return ResponseMetadata{}, err
 	}
 	defer func() {
 		resp.Body.Close()
-		c.limiter.release()
+		s.release()
 	}()
 	md := metadataOf(resp)
 	data, err := readBody(resp)

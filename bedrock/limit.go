@@ -32,24 +32,55 @@ func (e *LimitError) Error() string {
 
 func (e *LimitError) Unwrap() []error { return []error{ErrLimited, e.Err} }
 
+// Limiter admits calls on behalf of limits the Client cannot see alone:
+// limits shared by several processes (through Redis, say), or several
+// scopes at once. Config.Limiter applies it to every call, in addition to
+// RequestsPerMinute and MaxConcurrent (set those negative to leave the
+// limiting to it).
+type Limiter interface {
+	// Acquire admits one call, before its first attempt. It may wait, but
+	// no longer than ctx allows (its deadline includes the call's queue
+	// timeout, WithQueueTimeout). On success the Client calls release
+	// exactly once, when the call is done: its response read, or its
+	// stream closed. An error is returned to the caller wrapped in an
+	// *OpError, so that errors.As finds the Limiter's own error type.
+	Acquire(ctx context.Context) (release func(), err error)
+}
+
 // limiter enforces a request rate and a cap on calls in flight, shared by all
 // calls of a Client. A nil *limiter does not limit.
 type limiter struct {
 	rate  *rate.Limiter // nil: no rate limit
 	slots chan struct{} // nil: no concurrency limit
+	ext   Limiter       // nil: none (Config.Limiter)
+}
+
+// slot is what take hands out: the built-in concurrency slot and the
+// external Limiter's admission, given back together by release.
+type slot struct {
+	l   *limiter
+	ext func()
+}
+
+// release gives back what take took; call it exactly once.
+func (s slot) release() {
+	s.l.release()
+	if s.ext != nil {
+		s.ext()
+	}
 }
 
 // newLimiter returns a limiter allowing requestsPerMinute (negative: no
 // limit, 0: DefaultRequestsPerMinute) and maxConcurrent calls in flight
 // (negative: no limit, 0: DefaultMaxConcurrent).
-func newLimiter(requestsPerMinute, maxConcurrent int) *limiter {
+func newLimiter(requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
 	if requestsPerMinute == 0 {
 		requestsPerMinute = DefaultRequestsPerMinute
 	}
 	if maxConcurrent == 0 {
 		maxConcurrent = DefaultMaxConcurrent
 	}
-	l := &limiter{}
+	l := &limiter{ext: ext}
 	if requestsPerMinute > 0 {
 		// A burst of one second's worth (at least 1): short bursts are not
 		// delayed, yet no minute can see much more than the limit.
@@ -62,9 +93,29 @@ func newLimiter(requestsPerMinute, maxConcurrent int) *limiter {
 	return l
 }
 
-// take takes a concurrency slot, waiting at most queueTimeout (0: as long
-// as ctx allows); the caller gives it back with l.release, exactly once.
-func (l *limiter) take(ctx context.Context, queueTimeout time.Duration) error {
+// take takes a concurrency slot and the external Limiter's admission,
+// waiting at most queueTimeout (0: as long as ctx allows); the caller gives
+// them back with the slot's release, exactly once.
+func (l *limiter) take(ctx context.Context, queueTimeout time.Duration) (slot, error) {
+	if err := l.takeSlot(ctx, queueTimeout); err != nil {
+		return slot{}, err
+	}
+	s := slot{l: l}
+	if l != nil && l.ext != nil {
+		qctx, cancel := queueContext(ctx, queueTimeout)
+		rel, err := l.ext.Acquire(qctx)
+		cancel()
+		if err != nil {
+			l.release()
+			return slot{}, err
+		}
+		s.ext = rel
+	}
+	return s, nil
+}
+
+// takeSlot takes a built-in concurrency slot (see take).
+func (l *limiter) takeSlot(ctx context.Context, queueTimeout time.Duration) error {
 	if l == nil || l.slots == nil {
 		return nil
 	}
@@ -87,7 +138,7 @@ func (l *limiter) take(ctx context.Context, queueTimeout time.Duration) error {
 	}
 }
 
-// release gives back a slot taken by take.
+// release gives back a slot taken by takeSlot.
 func (l *limiter) release() {
 	if l == nil || l.slots == nil {
 		return

@@ -21,14 +21,14 @@ func TestWithQueueTimeout(t *testing.T) {
 	}{
 		{
 			name:  "concurrency",
-			l:     func() *limiter { return newLimiter(-1, 1) },
-			fill:  func(l *limiter) error { return l.take(context.Background(), 0) },
-			wait:  func(ctx context.Context, l *limiter, d time.Duration) error { return l.take(ctx, d) },
+			l:     func() *limiter { return newLimiter(-1, 1, nil) },
+			fill:  func(l *limiter) error { return l.takeSlot(context.Background(), 0) },
+			wait:  func(ctx context.Context, l *limiter, d time.Duration) error { return l.takeSlot(ctx, d) },
 			limit: "MaxConcurrent",
 		},
 		{
 			name:  "rate",
-			l:     func() *limiter { return newLimiter(60, -1) }, // one token per second, burst 1
+			l:     func() *limiter { return newLimiter(60, -1, nil) }, // one token per second, burst 1
 			fill:  func(l *limiter) error { return l.wait(context.Background(), 0) },
 			wait:  func(ctx context.Context, l *limiter, d time.Duration) error { return l.wait(ctx, d) },
 			limit: "RequestsPerMinute",
@@ -63,14 +63,14 @@ func TestWithQueueTimeout(t *testing.T) {
 // Without a queue timeout a call waits as long as its context allows.
 func TestNoQueueTimeoutWaitsForContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(-1, 1)
-		if err := l.take(context.Background(), 0); err != nil {
+		l := newLimiter(-1, 1, nil)
+		if err := l.takeSlot(context.Background(), 0); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
-		if err := l.take(ctx, 0); !errors.Is(err, ErrLimited) || !errors.Is(err, context.DeadlineExceeded) {
+		if err := l.takeSlot(ctx, 0); !errors.Is(err, ErrLimited) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want ErrLimited and DeadlineExceeded", err)
 		}
 		if waited := time.Since(start); waited != 10*time.Second {

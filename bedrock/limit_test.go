@@ -16,7 +16,7 @@ import (
 )
 
 func TestLimiterDefaults(t *testing.T) {
-	l := newLimiter(0, 0)
+	l := newLimiter(0, 0, nil)
 	if cap(l.slots) != 40 {
 		t.Errorf("default MaxConcurrent = %d, want 40", cap(l.slots))
 	}
@@ -29,8 +29,8 @@ func TestLimiterDefaults(t *testing.T) {
 		t.Error("a zero Config does not get the default limits")
 	}
 	// Negative disables; a nil limiter limits nothing.
-	for _, l := range []*limiter{newLimiter(-1, -1), nil} {
-		err := l.take(context.Background(), 0)
+	for _, l := range []*limiter{newLimiter(-1, -1, nil), nil} {
+		err := l.takeSlot(context.Background(), 0)
 		if err != nil || l.wait(context.Background(), 0) != nil || l.inFlight() != 0 {
 			t.Fatalf("unlimited limiter limited: %v", err)
 		}
@@ -141,7 +141,7 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 func TestRequestsPerMinutePaces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const rpm = 1200 // 20/s, burst 20
-		l := newLimiter(rpm, -1)
+		l := newLimiter(rpm, -1, nil)
 		if b := l.rate.Burst(); b != 20 {
 			t.Fatalf("burst = %d, want one second's worth (20)", b)
 		}

@@ -26,7 +26,7 @@ func TestReserve(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				cl := &Client{limiter: newLimiter(c.rpm, -1)}
+				cl := &Client{limiter: newLimiter(c.rpm, -1, nil)}
 				ctx, cancel := context.WithTimeout(context.Background(), c.deadline)
 				defer cancel()
 				start := time.Now()
@@ -60,7 +60,7 @@ func TestReserve(t *testing.T) {
 	}
 	t.Run("unused tokens go back", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			cl := &Client{limiter: newLimiter(60, -1)}
+			cl := &Client{limiter: newLimiter(60, -1, nil)}
 			_, release, err := cl.Reserve(context.Background(), 1)
 			if err != nil {
 				t.Fatal(err)

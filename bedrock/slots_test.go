@@ -52,7 +52,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fb := newFakeBedrock(t, tt.respond)
 			c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", Retry: tt.retry, MaxConcurrent: 3, RequestsPerMinute: -1})
-			if err := c.limiter.take(context.Background(), 0); err != nil {
+			if err := c.limiter.takeSlot(context.Background(), 0); err != nil {
 				t.Fatal(err)
 			}
 			defer giveBack(c.limiter)
@@ -76,7 +76,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 	t.Run("body closed twice", func(t *testing.T) {
 		fb := newFakeBedrock(t, nil)
 		c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", MaxConcurrent: 3, RequestsPerMinute: -1})
-		if err := c.limiter.take(context.Background(), 0); err != nil {
+		if err := c.limiter.takeSlot(context.Background(), 0); err != nil {
 			t.Fatal(err)
 		}
 		defer giveBack(c.limiter)
@@ -98,7 +98,7 @@ func TestDoJSONReleasesItsSlotOnce(t *testing.T) {
 	t.Run("no slot", func(t *testing.T) {
 		fb := newFakeBedrock(t, nil)
 		c := mustNew(t, Config{Endpoint: fb.URL, APIKey: "k", MaxConcurrent: 1, RequestsPerMinute: -1})
-		if err := c.limiter.take(context.Background(), 0); err != nil {
+		if err := c.limiter.takeSlot(context.Background(), 0); err != nil {
 			t.Fatal(err)
 		}
 		defer giveBack(c.limiter)

@@ -40,6 +40,8 @@ type Config struct {
 	Rerank []Model
 	// Store keeps the inference endpoints created through /_inference.
 	Store Store
+	// Limits says where the models' and keys' limits are kept (limits.go).
+	Limits Limits
 }
 
 // DefaultMaxEmbeddingInputs is OpenAI's limit of inputs per embeddings
@@ -206,6 +208,9 @@ type AWS struct {
 	// MaxConcurrent and RequestsPerMinute: 0 means the defaults (40, 1500).
 	MaxConcurrent     int
 	RequestsPerMinute int
+	// TokensPerMinute caps the tokens (input plus output, as Bedrock
+	// reports them) the model may use per minute. 0: no limit.
+	TokensPerMinute int
 }
 
 // Guardrail is a Bedrock guardrail applied to a model's calls.
@@ -308,7 +313,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 }
 
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
-	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store")
+	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store", "limits")
 	if v, ok := fields["version"]; ok {
 		if s, _ := d.str(v, "version"); s != "v1" && s != "v1beta1" && s != "1" {
 			d.problem(v, "version", "must be v1")
@@ -319,6 +324,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 	}
 	d.server(fields["server"], &cfg.Server)
 	d.store(fields["store"], &cfg.Store)
+	d.limits(fields["limits"], &cfg.Limits)
 	names := map[string]int{}
 	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage, KindRerank} {
 		list := fields[kind.section()]

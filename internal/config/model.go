@@ -193,7 +193,7 @@ func stopParam(d *decoder, n *yaml.Node, field string) (any, bool) {
 var commonParams = []string{
 	"aws_region", "aws_profile", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
 	"aws_role_arn", "aws_external_id", "bedrock_api_key", "endpoint_url",
-	"max_concurrent_invocations", "requests_per_min_limit",
+	"max_concurrent_invocations", "requests_per_min_limit", "tokens_per_min_limit",
 }
 
 var kindParams = map[Kind][]string{
@@ -276,6 +276,9 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 		case "requests_per_min_limit":
 			r, _ := d.integer(v, path, 1, 10_000_000)
 			a.RequestsPerMinute = int(r)
+		case "tokens_per_min_limit":
+			t, _ := d.integer(v, path, 1, 1_000_000_000)
+			a.TokensPerMinute = int(t)
 		case "bedrock_guardrail_identifier":
 			guardNode = v
 			id, _ := d.str(v, path)

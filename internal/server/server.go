@@ -22,6 +22,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/elastic"
+	"github.com/quarry-dev/quarry/internal/limits"
 	"github.com/quarry-dev/quarry/internal/metrics"
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/reqbody"
@@ -49,6 +50,8 @@ type Server struct {
 	respStore   *store.Responses
 	// console serves the web console (/ui/, console.go).
 	console consoleParts
+	// limits admits the models' calls (limits.go).
+	limits *limits.Limiter
 }
 
 // Options adjust a Server beyond its config.
@@ -103,6 +106,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		log.Info("built-in Bedrock emulator started", "url", emu.URL)
 	}
+	lim, err := newLimiter(cfg.Limits, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.limits, uopts.Limits = lim, lim
 	reg, err := upstream.New(ctx, cfg, uopts)
 	if err != nil {
 		s.Close()
@@ -207,6 +216,7 @@ func (s *Server) routes() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	h = recoverPanics(s.log, h)
+	h = withLimits(s.limits, h)
 	return accesslog.Middleware(s.log, h, s.observe)
 }
 
@@ -314,6 +324,10 @@ func (s *Server) Close() {
 	}
 	if s.emu != nil {
 		s.emu.Close()
+	}
+	if s.limits != nil {
+		s.limits.Close()
+		s.limits = nil
 	}
 }
 

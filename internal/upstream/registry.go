@@ -13,6 +13,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/limits"
 )
 
 // Model is a served model and the client that reaches it.
@@ -50,6 +51,8 @@ type Options struct {
 	// WrapTransport, when set, wraps the transport every client uses (the
 	// console counts calls in flight and shows the playground's requests).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Limits, when set, admits every model's calls (package limits).
+	Limits *limits.Limiter
 }
 
 // New builds one Bedrock client per configured model. Credentials and
@@ -95,6 +98,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 			}
 		}
 		bc.HTTPClient = httpc
+		if opts.Limits != nil {
+			opts.Limits.Apply(m.Name, m.AWS, &bc)
+		}
 		bc.UserAgent = opts.UserAgent
 		bc.Logger = opts.Logger
 		client, err := bedrock.New(ctx, bc)

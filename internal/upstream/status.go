@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/limits"
 )
 
 // Failure is what a failed Bedrock call means for the gateway's client:
@@ -65,7 +66,14 @@ const (
 // place that decides statuses, for every API surface.
 func Classify(err error) Failure {
 	var be *bedrock.Error
+	var denied *limits.Denied
 	switch {
+	case errors.As(err, &denied):
+		// Retry-After is whole seconds: rounded up, so a retry at that time
+		// finds the limiter's state moved on.
+		return Failure{Status: http.StatusTooManyRequests, Kind: FailureRateLimit,
+			RetryAfter: max(time.Second, (denied.RetryAfter + time.Second - 1).Truncate(time.Second)),
+			Message:    denied.Error()}
 	case errors.As(err, &be):
 		f := Failure{Code: be.Code, Message: be.Message, RequestID: be.RequestID}
 		switch be.Code {

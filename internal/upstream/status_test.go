@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/limits"
 )
 
 func TestClassify(t *testing.T) {
@@ -59,5 +61,23 @@ func TestClassify(t *testing.T) {
 				t.Errorf("message leaks the underlying credential error: %q", f.Message)
 			}
 		})
+	}
+}
+
+// TestClassifyDenied: a limits refusal is a 429 whose Retry-After comes
+// from the limiter's state, in whole seconds rounded up.
+func TestClassifyDenied(t *testing.T) {
+	for _, c := range []struct {
+		retry, want time.Duration
+	}{
+		{30 * time.Millisecond, time.Second},
+		{time.Second, time.Second},
+		{8*time.Second + 200*time.Millisecond, 9 * time.Second},
+	} {
+		err := &bedrock.OpError{Op: "Converse", Err: &limits.Denied{Scope: "model:m", Limit: limits.LimitTokens, RetryAfter: c.retry}}
+		f := Classify(err)
+		if f.Status != 429 || f.Kind != FailureRateLimit || f.RetryAfter != c.want || !strings.Contains(f.Message, "tokens_per_min_limit of model:m") {
+			t.Errorf("Classify(retry %s) = %+v; want 429 retrying after %s naming the limit", c.retry, f, c.want)
+		}
 	}
 }
