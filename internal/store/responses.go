@@ -92,41 +92,13 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 	if rc.MaxBytes <= 0 {
 		rc.MaxBytes = 1 << 30
 	}
-	var db *sql.DB
-	var d dialect
-	var err error
-	switch {
-	case cfg.PostgresDSN != "":
-		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
-			return nil, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
-		}
-		d = postgresDialect
-		db, err = sql.Open("pgx", cfg.PostgresDSN)
-	case cfg.Path != "":
-		abs, aerr := filepath.Abs(cfg.Path)
-		if aerr != nil {
-			return nil, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
-		}
-		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-			return nil, fmt.Errorf("store: creating the database directory: %w", err)
-		}
-		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-		if ferr != nil {
-			return nil, fmt.Errorf("store: opening database %s: %w", abs, ferr)
-		}
-		f.Close()
-		d = sqliteDialect
-		// synchronous=NORMAL on these connections only: in WAL mode a
-		// commit survives a crash of the gateway, just not of the machine,
-		// and skipping the fsync per response keeps storing cheap (the
-		// endpoints keep FULL).
-		pragmas := strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1)
-		db, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
-	default:
-		return nil, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
-	}
+	// synchronous=NORMAL on these connections only: in WAL mode a commit
+	// survives a crash of the gateway, just not of the machine, and
+	// skipping the fsync per response keeps storing cheap (the endpoints
+	// keep FULL).
+	db, d, err := openDB(cfg, "the response store", strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1))
 	if err != nil {
-		return nil, fmt.Errorf("store: opening the response store: %w", err)
+		return nil, err
 	}
 	for _, ddl := range []string{responsesTable[d.name], responsesExpiresIndex} {
 		if _, err := db.ExecContext(ctx, ddl); err != nil {
@@ -145,6 +117,44 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 // responsesExpiresIndex keeps deleting expired responses from scanning the
 // table.
 const responsesExpiresIndex = `CREATE INDEX IF NOT EXISTS responses_expires_at ON responses (expires_at)`
+
+// openDB opens the database cfg names with its own connection pool, for a
+// table kept beside the inference endpoints (what names it in errors);
+// pragmas apply to SQLite connections.
+func openDB(cfg Config, what, pragmas string) (*sql.DB, dialect, error) {
+	var db *sql.DB
+	var d dialect
+	var err error
+	switch {
+	case cfg.PostgresDSN != "":
+		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
+			return nil, d, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
+		}
+		d = postgresDialect
+		db, err = sql.Open("pgx", cfg.PostgresDSN)
+	case cfg.Path != "":
+		abs, aerr := filepath.Abs(cfg.Path)
+		if aerr != nil {
+			return nil, d, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
+		}
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, d, fmt.Errorf("store: creating the database directory: %w", err)
+		}
+		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+		if ferr != nil {
+			return nil, d, fmt.Errorf("store: opening database %s: %w", abs, ferr)
+		}
+		f.Close()
+		d = sqliteDialect
+		db, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
+	default:
+		return nil, d, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
+	}
+	if err != nil {
+		return nil, d, fmt.Errorf("store: opening %s: %w", what, err)
+	}
+	return db, d, nil
+}
 
 // count sets total from the table.
 func (s *Responses) count(ctx context.Context) error {
