@@ -105,6 +105,10 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 		return nil
 	}
 	c.entry.SetModel(m.Name)
+	if err := upstream.Allow(ctx, m); err != nil {
+		writeFailure(w, r, err)
+		return nil
+	}
 	c.req, c.model = req, m
 	return c
 }

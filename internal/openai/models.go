@@ -102,6 +102,9 @@ func (h *Handler) servedModel(r *http.Request, name string) (*upstream.Model, *a
 			Msg: "The model '" + name + "' does not exist on this gateway; GET /v1/models lists the models it serves."}
 	}
 	accesslog.From(r.Context()).SetModel(m.Name)
+	if kerr := allowed(r.Context(), m); kerr != nil {
+		return nil, kerr
+	}
 	return m, nil
 }
 
