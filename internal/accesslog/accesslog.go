@@ -28,6 +28,7 @@ type Entry struct {
 	cacheReadTokens   int
 	firstToken        time.Duration
 	errKind           string
+	keyID, keyName    string
 }
 
 type ctxKey struct{}
@@ -81,6 +82,12 @@ func (e *Entry) FirstToken() {
 // SetError records the kind of failure (upstream.Failure.Kind, or the
 // surface's own, e.g. "invalid_request").
 func (e *Entry) SetError(kind string) { e.mu.Lock(); e.errKind = kind; e.mu.Unlock() }
+
+// SetKey names the virtual key that authenticated the request.
+func (e *Entry) SetKey(id, name string) { e.mu.Lock(); e.keyID, e.keyName = id, name; e.mu.Unlock() }
+
+// Key is the virtual key that authenticated the request ("" for none).
+func (e *Entry) Key() (id, name string) { e.mu.Lock(); defer e.mu.Unlock(); return e.keyID, e.keyName }
 
 // Snapshot is a copy of an entry's fields, for metrics.
 type Snapshot struct {
@@ -205,6 +212,9 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 			}
 			if s.ErrorKind != "" {
 				attrs = append(attrs, slog.String("error", s.ErrorKind))
+			}
+			if kid, _ := e.Key(); kid != "" {
+				attrs = append(attrs, slog.String("key_id", kid))
 			}
 			lr := slog.NewRecord(end, level, "request", 0)
 			lr.AddAttrs(attrs...)
