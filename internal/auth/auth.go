@@ -78,7 +78,9 @@ type Gate struct {
 }
 
 // Require is Keys.Require with virtual keys too: without config keys, the
-// gateway is open only while Virtual requires none.
+// gateway is open only while Virtual requires none, and even then a
+// virtual key presented counts (its model list and budget apply; revoked
+// or expired, it is refused).
 func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *http.Request, presented bool)) http.Handler {
 	if len(g.Keys) == 0 && g.Virtual == nil {
 		return next
@@ -92,12 +94,13 @@ func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 		deny(w, r, presented)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(g.Keys) == 0 && !g.Virtual.Required() {
+		open := len(g.Keys) == 0 && (g.Virtual == nil || !g.Virtual.Required())
+		key, presented := Presented(r)
+		switch {
+		case open && (!presented || g.Virtual == nil):
 			next.ServeHTTP(w, r)
 			return
-		}
-		key, presented := Presented(r)
-		if !presented {
+		case !presented:
 			refuse(w, r, false)
 			return
 		}
@@ -115,8 +118,13 @@ func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			case found:
-				r = r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal))
+				refuse(w, r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal)), true)
+				return
 			}
+		}
+		if open {
+			next.ServeHTTP(w, r)
+			return
 		}
 		refuse(w, r, true)
 	})
