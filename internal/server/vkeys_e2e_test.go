@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -40,26 +39,14 @@ func keyGateways(t *testing.T, n int, store func(*config.Config), opts server.Op
 	return gs, logs
 }
 
-// admin calls /admin/keys on g and decodes the JSON answer.
+// admin sends a request to g (headers as name, value pairs) and decodes
+// the JSON answer.
 func admin(t *testing.T, g *gateway, method, path, body string, hdr ...string) (int, map[string]any, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, g.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, raw := (&esGateway{URL: g.URL}).do(t, method, path, body, hdr...)
 	var m map[string]any
 	json.Unmarshal(raw, &m)
-	return resp.StatusCode, m, raw
+	return status, m, raw
 }
 
 // createKey creates a virtual key on g and returns its ID and secret.
@@ -78,22 +65,15 @@ func createKey(t *testing.T, g *gateway, body string) (id, secret string) {
 }
 
 // chatStatus sends a one-line chat to model with key ("" for none) and
-// returns the status and error body.
+// returns the status and body.
 func chatStatus(t *testing.T, g *gateway, key, model string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions",
-		strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Content-Type", "application/json")
+	var hdr []string
 	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+		hdr = []string{"Authorization", "Bearer " + key}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, _, raw := admin(t, g, "POST", "/v1/chat/completions", `{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`, hdr...)
+	return status, string(raw)
 }
 
 // eventually polls cond until it holds or the deadline passes, and
