@@ -221,6 +221,21 @@ func TestVirtualKeyModels(t *testing.T) {
 	_, err = cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "claude-sonnet-4-0", Messages: msgs})
 	apiErrorOf(t, err, 403)
 
+	// The model list shows only the key's models.
+	var ids []string
+	iter := cl.Models.ListAutoPaging(ctx)
+	for iter.Next() {
+		ids = append(ids, iter.Current().ID)
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ids, ",") != "nova-lite,titan-embed" {
+		t.Errorf("models listed: %v", ids)
+	}
+	_, err = cl.Models.Get(ctx, "claude-sonnet")
+	apiErrorOf(t, err, 403)
+
 	// OpenAI embeddings: titan-embed by its Bedrock model ID; cohere not.
 	if _, err := cl.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "titan-embed",
 		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hi")}}); err != nil {

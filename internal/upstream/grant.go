@@ -15,6 +15,9 @@ type Grant interface {
 	// Allow returns nil when the key may call a model known by any of
 	// names now, else a *Denied.
 	Allow(ctx context.Context, names ...string) error
+	// Permits reports whether the key's model list has a model known by
+	// any of names (Allow without the budget: for listing models).
+	Permits(names ...string) bool
 }
 
 type grantKey struct{}
@@ -39,8 +42,20 @@ func Allow(ctx context.Context, m *Model) error {
 	if g == nil {
 		return nil
 	}
+	return g.Allow(ctx, namesOf(m)...)
+}
+
+// Listed reports whether the request's key may use m at all (its model
+// list; a spent budget does not hide models).
+func Listed(ctx context.Context, m *Model) bool {
+	g := GrantFrom(ctx)
+	return g == nil || g.Permits(namesOf(m)...)
+}
+
+// namesOf is every name a model is known by.
+func namesOf(m *Model) []string {
 	names := make([]string, 0, 2+len(m.Aliases))
-	return g.Allow(ctx, append(append(names, m.Name, m.ModelID), m.Aliases...)...)
+	return append(append(names, m.Name, m.ModelID), m.Aliases...)
 }
 
 // AllowModelID is Allow for a model the request names only by its Bedrock

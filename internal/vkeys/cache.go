@@ -197,6 +197,10 @@ type grant struct {
 	c   *Cache
 }
 
+// Permits reports whether the key's model list has a model known by any
+// of names.
+func (g *grant) Permits(names ...string) bool { return allows(g.key, names) }
+
 // Allow refuses a model outside the key's list (403), then a spent budget
 // (429 until the period resets).
 func (g *grant) Allow(ctx context.Context, names ...string) error {
