@@ -75,3 +75,23 @@ func TestGate(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkGate is the key check of every request: a config key, and a
+// virtual key found in memory (no store round trip).
+func BenchmarkGate(b *testing.B) {
+	k := keys(&testing.T{})
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	deny := func(http.ResponseWriter, *http.Request, bool) { b.Fatal("denied") }
+	h := Gate{Keys: k, Virtual: fakeVirtual{true}}.Require(next, deny)
+	for _, key := range []string{"plain-key-1", "qk-active"} {
+		b.Run(key, func(b *testing.B) {
+			r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+			r.Header.Set("Authorization", "Bearer "+key)
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
