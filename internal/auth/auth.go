@@ -3,9 +3,11 @@ package auth
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
@@ -35,20 +37,34 @@ func Presented(r *http.Request) (string, bool) {
 // Check reports whether r may pass, and if not, whether it presented a key
 // at all (for the message: "missing" versus "invalid").
 func (k Keys) Check(r *http.Request) (ok, presented bool) {
+	_, ok, presented = k.check(r)
+	return ok, presented
+}
+
+// check is Check, also returning the matched key's ID (ConfigKeyID).
+func (k Keys) check(r *http.Request) (id string, ok, presented bool) {
 	if len(k) == 0 {
-		return true, false
+		return "", true, false
 	}
 	key, presented := Presented(r)
 	if !presented {
-		return false, false
+		return "", false, false
 	}
 	sum := sha256.Sum256([]byte(key))
 	for _, want := range k {
 		if want.MatchSum(sum) {
-			return true, true
+			return ConfigKeyID(sum), true, true
 		}
 	}
-	return false, true
+	return "", false, true
+}
+
+// ConfigKeyID is the stable, shareable identity of a config-file key,
+// given its SHA-256: "config:" and the hash's first 8 hex digits. Config
+// keys have no names, and a hash prefix of a random key reveals nothing
+// usable; the same key written plain or as sha256:<hex> gets the same ID.
+func ConfigKeyID(sum [sha256.Size]byte) string {
+	return "config:" + hex.EncodeToString(sum[:4])
 }
 
 // Require wraps next so that requests without a valid key get deny's answer
@@ -58,7 +74,8 @@ func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, presented := k.Check(r); !ok {
+		id, ok, presented := k.check(r)
+		if !ok {
 			if r.ContentLength != 0 {
 				// Else the server would wait for the unread body, to
 				// reuse the connection, before sending the refusal.
@@ -67,6 +84,7 @@ func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 			deny(w, r, presented)
 			return
 		}
+		accesslog.From(r.Context()).SetKey(id, "")
 		next.ServeHTTP(w, r)
 	})
 }

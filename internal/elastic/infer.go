@@ -218,6 +218,7 @@ func (h *Handler) inferenceCall(r *http.Request, urlTask, id string, check func(
 	// Only now: the id names an endpoint. A made-up id would otherwise
 	// become a metrics label, one series per id a client cares to send.
 	accesslog.From(r.Context()).SetModel(id)
+	accesslog.From(r.Context()).SetBedrockModel(ep.s.Model, ep.s.Region)
 	if urlTask != "" && urlTask != ep.s.TaskType {
 		return nil, nil, 0, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, ep.s.TaskType)
 	}

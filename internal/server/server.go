@@ -28,6 +28,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
+	"github.com/quarry-dev/quarry/internal/usage"
 )
 
 // Server is a configured gateway, ready to serve.
@@ -47,6 +48,10 @@ type Server struct {
 	// responsesAP serves /v1/responses; respStore keeps stored responses.
 	responsesAP *responses.Handler
 	respStore   *store.Responses
+	// Usage and cost (usage.go).
+	meter      *usage.Meter
+	usageRec   *usage.Recorder
+	usageStore *store.UsageStore
 }
 
 // Options adjust a Server beyond its config.
@@ -138,6 +143,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.Close()
 		return nil, err
 	}
+	if err := s.openUsage(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -189,6 +198,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/_inference", elasticH)
 	mux.Handle("/_inference/", elasticH)
 	mux.Handle("GET /{$}", elastic.Product(keys.Require(http.HandlerFunc(elastic.ClusterInfo), elastic.Deny)))
+	s.usageRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
@@ -203,7 +213,7 @@ func (s *Server) routes() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	h = recoverPanics(s.log, h)
-	return accesslog.Middleware(s.log, h, s.metrics.Observe)
+	return accesslog.Middleware(s.log, s.withCostHeaders(h), s.observe)
 }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.
@@ -297,6 +307,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close closes the inference endpoint store and stops the built-in
 // emulator, if any.
 func (s *Server) Close() {
+	s.closeUsage()
 	if s.respStore != nil {
 		s.respStore.Close()
 		s.respStore = nil
