@@ -135,7 +135,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.emu != nil {
 		emuURL = s.emu.URL
 	}
-	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) { s.metrics.Forget(elastic.SurfaceName, id) }); err != nil {
+	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) {
+		s.metrics.Forget(elastic.SurfaceName, id)
+		s.forgetUsageSeries(id)
+	}); err != nil {
 		s.Close()
 		return nil, err
 	}

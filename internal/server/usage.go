@@ -46,6 +46,14 @@ func (s *Server) observe(r *http.Request, status int, d time.Duration, snap acce
 	s.meter.Observe(r, status, d, snap)
 }
 
+// forgetUsageSeries drops the usage counters of a deleted /_inference
+// endpoint, unless a configured model has the same name.
+func (s *Server) forgetUsageSeries(id string) {
+	if _, ok := s.reg.Lookup(id); !ok && s.meter != nil {
+		s.meter.Forget(id)
+	}
+}
+
 // usageRoutes adds /admin/usage (behind the admin guard).
 func (s *Server) usageRoutes(mux *http.ServeMux) {
 	if s.usageStore == nil {

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,6 +22,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/server"
+	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/usage"
 )
 
@@ -316,3 +319,125 @@ func waitUsage(t *testing.T, base string, n int) map[string]usage.Row {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestUsageAdminAndMetrics: /admin/usage is behind the admin key and
+// serves CSV; /metrics counts tokens by kind and cost by model and key;
+// cost_headers off sends no cost header.
+func TestUsageAdminAndMetrics(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, quickstart, func(c *config.Config) {
+		k, _ := config.ParseAPIKey(usageTestKey)
+		c.Server.APIKeys = []config.APIKey{k}
+		admin, _ := config.ParseAPIKey("admin-secret")
+		c.Server.AdminKey = &admin
+		c.Usage.FlushInterval = 20 * time.Millisecond
+	})
+	resp := usagePost(t, g.URL+"/v1/chat/completions", `{"model":"nova-micro","messages":[{"role":"user","content":"Hello"}]}`)
+	var cc struct {
+		Usage struct {
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	json.NewDecoder(resp.Body).Decode(&cc)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get(usage.CostHeader) != "" {
+		t.Fatalf("chat: %d, cost header %q with cost_headers off", resp.StatusCode, resp.Header.Get(usage.CostHeader))
+	}
+	get := func(path, key, accept string) (int, string) {
+		req, _ := http.NewRequest("GET", g.URL+path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, key := range []string{"", usageTestKey} {
+		if code, _ := get("/admin/usage", key, ""); code != http.StatusUnauthorized {
+			t.Errorf("/admin/usage with key %q: %d, want 401", key, code)
+		}
+	}
+	wantKey := "config:" + configKeyHash(usageTestKey)
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var code int
+		code, body = get("/admin/usage?group_by=key,model", "admin-secret", "text/csv")
+		if code != 200 {
+			t.Fatalf("/admin/usage: %d %s", code, body)
+		}
+		if strings.Contains(body, "nova-micro") || time.Now().After(deadline) {
+			break
+		}
+	}
+	line := fmt.Sprintf(",,%s,,nova-micro,1,%d,%d,", wantKey, cc.Usage.PromptTokens, cc.Usage.CompletionTokens)
+	if !strings.Contains(body, line) {
+		t.Errorf("CSV lacks %q:\n%s", line, body)
+	}
+	_, metrics := get("/metrics", usageTestKey, "")
+	for _, want := range []string{
+		fmt.Sprintf(`quarry_usage_tokens_total{key=%q,model="nova-micro",type="input"} %d`, wantKey, cc.Usage.PromptTokens),
+		fmt.Sprintf(`quarry_usage_tokens_total{key=%q,model="nova-micro",type="output"} %d`, wantKey, cc.Usage.CompletionTokens),
+		fmt.Sprintf(`quarry_usage_cost_usd_total{key=%q,model="nova-micro"}`, wantKey),
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, usageTestKey) || strings.Contains(body, usageTestKey) {
+		t.Error("a client key appears in clear")
+	}
+}
+
+// TestUsageWrittenAtShutdown: with a flush interval longer than the test,
+// what a request recorded is in the store once the gateway has shut down.
+func TestUsageWrittenAtShutdown(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(quickstart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.Store.Path = dir + "/endpoints.db"
+	cfg.Usage.FlushInterval, cfg.Usage.BatchSize = time.Hour, 100000
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slogDiscard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	const n = 5
+	for range n {
+		resp := usagePost(t, "http://"+ln.Addr().String()+"/v1/embeddings", `{"model":"titan-embed","input":"one two three"}`)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	st, err := store.OpenUsage(context.Background(), store.Config{Path: cfg.Store.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Query(context.Background(), store.UsageFilter{Model: "titan-embed"})
+	if err != nil || len(rows) != 1 || rows[0].Requests != n || rows[0].InputTokens == 0 || rows[0].CostNanos == 0 {
+		t.Fatalf("after shutdown: %+v %v; want one row of %d requests", rows, err, n)
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }

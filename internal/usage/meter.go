@@ -61,6 +61,22 @@ func (m *Meter) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.tokens, m.cost, m.unpriced}
 }
 
+// Forget drops model's series (a deleted /_inference endpoint), so that
+// endpoints created and deleted at run time do not grow /metrics.
+func (m *Meter) Forget(model string) {
+	l := prometheus.Labels{"model": model}
+	m.tokens.DeletePartialMatch(l)
+	m.cost.DeletePartialMatch(l)
+	m.unpriced.DeletePartialMatch(l)
+	m.mu.Lock()
+	for p := range m.pairs {
+		if p[0] == model {
+			delete(m.pairs, p)
+		}
+	}
+	m.mu.Unlock()
+}
+
 // Cost prices a request's snapshot; ok is false when the model's price
 // is unknown.
 func (m *Meter) Cost(s *accesslog.Snapshot) (usd float64, ok bool) {
