@@ -274,7 +274,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
-		log.AddTokens(resp.Usage.InputTokens, resp.Usage.OutputTokens, resp.Usage.CacheReadInputTokens)
+		upstream.RecordUsage(log, resp.Usage)
 		writeJSON(w, http.StatusOK, map[string]any{"completion": []map[string]string{{"result": responseText(resp)}}})
 	case taskTextEmbedding:
 		vecs, err := h.embed(cctx, ep, req.Input, req.InputType, req.Task)

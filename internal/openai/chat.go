@@ -177,13 +177,7 @@ func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 	return m, nil
 }
 
-// recordUsage adds Converse's usage to the access log entry, each kind on
-// its own (they are priced apart). Converse reports no reasoning count:
-// reasoning is in outputTokens, and billed as output.
-func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
-	e.AddUsage(accesslog.Usage{Input: u.InputTokens, Output: u.OutputTokens,
-		CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens})
-}
+func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsage(e, u) }
 
 // streamChat serves a streamed completion. Until the first Bedrock event
 // arrives a failure is an ordinary JSON error with its status; after that it
