@@ -11,6 +11,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/emulator"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/server"
@@ -130,10 +133,21 @@ const usageTestKey = "usage-test-key"
 func TestUsageRecordedPerSurface(t *testing.T) {
 	t.Parallel()
 	tap := &usageTap{}
+	// /_inference endpoints have clients of their own: they reach a second
+	// emulator through a proxy on the tap (server.bedrock_endpoint_url).
+	emu, err := emulator.NewServer(emulator.Config{NoAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	target, _ := url.Parse(emu.URL)
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }, Transport: tap, FlushInterval: -1})
+	t.Cleanup(proxy.Close)
 	g := startChatGateway(t, quickstart, func(c *config.Config) {
 		k, _ := config.ParseAPIKey(usageTestKey)
 		c.Server.APIKeys = []config.APIKey{k}
 		c.Server.CostHeaders = true
+		c.Server.BedrockEndpointURL = proxy.URL
 		c.Usage.FlushInterval = 20 * time.Millisecond
 	}, server.Options{UpstreamTransport: tap})
 
@@ -175,40 +189,39 @@ func TestUsageRecordedPerSurface(t *testing.T) {
 		}
 	}
 
-	// /_inference: an endpoint of its own (its calls bypass the tap), so
-	// what the emulator reports is asked of it directly, with the same text.
-	es := usagePut(t, g.URL+"/_inference/text_embedding/usage-cohere", `{"service":"amazonbedrock","service_settings":{"access_key":"AKIAEXAMPLE","secret_key":"s","region":"eu-west-1","provider":"cohere","model":"cohere.embed-english-v3"}}`)
-	es.Body.Close()
-	if es.StatusCode != 200 {
-		t.Fatalf("creating the endpoint: %d", es.StatusCode)
+	// /_inference: creating a text_embedding endpoint embeds a probe text
+	// (as Elasticsearch learns the dimensions), billed too; then one call
+	// per task, streamed and not.
+	settings := func(region, provider, model string) string {
+		return fmt.Sprintf(`{"service":"amazonbedrock","service_settings":{"access_key":"AKIAEXAMPLE","secret_key":"s","region":%q,"provider":%q,"model":%q}}`, region, provider, model)
 	}
-	esResp := usagePost(t, g.URL+"/_inference/text_embedding/usage-cohere", `{"input":["hello usage world"]}`)
-	io.Copy(io.Discard, esResp.Body)
-	esResp.Body.Close()
-	if esResp.StatusCode != 200 {
-		t.Fatalf("/_inference: %d", esResp.StatusCode)
+	esCalls := []struct{ method, path, body string }{
+		{"PUT", "/_inference/text_embedding/usage-cohere", settings("eu-west-1", "cohere", "cohere.embed-english-v3")},
+		{"POST", "/_inference/text_embedding/usage-cohere", `{"input":["hello usage world"]}`},
+		{"PUT", "/_inference/completion/usage-haiku", settings("us-east-1", "anthropic", "anthropic.claude-3-5-haiku-20241022-v1:0")},
+		{"POST", "/_inference/completion/usage-haiku", `{"input":"Tell me about foxes"}`},
+		{"POST", "/_inference/completion/usage-haiku/_stream", `{"input":"Tell me about foxes"}`},
+		{"PUT", "/_inference/chat_completion/usage-mistral", settings("us-east-1", "mistral", "mistral.mistral-large-2407-v1:0")},
+		{"POST", "/_inference/chat_completion/usage-mistral/_stream", `{"messages":[{"role":"user","content":"Hi there"}]}`},
 	}
-	bc, err := bedrock.New(context.Background(), bedrock.Config{Region: "eu-west-1", Endpoint: g.Server.Emulator().URL, AccessKeyID: "x", SecretAccessKey: "y"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The endpoint's creation embeds a probe text ("how big", as
-	// Elasticsearch learns the dimensions): billed too.
-	for _, text := range []string{"how big", "hello usage world"} {
-		er, err := bc.EmbedCohere(context.Background(), "cohere.embed-english-v3", &bedrock.CohereEmbedRequest{Texts: []string{text}, InputType: "search_document"})
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range esCalls {
+		resp := usageDo(t, c.method, g.URL+c.path, c.body)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", c.method, c.path, resp.StatusCode, b)
 		}
-		tap.add("cohere.embed-english-v3", accesslog.Usage{Input: er.InputTokenCount})
 	}
 
 	models := map[string]string{ // gateway model → Bedrock model ID and region
 		"nova-lite": "us.amazon.nova-lite-v1:0", "claude-sonnet": "us.anthropic.claude-sonnet-4-20250514-v1:0",
 		"nova-micro": "amazon.nova-micro-v1:0", "titan-embed": "amazon.titan-embed-text-v2:0",
 		"nova-canvas": "amazon.nova-canvas-v1:0", "cohere-rerank": "cohere.rerank-v3-5:0", "usage-cohere": "cohere.embed-english-v3",
+		"usage-haiku": "anthropic.claude-3-5-haiku-20241022-v1:0", "usage-mistral": "mistral.mistral-large-2407-v1:0",
 	}
 	wantKey := "config:" + configKeyHash(usageTestKey)
-	rows := waitUsage(t, g.URL, len(calls)+2)
+	// The completion endpoints' creation calls nothing: it is not counted.
+	rows := waitUsage(t, g.URL, len(calls)+len(esCalls)-2)
 	table := usage.Builtin()
 	for name, id := range models {
 		row, ok := rows[name]
