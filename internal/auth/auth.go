@@ -4,9 +4,11 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
@@ -36,20 +38,34 @@ func Presented(r *http.Request) (string, bool) {
 // Check reports whether r may pass, and if not, whether it presented a key
 // at all (for the message: "missing" versus "invalid").
 func (k Keys) Check(r *http.Request) (ok, presented bool) {
+	_, ok, presented = k.check(r)
+	return ok, presented
+}
+
+// check is Check, also returning the matched key's ID (ConfigKeyID).
+func (k Keys) check(r *http.Request) (id string, ok, presented bool) {
 	if len(k) == 0 {
-		return true, false
+		return "", true, false
 	}
 	key, presented := Presented(r)
 	if !presented {
-		return false, false
+		return "", false, false
 	}
 	sum := sha256.Sum256([]byte(key))
 	for _, want := range k {
 		if want.MatchSum(sum) {
-			return true, true
+			return ConfigKeyID(sum), true, true
 		}
 	}
-	return false, true
+	return "", false, true
+}
+
+// ConfigKeyID is the stable, shareable identity of a config-file key,
+// given its SHA-256: "config:" and the hash's first 8 hex digits. Config
+// keys have no names, and a hash prefix of a random key reveals nothing
+// usable; the same key written plain or as sha256:<hex> gets the same ID.
+func ConfigKeyID(sum [sha256.Size]byte) string {
+	return "config:" + hex.EncodeToString(sum[:4])
 }
 
 // Require wraps next so that requests without a valid key get deny's answer
@@ -107,6 +123,7 @@ func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 		sum := sha256.Sum256([]byte(key))
 		for _, want := range g.Keys {
 			if want.MatchSum(sum) {
+				accesslog.From(r.Context()).SetKey(ConfigKeyID(sum), "")
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -181,9 +181,7 @@ func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 	return m, nil
 }
 
-func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
-	e.AddTokens(u.InputTokens+u.CacheWriteInputTokens, u.OutputTokens, u.CacheReadInputTokens)
-}
+func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsage(e, u) }
 
 // streamChat serves a streamed completion. Until the first Bedrock event
 // arrives a failure is an ordinary JSON error with its status; after that it

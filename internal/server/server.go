@@ -29,6 +29,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
+	"github.com/quarry-dev/quarry/internal/usage"
 	"github.com/quarry-dev/quarry/internal/vkeys"
 )
 
@@ -53,6 +54,10 @@ type Server struct {
 	// request path reads.
 	keyStore *store.VirtualKeys
 	keyCache *vkeys.Cache
+	// Usage and cost (usage.go).
+	meter      *usage.Meter
+	usageRec   *usage.Recorder
+	usageStore *store.UsageStore
 }
 
 // Options adjust a Server beyond its config.
@@ -142,11 +147,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.emu != nil {
 		emuURL = s.emu.URL
 	}
-	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) { s.metrics.Forget(elastic.SurfaceName, id) }); err != nil {
+	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) {
+		s.metrics.Forget(elastic.SurfaceName, id)
+		s.forgetUsageSeries(id)
+	}); err != nil {
 		s.Close()
 		return nil, err
 	}
 	if err := s.openResponses(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openUsage(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -212,6 +224,7 @@ func (s *Server) routes() http.Handler {
 	keysAdmin := s.keysAdmin()
 	mux.Handle("/admin/keys", keysAdmin)
 	mux.Handle("/admin/keys/", keysAdmin)
+	s.usageRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
@@ -226,7 +239,7 @@ func (s *Server) routes() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	h = recoverPanics(s.log, h)
-	return accesslog.Middleware(s.log, h, s.metrics.Observe)
+	return accesslog.Middleware(s.log, s.withCostHeaders(h), s.observe)
 }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.
@@ -324,6 +337,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // emulator, if any.
 func (s *Server) Close() {
 	s.closeKeys()
+	s.closeUsage()
 	if s.respStore != nil {
 		s.respStore.Close()
 		s.respStore = nil

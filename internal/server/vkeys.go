@@ -11,7 +11,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/vkeys"
 )
 
-// openKeys opens the virtual keys in the gateway's store (SQLite or
+// openKeys (after openUsage) opens the virtual keys in the gateway's store (SQLite or
 // PostgreSQL, as for /_inference), loads them and starts polling for
 // other replicas' changes; /admin/keys manages them.
 func (s *Server) openKeys(ctx context.Context, opts Options) error {
@@ -20,7 +20,13 @@ func (s *Server) openKeys(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("virtual key store: %w", err)
 	}
-	cache, err := vkeys.NewCache(ctx, st, vkeys.Options{Spend: opts.Spend, Logger: s.log, PollInterval: opts.KeyPollInterval})
+	// Budgets read the usage recorder's spend (the store's, plus what
+	// waits to be written), unless a test gives its own.
+	spend := opts.Spend
+	if spend == nil && s.usageRec != nil {
+		spend = s.usageRec
+	}
+	cache, err := vkeys.NewCache(ctx, st, vkeys.Options{Spend: spend, Logger: s.log, PollInterval: opts.KeyPollInterval})
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("virtual key store: %w", err)

@@ -92,11 +92,7 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 	if rc.MaxBytes <= 0 {
 		rc.MaxBytes = 1 << 30
 	}
-	// synchronous=NORMAL on these connections only: in WAL mode a commit
-	// survives a crash of the gateway, just not of the machine, and
-	// skipping the fsync per response keeps storing cheap (the endpoints
-	// keep FULL).
-	db, d, err := openDB(cfg, "the response store", strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1))
+	db, d, err := openDB(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -117,44 +113,6 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 // responsesExpiresIndex keeps deleting expired responses from scanning the
 // table.
 const responsesExpiresIndex = `CREATE INDEX IF NOT EXISTS responses_expires_at ON responses (expires_at)`
-
-// openDB opens the database cfg names with its own connection pool, for a
-// table kept beside the inference endpoints (what names it in errors);
-// pragmas apply to SQLite connections.
-func openDB(cfg Config, what, pragmas string) (*sql.DB, dialect, error) {
-	var db *sql.DB
-	var d dialect
-	var err error
-	switch {
-	case cfg.PostgresDSN != "":
-		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
-			return nil, d, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
-		}
-		d = postgresDialect
-		db, err = sql.Open("pgx", cfg.PostgresDSN)
-	case cfg.Path != "":
-		abs, aerr := filepath.Abs(cfg.Path)
-		if aerr != nil {
-			return nil, d, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
-		}
-		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-			return nil, d, fmt.Errorf("store: creating the database directory: %w", err)
-		}
-		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-		if ferr != nil {
-			return nil, d, fmt.Errorf("store: opening database %s: %w", abs, ferr)
-		}
-		f.Close()
-		d = sqliteDialect
-		db, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
-	default:
-		return nil, d, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
-	}
-	if err != nil {
-		return nil, d, fmt.Errorf("store: opening %s: %w", what, err)
-	}
-	return db, d, nil
-}
 
 // count sets total from the table.
 func (s *Responses) count(ctx context.Context) error {
@@ -250,3 +208,43 @@ func (s *Responses) purge(ctx context.Context, recount bool) error {
 
 // Close releases the database.
 func (s *Responses) Close() error { return s.db.Close() }
+
+// openDB opens the database cfg names for the tables kept beside the
+// endpoints (stored responses, usage), each on its own pool. SQLite
+// connections here use synchronous=NORMAL: in WAL mode a commit survives
+// a crash of the gateway, just not of the machine, and skipping the fsync
+// per write keeps these writes cheap (the endpoints keep FULL).
+func openDB(cfg Config) (*sql.DB, dialect, error) {
+	switch {
+	case cfg.PostgresDSN != "":
+		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
+			return nil, dialect{}, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
+		}
+		db, err := sql.Open("pgx", cfg.PostgresDSN)
+		if err != nil {
+			return nil, dialect{}, fmt.Errorf("store: opening the database: %w", err)
+		}
+		return db, postgresDialect, nil
+	case cfg.Path != "":
+		abs, aerr := filepath.Abs(cfg.Path)
+		if aerr != nil {
+			return nil, dialect{}, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
+		}
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, dialect{}, fmt.Errorf("store: creating the database directory: %w", err)
+		}
+		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+		if ferr != nil {
+			return nil, dialect{}, fmt.Errorf("store: opening database %s: %w", abs, ferr)
+		}
+		f.Close()
+		pragmas := strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1)
+		db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
+		if err != nil {
+			return nil, dialect{}, fmt.Errorf("store: opening database %s: %w", abs, err)
+		}
+		return db, sqliteDialect, nil
+	default:
+		return nil, dialect{}, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
+	}
+}

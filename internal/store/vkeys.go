@@ -112,7 +112,7 @@ func OpenVirtualKeys(ctx context.Context, cfg Config, log *slog.Logger) (*Virtua
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, d, err := openDB(cfg, "the virtual key store", sqlitePragmas)
+	db, d, err := openDB(cfg)
 	if err != nil {
 		return nil, err
 	}

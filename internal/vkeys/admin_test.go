@@ -186,7 +186,7 @@ func TestGrant(t *testing.T) {
 	if !found || why != "" {
 		t.Fatalf("active key: %v %q", found, why)
 	}
-	if id, _ := e.Key(); id != m["id"] || KeyFrom(ctx) == nil || KeyFrom(context.Background()) != nil {
+	if id := e.Snapshot().KeyID; id != m["id"] || KeyFrom(ctx) == nil || KeyFrom(context.Background()) != nil {
 		t.Errorf("key identity: %q", id)
 	}
 	g := upstream.GrantFrom(ctx)
