@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -339,7 +340,7 @@ func TestVirtualKeyBudget(t *testing.T) {
 		st, body = chatStatus(t, g, secret, "nova-lite")
 		return st == 429
 	})
-	want := `Budget exceeded: the API key \"capped\" has spent $1.2500 of its daily budget of $1.00; the budget resets at ` + reset + "."
+	want := `Budget exceeded: the API key \"capped\" has spent $1.25 of its daily budget of $1.00; the budget resets at ` + reset + "."
 	if !strings.Contains(body, want) || !strings.Contains(body, `"type":"insufficient_quota"`) {
 		t.Errorf("429 body: %s\nwant the message %s", body, want)
 	}
@@ -369,5 +370,49 @@ func TestAdminKeysGuard(t *testing.T) {
 	json.Unmarshal(raw, &v)
 	if st, _, _ := admin(t, g, "GET", "/admin/keys", "", "Authorization", "Bearer "+v.Key); st != 401 {
 		t.Errorf("a virtual key on /admin/keys: %d", st)
+	}
+}
+
+// TestVirtualKeyBudgetRealUsage: a budget spent by real usage (the
+// emulator's token counts, priced and recorded by the usage recorder)
+// gives the 429 with the documented message, on every surface.
+func TestVirtualKeyBudgetRealUsage(t *testing.T) {
+	gs, _ := keyGateways(t, 1, nil, server.Options{})
+	g := gs[0]
+	// One short answer from nova-lite costs about $0.00002.
+	id, secret := createKey(t, g, `{"name":"tiny","budget_usd":0.00001,"budget_period":"day"}`)
+	cl := chatClient(g, option.WithAPIKey(secret))
+	ctx := context.Background()
+	if _, err := cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "nova-lite",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}); err != nil {
+		t.Fatalf("first request, nothing spent yet: %v", err)
+	}
+	now := time.Now().UTC()
+	reset := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	var body string
+	eventually(t, 3*time.Second, "429 once real usage spent the budget", func() bool {
+		var st int
+		st, body = chatStatus(t, g, secret, "nova-lite")
+		return st == 429
+	})
+	want := regexp.MustCompile(`"Budget exceeded: the API key \\"tiny\\" has spent \$0\.\d+ of its daily budget of \$0\.00001; the budget resets at ` +
+		regexp.QuoteMeta(reset) + `\."`)
+	if !want.MatchString(body) {
+		t.Errorf("429 body: %s", body)
+	}
+	// The spend is the usage store's.
+	if rec := g.Server.UsageRecorder(); rec == nil {
+		t.Fatal("no usage recorder")
+	} else if spent, err := rec.Spend(ctx, id, now.Add(-time.Hour)); err != nil || spent <= 0.00001 {
+		t.Errorf("recorded spend %v, %v", spent, err)
+	}
+	_, err := cl.Responses.New(ctx, responses.ResponseNewParams{Model: "nova-lite", Input: textInput("hi")})
+	if e := apiErrorOf(t, err, 429); e.Type != "insufficient_quota" || !strings.Contains(e.Message, "Budget exceeded") {
+		t.Errorf("responses: %s", e.RawJSON())
+	}
+	st, m, raw := admin(t, g, "POST", "/v1/messages", `{"model":"nova-lite","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`,
+		"x-api-key", secret, "anthropic-version", "2023-06-01")
+	if e, _ := m["error"].(map[string]any); st != 429 || e["type"] != "rate_limit_error" || !strings.Contains(string(raw), "Budget exceeded") {
+		t.Errorf("messages: %d %s", st, raw)
 	}
 }

@@ -167,6 +167,14 @@ func (f *fakeSpend) Spend(context.Context, string, time.Time) (float64, error) {
 // TestGrant: Resolve refuses revoked and expired keys with a reason, puts
 // an active key's ID on the access log, and its grant refuses models out
 // of its list and a spent budget; spend is read once per second at most.
+func TestUSD(t *testing.T) {
+	for v, want := range map[float64]string{1: "1.00", 1.25: "1.25", 12.5: "12.50", 0.000016: "0.000016", 0: "0.00", 1234.5678: "1234.5678"} {
+		if got := usd(v); got != want {
+			t.Errorf("usd(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestGrant(t *testing.T) {
 	spend := &fakeSpend{value: 0.5}
 	now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -215,7 +223,7 @@ func TestGrant(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if !errors.As(err, &d) || d.Status != 429 || d.RetryAfter != 12*time.Hour-2*time.Second ||
-		d.Message != `Budget exceeded: the API key "k" has spent $1.0000 of its daily budget of $1.00; the budget resets at 2027-03-11T00:00:00Z.` {
+		d.Message != `Budget exceeded: the API key "k" has spent $1.00 of its daily budget of $1.00; the budget resets at 2027-03-11T00:00:00Z.` {
 		t.Errorf("spent budget: %v", err)
 	}
 	if f := upstream.Classify(err); f.Status != 429 || f.Kind != upstream.FailureBudget {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,8 +226,18 @@ func (g *grant) Allow(ctx context.Context, names ...string) error {
 		return nil
 	}
 	return &upstream.Denied{Status: http.StatusTooManyRequests, RetryAfter: reset.Sub(now), Message: fmt.Sprintf(
-		"Budget exceeded: the API key %q has spent $%.4f of its %s budget of $%.2f; the budget resets at %s.",
-		k.Name, spent, periodly[k.BudgetPeriod], k.BudgetUSD, reset.Format(time.RFC3339))}
+		"Budget exceeded: the API key %q has spent $%s of its %s budget of $%s; the budget resets at %s.",
+		k.Name, usd(spent), periodly[k.BudgetPeriod], usd(k.BudgetUSD), reset.Format(time.RFC3339))}
+}
+
+// usd formats dollars with cents, and up to micro-dollars where a small
+// budget or spend needs them: 1 → "1.00", 0.000016 → "0.000016".
+func usd(v float64) string {
+	s := strings.TrimRight(strconv.FormatFloat(v, 'f', 6, 64), "0")
+	if i := strings.IndexByte(s, '.'); len(s)-i < 3 {
+		s += strings.Repeat("0", 3-(len(s)-i))
+	}
+	return s
 }
 
 var periodly = map[string]string{PeriodDay: "daily", PeriodMonth: "monthly"}
