@@ -320,6 +320,19 @@ func (s *spendTable) Spend(_ context.Context, keyID string, _ time.Time) (float6
 
 func (s *spendTable) set(id string, v float64) { s.mu.Lock(); s.spent[id] = v; s.mu.Unlock() }
 
+// untilSpent chats with key until the gateway answers 429 (within 3 s),
+// and returns the answer and when today's budget resets.
+func untilSpent(t *testing.T, g *gateway, key string) (reset, body string) {
+	t.Helper()
+	now := time.Now().UTC()
+	eventually(t, 3*time.Second, "429 once the budget is spent", func() bool {
+		var st int
+		st, body = chatStatus(t, g, key, "nova-lite")
+		return st == 429
+	})
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339), body
+}
+
 // TestVirtualKeyBudget: once the spend reaches the budget, requests get a
 // 429 naming the budget and when it resets.
 func TestVirtualKeyBudget(t *testing.T) {
@@ -332,14 +345,7 @@ func TestVirtualKeyBudget(t *testing.T) {
 		t.Fatalf("under budget: %d %s", st, body)
 	}
 	spend.set(id, 1.25)
-	now := time.Now().UTC()
-	reset := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
-	var body string
-	eventually(t, 3*time.Second, "429 once the budget is spent", func() bool {
-		var st int
-		st, body = chatStatus(t, g, secret, "nova-lite")
-		return st == 429
-	})
+	reset, body := untilSpent(t, g, secret)
 	want := `Budget exceeded: the API key \"capped\" has spent $1.25 of its daily budget of $1.00; the budget resets at ` + reset + "."
 	if !strings.Contains(body, want) || !strings.Contains(body, `"type":"insufficient_quota"`) {
 		t.Errorf("429 body: %s\nwant the message %s", body, want)
@@ -388,13 +394,7 @@ func TestVirtualKeyBudgetRealUsage(t *testing.T) {
 		t.Fatalf("first request, nothing spent yet: %v", err)
 	}
 	now := time.Now().UTC()
-	reset := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
-	var body string
-	eventually(t, 3*time.Second, "429 once real usage spent the budget", func() bool {
-		var st int
-		st, body = chatStatus(t, g, secret, "nova-lite")
-		return st == 429
-	})
+	reset, body := untilSpent(t, g, secret)
 	want := regexp.MustCompile(`"Budget exceeded: the API key \\"tiny\\" has spent \$0\.\d+ of its daily budget of \$0\.00001; the budget resets at ` +
 		regexp.QuoteMeta(reset) + `\."`)
 	if !want.MatchString(body) {
