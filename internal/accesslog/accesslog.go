@@ -23,9 +23,10 @@ type Entry struct {
 	surface           string // "openai", "elasticsearch"
 	model             string
 	upstreamRequestID string
-	inputTokens       int
-	outputTokens      int
-	cacheReadTokens   int
+	keyID, keyName    string // the client key's identity (SetKey)
+	bedrockModel      string // SetBedrockModel's, for pricing
+	region            string
+	usage             Usage
 	firstToken        time.Duration
 	errKind           string
 }
@@ -50,6 +51,15 @@ func (e *Entry) SetSurface(s string) { e.mu.Lock(); e.surface = s; e.mu.Unlock()
 // SetModel names the served model.
 func (e *Entry) SetModel(m string) { e.mu.Lock(); e.model = m; e.mu.Unlock() }
 
+// SetBedrockModel records the Bedrock model ID and region a request
+// called, where the served model's name does not say (an /_inference
+// endpoint's settings): usage is priced by them.
+func (e *Entry) SetBedrockModel(modelID, region string) {
+	e.mu.Lock()
+	e.bedrockModel, e.region = modelID, region
+	e.mu.Unlock()
+}
+
 // SetUpstreamRequestID records Bedrock's x-amzn-RequestId.
 func (e *Entry) SetUpstreamRequestID(id string) {
 	if id == "" {
@@ -60,13 +70,54 @@ func (e *Entry) SetUpstreamRequestID(id string) {
 	e.mu.Unlock()
 }
 
+// Usage is what a request consumed, as Bedrock reported it. Input is the
+// input billed at the full rate: it excludes CacheRead and CacheWrite, as
+// Bedrock's inputTokens does. Reasoning is part of Output (Bedrock bills
+// it as output) and is set only where Bedrock reports it separately.
+// Images counts generated images (billed per image).
+type Usage struct {
+	Input, Output, CacheRead, CacheWrite, Reasoning, Images int
+	// SearchUnits are rerank's billing unit (a query over up to 100
+	// documents).
+	SearchUnits int
+}
+
+// Add returns u plus o.
+func (u Usage) Add(o Usage) Usage {
+	return Usage{u.Input + o.Input, u.Output + o.Output, u.CacheRead + o.CacheRead,
+		u.CacheWrite + o.CacheWrite, u.Reasoning + o.Reasoning, u.Images + o.Images, u.SearchUnits + o.SearchUnits}
+}
+
+// IsZero reports whether u records nothing.
+func (u Usage) IsZero() bool { return u == Usage{} }
+
+// AddUsage records usage (added to what the request already recorded: an
+// embeddings request may make several calls).
+func (e *Entry) AddUsage(u Usage) {
+	e.mu.Lock()
+	e.usage = e.usage.Add(u)
+	e.mu.Unlock()
+}
+
 // AddTokens records token usage.
 func (e *Entry) AddTokens(input, output, cacheRead int) {
+	e.AddUsage(Usage{Input: input, Output: output, CacheRead: cacheRead})
+}
+
+// SetKey names the client key the request authenticated with: id is
+// stable and safe to show (never the key itself), name is a label for
+// people ("" when the key has none).
+func (e *Entry) SetKey(id, name string) {
 	e.mu.Lock()
-	e.inputTokens += input
-	e.outputTokens += output
-	e.cacheReadTokens += cacheRead
+	e.keyID, e.keyName = id, name
 	e.mu.Unlock()
+}
+
+// Usage returns what the request recorded so far.
+func (e *Entry) Usage() Usage {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.usage
 }
 
 // FirstToken records the time to the first streamed token, once.
@@ -89,13 +140,22 @@ type Snapshot struct {
 	FirstToken                                   time.Duration
 	// ID is the request's ID (X-Request-Id), for observers that list requests.
 	ID string
+	// Usage is the full usage (InputTokens... repeat its first fields for
+	// the callers that read them); KeyID and KeyName are SetKey's.
+	Usage          Usage
+	KeyID, KeyName string
+	// BedrockModel and Region are SetBedrockModel's ("" when not set).
+	BedrockModel, Region string
 }
 
 // Snapshot copies the fields.
 func (e *Entry) Snapshot() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken, e.ID}
+	u := e.usage
+	return Snapshot{Surface: e.surface, Model: e.model, UpstreamRequestID: e.upstreamRequestID, ErrorKind: e.errKind,
+		InputTokens: u.Input, OutputTokens: u.Output, CacheReadTokens: u.CacheRead, FirstToken: e.firstToken,
+		Usage: u, KeyID: e.keyID, KeyName: e.keyName, BedrockModel: e.bedrockModel, Region: e.region, ID: e.ID}
 }
 
 // NewID returns a random request ID.
@@ -153,7 +213,7 @@ func (q *request) Value(key any) any {
 }
 
 // maxAttrs is the most attributes a request line has.
-const maxAttrs = 12
+const maxAttrs = 13
 
 // Middleware assigns each request an ID (honouring a sane incoming
 // X-Request-Id), puts an Entry in its context, and logs one line at the
@@ -207,6 +267,9 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 			}
 			if s.ErrorKind != "" {
 				attrs = append(attrs, slog.String("error", s.ErrorKind))
+			}
+			if s.KeyID != "" {
+				attrs = append(attrs, slog.String("key_id", s.KeyID))
 			}
 			lr := slog.NewRecord(end, level, "request", 0)
 			lr.AddAttrs(attrs...)

@@ -343,10 +343,7 @@ func (h *Handler) converse(c *call) {
 	writeJSONBody(c.w, resp.RequestID, body)
 }
 
-func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
-	recordUsage(e, bedrock.AnthropicUsage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
-		CacheCreationInputTokens: u.CacheWriteInputTokens, CacheReadInputTokens: u.CacheReadInputTokens})
-}
+func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsage(e, u) }
 
 // converseStream serves a streamed request through ConverseStream,
 // translating each event as it comes (streamTranslator).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -91,8 +92,10 @@ func failure(err error) (*apiError, upstream.Failure) {
 		e.Status, e.Type = http.StatusBadRequest, errInvalidRequest
 	case "not_found":
 		e.Status, e.Type = http.StatusNotFound, errNotFound
-	case "rate_limit":
+	case "rate_limit", "budget_exceeded":
 		e.Status, e.Type = http.StatusTooManyRequests, errRateLimit
+	case "permission_denied":
+		e.Status, e.Type = http.StatusForbidden, errPermission
 	case "upstream_unavailable":
 		e.Status, e.Type = statusOverloaded, errOverloaded
 	case "upstream_timeout":
@@ -126,6 +129,9 @@ func Deny(w http.ResponseWriter, r *http.Request, presented bool) {
 	msg := "Missing API key: send it in the x-api-key header (or as 'Authorization: Bearer <key>')."
 	if presented {
 		msg = "invalid x-api-key"
+	}
+	if why := auth.Refusal(r); why != "" {
+		msg = why
 	}
 	accesslog.From(r.Context()).SetSurface("anthropic")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="quarry"`)

@@ -105,6 +105,10 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 		return nil
 	}
 	c.entry.SetModel(m.Name)
+	if err := upstream.Allow(ctx, m); err != nil {
+		writeFailure(w, r, err)
+		return nil
+	}
 	c.req, c.model = req, m
 	return c
 }
@@ -196,10 +200,12 @@ func writeJSONBody(w http.ResponseWriter, upstreamID string, body []byte) {
 	w.Write(body)
 }
 
-// recordUsage adds a Claude usage to the access log, counted as the OpenAI
-// surface counts Converse's (cache writes are input, reads apart).
+// recordUsage adds a Claude usage to the access log, each kind apart as the
+// OpenAI surface records Converse's. Claude reports no thinking count:
+// thinking is in output_tokens, and billed as output.
 func recordUsage(e *accesslog.Entry, u bedrock.AnthropicUsage) {
-	e.AddTokens(u.InputTokens+u.CacheCreationInputTokens, u.OutputTokens, u.CacheReadInputTokens)
+	e.AddUsage(accesslog.Usage{Input: u.InputTokens, Output: u.OutputTokens,
+		CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheCreationInputTokens})
 }
 
 // countTokens serves POST /v1/messages/count_tokens through Bedrock's

@@ -2,11 +2,14 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
@@ -36,40 +39,123 @@ func Presented(r *http.Request) (string, bool) {
 // Check reports whether r may pass, and if not, whether it presented a key
 // at all (for the message: "missing" versus "invalid").
 func (k Keys) Check(r *http.Request) (ok, presented bool) {
+	_, ok, presented = k.check(r)
+	return ok, presented
+}
+
+// check is Check, also returning the matched key's ID (ConfigKeyID).
+func (k Keys) check(r *http.Request) (id string, ok, presented bool) {
 	if len(k) == 0 {
-		return true, false
+		return "", true, false
 	}
 	key, presented := Presented(r)
 	if !presented {
-		return false, false
+		return "", false, false
 	}
 	sum := sha256.Sum256([]byte(key))
 	for _, want := range k {
 		if want.MatchSum(sum) {
-			return true, true
+			return ConfigKeyID(sum), true, true
 		}
 	}
-	return false, true
+	return "", false, true
+}
+
+// ConfigKeyID is the stable, shareable identity of a config-file key,
+// given its SHA-256: "config:" and the hash's first 8 hex digits. Config
+// keys have no names, and a hash prefix of a random key reveals nothing
+// usable; the same key written plain or as sha256:<hex> gets the same ID.
+func ConfigKeyID(sum [sha256.Size]byte) string {
+	return "config:" + hex.EncodeToString(sum[:4])
 }
 
 // Require wraps next so that requests without a valid key get deny's answer
 // (each API surface answers in its own error format).
 func (k Keys) Require(next http.Handler, deny func(w http.ResponseWriter, r *http.Request, presented bool)) http.Handler {
-	if len(k) == 0 {
+	return Gate{Keys: k}.Require(next, deny)
+}
+
+// Virtual is the store-backed side of the check: virtual keys
+// (internal/vkeys), looked up by the SHA-256 of the presented key.
+type Virtual interface {
+	// Required reports whether keys are required even with no config
+	// keys: once virtual keys exist, an open (loopback) gateway closes.
+	Required() bool
+	// Resolve finds the key whose hash is sum. found false: not a virtual
+	// key. refusal non-empty: it is one, but may not be used (expired,
+	// revoked), and refusal says why. Else ctx is the request's context
+	// carrying the key's identity and grant.
+	Resolve(ctx context.Context, sum [sha256.Size]byte) (_ context.Context, found bool, refusal string)
+}
+
+// Gate accepts the config's keys and, when Virtual is set, virtual keys.
+type Gate struct {
+	Keys    Keys
+	Virtual Virtual
+}
+
+// Require is Keys.Require with virtual keys too: without config keys, the
+// gateway is open only while Virtual requires none, and even then a
+// virtual key presented counts (its model list and budget apply; revoked
+// or expired, it is refused).
+func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *http.Request, presented bool)) http.Handler {
+	if len(g.Keys) == 0 && g.Virtual == nil {
 		return next
 	}
+	refuse := func(w http.ResponseWriter, r *http.Request, presented bool) {
+		if r.ContentLength != 0 {
+			// Else the server would wait for the unread body, to reuse
+			// the connection, before sending the refusal.
+			w.Header().Set("Connection", "close")
+		}
+		deny(w, r, presented)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, presented := k.Check(r); !ok {
-			if r.ContentLength != 0 {
-				// Else the server would wait for the unread body, to
-				// reuse the connection, before sending the refusal.
-				w.Header().Set("Connection", "close")
-			}
-			deny(w, r, presented)
+		open := len(g.Keys) == 0 && (g.Virtual == nil || !g.Virtual.Required())
+		key, presented := Presented(r)
+		switch {
+		case open && (!presented || g.Virtual == nil):
+			next.ServeHTTP(w, r)
+			return
+		case !presented:
+			refuse(w, r, false)
 			return
 		}
-		next.ServeHTTP(w, r)
+		sum := sha256.Sum256([]byte(key))
+		for _, want := range g.Keys {
+			if want.MatchSum(sum) {
+				accesslog.From(r.Context()).SetKey(ConfigKeyID(sum), "")
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		if g.Virtual != nil {
+			ctx, found, refusal := g.Virtual.Resolve(r.Context(), sum)
+			switch {
+			case found && refusal == "":
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			case found:
+				refuse(w, r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal)), true)
+				return
+			}
+		}
+		if open {
+			next.ServeHTTP(w, r)
+			return
+		}
+		refuse(w, r, true)
 	})
+}
+
+type refusalKey struct{}
+
+// Refusal is why a presented key was refused when that is more than "not
+// a key" (an expired or revoked virtual key), for the deny answers'
+// messages; "" otherwise.
+func Refusal(r *http.Request) string {
+	s, _ := r.Context().Value(refusalKey{}).(string)
+	return s
 }
 
 // Admin guards the gateway's management routes (/admin/…, the console):

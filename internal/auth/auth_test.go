@@ -1,10 +1,14 @@
 package auth
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
@@ -95,5 +99,27 @@ func TestAdmin(t *testing.T) {
 				t.Fatalf("status %d, want %d", w.Code, tc.want)
 			}
 		})
+	}
+}
+
+// TestRequireSetsKeyID: a request that passes carries its key's stable ID
+// in the access log entry, the same whether the config holds the key
+// plain or hashed, and never the key itself.
+func TestRequireSetsKeyID(t *testing.T) {
+	k := keys(t)
+	for _, c := range []struct{ key, id string }{
+		{"plain-key-1", "config:" + config.HashAPIKey("plain-key-1")[7:15]},
+		{"hashed-key-2", "config:" + config.HashAPIKey("hashed-key-2")[7:15]},
+	} {
+		var got accesslog.Snapshot
+		h := accesslog.Middleware(slog.New(slog.DiscardHandler), k.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
+			func(http.ResponseWriter, *http.Request, bool) { t.Error("denied") }),
+			func(_ *http.Request, _ int, _ time.Duration, s accesslog.Snapshot) { got = s })
+		r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
+		r.Header.Set("Authorization", "Bearer "+c.key)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got.KeyID != c.id || strings.Contains(got.KeyID, c.key) {
+			t.Errorf("%s: key ID %q, want %q", c.key, got.KeyID, c.id)
+		}
 	}
 }

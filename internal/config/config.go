@@ -42,6 +42,8 @@ type Config struct {
 	Store Store
 	// Limits says where the models' and keys' limits are kept (limits.go).
 	Limits Limits
+	// Usage configures usage and cost recording (usage.go).
+	Usage Usage
 }
 
 // DefaultMaxEmbeddingInputs is OpenAI's limit of inputs per embeddings
@@ -113,6 +115,9 @@ type Server struct {
 	// console under /ui/). Nil: those routes are open on a loopback
 	// address and refused (401) on any other.
 	AdminKey *APIKey
+	// CostHeaders adds x-quarry-cost-usd to answers (a trailer on streams;
+	// see internal/usage).
+	CostHeaders bool
 }
 
 // APIKey is an accepted client key, kept only as its SHA-256 hash.
@@ -191,6 +196,9 @@ type Model struct {
 
 	Embedding EmbeddingParams
 	Image     ImageParams
+	// Price overrides the built-in price table's figures for this model
+	// (price.go); nil: the table's.
+	Price *Price
 }
 
 // AWS holds how a model reaches Bedrock.
@@ -313,7 +321,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 }
 
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
-	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store", "limits")
+	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store", "limits", "usage")
 	if v, ok := fields["version"]; ok {
 		if s, _ := d.str(v, "version"); s != "v1" && s != "v1beta1" && s != "1" {
 			d.problem(v, "version", "must be v1")
@@ -325,6 +333,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 	d.server(fields["server"], &cfg.Server)
 	d.store(fields["store"], &cfg.Store)
 	d.limits(fields["limits"], &cfg.Limits)
+	d.usage(fields["usage"], &cfg.Usage)
 	names := map[string]int{}
 	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage, KindRerank} {
 		list := fields[kind.section()]
@@ -416,7 +425,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
 		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs",
-		"max_inference_inputs", "admin_key")
+		"max_inference_inputs", "admin_key", "cost_headers")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -491,6 +500,9 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	}
 	if v, ok := f["media"]; ok {
 		d.serverMedia(v, &s.Media)
+	}
+	if v, ok := f["cost_headers"]; ok {
+		s.CostHeaders, _ = d.boolean(v, "server.cost_headers")
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	m := Model{Kind: kind, Line: n.Line}
 	before := len(d.problems)
-	f := d.mapping(n, field, "name", "from", "aliases", "description", "params")
+	f := d.mapping(n, field, "name", "from", "aliases", "description", "params", "price")
 	if v, ok := f["name"]; ok {
 		m.Name, _ = d.str(v, field+".name")
 		if m.Name != "" && !modelNamePattern.MatchString(m.Name) {
@@ -47,6 +47,9 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	}
 	if v, ok := f["params"]; ok {
 		d.params(v, field+".params", &m)
+	}
+	if v, ok := f["price"]; ok {
+		m.Price = d.price(v, field+".price")
 	}
 	if kind == KindChat && m.Shaping.MediaURLHandler == nil {
 		d.defaultShaping(&m) // no params

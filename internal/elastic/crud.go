@@ -44,6 +44,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, urlTask, id str
 		return
 	}
 	ep := &endpoint{s: s, client: client}
+	accesslog.From(ctx).SetBedrockModel(s.Model, s.Region) // the probe below is billed
 	if s.TaskType == taskTextEmbedding {
 		// The dimensions come from the model itself, as Elasticsearch
 		// learns them: embed a short text and count.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -119,7 +120,11 @@ func upstreamErr(err error) *Error {
 	if f.Code != "" && !strings.Contains(reason, f.Code) {
 		reason = f.Code + ": " + reason
 	}
-	return &Error{Status: f.Status, Type: "status_exception", Reason: reason, RetryAfter: int(f.RetryAfter.Seconds())}
+	typ := "status_exception"
+	if f.Kind == upstream.FailurePermission {
+		typ = "security_exception" // Elasticsearch's 403 for an action the credentials may not run
+	}
+	return &Error{Status: f.Status, Type: typ, Reason: reason, RetryAfter: int(f.RetryAfter.Seconds())}
 }
 
 // writeError answers with e in Elasticsearch's format and records its type
@@ -145,6 +150,9 @@ func Deny(w http.ResponseWriter, r *http.Request, presented bool) {
 	reason := "missing authentication credentials for REST request [" + r.URL.Path + "]"
 	if presented {
 		reason = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
+	}
+	if why := auth.Refusal(r); why != "" {
+		reason = why
 	}
 	w.Header().Set("WWW-Authenticate", `ApiKey, Bearer realm="quarry"`)
 	writeError(w, r, &Error{Status: http.StatusUnauthorized, Type: "security_exception", Reason: reason})

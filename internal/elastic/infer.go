@@ -218,6 +218,12 @@ func (h *Handler) inferenceCall(r *http.Request, urlTask, id string, check func(
 	// Only now: the id names an endpoint. A made-up id would otherwise
 	// become a metrics label, one series per id a client cares to send.
 	accesslog.From(r.Context()).SetModel(id)
+	accesslog.From(r.Context()).SetBedrockModel(ep.s.Model, ep.s.Region)
+	// A virtual key's model list names Bedrock model IDs here: the
+	// endpoint's own name is its creator's choice.
+	if err := upstream.AllowModelID(r.Context(), ep.s.Model); err != nil {
+		return nil, nil, 0, upstreamErr(err)
+	}
 	if urlTask != "" && urlTask != ep.s.TaskType {
 		return nil, nil, 0, badRequest("Incompatible task_type, the requested type [%s] does not match the model type [%s]", urlTask, ep.s.TaskType)
 	}
@@ -273,7 +279,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request, urlTask, id stri
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
-		log.AddTokens(resp.Usage.InputTokens, resp.Usage.OutputTokens, resp.Usage.CacheReadInputTokens)
+		upstream.RecordUsage(log, resp.Usage)
 		writeJSON(w, http.StatusOK, map[string]any{"completion": []map[string]string{{"result": responseText(resp)}}})
 	case taskTextEmbedding:
 		vecs, err := h.embed(cctx, ep, req.Input, req.InputType, req.Task)

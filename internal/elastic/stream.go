@@ -95,8 +95,7 @@ func (h *Handler) completionStream(w http.ResponseWriter, r *http.Request, ep *e
 				return // the client went away
 			}
 		case ev.Metadata != nil:
-			u := ev.Metadata.Usage
-			log.AddTokens(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens)
+			upstream.RecordUsage(log, ev.Metadata.Usage)
 		}
 	}
 	if err := st.Err(); err != nil && r.Context().Err() == nil {
@@ -135,7 +134,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 			return
 		}
 		log.SetUpstreamRequestID(resp.RequestID)
-		log.AddTokens(resp.Usage.InputTokens, resp.Usage.OutputTokens, resp.Usage.CacheReadInputTokens)
+		upstream.RecordUsage(log, resp.Usage)
 		writeJSON(w, http.StatusOK, chatAnswer(id, ep.s.Model, time.Now().Unix(), resp))
 		return
 	}
@@ -157,8 +156,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 			log.FirstToken()
 		}
 		if ev.Metadata != nil {
-			u := ev.Metadata.Usage
-			log.AddTokens(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens)
+			upstream.RecordUsage(log, ev.Metadata.Usage)
 		}
 		for _, c := range ch.event(ev) {
 			if err := out.JSON("message", c); err != nil {

@@ -194,6 +194,10 @@ func (m *Metrics) resolve(k seriesKey) *series {
 	return c
 }
 
+// Register adds other packages' collectors (usage's counters) to the
+// registry /metrics serves.
+func (m *Metrics) Register(cs ...prometheus.Collector) { m.reg.MustRegister(cs...) }
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

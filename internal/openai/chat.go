@@ -27,7 +27,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	req, served, aerr := h.decodeChat(body)
+	req, served, aerr := h.decodeChat(ctx, body)
 	if served != nil {
 		entry.SetModel(served.model.Name)
 	}
@@ -129,8 +129,9 @@ func (h *Handler) served(m *upstream.Model) *servedChat {
 // decodeChat decodes a chat request body (chatBody) and resolves its model:
 // the model is returned (served) once resolved, even with an error after
 // that. What is wrong with the body as a whole is said first, then what is
-// wrong with the model, then with the other members.
-func (h *Handler) decodeChat(body []byte) (*chatRequest, *servedChat, *apiError) {
+// wrong with the model (unknown, or not the request key's to use), then
+// with the other members.
+func (h *Handler) decodeChat(ctx context.Context, body []byte) (*chatRequest, *servedChat, *apiError) {
 	b, aerr := decodeChatBody(body)
 	if b == nil {
 		return nil, nil, aerr
@@ -144,6 +145,9 @@ func (h *Handler) decodeChat(body []byte) (*chatRequest, *servedChat, *apiError)
 		return nil, nil, merr
 	}
 	s := h.served(m)
+	if kerr := allowed(ctx, m); kerr != nil {
+		return nil, s, kerr
+	}
 	if aerr != nil {
 		return nil, s, aerr
 	}
@@ -177,9 +181,7 @@ func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 	return m, nil
 }
 
-func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) {
-	e.AddTokens(u.InputTokens+u.CacheWriteInputTokens, u.OutputTokens, u.CacheReadInputTokens)
-}
+func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsage(e, u) }
 
 // streamChat serves a streamed completion. Until the first Bedrock event
 // arrives a failure is an ordinary JSON error with its status; after that it

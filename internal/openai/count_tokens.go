@@ -19,7 +19,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	req, served, aerr := h.decodeChat(body)
+	req, served, aerr := h.decodeChat(ctx, body)
 	if served != nil {
 		accesslog.From(ctx).SetModel(served.model.Name)
 	}

@@ -6,6 +6,7 @@ package openai
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -192,6 +193,20 @@ var failureType = map[upstream.FailureKind]string{
 	upstream.FailureUpstreamUnavailable: "service_unavailable_error",
 	upstream.FailureUpstreamError:       "api_error",
 	upstream.FailureCanceled:            "canceled",
+	upstream.FailurePermission:          "permission_error",
+	upstream.FailureBudget:              "insufficient_quota",
+}
+
+// allowed is nil when the request's key may use m now (upstream.Allow),
+// else OpenAI's 403 permission_error or 429 insufficient_quota (its own
+// answer for an exhausted quota), with the kind as the code.
+func allowed(ctx context.Context, m *upstream.Model) *apiError {
+	err := upstream.Allow(ctx, m)
+	if err == nil {
+		return nil
+	}
+	f := upstream.Classify(err)
+	return &apiError{Status: f.Status, Type: failureType[f.Kind], Param: "model", Code: string(f.Kind), Msg: f.Message}
 }
 
 // writeFailure answers a failed Bedrock call (see upstream.Classify).

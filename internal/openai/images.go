@@ -82,7 +82,7 @@ func (h *Handler) serveImages(w http.ResponseWriter, r *http.Request, m *upstrea
 	}
 	log := accesslog.From(r.Context())
 	log.SetUpstreamRequestID(resp.RequestID)
-	log.AddTokens(resp.InputTokenCount, resp.OutputTokenCount, 0)
+	log.AddUsage(accesslog.Usage{Input: resp.InputTokenCount, Output: resp.OutputTokenCount, Images: len(resp.Images)})
 	out, aerr := imagesResponseOf(resp, breq, time.Now().Unix())
 	if aerr != nil {
 		writeAPIError(w, r, aerr)

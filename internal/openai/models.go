@@ -62,12 +62,15 @@ func (h *Handler) modelObjectOf(m *upstream.Model) modelObject {
 		Kind: m.Kind.String(), Description: m.Description, BedrockModelID: m.ModelID}
 }
 
-// listModels lists every served model, chat, embedding and image.
+// listModels lists every served model, chat, embedding and image (those
+// the request's virtual key may use).
 func (h *Handler) listModels(w http.ResponseWriter, r *http.Request) {
 	models := h.reg.Models()
 	data := make([]modelObject, 0, len(models))
 	for _, m := range models {
-		data = append(data, h.modelObjectOf(m))
+		if upstream.Listed(r.Context(), m) {
+			data = append(data, h.modelObjectOf(m))
+		}
 	}
 	writeJSONBody(w, http.StatusOK, struct {
 		Object string        `json:"object"`
@@ -80,7 +83,10 @@ func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 		h.listModels(w, r)
 		return
 	}
-	m, aerr := h.servedModel(r, r.PathValue("id"))
+	m, aerr := h.lookupModel(r, r.PathValue("id"))
+	if aerr == nil && !upstream.Listed(r.Context(), m) {
+		aerr = allowed(r.Context(), m) // the model list's 403 (reading a model spends nothing)
+	}
 	if aerr != nil {
 		aerr.Param = "" // the name is in the path, not a body field
 		writeAPIError(w, r, aerr)
@@ -91,8 +97,21 @@ func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 
 // servedModel finds a served model by name, recording it on the access
 // log: 400 without a name, 404 model_not_found (OpenAI's answer) for a name
-// the gateway does not serve.
+// the gateway does not serve, 403 or 429 for one the request's virtual key
+// may not use now.
 func (h *Handler) servedModel(r *http.Request, name string) (*upstream.Model, *apiError) {
+	m, aerr := h.lookupModel(r, name)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if kerr := allowed(r.Context(), m); kerr != nil {
+		return nil, kerr
+	}
+	return m, nil
+}
+
+// lookupModel is servedModel without the request key's check.
+func (h *Handler) lookupModel(r *http.Request, name string) (*upstream.Model, *apiError) {
 	if strings.TrimSpace(name) == "" {
 		return nil, invalid("model", "'model' is required: the name of one of the gateway's models (GET /v1/models lists them).")
 	}

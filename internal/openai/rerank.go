@@ -190,11 +190,14 @@ func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, r, err)
 		return
 	}
-	accesslog.From(r.Context()).SetUpstreamRequestID(resp.Metadata.RequestID)
+	entry := accesslog.From(r.Context())
+	entry.SetUpstreamRequestID(resp.Metadata.RequestID)
 	out, aerr := rerankResponseOf(m, resp, breq, docs, req.ReturnDocuments != nil && *req.ReturnDocuments)
 	if aerr != nil {
 		writeAPIError(w, r, aerr)
 		return
 	}
+	md := &resp.Metadata
+	entry.AddUsage(accesslog.Usage{Input: md.InputTokenCount, Output: md.OutputTokenCount, SearchUnits: out.Usage.SearchUnits})
 	writeJSONBody(w, http.StatusOK, out)
 }

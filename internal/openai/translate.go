@@ -81,7 +81,7 @@ func (h *Handler) Translate(ctx context.Context, members map[string]json.RawMess
 	if err != nil {
 		return nil, invalid("", "The request could not be translated: %v", err)
 	}
-	req, s, aerr := h.decodeChat(body)
+	req, s, aerr := h.decodeChat(ctx, body)
 	if s == nil {
 		return nil, aerr
 	}

@@ -59,10 +59,13 @@ func (c *consoleParts) shutdown() {
 	}
 }
 
-// observe is the access log's end-of-request hook: metrics, then the
-// console's live view and charts.
+// observe is the access log's end-of-request hook: metrics, usage, then
+// the console's live view and charts.
 func (s *Server) observe(r *http.Request, status int, d time.Duration, snap accesslog.Snapshot) {
 	s.metrics.Observe(r, status, d, snap)
+	if s.meter != nil {
+		s.meter.Observe(r, status, d, snap)
+	}
 	if s.console.observe != nil {
 		s.console.observe(r, status, d, snap)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/quarry-dev/quarry/emulator"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -29,6 +30,8 @@ import (
 	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
+	"github.com/quarry-dev/quarry/internal/usage"
+	"github.com/quarry-dev/quarry/internal/vkeys"
 )
 
 // Server is a configured gateway, ready to serve.
@@ -52,6 +55,14 @@ type Server struct {
 	console consoleParts
 	// limits admits the models' calls (limits.go).
 	limits *limits.Limiter
+	// Virtual keys (/admin/keys): the store and the in-memory copy the
+	// request path reads.
+	keyStore *store.VirtualKeys
+	keyCache *vkeys.Cache
+	// Usage and cost (usage.go).
+	meter      *usage.Meter
+	usageRec   *usage.Recorder
+	usageStore *store.UsageStore
 }
 
 // Options adjust a Server beyond its config.
@@ -65,6 +76,12 @@ type Options struct {
 	// UpstreamTransport, when set, carries every model's Bedrock calls
 	// (tests record what reached Bedrock with it).
 	UpstreamTransport http.RoundTripper
+	// Spend reads virtual keys' spend for their budgets (the usage
+	// store); nil: budgets are not enforced.
+	Spend vkeys.Spender
+	// KeyPollInterval is how often the virtual keys are re-read from the
+	// store (0: vkeys.DefaultPollInterval).
+	KeyPollInterval time.Duration
 }
 
 // New builds everything the config describes: it starts the built-in
@@ -142,11 +159,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.emu != nil {
 		emuURL = s.emu.URL
 	}
-	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) { s.metrics.Forget(elastic.SurfaceName, id) }); err != nil {
+	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) {
+		s.metrics.Forget(elastic.SurfaceName, id)
+		s.forgetUsageSeries(id)
+	}); err != nil {
 		s.Close()
 		return nil, err
 	}
 	if err := s.openResponses(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openUsage(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openKeys(ctx, opts); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -157,6 +185,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 
 func (s *Server) routes() http.Handler {
 	keys := auth.Keys(s.cfg.Server.APIKeys)
+	// The API surfaces take config keys and virtual keys; /metrics only
+	// config keys.
+	gate := auth.Gate{Keys: keys, Virtual: s.keyCache}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -174,7 +205,7 @@ func (s *Server) routes() http.Handler {
 	for _, path := range []string{"/health", "/v1/ready", "/metrics"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { openai.MethodNotAllowed(w, r, "GET, HEAD") })
 	}
-	openaiH := keys.Require(s.openaiAP, denyOpenAI)
+	openaiH := gate.Require(s.openaiAP, denyOpenAI)
 	mux.Handle("/v1/", openaiH)
 	// The busiest OpenAI routes also by their exact pattern, to the same
 	// handler: the mux matches an exact pattern in one walk of its tree,
@@ -184,12 +215,12 @@ func (s *Server) routes() http.Handler {
 	// (TestRoutes).
 	mux.Handle("POST /v1/chat/completions", openaiH)
 	mux.Handle("POST /v1/embeddings", openaiH)
-	respH := keys.Require(s.responsesAP, denyOpenAI)
+	respH := gate.Require(s.responsesAP, denyOpenAI)
 	mux.Handle("/v1/responses", respH)
 	mux.Handle("/v1/responses/", respH)
 	// Anthropic's Messages API (also with ?beta=true, the same path);
 	// keys in x-api-key or Authorization: Bearer.
-	anthropicH := keys.Require(s.anthropicAP, anthropic.Deny)
+	anthropicH := gate.Require(s.anthropicAP, anthropic.Deny)
 	mux.Handle("POST /v1/messages", anthropicH)
 	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
 	// Anything else under /v1/messages/ is Anthropic's too: a 404 (or 405)
@@ -197,10 +228,15 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/messages/", anthropicH)
 	// Elasticsearch's clients check the product header on every answer,
 	// the 401 included, and ping GET / (HEAD /) for cluster info.
-	elasticH := elastic.Product(keys.Require(s.elasticAP, elastic.Deny))
+	elasticH := elastic.Product(gate.Require(s.elasticAP, elastic.Deny))
 	mux.Handle("/_inference", elasticH)
 	mux.Handle("/_inference/", elasticH)
-	mux.Handle("GET /{$}", elastic.Product(keys.Require(http.HandlerFunc(elastic.ClusterInfo), elastic.Deny)))
+	mux.Handle("GET /{$}", elastic.Product(gate.Require(http.HandlerFunc(elastic.ClusterInfo), elastic.Deny)))
+	// Virtual keys' admin API (admin key, or loopback without one).
+	keysAdmin := s.keysAdmin()
+	mux.Handle("/admin/keys", keysAdmin)
+	mux.Handle("/admin/keys/", keysAdmin)
+	s.usageRoutes(mux)
 	s.mountConsole(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
@@ -217,7 +253,7 @@ func (s *Server) routes() http.Handler {
 	})
 	h = recoverPanics(s.log, h)
 	h = withLimits(s.limits, h)
-	return accesslog.Middleware(s.log, h, s.observe)
+	return accesslog.Middleware(s.log, s.withCostHeaders(h), s.observe)
 }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.
@@ -226,6 +262,9 @@ func denyOpenAI(w http.ResponseWriter, r *http.Request, presented bool) {
 	code := "missing_api_key"
 	if presented {
 		msg, code = "Incorrect API key provided.", "invalid_api_key"
+	}
+	if why := auth.Refusal(r); why != "" {
+		msg = why
 	}
 	accesslog.From(r.Context()).SetError("authentication_error")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="quarry"`)
@@ -312,6 +351,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close closes the inference endpoint store and stops the built-in
 // emulator, if any.
 func (s *Server) Close() {
+	s.closeKeys()
+	s.closeUsage()
 	if s.respStore != nil {
 		s.respStore.Close()
 		s.respStore = nil

@@ -117,41 +117,9 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 	if rc.MaxBytes <= 0 {
 		rc.MaxBytes = 1 << 30
 	}
-	var db *sql.DB
-	var d dialect
-	var err error
-	switch {
-	case cfg.PostgresDSN != "":
-		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
-			return nil, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
-		}
-		d = postgresDialect
-		db, err = sql.Open("pgx", cfg.PostgresDSN)
-	case cfg.Path != "":
-		abs, aerr := filepath.Abs(cfg.Path)
-		if aerr != nil {
-			return nil, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
-		}
-		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-			return nil, fmt.Errorf("store: creating the database directory: %w", err)
-		}
-		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-		if ferr != nil {
-			return nil, fmt.Errorf("store: opening database %s: %w", abs, ferr)
-		}
-		f.Close()
-		d = sqliteDialect
-		// synchronous=NORMAL on these connections only: in WAL mode a
-		// commit survives a crash of the gateway, just not of the machine,
-		// and skipping the fsync per response keeps storing cheap (the
-		// endpoints keep FULL).
-		pragmas := strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1)
-		db, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
-	default:
-		return nil, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
-	}
+	db, d, err := openDB(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: opening the response store: %w", err)
+		return nil, err
 	}
 	for _, ddl := range []string{responsesTable[d.name], responsesExpiresIndex} {
 		if _, err := db.ExecContext(ctx, ddl); err != nil {
@@ -441,4 +409,44 @@ func (s *Responses) Close() error {
 		}
 	}
 	return s.db.Close()
+}
+
+// openDB opens the database cfg names for the tables kept beside the
+// endpoints (stored responses, usage), each on its own pool. SQLite
+// connections here use synchronous=NORMAL: in WAL mode a commit survives
+// a crash of the gateway, just not of the machine, and skipping the fsync
+// per write keeps these writes cheap (the endpoints keep FULL).
+func openDB(cfg Config) (*sql.DB, dialect, error) {
+	switch {
+	case cfg.PostgresDSN != "":
+		if _, perr := pgconn.ParseConfig(cfg.PostgresDSN); perr != nil {
+			return nil, dialect{}, errors.New("store: the PostgreSQL DSN does not parse (not quoted here: it may hold a password)")
+		}
+		db, err := sql.Open("pgx", cfg.PostgresDSN)
+		if err != nil {
+			return nil, dialect{}, fmt.Errorf("store: opening the database: %w", err)
+		}
+		return db, postgresDialect, nil
+	case cfg.Path != "":
+		abs, aerr := filepath.Abs(cfg.Path)
+		if aerr != nil {
+			return nil, dialect{}, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
+		}
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, dialect{}, fmt.Errorf("store: creating the database directory: %w", err)
+		}
+		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+		if ferr != nil {
+			return nil, dialect{}, fmt.Errorf("store: opening database %s: %w", abs, ferr)
+		}
+		f.Close()
+		pragmas := strings.Replace(sqlitePragmas, "synchronous(FULL)", "synchronous(NORMAL)", 1)
+		db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?"+pragmas)
+		if err != nil {
+			return nil, dialect{}, fmt.Errorf("store: opening database %s: %w", abs, err)
+		}
+		return db, sqliteDialect, nil
+	default:
+		return nil, dialect{}, errors.New("store: no SQLite path and no PostgreSQL DSN configured")
+	}
 }

@@ -60,11 +60,18 @@ const (
 	FailureUpstreamUnavailable FailureKind = "upstream_unavailable"
 	FailureUpstreamError       FailureKind = "upstream_error"
 	FailureCanceled            FailureKind = "canceled" // the client went away
+	// A virtual key's refusals (Denied): a model outside its list, a
+	// budget spent for the period.
+	FailurePermission FailureKind = "permission_denied"
+	FailureBudget     FailureKind = "budget_exceeded"
 )
 
 // Classify maps an error from a bedrock call to a Failure. This is the one
 // place that decides statuses, for every API surface.
 func Classify(err error) Failure {
+	if f, ok := denied(err); ok {
+		return f
+	}
 	var be *bedrock.Error
 	var denied *limits.Denied
 	switch {
