@@ -114,6 +114,12 @@ func (t *usageTap) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// usageMember is how each surface's answers show usage.
+var usageMember = map[string]string{
+	"/v1/chat/completions": `"prompt_tokens":`, "/v1/messages": `"input_tokens":`, "/v1/responses": `"input_tokens":`,
+	"/v1/embeddings": `"prompt_tokens":`, "/v1/images/generations": `"usage":{"input_tokens":`, "/v1/rerank": `"search_units":`,
+}
+
 func converseUsage(u bedrock.TokenUsage) accesslog.Usage {
 	return accesslog.Usage{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
 }
@@ -160,9 +166,9 @@ func TestUsageRecordedPerSurface(t *testing.T) {
 		stream           bool
 	}{
 		{"chat cache write", "/v1/chat/completions", cached("nova-lite") + `}`, false},
-		{"chat stream cache read", "/v1/chat/completions", cached("nova-lite") + `,"stream":true}`, true},
+		{"chat stream cache read", "/v1/chat/completions", cached("nova-lite") + `,"stream":true,"stream_options":{"include_usage":true}}`, true},
 		{"chat reasoning", "/v1/chat/completions", `{"model":"claude-sonnet","reasoning_effort":"low","max_completion_tokens":3000,"messages":[{"role":"user","content":"Think about primes"}]}`, false},
-		{"chat reasoning stream", "/v1/chat/completions", `{"model":"claude-sonnet","reasoning_effort":"low","max_completion_tokens":3000,"stream":true,"messages":[{"role":"user","content":"Think about primes"}]}`, true},
+		{"chat reasoning stream", "/v1/chat/completions", `{"model":"claude-sonnet","reasoning_effort":"low","max_completion_tokens":3000,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Think about primes"}]}`, true},
 		{"messages cache write", "/v1/messages", anthropicCached + `}`, false},
 		{"messages stream cache read", "/v1/messages", anthropicCached + `,"stream":true}`, true},
 		{"messages converse", "/v1/messages", `{"model":"nova-micro","max_tokens":200,"messages":[{"role":"user","content":"Hi there"}]}`, false},
@@ -179,6 +185,11 @@ func TestUsageRecordedPerSurface(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", c.name, resp.StatusCode, body)
+		}
+		// The answer itself carries the usage, in its surface's form (an
+		// OpenAI stream when the client asks, with include_usage).
+		if want := usageMember[c.path]; !bytes.Contains(body, []byte(want)) {
+			t.Errorf("%s: the answer has no %s", c.name, want)
 		}
 		if c.stream {
 			if resp.Header.Get(usage.CostHeader) != "" || resp.Trailer.Get(usage.CostHeader) == "" {
