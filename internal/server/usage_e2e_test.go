@@ -300,10 +300,21 @@ func usagePut(t *testing.T, u, body string) *http.Response {
 
 func usageDo(t *testing.T, method, u, body string) *http.Response {
 	t.Helper()
+	return usageRequest(t, method, u, body, usageTestKey, "")
+}
+
+// usageRequest sends a request with key (if any) as a Bearer token.
+func usageRequest(t *testing.T, method, u, body, key, accept string) *http.Response {
+	t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+usageTestKey)
 	req.Header.Set("anthropic-version", "2023-06-01")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -369,17 +380,7 @@ func TestUsageAdminAndMetrics(t *testing.T) {
 		t.Fatalf("chat: %d, cost header %q with cost_headers off", resp.StatusCode, resp.Header.Get(usage.CostHeader))
 	}
 	get := func(path, key, accept string) (int, string) {
-		req, _ := http.NewRequest("GET", g.URL+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := usageRequest(t, "GET", g.URL+path, "", key, accept)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
