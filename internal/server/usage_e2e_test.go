@@ -466,3 +466,25 @@ func TestUsageWrittenAtShutdown(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestUsageReplicasPostgres: two replicas on one PostgreSQL add their
+// requests to the same key, model and hour row, and either serves it.
+func TestUsageReplicasPostgres(t *testing.T) {
+	dsn := postgresSchemaDSN(t, "quarry_usage_")
+	edit := func(c *config.Config) {
+		c.Store.PostgresDSN = config.Secret(dsn)
+		k, _ := config.ParseAPIKey(usageTestKey)
+		c.Server.APIKeys = []config.APIKey{k}
+		c.Usage.FlushInterval = 20 * time.Millisecond
+	}
+	a, b := startGateway(t, quickstart, edit), startGateway(t, quickstart, edit)
+	for _, g := range []*gateway{a, b, b} {
+		resp := usagePost(t, g.URL+"/v1/embeddings", `{"model":"titan-embed","input":"one two three"}`)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	rows := waitUsage(t, a.URL, 3)
+	if r := rows["titan-embed"]; r.Requests != 3 || r.InputTokens == 0 || r.CostUSD == 0 {
+		t.Errorf("shared row = %+v; want 3 requests with tokens and cost", r)
+	}
+}
