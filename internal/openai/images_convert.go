@@ -226,6 +226,15 @@ type imagesResponse struct {
 	OutputFormat string      `json:"output_format"`
 	Size         string      `json:"size"`
 	Quality      string      `json:"quality,omitempty"`
+	// Usage is what Bedrock reported (its token-count headers), in the
+	// form of OpenAI's gpt-image answers; absent when it reported none.
+	Usage *imagesUsage `json:"usage,omitempty"`
+}
+
+type imagesUsage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+	TotalTokens  int `json:"total_tokens"`
 }
 
 type imageData struct {
@@ -247,6 +256,9 @@ func imagesResponseOf(resp *bedrock.ImageResponse, req *bedrock.ImageRequest, cr
 			Msg: "Your request was rejected as a result of the safety system: " + msg}
 	}
 	out := &imagesResponse{Created: created, OutputFormat: "png", Data: make([]imageData, len(resp.Images))}
+	if in, o := resp.InputTokenCount, resp.OutputTokenCount; in+o > 0 {
+		out.Usage = &imagesUsage{InputTokens: in, OutputTokens: o, TotalTokens: in + o}
+	}
 	if c := req.ImageGenerationConfig; c != nil {
 		out.Size = fmt.Sprintf("%dx%d", c.Width, c.Height)
 		out.Quality = c.Quality

@@ -251,9 +251,11 @@ func (s *Server) routes() http.Handler {
 		reqbody.Guard(w, r, limit, bodyTimeout)
 		mux.ServeHTTP(w, r)
 	})
-	h = recoverPanics(s.log, h)
+	// recoverPanics must get the access log's Recorder (it checks whether
+	// headers are out), so the cost headers go inside it.
+	h = recoverPanics(s.log, s.withCostHeaders(h))
 	h = withLimits(s.limits, h)
-	return accesslog.Middleware(s.log, s.withCostHeaders(h), s.observe)
+	return accesslog.Middleware(s.log, h, s.observe)
 }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.

@@ -114,6 +114,12 @@ func (t *usageTap) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// usageMember is how each surface's answers show usage.
+var usageMember = map[string]string{
+	"/v1/chat/completions": `"prompt_tokens":`, "/v1/messages": `"input_tokens":`, "/v1/responses": `"input_tokens":`,
+	"/v1/embeddings": `"prompt_tokens":`, "/v1/images/generations": `"usage":{"input_tokens":`, "/v1/rerank": `"search_units":`,
+}
+
 func converseUsage(u bedrock.TokenUsage) accesslog.Usage {
 	return accesslog.Usage{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
 }
@@ -160,9 +166,9 @@ func TestUsageRecordedPerSurface(t *testing.T) {
 		stream           bool
 	}{
 		{"chat cache write", "/v1/chat/completions", cached("nova-lite") + `}`, false},
-		{"chat stream cache read", "/v1/chat/completions", cached("nova-lite") + `,"stream":true}`, true},
+		{"chat stream cache read", "/v1/chat/completions", cached("nova-lite") + `,"stream":true,"stream_options":{"include_usage":true}}`, true},
 		{"chat reasoning", "/v1/chat/completions", `{"model":"claude-sonnet","reasoning_effort":"low","max_completion_tokens":3000,"messages":[{"role":"user","content":"Think about primes"}]}`, false},
-		{"chat reasoning stream", "/v1/chat/completions", `{"model":"claude-sonnet","reasoning_effort":"low","max_completion_tokens":3000,"stream":true,"messages":[{"role":"user","content":"Think about primes"}]}`, true},
+		{"chat reasoning stream", "/v1/chat/completions", `{"model":"claude-sonnet","reasoning_effort":"low","max_completion_tokens":3000,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Think about primes"}]}`, true},
 		{"messages cache write", "/v1/messages", anthropicCached + `}`, false},
 		{"messages stream cache read", "/v1/messages", anthropicCached + `,"stream":true}`, true},
 		{"messages converse", "/v1/messages", `{"model":"nova-micro","max_tokens":200,"messages":[{"role":"user","content":"Hi there"}]}`, false},
@@ -179,6 +185,11 @@ func TestUsageRecordedPerSurface(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", c.name, resp.StatusCode, body)
+		}
+		// The answer itself carries the usage, in its surface's form (an
+		// OpenAI stream when the client asks, with include_usage).
+		if want := usageMember[c.path]; !bytes.Contains(body, []byte(want)) {
+			t.Errorf("%s: the answer has no %s", c.name, want)
 		}
 		if c.stream {
 			if resp.Header.Get(usage.CostHeader) != "" || resp.Trailer.Get(usage.CostHeader) == "" {
@@ -289,10 +300,21 @@ func usagePut(t *testing.T, u, body string) *http.Response {
 
 func usageDo(t *testing.T, method, u, body string) *http.Response {
 	t.Helper()
+	return usageRequest(t, method, u, body, usageTestKey, "")
+}
+
+// usageRequest sends a request with key (if any) as a Bearer token.
+func usageRequest(t *testing.T, method, u, body, key, accept string) *http.Response {
+	t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+usageTestKey)
 	req.Header.Set("anthropic-version", "2023-06-01")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -358,17 +380,7 @@ func TestUsageAdminAndMetrics(t *testing.T) {
 		t.Fatalf("chat: %d, cost header %q with cost_headers off", resp.StatusCode, resp.Header.Get(usage.CostHeader))
 	}
 	get := func(path, key, accept string) (int, string) {
-		req, _ := http.NewRequest("GET", g.URL+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := usageRequest(t, "GET", g.URL+path, "", key, accept)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
@@ -454,3 +466,25 @@ func TestUsageWrittenAtShutdown(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestUsageReplicasPostgres: two replicas on one PostgreSQL add their
+// requests to the same key, model and hour row, and either serves it.
+func TestUsageReplicasPostgres(t *testing.T) {
+	dsn := postgresSchemaDSN(t, "quarry_usage_")
+	edit := func(c *config.Config) {
+		c.Store.PostgresDSN = config.Secret(dsn)
+		k, _ := config.ParseAPIKey(usageTestKey)
+		c.Server.APIKeys = []config.APIKey{k}
+		c.Usage.FlushInterval = 20 * time.Millisecond
+	}
+	a, b := startGateway(t, quickstart, edit), startGateway(t, quickstart, edit)
+	for _, g := range []*gateway{a, b, b} {
+		resp := usagePost(t, g.URL+"/v1/embeddings", `{"model":"titan-embed","input":"one two three"}`)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	rows := waitUsage(t, a.URL, 3)
+	if r := rows["titan-embed"]; r.Requests != 3 || r.InputTokens == 0 || r.CostUSD == 0 {
+		t.Errorf("shared row = %+v; want 3 requests with tokens and cost", r)
+	}
+}

@@ -90,8 +90,12 @@ func AdminHandler(q Querier) http.Handler {
 			writeCSV(w, out)
 			return
 		}
+		var total Row
+		if t := Group(rows, nil); len(t) == 1 {
+			total = t[0]
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"object": "list", "group_by": group, "data": out, "total": total(out)})
+		json.NewEncoder(w).Encode(map[string]any{"object": "list", "group_by": group, "data": out, "total": total})
 	})
 }
 
@@ -152,18 +156,7 @@ func Group(rows []store.UsageRow, by []string) []Row {
 			idx[k] = i
 			out = append(out, g)
 		}
-		o := &out[i]
-		o.Requests += r.Requests
-		o.InputTokens += r.InputTokens
-		o.OutputTokens += r.OutputTokens
-		o.CacheReadTokens += r.CacheReadTokens
-		o.CacheWriteTokens += r.CacheWriteTokens
-		o.ReasoningTokens += r.ReasoningTokens
-		o.Images += r.Images
-		o.SearchUnits += r.SearchUnits
-		o.UnpricedRequests += r.UnpricedRequests
-		o.costNanos += r.CostNanos
-		o.CostUSD = float64(o.costNanos) / 1e9
+		out[i].add(r)
 	}
 	if out == nil {
 		out = []Row{}
@@ -171,22 +164,19 @@ func Group(rows []store.UsageRow, by []string) []Row {
 	return out
 }
 
-func total(rows []Row) Row {
-	var t Row
-	for _, r := range rows {
-		t.Requests += r.Requests
-		t.InputTokens += r.InputTokens
-		t.OutputTokens += r.OutputTokens
-		t.CacheReadTokens += r.CacheReadTokens
-		t.CacheWriteTokens += r.CacheWriteTokens
-		t.ReasoningTokens += r.ReasoningTokens
-		t.Images += r.Images
-		t.SearchUnits += r.SearchUnits
-		t.UnpricedRequests += r.UnpricedRequests
-		t.costNanos += r.costNanos
-	}
-	t.CostUSD = float64(t.costNanos) / 1e9
-	return t
+// add adds an hourly row's counters to o.
+func (o *Row) add(r store.UsageRow) {
+	o.Requests += r.Requests
+	o.InputTokens += r.InputTokens
+	o.OutputTokens += r.OutputTokens
+	o.CacheReadTokens += r.CacheReadTokens
+	o.CacheWriteTokens += r.CacheWriteTokens
+	o.ReasoningTokens += r.ReasoningTokens
+	o.Images += r.Images
+	o.SearchUnits += r.SearchUnits
+	o.UnpricedRequests += r.UnpricedRequests
+	o.costNanos += r.CostNanos
+	o.CostUSD = float64(o.costNanos) / 1e9
 }
 
 var csvHeader = []string{"hour", "day", "key", "key_name", "model", "requests", "input_tokens", "output_tokens",

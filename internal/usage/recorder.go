@@ -124,26 +124,21 @@ func (r *Recorder) add(rec Record) int {
 		row = &store.UsageRow{Hour: time.Unix(k.hour, 0).UTC(), KeyID: rec.KeyID, Model: rec.Model}
 		r.pending[k] = row
 	}
-	row.KeyName = rec.KeyName
-	addRecord(row, &rec)
+	mergeRows(row, recordRow(&rec))
 	r.queued++
 	return r.queued
 }
 
-func addRecord(row *store.UsageRow, rec *Record) {
+// recordRow is rec as a row of one request.
+func recordRow(rec *Record) *store.UsageRow {
 	u := &rec.Usage
-	row.Requests++
-	row.InputTokens += int64(u.Input)
-	row.OutputTokens += int64(u.Output)
-	row.CacheReadTokens += int64(u.CacheRead)
-	row.CacheWriteTokens += int64(u.CacheWrite)
-	row.ReasoningTokens += int64(u.Reasoning)
-	row.Images += int64(u.Images)
-	row.SearchUnits += int64(u.SearchUnits)
-	row.CostNanos += rec.CostNanos
+	row := &store.UsageRow{KeyName: rec.KeyName, Requests: 1, InputTokens: int64(u.Input), OutputTokens: int64(u.Output),
+		CacheReadTokens: int64(u.CacheRead), CacheWriteTokens: int64(u.CacheWrite), ReasoningTokens: int64(u.Reasoning),
+		Images: int64(u.Images), SearchUnits: int64(u.SearchUnits), CostNanos: rec.CostNanos}
 	if !rec.Priced {
-		row.UnpricedRequests++
+		row.UnpricedRequests = 1
 	}
+	return row
 }
 
 // flush writes pending. On failure the rows go back to pending, to be
