@@ -28,6 +28,7 @@ type Entry struct {
 	cacheReadTokens   int
 	firstToken        time.Duration
 	errKind           string
+	target            string // the upstream target that served (or last failed) the call
 }
 
 type ctxKey struct{}
@@ -82,18 +83,27 @@ func (e *Entry) FirstToken() {
 // surface's own, e.g. "invalid_request").
 func (e *Entry) SetError(kind string) { e.mu.Lock(); e.errKind = kind; e.mu.Unlock() }
 
+// SetTarget names the upstream target the request went to (the last one
+// tried, when it failed over): the x-quarry-target header and the log's
+// target field.
+func (e *Entry) SetTarget(name string) { e.mu.Lock(); e.target = name; e.mu.Unlock() }
+
+// Target is the name SetTarget recorded.
+func (e *Entry) Target() string { e.mu.Lock(); defer e.mu.Unlock(); return e.target }
+
 // Snapshot is a copy of an entry's fields, for metrics.
 type Snapshot struct {
 	Surface, Model, UpstreamRequestID, ErrorKind string
 	InputTokens, OutputTokens, CacheReadTokens   int
 	FirstToken                                   time.Duration
+	Target                                       string
 }
 
 // Snapshot copies the fields.
 func (e *Entry) Snapshot() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken}
+	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken, e.target}
 }
 
 // NewID returns a random request ID.
@@ -109,11 +119,31 @@ type Recorder struct {
 	http.ResponseWriter
 	Status int
 	Bytes  int64
+	// entry, when set, names the upstream target in the response's
+	// x-quarry-target header (targetHdr holds it without an allocation).
+	entry     *Entry
+	targetHdr [1]string
+}
+
+// TargetHeader is the response header naming the upstream target that
+// served the request, set on every surface's responses.
+const TargetHeader = "X-Quarry-Target"
+
+// header adds the target header, once, before the status line goes out.
+func (r *Recorder) header() {
+	if r.entry == nil {
+		return
+	}
+	if t := r.entry.Target(); t != "" {
+		r.targetHdr[0] = t
+		r.ResponseWriter.Header()[TargetHeader] = r.targetHdr[:1:1]
+	}
 }
 
 func (r *Recorder) WriteHeader(code int) {
 	if r.Status == 0 {
 		r.Status = code
+		r.header()
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -121,6 +151,7 @@ func (r *Recorder) WriteHeader(code int) {
 func (r *Recorder) Write(p []byte) (int, error) {
 	if r.Status == 0 {
 		r.Status = http.StatusOK
+		r.header()
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.Bytes += int64(n)
@@ -151,7 +182,7 @@ func (q *request) Value(key any) any {
 }
 
 // maxAttrs is the most attributes a request line has.
-const maxAttrs = 12
+const maxAttrs = 13
 
 // Middleware assigns each request an ID (honouring a sane incoming
 // X-Request-Id), puts an Entry in its context, and logs one line at the
@@ -170,7 +201,7 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 		q.hdr[0] = id
 		w.Header()["X-Request-Id"] = q.hdr[:1:1]
 		rec := &q.rec
-		rec.ResponseWriter = w
+		rec.ResponseWriter, rec.entry = w, e
 		next.ServeHTTP(rec, r.WithContext(q))
 		if rec.Status == 0 {
 			rec.Status = http.StatusOK
@@ -193,6 +224,9 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d))
 			if s.Model != "" {
 				attrs = append(attrs, slog.String("model", s.Model))
+			}
+			if s.Target != "" {
+				attrs = append(attrs, slog.String("target", s.Target))
 			}
 			if s.UpstreamRequestID != "" {
 				attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))

@@ -153,7 +153,7 @@ func (h *Handler) native(c *call) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	out, err := c.model.Client.InvokeModel(ctx, c.model.ModelID, in, c.qt)
+	out, err := c.model.InvokeModel(ctx, in, c.qt)
 	if err != nil {
 		writeFailure(c.w, c.r, err)
 		return
@@ -230,7 +230,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.CountTokens(ctx, c.model.ModelID, ct, c.qt)
+	resp, err := c.model.CountTokens(ctx, ct, c.qt)
 	if err != nil {
 		e, _ := failure(err)
 		if e.Type == errInvalidRequest {

@@ -64,16 +64,9 @@ func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context
 	prev := st.cancel
 	st.cancel = func() { prev(); st.stop(); s.Close() }
 	c.entry.SetUpstreamRequestID(s.RequestID())
-	ok := s.Next()
-	if !ok || st.timer.Event() {
-		err := s.Err()
-		switch {
-		case ok:
-			err = context.DeadlineExceeded
-		case err == nil:
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		st.fail(c, err)
+	// The pipeline has read the first event (it fails over until then).
+	if st.timer.Event() {
+		st.fail(c, context.DeadlineExceeded)
 		return s, st, nil
 	}
 	return s, st, newSSEWriter(c.w, s.RequestID())
@@ -123,7 +116,7 @@ func (st *streamStart) end(c *call, events *sse.Writer, err error) {
 // model name (message_start) and Bedrock's metrics (message_stop) changed.
 func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 	s, st, events := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
-		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in, c.qt)
+		return c.model.InvokeModelWithResponseStream(ctx, in, c.qt)
 	})
 	defer st.cancel()
 	if events == nil {

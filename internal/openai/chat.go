@@ -60,7 +60,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.Converse(cctx, m.ModelID, creq, h.queue)
+	resp, err := m.Converse(cctx, creq, h.queue)
 	if err != nil {
 		writeFailure(w, r, err)
 		return

@@ -206,21 +206,14 @@ func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *htt
 		writeFailure(w, r, err)
 		return nil, nil, false
 	}
-	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq, h.queue)
+	stream, err := m.ConverseStream(sctx, creq, h.queue)
 	if err != nil {
 		return fail(err)
 	}
 	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
 	stop = func() { timer.Stop(); cancel(); stopWatch(); stream.Close() }
 	accesslog.From(ctx).SetUpstreamRequestID(stream.RequestID())
-	if !stream.Next() {
-		err := stream.Err()
-		if err == nil {
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		stop()
-		return fail(err)
-	}
+	// The pipeline has read the first event (it fails over until then).
 	if timer.Event() {
 		stop()
 		return fail(context.DeadlineExceeded)

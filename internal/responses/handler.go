@@ -133,7 +133,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
-	out, err := m.Client.Converse(cctx, m.ModelID, tr.Request, qt)
+	out, err := m.Converse(cctx, tr.Request, qt)
 	if err != nil {
 		openai.WriteFailure(w, r, err)
 		return
@@ -450,7 +450,7 @@ func (h *Handler) inputTokens(w http.ResponseWriter, r *http.Request) {
 	cctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
 	m := tr.Model
-	out, err := m.Client.CountTokens(cctx, m.ModelID, bedrock.ConverseTokens(tr.Request))
+	out, err := m.CountTokens(cctx, bedrock.ConverseTokens(tr.Request))
 	if err != nil {
 		openai.WriteFailure(w, r, err)
 		return
