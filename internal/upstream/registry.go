@@ -59,7 +59,7 @@ type Options struct {
 	UserAgent string
 }
 
-// New builds one Bedrock client per configured model. Credentials and
+// New builds one Bedrock client per target of each configured model. Credentials and
 // endpoints are resolved here, once.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, error) {
 	all := append(append(append([]config.Model(nil), cfg.Models...), cfg.Embeddings...), cfg.Images...)
@@ -149,6 +149,11 @@ func newClient(ctx context.Context, m config.Model, t config.Target, httpc *http
 		} else {
 			opts.Logger.Info("model served by its endpoint_url, not the emulator", "model", m.Name, "target", t.Name)
 		}
+	}
+	if len(m.Routing.Targets) > 1 {
+		// The other targets are the retries: a throttled or failing
+		// target gives way at once rather than backing off.
+		bc.Retry.MaxAttempts = 1
 	}
 	bc.HTTPClient = httpc
 	bc.UserAgent = opts.UserAgent
