@@ -189,22 +189,34 @@ func (h *Handler) StartStream(ctx context.Context, w http.ResponseWriter, r *htt
 
 // startStream calls ConverseStream and waits for the first event. Until
 // then a failure is an ordinary error with its status, answered here (ok
-// false). Otherwise the first event is current and x-amzn-requestid is set;
+// false). See openStream.
+func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest) (s *Stream, stop func(), ok bool) {
+	s, stop, err := h.openStream(ctx, w, r, m, creq)
+	if err != nil {
+		writeFailure(w, r, err)
+		return nil, nil, false
+	}
+	return s, stop, true
+}
+
+// openStream calls ConverseStream and waits for the first event. Until
+// then a failure is returned, unwritten, as an ordinary error with its
+// status (a timeout for the timer's). Otherwise the first event is current and x-amzn-requestid is set;
 // stop ends the call and frees the connection, and the stream also closes
 // as soon as ctx is done (the client is gone), even while Next is blocked
 // reading from Bedrock.
-func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	creq *bedrock.ConverseRequest) (s *Stream, stop func(), ok bool) {
+func (h *Handler) openStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest) (s *Stream, stop func(), err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	timer := upstream.StartStreamTimer(h.opts.UpstreamTimeout, h.opts.StreamIdleTimeout, cancel)
-	fail := func(err error) (*Stream, func(), bool) {
+	fail := func(err error) (*Stream, func(), error) {
 		timer.Stop()
 		if r.Context().Err() == nil {
 			err = timer.Err(err)
 		}
 		cancel()
-		writeFailure(w, r, err)
-		return nil, nil, false
+		return nil, nil, err
 	}
 	stream, err := m.ConverseStream(sctx, creq, h.queue)
 	if err != nil {
@@ -221,5 +233,5 @@ func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *htt
 	if id := stream.RequestID(); id != "" {
 		w.Header().Set("x-amzn-requestid", id)
 	}
-	return &Stream{ConverseStream: stream, timer: timer}, stop, true
+	return &Stream{ConverseStream: stream, timer: timer}, stop, nil
 }
