@@ -305,4 +305,3 @@ func TestFallbackHelper(t *testing.T) {
 		})
 	}
 }
-
