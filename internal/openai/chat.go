@@ -3,7 +3,6 @@ package openai
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -48,8 +47,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		err := h.answerChat(ctx, w, r, req, served)
-		var ae *apiError
-		if errors.As(err, &ae) {
+		if ae, ok := err.(*apiError); ok { // not errors.As: no allocation
 			if m != primary {
 				return last
 			}
