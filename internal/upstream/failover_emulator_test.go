@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,30 +14,24 @@ import (
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
-// emuTarget is an emulator serving as one target, counting the model
-// calls it receives.
-type emuTarget struct {
-	URL   string
-	calls atomic.Int64
+// emuTarget is an emulator serving as one target.
+type emuTarget struct{ *emulator.Server }
+
+// calls counts the model calls it received (Converse and ConverseStream).
+func (e emuTarget) calls() int64 {
+	st := e.Stats()
+	return st.Requests["Converse"] + st.Requests["ConverseStream"]
 }
 
 // newEmuTarget starts an emulator with cfg (its faults and latency).
-func newEmuTarget(t *testing.T, cfg emulator.Config) *emuTarget {
+func newEmuTarget(t *testing.T, cfg emulator.Config) emuTarget {
 	t.Helper()
-	em, err := emulator.New(cfg)
+	s, err := emulator.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	et := &emuTarget{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/model/") {
-			et.calls.Add(1)
-		}
-		em.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	et.URL = srv.URL
-	return et
+	t.Cleanup(s.Close)
+	return emuTarget{s}
 }
 
 // downURL is an address nothing listens on (a closed listener).
@@ -67,7 +58,13 @@ func groupOf(t *testing.T, extra string, urls ...string) *Model {
 	for i, u := range urls {
 		fmt.Fprintf(&b, "      - {name: t%d, from: \"bedrock:amazon.nova-lite-v1:0\", endpoint_url: %q, aws_region: us-east-1, aws_access_key_id: test, aws_secret_access_key: test}\n", i, u)
 	}
-	cfg, err := config.Parse("q.yaml", []byte(b.String()), &config.Secrets{})
+	return modelOf(t, b.String(), "g")
+}
+
+// modelOf is the model name of the registry of the config yml.
+func modelOf(t *testing.T, yml, name string) *Model {
+	t.Helper()
+	cfg, err := config.Parse("q.yaml", []byte(yml), &config.Secrets{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +72,7 @@ func groupOf(t *testing.T, extra string, urls ...string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := reg.Lookup("g")
+	m, _ := reg.Lookup(name)
 	return m
 }
 
@@ -107,9 +104,9 @@ func TestFailoverAcrossEmulators(t *testing.T) {
 	if err != nil || target != "t3" {
 		t.Fatalf("served by %q, %v; want t3", target, err)
 	}
-	if throttling.calls.Load() != 1 || slow.calls.Load() != 1 || healthy.calls.Load() != 1 {
+	if throttling.calls() != 1 || slow.calls() != 1 || healthy.calls() != 1 {
 		t.Errorf("calls: throttling %d, slow %d, healthy %d; want one each (no retries on a target)",
-			throttling.calls.Load(), slow.calls.Load(), healthy.calls.Load())
+			throttling.calls(), slow.calls(), healthy.calls())
 	}
 	for _, tg := range m.Targets[:3] {
 		if tg.CoolingUntil().IsZero() {
@@ -117,9 +114,9 @@ func TestFailoverAcrossEmulators(t *testing.T) {
 		}
 	}
 	// Cooling targets are skipped: the next request goes straight to t3.
-	if target, err := converse(t, m, "again"); err != nil || target != "t3" || throttling.calls.Load() != 1 || slow.calls.Load() != 1 {
+	if target, err := converse(t, m, "again"); err != nil || target != "t3" || throttling.calls() != 1 || slow.calls() != 1 {
 		t.Errorf("second request: %q, %v; throttling %d, slow %d calls; want t3 without trying the cooling ones",
-			target, err, throttling.calls.Load(), slow.calls.Load())
+			target, err, throttling.calls(), slow.calls())
 	}
 }
 
@@ -135,8 +132,8 @@ func TestValidationNotRetried(t *testing.T) {
 	if f := Classify(err); f.Status != 400 {
 		t.Fatalf("err %v (%d), want a 400", err, f.Status)
 	}
-	if a.calls.Load() != 1 || b.calls.Load() != 0 || e.Target() != "t0" {
-		t.Errorf("calls a %d, b %d, target %q; want the 400 from t0 only", a.calls.Load(), b.calls.Load(), e.Target())
+	if a.calls() != 1 || b.calls() != 0 || e.Target() != "t0" {
+		t.Errorf("calls a %d, b %d, target %q; want the 400 from t0 only", a.calls(), b.calls(), e.Target())
 	}
 }
 
@@ -154,8 +151,8 @@ func TestStrategiesAcrossEmulators(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if a.calls.Load() != 6 || b.calls.Load() != 2 {
-			t.Errorf("a %d, b %d calls; want 6 and 2 (3:1)", a.calls.Load(), b.calls.Load())
+		if a.calls() != 6 || b.calls() != 2 {
+			t.Errorf("a %d, b %d calls; want 6 and 2 (3:1)", a.calls(), b.calls())
 		}
 	})
 	t.Run("least_busy", func(t *testing.T) {
@@ -173,8 +170,8 @@ func TestStrategiesAcrossEmulators(t *testing.T) {
 			}
 			defer s.Close()
 		}
-		if a.calls.Load() != 1 || b.calls.Load() != 1 || c.calls.Load() != 1 {
-			t.Fatalf("three streams went to a %d, b %d, c %d; want one each", a.calls.Load(), b.calls.Load(), c.calls.Load())
+		if a.calls() != 1 || b.calls() != 1 || c.calls() != 1 {
+			t.Fatalf("three streams went to a %d, b %d, c %d; want one each", a.calls(), b.calls(), c.calls())
 		}
 		cancels[1]() // b's stream ends
 		waitFor(t, func() bool { return m.Targets[1].InFlight() == 0 })
@@ -235,8 +232,8 @@ func TestStreamFailover(t *testing.T) {
 			for s.Next() {
 				events++
 			}
-			if e.Target() != c.wantFrom || b.calls.Load() != c.wantB {
-				t.Errorf("served by %s with %d calls to t1; want %s and %d", e.Target(), b.calls.Load(), c.wantFrom, c.wantB)
+			if e.Target() != c.wantFrom || b.calls() != c.wantB {
+				t.Errorf("served by %s with %d calls to t1; want %s and %d", e.Target(), b.calls(), c.wantFrom, c.wantB)
 			}
 			if c.wantB == 0 && (s.Err() == nil || events < 2) {
 				t.Errorf("after %d events err %v: want the mid-stream error passed on, not a failover", events, s.Err())
@@ -253,19 +250,11 @@ func TestStreamFailover(t *testing.T) {
 func TestSingleTargetUnchanged(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	emu := newEmuTarget(t, always("throttle"))
-	cfg, err := config.Parse("q.yaml", []byte(fmt.Sprintf(`models:
+	m := modelOf(t, fmt.Sprintf(`models:
   - name: one
     from: bedrock:amazon.nova-lite-v1:0
     params: {endpoint_url: %q, aws_region: eu-west-1, aws_access_key_id: test, aws_secret_access_key: test}
-`, emu.URL)), &config.Secrets{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := New(context.Background(), cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := reg.Lookup("one")
+`, emu.URL), "one")
 	if len(m.Targets) != 1 || m.group != nil || m.Targets[0].Name != "0/amazon.nova-lite-v1:0@eu-west-1" {
 		t.Fatalf("targets %+v", m.Targets)
 	}
@@ -273,7 +262,7 @@ func TestSingleTargetUnchanged(t *testing.T) {
 	if Classify(err).Status != 429 || target != m.Targets[0].Name || !m.Targets[0].CoolingUntil().IsZero() {
 		t.Errorf("err %v, target %q; want a 429 from the one target, no cooldown", err, target)
 	}
-	if emu.calls.Load() < 2 {
-		t.Errorf("%d calls: a single target keeps the client's own retries", emu.calls.Load())
+	if emu.calls() < 2 {
+		t.Errorf("%d calls: a single target keeps the client's own retries", emu.calls())
 	}
 }
