@@ -329,7 +329,7 @@ func (h *Handler) converse(c *call) {
 	defer cancel()
 	resp, err := c.model.Converse(ctx, creq, c.qt)
 	if err != nil {
-		writeFailure(c.w, c.r, err)
+		c.failed = err // messages answers it, or a fallback does
 		return
 	}
 	c.entry.SetUpstreamRequestID(resp.RequestID)

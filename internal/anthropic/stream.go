@@ -45,8 +45,9 @@ type streamStart struct {
 }
 
 // openStream opens a Bedrock stream with open and waits for its first
-// event. Until that event a failure is an ordinary error answer with its
-// status (and nil is returned); after it, only an error event.
+// event. Until that event a failure is recorded in c.failed, for messages
+// to answer with its status or a fallback to take (and nil is returned);
+// after it, only an error event.
 // UpstreamTimeout bounds the wait for the first event and StreamIdleTimeout
 // the gap between two (a stall cancels the call); the stream runs
 // on the request's context, so a client that goes away cancels the
@@ -81,13 +82,14 @@ func (st *streamStart) next(s upstreamStream) bool {
 	return true
 }
 
-// fail answers a failure before the first event.
+// fail records a failure before the first event, for messages to answer
+// (or a fallback model).
 func (st *streamStart) fail(c *call, err error) {
 	st.timer.Stop()
 	if c.r.Context().Err() == nil {
 		err = st.timer.Err(err)
 	}
-	writeFailure(c.w, c.r, err)
+	c.failed = err
 }
 
 // end finishes a stream that has started: an error event for a Bedrock

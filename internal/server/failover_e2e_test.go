@@ -207,6 +207,27 @@ models:
 		}
 	})
 
+	t.Run("Messages falls back from Converse to Claude's native body", func(t *testing.T) {
+		for _, stream := range []string{"false", "true"} {
+			before := claude.calls.Load()
+			req, _ := http.NewRequestWithContext(ctx, "POST", g.URL+"/v1/messages",
+				strings.NewReader(`{"model":"nova-only","max_tokens":50,"stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("x-quarry-target"), "claude") || claude.calls.Load() != before+1 {
+				t.Errorf("stream %s: %d, x-quarry-target %q, %d claude calls\n%s", stream, resp.StatusCode, resp.Header.Get("x-quarry-target"), claude.calls.Load()-before, b)
+			}
+			if body := claude.lastBody(); !strings.Contains(body, `"anthropic_version"`) || !strings.Contains(body, `"top_k":40`) {
+				t.Errorf("stream %s: claude got %s; want an InvokeModel Claude body with its top_k", stream, body)
+			}
+		}
+	})
+
 	t.Run("every surface names the target", func(t *testing.T) {
 		for _, c := range []struct{ path, body string }{
 			{"/v1/messages", `{"model":"group","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`},
