@@ -210,15 +210,8 @@ models:
 	t.Run("Messages falls back from Converse to Claude's native body", func(t *testing.T) {
 		for _, stream := range []string{"false", "true"} {
 			before := claude.calls.Load()
-			req, _ := http.NewRequestWithContext(ctx, "POST", g.URL+"/v1/messages",
-				strings.NewReader(`{"model":"nova-only","max_tokens":50,"stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := doJSONResponse(t, "POST", g.URL+"/v1/messages",
+				`{"model":"nova-only","max_tokens":50,"stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`)
 			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("x-quarry-target"), "claude") || claude.calls.Load() != before+1 {
 				t.Errorf("stream %s: %d, x-quarry-target %q, %d claude calls\n%s", stream, resp.StatusCode, resp.Header.Get("x-quarry-target"), claude.calls.Load()-before, b)
 			}
@@ -233,14 +226,7 @@ models:
 			{"/v1/messages", `{"model":"group","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`},
 			{"/v1/responses", `{"model":"group","input":"hi","store":false}`},
 		} {
-			req, _ := http.NewRequestWithContext(ctx, "POST", g.URL+c.path, strings.NewReader(c.body))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := doJSONResponse(t, "POST", g.URL+c.path, c.body)
 			if resp.StatusCode != 200 || resp.Header.Get("x-quarry-target") != "west" {
 				t.Errorf("%s: %d, x-quarry-target %q; want 200 from west\n%s", c.path, resp.StatusCode, resp.Header.Get("x-quarry-target"), b)
 			}
