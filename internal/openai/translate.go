@@ -187,6 +187,13 @@ func (h *Handler) StartStream(ctx context.Context, w http.ResponseWriter, r *htt
 	return h.startStream(ctx, w, r, m, req)
 }
 
+// OpenStream is StartStream returning, unwritten, a failure before the
+// first event (for a fallback model to take).
+func (h *Handler) OpenStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	req *bedrock.ConverseRequest) (s *Stream, stop func(), err error) {
+	return h.openStream(ctx, w, r, m, req)
+}
+
 // startStream calls ConverseStream and waits for the first event. Until
 // then a failure is an ordinary error with its status, answered here (ok
 // false). See openStream.

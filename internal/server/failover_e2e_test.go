@@ -221,6 +221,16 @@ models:
 		}
 	})
 
+	t.Run("Responses fall back too", func(t *testing.T) {
+		for _, stream := range []string{"false", "true"} {
+			before := claude.calls.Load()
+			resp, b := doJSONResponse(t, "POST", g.URL+"/v1/responses", `{"model":"nova-only","input":"hi","store":false,"stream":`+stream+`}`)
+			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("x-quarry-target"), "claude") || claude.calls.Load() != before+1 {
+				t.Errorf("stream %s: %d, x-quarry-target %q, %d claude calls\n%s", stream, resp.StatusCode, resp.Header.Get("x-quarry-target"), claude.calls.Load()-before, b)
+			}
+		}
+	})
+
 	t.Run("every surface names the target", func(t *testing.T) {
 		for _, c := range []struct{ path, body string }{
 			{"/v1/messages", `{"model":"group","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`},
