@@ -29,6 +29,7 @@ type Entry struct {
 	usage             Usage
 	firstToken        time.Duration
 	errKind           string
+	target            string // the upstream target that served (or last failed) the call
 }
 
 type ctxKey struct{}
@@ -133,6 +134,14 @@ func (e *Entry) FirstToken() {
 // surface's own, e.g. "invalid_request").
 func (e *Entry) SetError(kind string) { e.mu.Lock(); e.errKind = kind; e.mu.Unlock() }
 
+// SetTarget names the upstream target the request went to (the last one
+// tried, when it failed over): the x-quarry-target header and the log's
+// target field.
+func (e *Entry) SetTarget(name string) { e.mu.Lock(); e.target = name; e.mu.Unlock() }
+
+// Target is the name SetTarget recorded.
+func (e *Entry) Target() string { e.mu.Lock(); defer e.mu.Unlock(); return e.target }
+
 // Snapshot is a copy of an entry's fields, for metrics.
 type Snapshot struct {
 	Surface, Model, UpstreamRequestID, ErrorKind string
@@ -146,6 +155,8 @@ type Snapshot struct {
 	KeyID, KeyName string
 	// BedrockModel and Region are SetBedrockModel's ("" when not set).
 	BedrockModel, Region string
+	// Target is the upstream target that served (or last failed) the call.
+	Target string
 }
 
 // Snapshot copies the fields.
@@ -155,7 +166,7 @@ func (e *Entry) Snapshot() Snapshot {
 	u := e.usage
 	return Snapshot{Surface: e.surface, Model: e.model, UpstreamRequestID: e.upstreamRequestID, ErrorKind: e.errKind,
 		InputTokens: u.Input, OutputTokens: u.Output, CacheReadTokens: u.CacheRead, FirstToken: e.firstToken,
-		Usage: u, KeyID: e.keyID, KeyName: e.keyName, BedrockModel: e.bedrockModel, Region: e.region, ID: e.ID}
+		Usage: u, KeyID: e.keyID, KeyName: e.keyName, BedrockModel: e.bedrockModel, Region: e.region, ID: e.ID, Target: e.target}
 }
 
 // NewID returns a random request ID.
@@ -171,11 +182,31 @@ type Recorder struct {
 	http.ResponseWriter
 	Status int
 	Bytes  int64
+	// entry, when set, names the upstream target in the response's
+	// x-quarry-target header (targetHdr holds it without an allocation).
+	entry     *Entry
+	targetHdr [1]string
+}
+
+// TargetHeader is the response header naming the upstream target that
+// served the request, set on every surface's responses.
+const TargetHeader = "X-Quarry-Target"
+
+// header adds the target header, once, before the status line goes out.
+func (r *Recorder) header() {
+	if r.entry == nil {
+		return
+	}
+	if t := r.entry.Target(); t != "" {
+		r.targetHdr[0] = t
+		r.ResponseWriter.Header()[TargetHeader] = r.targetHdr[:1:1]
+	}
 }
 
 func (r *Recorder) WriteHeader(code int) {
 	if r.Status == 0 {
 		r.Status = code
+		r.header()
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -183,6 +214,7 @@ func (r *Recorder) WriteHeader(code int) {
 func (r *Recorder) Write(p []byte) (int, error) {
 	if r.Status == 0 {
 		r.Status = http.StatusOK
+		r.header()
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.Bytes += int64(n)
@@ -232,7 +264,7 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 		q.hdr[0] = id
 		w.Header()["X-Request-Id"] = q.hdr[:1:1]
 		rec := &q.rec
-		rec.ResponseWriter = w
+		rec.ResponseWriter, rec.entry = w, e
 		next.ServeHTTP(rec, r.WithContext(q))
 		if rec.Status == 0 {
 			rec.Status = http.StatusOK
@@ -255,6 +287,9 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d))
 			if s.Model != "" {
 				attrs = append(attrs, slog.String("model", s.Model))
+			}
+			if s.Target != "" {
+				attrs = append(attrs, slog.String("target", s.Target))
 			}
 			if s.UpstreamRequestID != "" {
 				attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
-	"github.com/quarry-dev/quarry/bedrock/shaping"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/upstream"
@@ -328,9 +327,9 @@ func (h *Handler) converse(c *call) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.Converse(ctx, c.model.ModelID, creq, c.qt)
+	resp, err := c.model.Converse(ctx, creq, c.qt)
 	if err != nil {
-		writeFailure(c.w, c.r, err)
+		c.failed = err // messages answers it, or a fallback does
 		return
 	}
 	c.entry.SetUpstreamRequestID(resp.RequestID)
@@ -349,7 +348,7 @@ func recordConverseUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.Re
 // translating each event as it comes (streamTranslator).
 func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id string) {
 	s, st, events := openStream(h, c, func(ctx context.Context) (*bedrock.ConverseStream, error) {
-		return shaping.Stream(ctx, c.model.Client, c.model.ModelID, creq, &c.model.Shaping.Options, c.qt)
+		return c.model.ShapedStream(ctx, creq, &c.model.Shaping.Options, c.qt)
 	})
 	defer st.cancel()
 	if events == nil {

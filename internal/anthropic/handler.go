@@ -81,6 +81,9 @@ type call struct {
 	model *upstream.Model
 	// qt bounds the wait for the model's limiter (server.queue_timeout).
 	qt bedrock.CallOption
+	// failed is the Bedrock failure of a call that wrote nothing yet (a
+	// stream before its first event): a fallback model may answer.
+	failed error
 }
 
 // begin reads, decodes and resolves a request; nil when it has answered.
@@ -120,11 +123,20 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	if c.model.Family == bedrock.FamilyAnthropic {
-		h.native(c)
-		return
+	// Once the model's targets are exhausted, each fallback gets the
+	// request translated for it, as a direct request would be.
+	err := upstream.Fallback(c.ctx, c.model, func(m *upstream.Model) error {
+		c.model, c.failed = m, nil
+		if m.Family == bedrock.FamilyAnthropic {
+			h.native(c)
+		} else {
+			h.converse(c)
+		}
+		return c.failed
+	})
+	if err != nil {
+		writeFailure(c.w, c.r, err)
 	}
-	h.converse(c)
 }
 
 // invokeInput is the InvokeModel call of a Claude request.
@@ -157,9 +169,9 @@ func (h *Handler) native(c *call) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	out, err := c.model.Client.InvokeModel(ctx, c.model.ModelID, in, c.qt)
+	out, err := c.model.InvokeModel(ctx, in, c.qt)
 	if err != nil {
-		writeFailure(c.w, c.r, err)
+		c.failed = err // messages answers it, or a fallback does
 		return
 	}
 	c.entry.SetUpstreamRequestID(out.RequestID)
@@ -236,7 +248,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := c.model.Client.CountTokens(ctx, c.model.ModelID, ct, c.qt)
+	resp, err := c.model.CountTokens(ctx, ct, c.qt)
 	if err != nil {
 		e, _ := failure(err)
 		if e.Type == errInvalidRequest {

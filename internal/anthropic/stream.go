@@ -45,8 +45,9 @@ type streamStart struct {
 }
 
 // openStream opens a Bedrock stream with open and waits for its first
-// event. Until that event a failure is an ordinary error answer with its
-// status (and nil is returned); after it, only an error event.
+// event. Until that event a failure is recorded in c.failed, for messages
+// to answer with its status or a fallback to take (and nil is returned);
+// after it, only an error event.
 // UpstreamTimeout bounds the wait for the first event and StreamIdleTimeout
 // the gap between two (a stall cancels the call); the stream runs
 // on the request's context, so a client that goes away cancels the
@@ -64,16 +65,9 @@ func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context
 	prev := st.cancel
 	st.cancel = func() { prev(); st.stop(); s.Close() }
 	c.entry.SetUpstreamRequestID(s.RequestID())
-	ok := s.Next()
-	if !ok || st.timer.Event() {
-		err := s.Err()
-		switch {
-		case ok:
-			err = context.DeadlineExceeded
-		case err == nil:
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		st.fail(c, err)
+	// The pipeline has read the first event (it fails over until then).
+	if st.timer.Event() {
+		st.fail(c, context.DeadlineExceeded)
 		return s, st, nil
 	}
 	return s, st, newSSEWriter(c.w, s.RequestID())
@@ -88,13 +82,14 @@ func (st *streamStart) next(s upstreamStream) bool {
 	return true
 }
 
-// fail answers a failure before the first event.
+// fail records a failure before the first event, for messages to answer
+// (or a fallback model).
 func (st *streamStart) fail(c *call, err error) {
 	st.timer.Stop()
 	if c.r.Context().Err() == nil {
 		err = st.timer.Err(err)
 	}
-	writeFailure(c.w, c.r, err)
+	c.failed = err
 }
 
 // end finishes a stream that has started: an error event for a Bedrock
@@ -123,7 +118,7 @@ func (st *streamStart) end(c *call, events *sse.Writer, err error) {
 // model name (message_start) and Bedrock's metrics (message_stop) changed.
 func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 	s, st, events := openStream(h, c, func(ctx context.Context) (*bedrock.InvokeStream, error) {
-		return c.model.Client.InvokeModelWithResponseStream(ctx, c.model.ModelID, in, c.qt)
+		return c.model.InvokeModelWithResponseStream(ctx, in, c.qt)
 	})
 	defer st.cancel()
 	if events == nil {

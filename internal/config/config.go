@@ -199,6 +199,10 @@ type Model struct {
 	// Price overrides the built-in price table's figures for this model
 	// (price.go); nil: the table's.
 	Price *Price
+
+	// Routing is where the model's calls go: its targets, the strategy
+	// choosing between them, cooldowns and fallbacks (targets.go).
+	Routing Routing
 }
 
 // AWS holds how a model reaches Bedrock.
@@ -374,6 +378,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 			}
 		}
 	}
+	d.checkFallbacks(cfg) // targets.go
 	if len(cfg.Server.APIKeys) == 0 && !IsLoopback(cfg.Server.Address) {
 		d.problem(fields["server"], "server.api_keys", fmt.Sprintf("required when server.address (%s) is not a loopback address", cfg.Server.Address))
 	}

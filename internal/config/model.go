@@ -15,7 +15,7 @@ import (
 func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	m := Model{Kind: kind, Line: n.Line}
 	before := len(d.problems)
-	f := d.mapping(n, field, "name", "from", "aliases", "description", "params", "price")
+	f := d.mapping(n, field, "name", "from", "aliases", "description", "params", "price", "targets", "strategy", "cooldown", "attempt_timeout", "fallbacks")
 	if v, ok := f["name"]; ok {
 		m.Name, _ = d.str(v, field+".name")
 		if m.Name != "" && !modelNamePattern.MatchString(m.Name) {
@@ -24,20 +24,15 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	} else {
 		d.problem(n, field+".name", "required")
 	}
-	if v, ok := f["from"]; ok {
-		from, _ := d.str(v, field+".from")
-		id, ok := strings.CutPrefix(from, "bedrock:")
-		switch {
-		case !ok:
-			d.problem(v, field+".from", fmt.Sprintf("must start with bedrock: followed by a model ID, inference-profile ID or ARN (got %q)", from))
-		default:
-			if err := checkModelID(id, kind); err != nil {
-				d.problem(v, field+".from", err.Error())
-			}
-			m.ModelID = id
-		}
-	} else {
-		d.problem(n, field+".from", "required (bedrock:<model id>)")
+	v, hasFrom := f["from"]
+	_, hasTargets := f["targets"]
+	switch {
+	case hasFrom && hasTargets:
+		d.problem(v, field+".from", "cannot be combined with targets (give each target its own from)")
+	case hasFrom:
+		m.ModelID = d.from(v, field+".from", kind)
+	case !hasTargets:
+		d.problem(n, field+".from", "required (bedrock:<model id>), or targets")
 	}
 	if v, ok := f["aliases"]; ok {
 		d.aliases(v, field+".aliases", &m)
@@ -51,6 +46,7 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	if v, ok := f["price"]; ok {
 		m.Price = d.price(v, field+".price")
 	}
+	d.routing(n, f, field, &m) // targets.go
 	if kind == KindChat && m.Shaping.MediaURLHandler == nil {
 		d.defaultShaping(&m) // no params
 	}
@@ -61,6 +57,20 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 		m.Image.MaxImages = 10
 	}
 	return m, len(d.problems) == before
+}
+
+// from decodes a from: value (bedrock:<model id>) and returns the model ID.
+func (d *decoder) from(v *yaml.Node, field string, kind Kind) string {
+	from, _ := d.str(v, field)
+	id, ok := strings.CutPrefix(from, "bedrock:")
+	if !ok {
+		d.problem(v, field, fmt.Sprintf("must start with bedrock: followed by a model ID, inference-profile ID or ARN (got %q)", from))
+		return ""
+	}
+	if err := checkModelID(id, kind); err != nil {
+		d.problem(v, field, err.Error())
+	}
+	return id
 }
 
 var modelNamePattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,256}$`)
@@ -244,44 +254,10 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 			d.problem(k, path, fmt.Sprintf("unknown parameter for a %s model (allowed: %s)", m.Kind, strings.Join(paramNames(m.Kind), ", ")))
 			continue
 		}
-		a := &m.AWS
+		if d.awsParam(&m.AWS, key, v, path) {
+			continue
+		}
 		switch key {
-		case "aws_region":
-			a.Region, _ = d.str(v, path)
-			if a.Region != "" && !regionPattern.MatchString(a.Region) {
-				d.problem(v, path, fmt.Sprintf("%q is not an AWS region name", a.Region))
-			}
-		case "aws_profile":
-			a.Profile, _ = d.str(v, path)
-		case "aws_access_key_id":
-			a.AccessKeyID = d.secret(v, path)
-		case "aws_secret_access_key":
-			a.SecretAccessKey = d.secret(v, path)
-		case "aws_session_token":
-			a.SessionToken = d.secret(v, path)
-		case "aws_role_arn":
-			a.RoleARN, _ = d.str(v, path)
-			if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {
-				d.problem(v, path, fmt.Sprintf("%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", a.RoleARN))
-			}
-		case "aws_external_id":
-			a.ExternalID = d.secret(v, path)
-		case "bedrock_api_key":
-			a.APIKey = d.secret(v, path)
-		case "endpoint_url":
-			a.EndpointURL, _ = d.str(v, path)
-			if a.EndpointURL != "" && !endpointPattern.MatchString(a.EndpointURL) {
-				d.problem(v, path, fmt.Sprintf("%q must be an absolute http(s) URL", a.EndpointURL))
-			}
-		case "max_concurrent_invocations":
-			c, _ := d.integer(v, path, 1, 100000)
-			a.MaxConcurrent = int(c)
-		case "requests_per_min_limit":
-			r, _ := d.integer(v, path, 1, 10_000_000)
-			a.RequestsPerMinute = int(r)
-		case "tokens_per_min_limit":
-			t, _ := d.integer(v, path, 1, 1_000_000_000)
-			a.TokensPerMinute = int(t)
 		case "bedrock_guardrail_identifier":
 			guardNode = v
 			id, _ := d.str(v, path)
@@ -316,7 +292,68 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 	if shaping != nil {
 		d.finishShaping(n, field, m, shaping)
 	}
-	a := m.AWS
+	d.checkCredentials(n, field, m.AWS)
+	if g := m.Guardrail; g != nil {
+		switch {
+		case g.Identifier == "":
+			d.problem(n, field+".bedrock_guardrail_identifier", "required when bedrock_guardrail_version or bedrock_trace is set")
+		case g.Version == "":
+			d.problem(guardNode, field+".bedrock_guardrail_version", "required with bedrock_guardrail_identifier (a version number or DRAFT)")
+		}
+		if g.Trace == "" {
+			g.Trace = "disabled"
+		}
+	}
+}
+
+// awsParam decodes one of the commonParams (how a model or target reaches
+// Bedrock) into a; false when key is not one of them.
+func (d *decoder) awsParam(a *AWS, key string, v *yaml.Node, path string) bool {
+	switch key {
+	case "aws_region":
+		a.Region, _ = d.str(v, path)
+		if a.Region != "" && !regionPattern.MatchString(a.Region) {
+			d.problem(v, path, fmt.Sprintf("%q is not an AWS region name", a.Region))
+		}
+	case "aws_profile":
+		a.Profile, _ = d.str(v, path)
+	case "aws_access_key_id":
+		a.AccessKeyID = d.secret(v, path)
+	case "aws_secret_access_key":
+		a.SecretAccessKey = d.secret(v, path)
+	case "aws_session_token":
+		a.SessionToken = d.secret(v, path)
+	case "aws_role_arn":
+		a.RoleARN, _ = d.str(v, path)
+		if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {
+			d.problem(v, path, fmt.Sprintf("%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", a.RoleARN))
+		}
+	case "aws_external_id":
+		a.ExternalID = d.secret(v, path)
+	case "bedrock_api_key":
+		a.APIKey = d.secret(v, path)
+	case "endpoint_url":
+		a.EndpointURL, _ = d.str(v, path)
+		if a.EndpointURL != "" && !endpointPattern.MatchString(a.EndpointURL) {
+			d.problem(v, path, fmt.Sprintf("%q must be an absolute http(s) URL", a.EndpointURL))
+		}
+	case "max_concurrent_invocations":
+		c, _ := d.integer(v, path, 1, 100000)
+		a.MaxConcurrent = int(c)
+	case "requests_per_min_limit":
+		r, _ := d.integer(v, path, 1, 10_000_000)
+		a.RequestsPerMinute = int(r)
+	case "tokens_per_min_limit":
+		t, _ := d.integer(v, path, 1, 1_000_000_000)
+		a.TokensPerMinute = int(t)
+	default:
+		return false
+	}
+	return true
+}
+
+// checkCredentials reports credential params that cannot go together.
+func (d *decoder) checkCredentials(n *yaml.Node, field string, a AWS) {
 	switch {
 	case a.AccessKeyID != "" && a.SecretAccessKey == "":
 		d.problem(n, field+".aws_secret_access_key", "required when aws_access_key_id is set")
@@ -333,17 +370,6 @@ func (d *decoder) params(n *yaml.Node, field string, m *Model) {
 	}
 	if a.ExternalID != "" && a.RoleARN == "" {
 		d.problem(n, field+".aws_external_id", "requires aws_role_arn")
-	}
-	if g := m.Guardrail; g != nil {
-		switch {
-		case g.Identifier == "":
-			d.problem(n, field+".bedrock_guardrail_identifier", "required when bedrock_guardrail_version or bedrock_trace is set")
-		case g.Version == "":
-			d.problem(guardNode, field+".bedrock_guardrail_version", "required with bedrock_guardrail_identifier (a version number or DRAFT)")
-		}
-		if g.Trace == "" {
-			g.Trace = "disabled"
-		}
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 
 // chatCompletions serves POST /v1/chat/completions: it translates the
 // request (chat_request.go), calls Converse or ConverseStream on the model's
-// client, and translates the answer back.
+// client, and translates the answer back. When the model's targets are
+// exhausted, its fallbacks get the request translated for them.
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	entry := accesslog.From(ctx)
@@ -35,11 +36,42 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
+	primary := served.model
+	var last error // the last Bedrock failure
+	err := upstream.Fallback(ctx, primary, func(m *upstream.Model) error {
+		if m != primary {
+			// The same translation as a direct request to m; a request m
+			// cannot take skips it.
+			if req, served, aerr = h.decodeChatAs(body, m); aerr != nil {
+				return last
+			}
+		}
+		err := h.answerChat(ctx, w, r, req, served)
+		if ae, ok := err.(*apiError); ok { // not errors.As: no allocation
+			if m != primary {
+				return last
+			}
+			writeAPIError(w, r, ae)
+			return nil
+		}
+		last = err
+		return err
+	})
+	if err != nil {
+		writeFailure(w, r, err)
+	}
+}
+
+// answerChat translates req for served's model, calls it and writes the
+// answer. It returns, unwritten, the request's translation error (an
+// *apiError) and a Bedrock failure before anything was written, so that a
+// fallback may answer instead.
+func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http.Request, req *chatRequest, served *servedChat) error {
+	entry := accesslog.From(ctx)
 	m, cm := served.model, &served.chat
 	creq, plan, aerr := convertChatRequest(ctx, req, cm, h.fetch)
 	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return
+		return aerr
 	}
 	if plan.DroppedCacheMarkers {
 		served.warnDroppedMarkers(w, h.log)
@@ -52,18 +84,16 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	// as a one-event stream (shaping.go).
 	oneEvent := plan.Stream && cm.Shaping != nil && cm.Shaping.NoStreaming
 	if plan.Stream && !oneEvent {
-		h.streamChat(ctx, w, r, m, cm.Shaping, creq, plan, id, created)
-		return
+		return h.streamChat(ctx, w, r, m, cm.Shaping, creq, plan, id, created)
 	}
 	if oneEvent && creq.GuardrailConfig != nil {
 		creq.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.Converse(cctx, m.ModelID, creq, h.queue)
+	resp, err := m.Converse(cctx, creq, h.queue)
 	if err != nil {
-		writeFailure(w, r, err)
-		return
+		return err
 	}
 	entry.SetUpstreamRequestID(resp.RequestID)
 	recordUsage(entry, resp.Usage)
@@ -72,22 +102,23 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	if !finishAllowed(cm.Shaping, resp.StopReason) {
 		writeAPIError(w, r, finishReasonError(m.Name, cm.Shaping, resp.StopReason))
-		return
+		return nil
 	}
 	cc := convertChatResponse(resp, plan, id, created)
 	if oneEvent {
 		out := startStream(w)
 		for _, c := range completionChunks(cc, plan) {
 			if out.JSON("", &c) != nil {
-				return
+				return nil
 			}
 		}
 		out.Event("", doneData)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(cc)
+	return nil
 }
 
 // servedChat is what serving a chat model takes that does not change
@@ -155,6 +186,19 @@ func (h *Handler) decodeChat(ctx context.Context, body []byte) (*chatRequest, *s
 	return req, s, aerr
 }
 
+// decodeChatAs decodes a chat request body (already decoded once, for the
+// model it names) as a request to m: m's defaults apply.
+func (h *Handler) decodeChatAs(body []byte, m *upstream.Model) (*chatRequest, *servedChat, *apiError) {
+	b, aerr := decodeChatBody(body)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	name, _ := chatModelName(b.Model)
+	s := h.served(m)
+	req, aerr := s.defaults.request(b, name)
+	return req, s, aerr
+}
+
 // chatModelName reads the request's model member.
 func chatModelName(raw json.RawMessage) (string, *apiError) {
 	if isNull(raw) {
@@ -191,11 +235,11 @@ func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsag
 // upstream call at once. shaping is the model's (chatModelOf), which
 // decides the finish reasons allowed.
 func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) {
+	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) error {
 	entry := accesslog.From(ctx)
-	stream, cancel, ok := h.startStream(ctx, w, r, m, creq)
-	if !ok {
-		return
+	stream, cancel, err := h.openStream(ctx, w, r, m, creq)
+	if err != nil {
+		return err
 	}
 	defer cancel()
 	out := startStream(w)
@@ -226,7 +270,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			var body streamError
 			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
 			out.JSON("", &body)
-			return
+			return nil
 		}
 		out.Hold = stream.Buffered()
 		if text, ok := tr.textDelta(&ev); ok {
@@ -237,33 +281,34 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			}
 			if writeTextChunk(out, tr.id, tr.created, tr.plan.Model, text) != nil {
 				cancel()
-				return
+				return nil
 			}
 			continue
 		}
 		if !send(tr.event(ev)) {
 			// The client is gone: stop reading Bedrock now.
 			cancel()
-			return
+			return nil
 		}
 	}
 	out.Hold = false // what follows ends the stream: flush it
 	if err := stream.Err(); err != nil {
 		if r.Context().Err() != nil {
 			accesslog.From(ctx).SetError("canceled")
-			return
+			return nil
 		}
 		f := upstream.Classify(err)
 		entry.SetError(string(f.Kind))
 		var body streamError
 		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
 		out.JSON("", &body)
-		return
+		return nil
 	}
 	if !send(tr.end()) {
-		return
+		return nil
 	}
 	out.Event("", doneData)
+	return nil
 }
 
 // hasToken reports whether a chunk carries generated content (for the

@@ -35,7 +35,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.CountTokens(cctx, m.ModelID, bedrock.ConverseTokens(creq), h.queue)
+	resp, err := m.CountTokens(cctx, bedrock.ConverseTokens(creq), h.queue)
 	if err != nil {
 		var be *bedrock.Error
 		if errors.Is(err, bedrock.ErrValidation) && errors.As(err, &be) {

@@ -155,11 +155,11 @@ func (h *Handler) embedCallOnce(ctx context.Context, m *upstream.Model, call emb
 	)
 	switch {
 	case call.Titan != nil:
-		titan, err = m.Client.EmbedTitan(ctx, m.ModelID, call.Titan, qt)
+		titan, err = m.EmbedTitan(ctx, call.Titan, qt)
 	case call.Cohere != nil:
-		cohere, err = m.Client.EmbedCohere(ctx, m.ModelID, call.Cohere, qt)
+		cohere, err = m.EmbedCohere(ctx, call.Cohere, qt)
 	case call.Nova != nil:
-		nova, err = m.Client.EmbedNova(ctx, m.ModelID, call.Nova, qt)
+		nova, err = m.EmbedNova(ctx, call.Nova, qt)
 	}
 	if err != nil {
 		return embedResult{}, err

@@ -75,7 +75,7 @@ func (h *Handler) serveImages(w http.ResponseWriter, r *http.Request, m *upstrea
 	// The request context: a client that goes away cancels the call.
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.GenerateImages(ctx, m.ModelID, breq, h.queue)
+	resp, err := m.GenerateImages(ctx, breq, h.queue)
 	if err != nil {
 		writeFailure(w, r, err)
 		return

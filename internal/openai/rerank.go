@@ -185,7 +185,7 @@ func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.UpstreamTimeout)
 	defer cancel()
-	resp, err := m.Client.Rerank(ctx, m.ModelID, breq, h.queue)
+	resp, err := m.Rerank(ctx, breq, h.queue)
 	if err != nil {
 		writeFailure(w, r, err)
 		return

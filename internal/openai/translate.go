@@ -187,40 +187,52 @@ func (h *Handler) StartStream(ctx context.Context, w http.ResponseWriter, r *htt
 	return h.startStream(ctx, w, r, m, req)
 }
 
+// OpenStream is StartStream returning, unwritten, a failure before the
+// first event (for a fallback model to take).
+func (h *Handler) OpenStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	req *bedrock.ConverseRequest) (s *Stream, stop func(), err error) {
+	return h.openStream(ctx, w, r, m, req)
+}
+
 // startStream calls ConverseStream and waits for the first event. Until
 // then a failure is an ordinary error with its status, answered here (ok
-// false). Otherwise the first event is current and x-amzn-requestid is set;
+// false). See openStream.
+func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest) (s *Stream, stop func(), ok bool) {
+	s, stop, err := h.openStream(ctx, w, r, m, creq)
+	if err != nil {
+		writeFailure(w, r, err)
+		return nil, nil, false
+	}
+	return s, stop, true
+}
+
+// openStream calls ConverseStream and waits for the first event. Until
+// then a failure is returned, unwritten, as an ordinary error with its
+// status (a timeout for the timer's). Otherwise the first event is current and x-amzn-requestid is set;
 // stop ends the call and frees the connection, and the stream also closes
 // as soon as ctx is done (the client is gone), even while Next is blocked
 // reading from Bedrock.
-func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	creq *bedrock.ConverseRequest) (s *Stream, stop func(), ok bool) {
+func (h *Handler) openStream(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
+	creq *bedrock.ConverseRequest) (s *Stream, stop func(), err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	timer := upstream.StartStreamTimer(h.opts.UpstreamTimeout, h.opts.StreamIdleTimeout, cancel)
-	fail := func(err error) (*Stream, func(), bool) {
+	fail := func(err error) (*Stream, func(), error) {
 		timer.Stop()
 		if r.Context().Err() == nil {
 			err = timer.Err(err)
 		}
 		cancel()
-		writeFailure(w, r, err)
-		return nil, nil, false
+		return nil, nil, err
 	}
-	stream, err := m.Client.ConverseStream(sctx, m.ModelID, creq, h.queue)
+	stream, err := m.ConverseStream(sctx, creq, h.queue)
 	if err != nil {
 		return fail(err)
 	}
 	stopWatch := context.AfterFunc(sctx, func() { stream.Close() })
 	stop = func() { timer.Stop(); cancel(); stopWatch(); stream.Close() }
 	accesslog.From(ctx).SetUpstreamRequestID(stream.RequestID())
-	if !stream.Next() {
-		err := stream.Err()
-		if err == nil {
-			err = &bedrock.Error{Code: bedrock.CodeModelStreamError, Message: "Bedrock ended the stream without any event", StatusCode: http.StatusBadGateway}
-		}
-		stop()
-		return fail(err)
-	}
+	// The pipeline has read the first event (it fails over until then).
 	if timer.Event() {
 		stop()
 		return fail(context.DeadlineExceeded)
@@ -228,5 +240,5 @@ func (h *Handler) startStream(ctx context.Context, w http.ResponseWriter, r *htt
 	if id := stream.RequestID(); id != "" {
 		w.Header().Set("x-amzn-requestid", id)
 	}
-	return &Stream{ConverseStream: stream, timer: timer}, stop, true
+	return &Stream{ConverseStream: stream, timer: timer}, stop, nil
 }

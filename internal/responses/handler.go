@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -115,7 +116,6 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	upTimeout, queueTimeout := h.chat.Timeouts()
 	ctx := r.Context()
 	qt := bedrock.WithQueueTimeout(queueTimeout)
-	entry := accesslog.From(ctx)
 	d, prev, tr, ok := h.prepare(ctx, w, r, false)
 	if !ok {
 		return
@@ -123,20 +123,48 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	store := d.req.Store == nil || *d.req.Store
 	resp := newResponse(d, "resp_"+accesslog.NewID(), time.Now().Unix(), d.req.PreviousResponseID, store)
 	x := &exchange{h: h, r: r, d: d, tr: tr, resp: resp, prev: prev, store: store}
+	// Once the model's targets are exhausted, each fallback gets the
+	// request translated for it, as a direct request would be.
+	var last error
+	err := upstream.Fallback(ctx, tr.Model, func(m *upstream.Model) error {
+		if m != x.tr.Model {
+			ftr, aerr := h.translateFor(ctx, d, m)
+			if aerr != nil {
+				return last // a request m cannot take skips it
+			}
+			x.tr = ftr
+		}
+		last = x.answer(ctx, w, upTimeout, qt)
+		return last
+	})
+	if err != nil {
+		openai.WriteFailure(w, r, err)
+	}
+}
+
+// translateFor translates the request d as a direct request to m.
+func (h *Handler) translateFor(ctx context.Context, d *decoded, m *upstream.Model) (*openai.Translation, *openai.Error) {
+	members := maps.Clone(d.members)
+	members["model"], _ = json.Marshal(m.Name)
+	return h.chat.Translate(ctx, members)
+}
+
+// answer calls x's model and writes its answer. A Bedrock failure before
+// anything was written is returned, unwritten, for a fallback to take.
+func (x *exchange) answer(ctx context.Context, w http.ResponseWriter, upTimeout time.Duration, qt bedrock.CallOption) error {
+	r, d, tr, resp, entry := x.r, x.d, x.tr, x.resp, accesslog.From(ctx)
 	m := tr.Model
 	if d.req.Stream && !tr.NoStreaming() {
-		x.stream(ctx, w)
-		return
+		return x.stream(ctx, w)
 	}
 	if d.req.Stream && tr.Request.GuardrailConfig != nil {
 		tr.Request.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
 	}
 	cctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
-	out, err := m.Client.Converse(cctx, m.ModelID, tr.Request, qt)
+	out, err := m.Converse(cctx, tr.Request, qt)
 	if err != nil {
-		openai.WriteFailure(w, r, err)
-		return
+		return err
 	}
 	entry.SetUpstreamRequestID(out.RequestID)
 	openai.RecordUsage(entry, out.Usage)
@@ -145,7 +173,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	if !tr.FinishAllowed(out.StopReason) {
 		openai.WriteError(w, r, tr.FinishError(out.StopReason))
-		return
+		return nil
 	}
 	if d.req.Stream {
 		// supports_streaming: false: the Converse answer as one stream.
@@ -156,12 +184,13 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		a.fromConverse(out)
 		x.save(ctx)
 		a.send("response."+terminal(resp.Status), map[string]any{"response": a.publicResp()})
-		return
+		return nil
 	}
 	a := x.assembler(nil)
 	a.fromConverse(out)
 	x.save(ctx)
 	writeJSON(w, http.StatusOK, publicResponse(resp, d.plan.IncludeEncrypted))
+	return nil
 }
 
 // prepare reads, decodes and translates a create (or input_tokens, which
@@ -273,11 +302,11 @@ func (x *exchange) save(ctx context.Context) {
 // stream serves a streamed response. Until Bedrock's first event a
 // failure is an ordinary JSON error with its status; after that it is a
 // response.failed event, and the stream ends.
-func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
+func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
 	r, entry := x.r, accesslog.From(ctx)
-	s, cancel, ok := x.h.chat.StartStream(ctx, w, r, x.tr.Model, x.tr.Request)
-	if !ok {
-		return
+	s, cancel, err := x.h.chat.OpenStream(ctx, w, r, x.tr.Model, x.tr.Request)
+	if err != nil {
+		return err
 	}
 	defer cancel()
 	events := sse.Start(w, "text/event-stream")
@@ -306,7 +335,7 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 				entry.SetError(e.Type)
 				events.Hold = false
 				x.fail(a, e.Code, e.Msg)
-				return
+				return nil
 			}
 		case ev.Metadata != nil:
 			u = ev.Metadata.Usage
@@ -314,14 +343,14 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 		}
 		if a.err != nil {
 			cancel() // the client is gone: stop reading Bedrock now
-			return
+			return nil
 		}
 	}
 	events.Hold = false
 	if err := s.Err(); err != nil {
 		if r.Context().Err() != nil {
 			entry.SetError("canceled")
-			return
+			return nil
 		}
 		f := upstream.Classify(err)
 		entry.SetError(string(f.Kind))
@@ -330,11 +359,12 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) {
 			code = openai.FailureType(f.Kind)
 		}
 		x.fail(a, code, f.Message)
-		return
+		return nil
 	}
 	a.finish(stop, u)
 	x.save(ctx)
 	a.send("response."+terminal(x.resp.Status), map[string]any{"response": a.publicResp()})
+	return nil
 }
 
 // fail ends a stream with response.failed.
@@ -450,7 +480,7 @@ func (h *Handler) inputTokens(w http.ResponseWriter, r *http.Request) {
 	cctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
 	m := tr.Model
-	out, err := m.Client.CountTokens(cctx, m.ModelID, bedrock.ConverseTokens(tr.Request))
+	out, err := m.CountTokens(cctx, bedrock.ConverseTokens(tr.Request))
 	if err != nil {
 		openai.WriteFailure(w, r, err)
 		return

@@ -433,6 +433,13 @@ func checkRow(t *testing.T, row faultRow, o outcome) {
 
 func doJSON(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
+	resp, b := doJSONResponse(t, method, url, body)
+	return resp.StatusCode, b
+}
+
+// doJSONResponse is doJSON with the response's status and headers.
+func doJSONResponse(t *testing.T, method, url, body string) (*http.Response, string) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -441,5 +448,5 @@ func doJSON(t *testing.T, method, url, body string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }

@@ -16,11 +16,21 @@ import (
 	"github.com/quarry-dev/quarry/internal/limits"
 )
 
-// Model is a served model and the client that reaches it.
+// Model is a served model and the targets that serve it. Surfaces call
+// its methods (pipeline.go), which choose the target and fail over.
 type Model struct {
 	config.Model
 	Family bedrock.Family
+	// Client is the first target's client, for what is not a model call
+	// (ApplyGuardrail, Reserve).
 	Client *bedrock.Client
+	// Targets serve the model: one for a from: model.
+	Targets []*Target
+	// Fallbacks are the models tried once Targets are exhausted.
+	Fallbacks []*Model
+
+	group *group // nil with one target
+	log   *slog.Logger
 }
 
 // Registry holds the served models by name. It is read-only after New.
@@ -55,7 +65,7 @@ type Options struct {
 	Limits *limits.Limiter
 }
 
-// New builds one Bedrock client per configured model. Credentials and
+// New builds one Bedrock client per target of each configured model. Credentials and
 // endpoints are resolved here, once.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, error) {
 	all := append(append(append([]config.Model(nil), cfg.Models...), cfg.Embeddings...), cfg.Images...)
@@ -64,11 +74,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if transport == nil {
 		idle := 0
 		for _, m := range all {
-			c := m.AWS.MaxConcurrent
-			if c <= 0 {
-				c = bedrock.DefaultMaxConcurrent
+			for _, t := range targetsOf(m) {
+				c := t.AWS.MaxConcurrent
+				if c <= 0 {
+					c = bedrock.DefaultMaxConcurrent
+				}
+				idle += c
 			}
-			idle += c
 		}
 		t, err := bedrock.NewTransport(idle)
 		if err != nil {
@@ -81,41 +93,90 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	}
 	httpc := &http.Client{Transport: transport}
 	r := &Registry{byName: make(map[string]*Model, len(all))}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	for _, m := range all {
-		bc, err := ClientConfig(m.AWS, opts)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", m.Kind, m.Name, err)
-		}
-		if opts.Logger != nil && opts.EmulatorURL != "" {
-			if bc.Endpoint == opts.EmulatorURL {
-				msg := "model served by the built-in emulator"
-				if hasOwnCredentials(m.AWS) {
-					msg += "; its own credentials are ignored (emulator: true; set endpoint_url to reach AWS)"
-				}
-				opts.Logger.Info(msg, "model", m.Name)
-			} else {
-				opts.Logger.Info("model served by its endpoint_url, not the emulator", "model", m.Name)
+		um := &Model{Model: m, Family: bedrock.ModelFamily(m.ModelID), log: log}
+		for _, ct := range targetsOf(m) {
+			client, err := newClient(ctx, m, ct, httpc, opts)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: %w", m.Kind, m.Name, err)
 			}
+			t := &Target{Name: ct.Name, ModelID: ct.ModelID, Region: client.Region(), Client: client, weight: ct.Weight, priority: ct.Priority}
+			if m.Routing.Targets == nil {
+				// A from: model: its one target is named by where it goes.
+				t.Name = config.DefaultTargetName(0, ct.ModelID, client.Region())
+			}
+			um.Targets = append(um.Targets, t)
 		}
-		bc.HTTPClient = httpc
-		if opts.Limits != nil {
-			opts.Limits.Apply(m.Name, m.AWS, &bc)
+		um.Client = um.Targets[0].Client
+		if len(um.Targets) > 1 {
+			um.group = &group{strategy: m.Routing.Strategy, targets: um.Targets}
 		}
-		bc.UserAgent = opts.UserAgent
-		bc.Logger = opts.Logger
-		client, err := bedrock.New(ctx, bc)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", m.Kind, m.Name, err)
-		}
-		um := &Model{Model: m, Family: bedrock.ModelFamily(m.ModelID), Client: client}
 		r.byName[m.Name] = um
 		for _, a := range m.Aliases {
 			r.byName[a] = um // the config checked aliases are unique
 		}
 		r.list = append(r.list, um)
 	}
+	for _, um := range r.list {
+		for _, name := range um.Routing.Fallbacks {
+			fb, ok := r.byName[name]
+			if !ok {
+				return nil, fmt.Errorf("%s %q: fallback %q is not a served model", um.Kind, um.Name, name)
+			}
+			um.Fallbacks = append(um.Fallbacks, fb)
+		}
+	}
 	sort.SliceStable(r.list, func(i, j int) bool { return r.list[i].Kind < r.list[j].Kind })
 	return r, nil
+}
+
+// targetsOf is a model's targets: those it lists, or the one of its from:.
+func targetsOf(m config.Model) []config.Target {
+	if m.Routing.Targets != nil {
+		return m.Routing.Targets
+	}
+	return []config.Target{{ModelID: m.ModelID, AWS: m.AWS, Weight: 1}}
+}
+
+// newClient builds the Bedrock client of one of m's targets.
+func newClient(ctx context.Context, m config.Model, t config.Target, httpc *http.Client, opts Options) (*bedrock.Client, error) {
+	bc, err := ClientConfig(t.AWS, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger != nil && opts.EmulatorURL != "" {
+		if bc.Endpoint == opts.EmulatorURL {
+			msg := "model served by the built-in emulator"
+			if hasOwnCredentials(t.AWS) {
+				msg += "; its own credentials are ignored (emulator: true; set endpoint_url to reach AWS)"
+			}
+			opts.Logger.Info(msg, "model", m.Name, "target", t.Name)
+		} else {
+			opts.Logger.Info("model served by its endpoint_url, not the emulator", "model", m.Name, "target", t.Name)
+		}
+	}
+	if len(m.Routing.Targets) > 1 {
+		// The other targets are the retries: a throttled or failing
+		// target gives way at once rather than backing off.
+		bc.Retry.MaxAttempts = 1
+	}
+	bc.HTTPClient = httpc
+	if opts.Limits != nil {
+		// A group's targets are limited each on its own (their quotas
+		// are per account and region); a from: model keeps its name.
+		scope := m.Name
+		if len(m.Routing.Targets) > 1 {
+			scope = m.Name + "/" + t.Name
+		}
+		opts.Limits.Apply(scope, t.AWS, &bc)
+	}
+	bc.UserAgent = opts.UserAgent
+	bc.Logger = opts.Logger
+	return bedrock.New(ctx, bc)
 }
 
 // ClientConfig maps a model's AWS params to a bedrock.Config; models with no

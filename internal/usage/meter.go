@@ -80,11 +80,13 @@ func (m *Meter) Forget(model string) {
 // Cost prices a request's snapshot; ok is false when the model's price
 // is unknown.
 func (m *Meter) Cost(s *accesslog.Snapshot) (usd float64, ok bool) {
-	info := ModelInfo{ModelID: s.BedrockModel, Region: s.Region}
-	if info.ModelID == "" {
-		if info, ok = m.models(s.Model); !ok {
-			return 0, false
-		}
+	info, known := m.models(s.Model)
+	if s.BedrockModel != "" {
+		// The target that served (a group's), or an /_inference
+		// endpoint's model; a served model's price: override still holds.
+		info.ModelID, info.Region = s.BedrockModel, s.Region
+	} else if !known {
+		return 0, false
 	}
 	pr, ok := m.pricer.Price(info.ModelID, info.Region, info.Price)
 	if !ok {
