@@ -26,9 +26,14 @@ func failWith(status int, code string) func(http.ResponseWriter, *http.Request, 
 	}
 }
 
-// resetConnection hijacks the connection and closes it without a response.
+// resetConnection hijacks the connection and closes it without a response;
+// over HTTP/2, which cannot be hijacked, it resets the stream (RST_STREAM).
 func resetConnection(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
 	if err == nil {
 		conn.Close()
 	}
