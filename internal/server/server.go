@@ -70,7 +70,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
-	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
+	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log,
+		HTTP1Only: cfg.Server.UpstreamHTTP1Only}
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {

@@ -47,6 +47,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is appended to the clients' User-Agent.
 	UserAgent string
+	// HTTP1Only forces HTTP/1.1 on the transport New builds
+	// (server.upstream_http2: false); ignored with Transport.
+	HTTP1Only bool
 }
 
 // New builds one Bedrock client per configured model. Credentials and
@@ -64,7 +67,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 			}
 			idle += c
 		}
-		t, err := bedrock.NewTransport(idle)
+		t, err := bedrock.NewTransportWith(bedrock.TransportOptions{MaxConcurrent: idle, HTTP1Only: opts.HTTP1Only})
 		if err != nil {
 			return nil, err
 		}
