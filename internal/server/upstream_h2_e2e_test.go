@@ -3,11 +3,16 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/quarry-dev/quarry/emulator"
 	"github.com/quarry-dev/quarry/internal/server"
@@ -88,5 +93,69 @@ server:
 				t.Errorf("%d of %d upstream calls over HTTP/2, want %d", st.HTTP2, calls, want)
 			}
 		})
+	}
+}
+
+// TestGatewayServesH2C: a client speaking HTTP/2 with prior knowledge (a
+// proxy or an h2c client) gets chat completions and streams, several on one
+// connection; HTTP/1.1 clients are unaffected (every other test).
+func TestGatewayServesH2C(t *testing.T) {
+	g := startChatGateway(t, quickstart, nil, server.Options{})
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	var dials atomic.Int64
+	var d net.Dialer
+	tr := &http.Transport{Protocols: &protocols, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	c := chatClient(g, option.WithHTTPClient(hc))
+	ctx := context.Background()
+	params := openai.ChatCompletionNewParams{
+		Model:    "nova-lite",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello")},
+	}
+	var protos []string
+	cc, err := c.Chat.Completions.New(ctx, params, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(r)
+		if err == nil {
+			protos = append(protos, resp.Proto)
+		}
+		return resp, err
+	}))
+	if err != nil {
+		t.Fatalf("chat completion over h2c: %v", err)
+	}
+	if len(cc.Choices) != 1 || cc.Choices[0].Message.Content == "" {
+		t.Fatalf("empty completion: %+v", cc)
+	}
+	if len(protos) != 1 || protos[0] != "HTTP/2.0" {
+		t.Fatalf("answered over %v, want HTTP/2.0", protos)
+	}
+	// Three streams open at once on the one connection.
+	streams := make([]*ssestream.Stream[openai.ChatCompletionChunk], 3)
+	for i := range streams {
+		streams[i] = c.Chat.Completions.NewStreaming(ctx, params)
+		if !streams[i].Next() {
+			t.Fatalf("stream %d: no first chunk: %v", i, streams[i].Err())
+		}
+	}
+	for i, s := range streams {
+		var acc openai.ChatCompletionAccumulator
+		acc.AddChunk(s.Current())
+		for s.Next() {
+			acc.AddChunk(s.Current())
+		}
+		if err := s.Err(); err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		if len(acc.Choices) != 1 || acc.Choices[0].Message.Content == "" {
+			t.Fatalf("stream %d accumulated to %+v", i, acc.Choices)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d connections for a completion and three concurrent streams, want 1", n)
 	}
 }
