@@ -69,6 +69,7 @@ type options struct {
 	// streams mode
 	streams   []int
 	upstreams []string
+	clients   []string
 	settle    time.Duration
 }
 
@@ -79,10 +80,11 @@ func main() {
 		os.Exit(1)
 	}
 	var o options
-	var conc, emuConc, streams, upstreams string
+	var conc, emuConc, streams, upstreams, clients string
 	flag.StringVar(&o.mode, "mode", "all", "all (emulator and gateway), emulator, gateway or streams")
 	flag.StringVar(&streams, "streams", "100,1000,5000", "streams mode: numbers of open streams (comma-separated)")
 	flag.StringVar(&upstreams, "upstreams", "plain-h1,tls-h1,tls-h2", "streams mode: how the gateway reaches the emulator")
+	flag.StringVar(&clients, "clients", "h1,h2c", "streams mode: how the load generator reaches the gateway (h1, h2c)")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "streams mode: wait once every stream is open, before sampling")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each row")
@@ -98,7 +100,7 @@ func main() {
 	if err == nil {
 		o.streams, err = intList(streams)
 	}
-	o.upstreams = strings.Split(upstreams, ",")
+	o.upstreams, o.clients = strings.Split(upstreams, ","), strings.Split(clients, ",")
 	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams"}, o.mode) || o.duration <= 0 || o.settle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: bad flags (see -h)")
 		os.Exit(2)

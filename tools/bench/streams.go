@@ -22,7 +22,8 @@ import (
 //
 // The emulator runs in its own process (so that its memory and goroutines
 // are not counted), with a latency config that makes every stream slow:
-// streamGap between events, streamTokens events, like a long model answer.
+// streamGap between events and up to streamTokens tokens (the emulator's
+// reply to the benchmark prompt: about 40 events, 20 s), like a long answer.
 // For each upstream set-up (plain HTTP/1.1, TLS with HTTP/1.1 forced, TLS
 // negotiating HTTP/2) a fresh gateway is started; for each N, the load
 // generator opens N OpenAI chat streams (in batches, so that the ramp does
@@ -34,7 +35,7 @@ import (
 
 const (
 	streamGap    = 500 * time.Millisecond
-	streamTokens = 40
+	streamTokens = 200
 )
 
 const streamsEmulatorConfig = `latency: {first_token: 50ms, between_tokens: %s}
@@ -54,16 +55,21 @@ var upstreamSetups = map[string]upstreamSetup{
 }
 
 func streamsBench(o options, dir, bin string) error {
-	fmt.Printf("### Open streams (each %d events %v apart; gateway and emulator in separate processes)\n\n", streamTokens, streamGap)
-	fmt.Println("| Upstream | Streams | Gateway RSS MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutines | Goroutines/stream | Open time s | Errors |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, key := range o.upstreams {
-		setup, ok := upstreamSetups[key]
-		if !ok {
-			return fmt.Errorf("unknown upstream %q (plain-h1, tls-h1, tls-h2)", key)
+	fmt.Printf("### Open streams (events %v apart; gateway and emulator in separate processes)\n\n", streamGap)
+	fmt.Println("| Clients | Upstream | Streams | Gateway RSS MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutines | Goroutines/stream | Open time s | Errors |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, client := range o.clients {
+		if client != "h1" && client != "h2c" {
+			return fmt.Errorf("unknown client protocol %q (h1, h2c)", client)
 		}
-		if err := streamsRows(o, dir, bin, setup); err != nil {
-			return err
+		for _, key := range o.upstreams {
+			setup, ok := upstreamSetups[key]
+			if !ok {
+				return fmt.Errorf("unknown upstream %q (plain-h1, tls-h1, tls-h2)", key)
+			}
+			if err := streamsRows(o, dir, bin, client, setup); err != nil {
+				return err
+			}
 		}
 	}
 	fmt.Println()
@@ -72,7 +78,7 @@ func streamsBench(o options, dir, bin string) error {
 
 // streamsRows starts an emulator and a gateway for one upstream set-up and
 // measures every N.
-func streamsRows(o options, dir, bin string, setup upstreamSetup) error {
+func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error {
 	tag := strings.NewReplacer(" ", "", ",", "-", "/", "").Replace(setup.name)
 	emuCfg := filepath.Join(dir, "streams-emulator.yaml")
 	if err := os.WriteFile(emuCfg, fmt.Appendf(nil, streamsEmulatorConfig, streamGap), 0o600); err != nil {
@@ -111,13 +117,25 @@ func streamsRows(o options, dir, bin string, setup upstreamSetup) error {
 		return err
 	}
 	defer gw.stop()
+	// h1: one HTTP/1.1 connection per stream, as most SDKs; h2c: HTTP/2
+	// with prior knowledge, as a proxy in front of the gateway would.
 	tr := &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1 << 16, IdleConnTimeout: time.Minute}
+	if client == "h2c" {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr.Protocols = &p
+	}
 	httpc := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
-	// One short stream warms the gateway up; the idle figures follow.
-	if err := holdStreams(httpc, gw.url, 1, 0, func() {}); err != nil {
+	// One stream read to its end warms the gateway up and says how long
+	// the streams last; the idle figures follow.
+	w0 := time.Now()
+	_, events, err := oneStream(context.Background(), httpc, gw.url, make(chan struct{}, 1))
+	if err != nil {
 		return fmt.Errorf("warm-up stream: %w", err)
 	}
+	life := time.Since(w0)
+	fmt.Fprintf(os.Stderr, "bench: %s, clients %s: a stream has %d events and lasts %v\n", setup.name, client, events, life.Round(100*time.Millisecond))
 	time.Sleep(time.Second)
 	idleRSS := gw.rssKiB()
 	for _, n := range o.streams {
@@ -129,6 +147,9 @@ func streamsRows(o options, dir, bin string, setup upstreamSetup) error {
 			opened = time.Since(t0) - o.settle
 			rss, m = gw.rssKiB(), gatewayMetrics(httpc, gw.url)
 		})
+		if opened+o.settle > life {
+			fmt.Fprintf(os.Stderr, "bench: %d streams took %v to open and settle, longer than a stream lasts (%v): the first had ended when sampled\n", n, (opened + o.settle).Round(100*time.Millisecond), life.Round(100*time.Millisecond))
+		}
 		errs := 0
 		var se *streamsError
 		if errors.As(err, &se) {
@@ -138,7 +159,7 @@ func streamsRows(o options, dir, bin string, setup upstreamSetup) error {
 			return err
 		}
 		per := func(v, base float64) string { return fmt.Sprintf("%.1f", (v-base)/float64(n)) }
-		fmt.Printf("| %s | %d | %.1f | %s | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", setup.name, n,
+		fmt.Printf("| %s | %s | %d | %.1f | %s | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", client, setup.name, n,
 			float64(rss)/1024, per(float64(rss), float64(idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
 			m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
 		// Let the closed streams drain from the gateway before the next N.
@@ -202,7 +223,7 @@ func (e *streamsError) Error() string { return fmt.Sprintf("%d streams failed: %
 
 // holdStreams opens n chat streams through the gateway, 100 at a time,
 // waits until each has had its first event, waits settle, calls sample,
-// and then closes them all. With settle 0 it reads the streams to the end.
+// and then closes them all.
 func holdStreams(c *http.Client, base string, n int, settle time.Duration, sample func()) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -229,7 +250,7 @@ func holdStreams(c *http.Client, base string, n int, settle time.Duration, sampl
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			signalled, err := oneStream(ctx, c, base, started)
+			signalled, _, err := oneStream(ctx, c, base, started)
 			if err != nil && ctx.Err() == nil {
 				fail(err)
 			}
@@ -245,14 +266,10 @@ func holdStreams(c *http.Client, base string, n int, settle time.Duration, sampl
 			return fmt.Errorf("streams did not all start within 2 minutes")
 		}
 	}
-	if settle == 0 {
-		wg.Wait()
-	} else {
-		time.Sleep(settle)
-		sample()
-		cancel()
-		wg.Wait()
-	}
+	time.Sleep(settle)
+	sample()
+	cancel()
+	wg.Wait()
 	if f := failed.Load(); f > 0 {
 		return &streamsError{int(f), first}
 	}
@@ -261,43 +278,44 @@ func holdStreams(c *http.Client, base string, n int, settle time.Duration, sampl
 
 // oneStream sends a chat stream and reports on started when its first
 // data line arrives (signalled); then it reads until the end (or until ctx
-// ends).
-func oneStream(ctx context.Context, c *http.Client, base string, started chan<- struct{}) (signalled bool, err error) {
+// ends), counting the data lines.
+func oneStream(ctx context.Context, c *http.Client, base string, started chan<- struct{}) (signalled bool, events int, err error) {
 	body := fmt.Sprintf(`{"model":"bench","messages":[{"role":"user","content":%q}],"max_tokens":%d,"stream":true}`, prompt, streamTokens)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", strings.NewReader(body))
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, fmt.Errorf("status %d: %s", resp.StatusCode, msg)
+		return false, 0, fmt.Errorf("status %d: %s", resp.StatusCode, msg)
 	}
 	br := bufio.NewReaderSize(resp.Body, 4<<10)
 	for {
 		line, err := br.ReadSlice('\n')
 		if bytes.HasPrefix(line, []byte("data: ")) {
+			events++
 			if !signalled {
 				signalled = true
 				started <- struct{}{}
 			}
 			if bytes.HasPrefix(line, []byte("data: [DONE]")) {
-				return signalled, nil
+				return signalled, events, nil
 			}
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if errors.Is(err, io.EOF) {
-			return signalled, errors.New("stream ended without [DONE]")
+			return signalled, events, errors.New("stream ended without [DONE]")
 		}
 		if err != nil {
-			return signalled, err
+			return signalled, events, err
 		}
 	}
 }
