@@ -164,7 +164,9 @@ func TestRetryContextCancelledDuringBackoff(t *testing.T) {
 			if mode == "cancel" {
 				go func() {
 					<-answered
-					time.Sleep(20 * time.Millisecond) // let the client enter its backoff
+					// Let the client read the 503 and enter its backoff (TLS
+					// on a loaded machine can take longer than 20ms).
+					time.Sleep(200 * time.Millisecond)
 					cancel()
 				}()
 			}
