@@ -102,17 +102,10 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 		return err
 	}
 	defer emu.stop()
-	gwAddr, err := freePort()
-	if err != nil {
-		return err
-	}
-	cfg := fmt.Sprintf(gatewayConfig, gwAddr, modelID, emuURL)
-	cfg = strings.Replace(cfg, "  log_level: info\n", fmt.Sprintf("  log_level: warn\n  upstream_http2: %v\n", !setup.http1Only), 1)
-	cfgPath := filepath.Join(dir, "streams-"+tag+".yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	gw, err := start(dir, "streams-gateway-"+tag, gwAddr, "/health", gwEnv, bin, "serve", "--config", cfgPath)
+	// log_level warn: a thousand stream lines a second would be the
+	// gateway's main work.
+	keys := fmt.Sprintf("  upstream_http2: %v\n", !setup.http1Only)
+	gw, err := startGateway(dir, bin, "streams-gateway-"+client+"-"+tag, emuURL, "warn", keys, gwEnv)
 	if err != nil {
 		return err
 	}
