@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if conc <= 0 {
 			conc = DefaultMaxConcurrent
 		}
-		t, err := NewTransport(conc)
+		t, err := NewTransportWith(TransportOptions{MaxConcurrent: conc, HTTP1Only: cfg.HTTP1Only})
 		if err != nil {
 			return nil, err
 		}
@@ -116,26 +116,55 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// NewTransport returns an HTTP transport for Bedrock that keeps up to
-// maxIdle idle connections to the endpoint, so that a client running
-// maxIdle calls at once never re-dials. It has no overall timeout: streams
-// may last minutes; cancel through the context. Like the AWS SDKs, it trusts
-// the extra certificates in the PEM file named by AWS_CA_BUNDLE (TLS
-// inspection proxies); a bundle that cannot be read is an error.
+// NewTransport returns an HTTP transport for Bedrock that negotiates HTTP/2
+// over TLS and keeps up to maxIdle idle HTTP/1.1 connections to the
+// endpoint. It is NewTransportWith(TransportOptions{MaxConcurrent: maxIdle}).
 func NewTransport(maxIdle int) (*http.Transport, error) {
+	return NewTransportWith(TransportOptions{MaxConcurrent: maxIdle})
+}
+
+// TransportOptions say how NewTransportWith builds a transport.
+type TransportOptions struct {
+	// MaxConcurrent is the number of calls expected at once (the sum of
+	// the clients' MaxConcurrent when several share the transport): over
+	// HTTP/1.1 each needs its own connection, so that many are kept idle
+	// and a client running that many calls never re-dials. < 1:
+	// DefaultMaxConcurrent.
+	MaxConcurrent int
+	// HTTP1Only turns HTTP/2 off: one TLS connection per call in flight,
+	// as before HTTP/2 (for proxies that mishandle h2, or to compare).
+	HTTP1Only bool
+}
+
+// NewTransportWith returns an HTTP transport for Bedrock. Over TLS it
+// negotiates HTTP/2 by ALPN (Bedrock Runtime speaks it), so that concurrent
+// calls and streams to one endpoint share a few connections; a plain
+// http:// endpoint (the emulator, a local proxy) gets HTTP/1.1. A silent
+// HTTP/2 connection is pinged after 30s and dropped if the ping goes
+// unanswered for 15s, so that a dead connection cannot hang every stream on
+// it. It has no overall timeout: streams may last minutes; cancel through
+// the context. Like the AWS SDKs, it trusts the extra certificates in the
+// PEM file named by AWS_CA_BUNDLE (TLS inspection proxies); a bundle that
+// cannot be read is an error.
+func NewTransportWith(o TransportOptions) (*http.Transport, error) {
+	maxIdle := o.MaxConcurrent
 	if maxIdle < 1 {
 		maxIdle = DefaultMaxConcurrent
 	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(!o.HTTP1Only)
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
+		Protocols:             &protocols,
 		MaxIdleConns:          maxIdle * 2,
 		MaxIdleConnsPerHost:   maxIdle,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
 	}
 	if path := os.Getenv("AWS_CA_BUNDLE"); path != "" {
 		pool, err := x509.SystemCertPool()

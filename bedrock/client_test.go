@@ -102,7 +102,7 @@ func newFakeBedrock(t *testing.T, respond func(w http.ResponseWriter, r *http.Re
 	for _, fn := range before {
 		fn(f.Server)
 	}
-	f.Start()
+	startTestServer(t, f.Server)
 	t.Cleanup(f.Close)
 	return f
 }
@@ -138,6 +138,7 @@ func converseCall(ctx context.Context, c *Client, modelID string) error {
 
 func mustNew(t *testing.T, cfg Config) *Client {
 	t.Helper()
+	cfg = withTestProto(cfg)
 	c, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -71,9 +71,14 @@ type Config struct {
 	// Retry controls retries of throttling, 5xx and connection errors.
 	Retry RetryPolicy
 
-	// HTTPClient sends the requests. Nil: a client whose transport keeps
-	// enough idle connections for MaxConcurrent.
+	// HTTPClient sends the requests. Nil: a client whose transport
+	// (NewTransportWith) negotiates HTTP/2 over TLS and keeps enough idle
+	// HTTP/1.1 connections for MaxConcurrent.
 	HTTPClient *http.Client
+
+	// HTTP1Only forces HTTP/1.1 (one connection per call in flight) on the
+	// transport New builds; it does not apply to an HTTPClient given here.
+	HTTP1Only bool
 
 	// UserAgent is appended to Quarry's User-Agent.
 	UserAgent string
@@ -136,6 +141,9 @@ func (c *Config) validate() error {
 		if err := checkEndpoint(c.Endpoint); err != nil {
 			return &ConfigError{"Endpoint", err.Error()}
 		}
+	}
+	if c.HTTP1Only && c.HTTPClient != nil {
+		return &ConfigError{"HTTP1Only", "applies to the transport New builds, not to an HTTPClient given in Config: set its transport's protocols instead"}
 	}
 	if err := c.Retry.validate(); err != nil {
 		return err
@@ -265,6 +273,9 @@ func (c Config) String() string {
 	}
 	if c.HTTPClient != nil {
 		field("HTTPClient", "set")
+	}
+	if c.HTTP1Only {
+		field("HTTP1Only", "true")
 	}
 	field("UserAgent", c.UserAgent)
 	b.WriteString("}")

@@ -1,7 +1,6 @@
 package bedrock
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,32 +52,33 @@ const (
 type eventReader struct {
 	body      io.ReadCloser
 	requestID string
-	src       *bufio.Reader
-	prelude   [preludeLen]byte
-	// buf holds the current frame after its prelude; it is reused, so a
-	// payload is only valid until the next call.
+	// buf holds what has been read from body: buf[off:] is not decoded
+	// yet; the frame readFrame returned last is buf[:off], so a payload
+	// is only valid until the next call. One buffer serves as read buffer
+	// and frame buffer (no bufio.Reader in front): a slow stream holds
+	// about initialReadBuf bytes between events rather than the 20 KiB a
+	// 16 KiB bufio.Reader and a frame buffer took.
 	buf []byte
+	off int
 
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
 }
 
-// initialFrameBuf fits every frame Bedrock sends for text and tool deltas (a
-// few hundred bytes) without growing.
-const initialFrameBuf = 4 << 10
+// initialReadBuf fits several of the frames Bedrock sends for text and tool
+// deltas (a few hundred bytes each). A read that fills the buffer grows it
+// to maxReadBuf, so that a fast stream is read in few large reads; so does a
+// frame larger than the buffer (or to the frame's size, if larger still).
+const (
+	initialReadBuf = 2 << 10
+	maxReadBuf     = 16 << 10
+)
 
 // newEventReader reads frames from body. requestID (the response's
 // x-amzn-RequestId) is attached to in-stream errors.
 func newEventReader(body io.ReadCloser, requestID string) *eventReader {
-	return &eventReader{
-		body:      body,
-		requestID: requestID,
-		// bufio turns the many small frames into few reads and makes
-		// arbitrary chunk boundaries in the body irrelevant.
-		src: bufio.NewReaderSize(body, 16<<10),
-		buf: make([]byte, 0, initialFrameBuf),
-	}
+	return &eventReader{body: body, requestID: requestID, buf: make([]byte, 0, initialReadBuf)}
 }
 
 // rawFrame is one decoded frame; both slices alias the reader's buffer.
@@ -94,33 +94,66 @@ func (r *eventReader) readFrame() (rawFrame, error) {
 	if r.closed.Load() {
 		return rawFrame{}, errStreamClosed
 	}
-	n, err := io.ReadFull(r.src, r.prelude[:])
-	if err != nil {
-		return rawFrame{}, r.readError(err, n)
+	// Drop the previous frame: what follows it moves to the front.
+	if r.off > 0 {
+		r.buf = r.buf[:copy(r.buf, r.buf[r.off:])]
+		r.off = 0
 	}
-	total := binary.BigEndian.Uint32(r.prelude[0:4])
-	hlen := binary.BigEndian.Uint32(r.prelude[4:8])
-	if crc32.ChecksumIEEE(r.prelude[:8]) != binary.BigEndian.Uint32(r.prelude[8:12]) {
+	if err := r.fill(preludeLen); err != nil {
+		return rawFrame{}, err
+	}
+	prelude := r.buf[:preludeLen]
+	total := binary.BigEndian.Uint32(prelude[0:4])
+	hlen := binary.BigEndian.Uint32(prelude[4:8])
+	if crc32.ChecksumIEEE(prelude[:8]) != binary.BigEndian.Uint32(prelude[8:12]) {
 		return rawFrame{}, errors.New("bedrock: event-stream frame: prelude checksum mismatch")
 	}
 	if total < minFrameLen || total > maxFrameLength || hlen > maxHeadersLen || hlen > total-minFrameLen {
 		return rawFrame{}, fmt.Errorf("bedrock: event-stream frame: invalid lengths (total %d, headers %d)", total, hlen)
 	}
-	rest := int(total) - preludeLen
-	if cap(r.buf) < rest {
-		r.buf = make([]byte, rest)
+	if err := r.fill(int(total)); err != nil {
+		return rawFrame{}, err
 	}
-	buf := r.buf[:rest]
-	m, err := io.ReadFull(r.src, buf)
-	if err != nil {
-		return rawFrame{}, r.readError(err, preludeLen+m)
-	}
-	body := buf[:rest-4]
-	crc := crc32.Update(crc32.ChecksumIEEE(r.prelude[:]), crc32.IEEETable, body)
-	if crc != binary.BigEndian.Uint32(buf[rest-4:]) {
+	frame := r.buf[:total]
+	body := frame[preludeLen : total-4]
+	crc := crc32.Update(crc32.ChecksumIEEE(frame[:preludeLen]), crc32.IEEETable, body)
+	if crc != binary.BigEndian.Uint32(frame[total-4:]) {
 		return rawFrame{}, errors.New("bedrock: event-stream frame: message checksum mismatch")
 	}
+	r.off = int(total)
 	return rawFrame{headers: body[:hlen], payload: body[hlen:]}, nil
+}
+
+// fill reads from the body until the buffer, which starts at the current
+// frame, holds at least n bytes.
+func (r *eventReader) fill(n int) error {
+	if cap(r.buf) < n {
+		r.grow(max(n, maxReadBuf))
+	}
+	for len(r.buf) < n {
+		free := r.buf[len(r.buf):cap(r.buf)]
+		m, err := r.body.Read(free)
+		r.buf = r.buf[:len(r.buf)+m]
+		if len(r.buf) >= n {
+			if m == len(free) && cap(r.buf) < maxReadBuf {
+				// Data arrives faster than it is decoded: read in
+				// large chunks from now on.
+				r.grow(maxReadBuf)
+			}
+			return nil
+		}
+		if err != nil {
+			return r.readError(err, len(r.buf))
+		}
+	}
+	return nil
+}
+
+// grow makes the buffer's capacity at least n, keeping its contents.
+func (r *eventReader) grow(n int) {
+	nb := make([]byte, len(r.buf), n)
+	copy(nb, r.buf)
+	r.buf = nb
 }
 
 // readError classifies a read error after n bytes of the current frame.
@@ -292,12 +325,8 @@ func internEventType(b []byte) string {
 // returns it without waiting for the network. Like next, it must not run
 // concurrently with next.
 func (r *eventReader) ready() bool {
-	n := r.src.Buffered()
-	if n < preludeLen {
-		return false
-	}
-	p, err := r.src.Peek(4)
-	return err == nil && n >= int(binary.BigEndian.Uint32(p))
+	rest := r.buf[r.off:]
+	return len(rest) >= preludeLen && len(rest) >= int(binary.BigEndian.Uint32(rest))
 }
 
 // close closes the body at once, releasing the connection (and, through

@@ -579,3 +579,63 @@ func FuzzEventReader(f *testing.F) {
 		}
 	})
 }
+
+// frameAtATime is a body that returns one frame per Read, as a slow stream
+// does (one event per network read).
+type frameAtATime struct{ frames [][]byte }
+
+func (f *frameAtATime) Read(p []byte) (int, error) {
+	if len(f.frames) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, f.frames[0])
+	if f.frames[0] = f.frames[0][n:]; len(f.frames[0]) == 0 {
+		f.frames = f.frames[1:]
+	}
+	return n, nil
+}
+
+// TestEventReaderBufferSize: a slow stream (one small frame per read) is
+// decoded in the initial buffer, which is what an open stream holds between
+// events; a body that fills the buffer, or a frame larger than it, grows it.
+func TestEventReaderBufferSize(t *testing.T) {
+	small := esEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"Hello"},"p":"abcdefghijklmnopqrstuvwxyz"}`)
+	big := esEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"`+strings.Repeat("x", 40<<10)+`"}}`)
+	repeat := func(f []byte, n int) [][]byte {
+		out := make([][]byte, n)
+		for i := range out {
+			out[i] = bytes.Clone(f)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name    string
+		body    io.Reader
+		events  int
+		wantCap int
+	}{
+		{"slow: a frame per read", &frameAtATime{repeat(small, 100)}, 100, initialReadBuf},
+		{"fast: reads fill the buffer", bytes.NewReader(bytes.Repeat(small, 100)), 100, maxReadBuf},
+		{"a frame larger than maxReadBuf", &frameAtATime{append(repeat(small, 3), big, small)}, 5, len(big)},
+		{"byte by byte", iotest.OneByteReader(bytes.NewReader(append(bytes.Repeat(small, 10), big...))), 11, len(big)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newEventReader(io.NopCloser(tt.body), "req-1")
+			evs, err := esReadAll(r)
+			if err != io.EOF {
+				t.Fatalf("err = %v after %d events", err, len(evs))
+			}
+			if len(evs) != tt.events {
+				t.Fatalf("%d events, want %d", len(evs), tt.events)
+			}
+			for i, ev := range evs {
+				if ev.typ != "contentBlockDelta" || !strings.HasPrefix(ev.payload, `{"contentBlockIndex":0`) {
+					t.Fatalf("event %d: %s %.40s", i, ev.typ, ev.payload)
+				}
+			}
+			if cap(r.buf) != tt.wantCap {
+				t.Errorf("buffer capacity %d, want %d", cap(r.buf), tt.wantCap)
+			}
+		})
+	}
+}

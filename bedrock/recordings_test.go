@@ -101,7 +101,7 @@ func cvTestClient(t testing.TB, url string) *Client {
 	if tt, ok := t.(*testing.T); ok {
 		tt.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	}
-	c, err := New(context.Background(), Config{Endpoint: url, AccessKeyID: "AKID", SecretAccessKey: "SECRET", Region: "us-east-1"})
+	c, err := New(context.Background(), withTestProto(Config{Endpoint: url, AccessKeyID: "AKID", SecretAccessKey: "SECRET", Region: "us-east-1"}))
 	if err != nil {
 		t.Fatal(err)
 	}

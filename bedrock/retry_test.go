@@ -26,9 +26,14 @@ func failWith(status int, code string) func(http.ResponseWriter, *http.Request, 
 	}
 }
 
-// resetConnection hijacks the connection and closes it without a response.
+// resetConnection hijacks the connection and closes it without a response;
+// over HTTP/2, which cannot be hijacked, it resets the stream (RST_STREAM).
 func resetConnection(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
 	if err == nil {
 		conn.Close()
 	}
@@ -159,7 +164,9 @@ func TestRetryContextCancelledDuringBackoff(t *testing.T) {
 			if mode == "cancel" {
 				go func() {
 					<-answered
-					time.Sleep(20 * time.Millisecond) // let the client enter its backoff
+					// Let the client read the 503 and enter its backoff (TLS
+					// on a loaded machine can take longer than 20ms).
+					time.Sleep(200 * time.Millisecond)
 					cancel()
 				}()
 			}

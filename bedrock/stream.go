@@ -434,8 +434,14 @@ func (s *ConverseStream) finish(err error) {
 // operation op: nil at a clean end (io.EOF) or after Close, an in-stream
 // *Error as it is, the context's error once it is done, else an *OpError.
 func streamEndError(ctx context.Context, op string, err error) error {
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, errStreamClosed) {
+	if err == nil || errors.Is(err, errStreamClosed) {
 		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		// A body cut by cancelling can read as a clean EOF (seen over
+		// HTTP/1.1 with TLS): once the caller has cancelled, report that,
+		// whichever protocol carried the stream.
+		return ctx.Err()
 	}
 	if be, ok := errors.AsType[*Error](err); ok {
 		return be

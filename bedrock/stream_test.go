@@ -21,7 +21,7 @@ import (
 // stServer is an httptest server for ConverseStream; handle writes the body.
 func stServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, flush func())) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.EscapedPath(), "/converse-stream") {
 			http.Error(w, "wrong path "+r.URL.EscapedPath(), http.StatusNotFound)
 			return
@@ -32,6 +32,7 @@ func stServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, 
 		f := w.(http.Flusher)
 		handle(w, r, f.Flush)
 	}))
+	startTestServer(t, srv)
 	t.Cleanup(srv.Close)
 	return srv
 }

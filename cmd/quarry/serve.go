@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/gcpace"
 	"github.com/quarry-dev/quarry/internal/server"
 )
 
@@ -36,11 +36,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	if os.Getenv("GOGC") == "" {
-		// The gateway's live heap is a few MB while each request allocates
-		// tens of KB, so GOGC=100 collects every ~150 requests; 400 cuts the
-		// collector's CPU (about 5% of the gateway's) by two thirds for
-		// ~20 MB more memory. GOGC in the environment still wins.
-		debug.SetGCPercent(400)
+		// GOGC=400 while the live heap is small (request traffic: it cuts
+		// the collector's CPU by two thirds), less as open streams make it
+		// grow (see internal/gcpace). GOGC in the environment still wins.
+		gcpace.Start()
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

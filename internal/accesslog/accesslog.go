@@ -245,7 +245,7 @@ func (q *request) Value(key any) any {
 }
 
 // maxAttrs is the most attributes a request line has.
-const maxAttrs = 13
+const maxAttrs = 14
 
 // Middleware assigns each request an ID (honouring a sane incoming
 // X-Request-Id), puts an Entry in its context, and logs one line at the
@@ -266,54 +266,62 @@ func Middleware(logger *slog.Logger, next http.Handler, done func(r *http.Reques
 		rec := &q.rec
 		rec.ResponseWriter, rec.entry = w, e
 		next.ServeHTTP(rec, r.WithContext(q))
-		if rec.Status == 0 {
-			rec.Status = http.StatusOK
-		}
-		end := time.Now()
-		d := end.Sub(e.Start)
-		s := e.Snapshot()
-		level := slog.LevelInfo
-		if rec.Status >= 500 {
-			level = slog.LevelWarn
-		}
-		ctx := r.Context()
-		if h := logger.Handler(); h.Enabled(ctx, level) {
-			// What logger.LogAttrs does, less its runtime.Callers for a
-			// source position (always this line, so of no use), and with
-			// the attributes on the stack.
-			var buf [maxAttrs]slog.Attr
-			attrs := append(buf[:0],
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d))
-			if s.Model != "" {
-				attrs = append(attrs, slog.String("model", s.Model))
-			}
-			if s.Target != "" {
-				attrs = append(attrs, slog.String("target", s.Target))
-			}
-			if s.UpstreamRequestID != "" {
-				attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))
-			}
-			if s.InputTokens+s.OutputTokens > 0 {
-				attrs = append(attrs, slog.Int("input_tokens", s.InputTokens), slog.Int("output_tokens", s.OutputTokens))
-			}
-			if s.FirstToken > 0 {
-				attrs = append(attrs, slog.Duration("first_token", s.FirstToken))
-			}
-			if s.ErrorKind != "" {
-				attrs = append(attrs, slog.String("error", s.ErrorKind))
-			}
-			if s.KeyID != "" {
-				attrs = append(attrs, slog.String("key_id", s.KeyID))
-			}
-			lr := slog.NewRecord(end, level, "request", 0)
-			lr.AddAttrs(attrs...)
-			_ = h.Handle(ctx, lr)
-		}
-		if done != nil {
-			done(r, rec.Status, d, s)
-		}
+		finish(logger, r, rec, e, id, done)
 	})
+}
+
+// finish logs the request and calls done. It is not part of Middleware's
+// closure so that its large frame (the attributes are on the stack) is not
+// on the stack while the request is served: a stream's goroutine then
+// stays small enough for the collector to shrink its stack.
+func finish(logger *slog.Logger, r *http.Request, rec *Recorder, e *Entry, id string, done func(r *http.Request, status int, d time.Duration, s Snapshot)) {
+	if rec.Status == 0 {
+		rec.Status = http.StatusOK
+	}
+	end := time.Now()
+	d := end.Sub(e.Start)
+	s := e.Snapshot()
+	level := slog.LevelInfo
+	if rec.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	ctx := r.Context()
+	if h := logger.Handler(); h.Enabled(ctx, level) {
+		// What logger.LogAttrs does, less its runtime.Callers for a
+		// source position (always this line, so of no use), and with
+		// the attributes on the stack.
+		var buf [maxAttrs]slog.Attr
+		attrs := append(buf[:0],
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d))
+		if s.Model != "" {
+			attrs = append(attrs, slog.String("model", s.Model))
+		}
+		if s.Target != "" {
+			attrs = append(attrs, slog.String("target", s.Target))
+		}
+		if s.UpstreamRequestID != "" {
+			attrs = append(attrs, slog.String("upstream_request_id", s.UpstreamRequestID))
+		}
+		if s.InputTokens+s.OutputTokens > 0 {
+			attrs = append(attrs, slog.Int("input_tokens", s.InputTokens), slog.Int("output_tokens", s.OutputTokens))
+		}
+		if s.FirstToken > 0 {
+			attrs = append(attrs, slog.Duration("first_token", s.FirstToken))
+		}
+		if s.ErrorKind != "" {
+			attrs = append(attrs, slog.String("error", s.ErrorKind))
+		}
+		if s.KeyID != "" {
+			attrs = append(attrs, slog.String("key_id", s.KeyID))
+		}
+		lr := slog.NewRecord(end, level, "request", 0)
+		lr.AddAttrs(attrs...)
+		_ = h.Handle(ctx, lr)
+	}
+	if done != nil {
+		done(r, rec.Status, d, s)
+	}
 }
 
 // validID accepts short printable IDs only, so a client cannot inject

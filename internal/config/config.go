@@ -118,6 +118,12 @@ type Server struct {
 	// CostHeaders adds x-quarry-cost-usd to answers (a trailer on streams;
 	// see internal/usage).
 	CostHeaders bool
+	// UpstreamHTTP1Only is server.upstream_http2: false. By default the
+	// gateway's Bedrock connections negotiate HTTP/2 over TLS, so that
+	// concurrent calls and streams share a few connections; this forces
+	// HTTP/1.1, one connection per call in flight (the zero value keeps
+	// HTTP/2 for Configs built in code).
+	UpstreamHTTP1Only bool
 }
 
 // APIKey is an accepted client key, kept only as its SHA-256 hash.
@@ -430,7 +436,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
 		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs",
-		"max_inference_inputs", "admin_key", "cost_headers")
+		"max_inference_inputs", "admin_key", "cost_headers", "upstream_http2")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -508,6 +514,11 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	}
 	if v, ok := f["cost_headers"]; ok {
 		s.CostHeaders, _ = d.boolean(v, "server.cost_headers")
+	}
+	if v, ok := f["upstream_http2"]; ok {
+		if b, ok := d.boolean(v, "server.upstream_http2"); ok {
+			s.UpstreamHTTP1Only = !b
+		}
 	}
 }
 

@@ -60,6 +60,7 @@ func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog
 		MaxInputs:         cfg.Server.MaxInferenceInputs,
 		UserAgent:         "quarry-gateway",
 		Deleted:           deleted,
+		HTTP1Only:         cfg.Server.UpstreamHTTP1Only,
 	}
 	if sc.PostgresDSN != "" {
 		opts.Refresh = replicaRefresh

@@ -47,6 +47,9 @@ type Options struct {
 	BedrockEndpoint string
 	// HTTPClient is shared by the endpoints' clients; nil builds one.
 	HTTPClient *http.Client
+	// HTTP1Only forces HTTP/1.1 on the client built when HTTPClient is
+	// nil (server.upstream_http2: false).
+	HTTP1Only bool
 	// StreamIdleTimeout bounds the gap between stream events (0: none).
 	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for an endpoint's limiter before a 429.
@@ -121,7 +124,7 @@ func New(ctx context.Context, st store.Store, opts Options) (*Handler, error) {
 	h := &Handler{st: st, opts: opts, log: opts.Logger.With("component", "elastic"), httpc: opts.HTTPClient,
 		live: map[string]*endpoint{}}
 	if h.httpc == nil {
-		t, err := bedrock.NewTransport(bedrock.DefaultMaxConcurrent)
+		t, err := bedrock.NewTransportWith(bedrock.TransportOptions{MaxConcurrent: bedrock.DefaultMaxConcurrent, HTTP1Only: opts.HTTP1Only})
 		if err != nil {
 			return nil, err
 		}

@@ -92,7 +92,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
-	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
+	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log,
+		HTTP1Only: cfg.Server.UpstreamHTTP1Only}
 	uopts.WrapTransport = s.console.wrapTransport
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
@@ -322,7 +323,14 @@ func (s *Server) Emulator() *emulator.Server { return s.emu }
 // Serve serves on ln until ctx is done, then shuts down gracefully:
 // in-flight requests get ShutdownTimeout to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// HTTP/1.1, and HTTP/2 with prior knowledge (h2c) for proxies and
+	// clients that multiplex: an h2c stream costs the gateway one
+	// goroutine and a few KB, an HTTP/1.1 connection two and ~13 KB.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
 	hs := &http.Server{
+		Protocols:         &protocols,
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Server.IdleTimeout,

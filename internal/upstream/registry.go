@@ -63,6 +63,9 @@ type Options struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Limits, when set, admits every model's calls (package limits).
 	Limits *limits.Limiter
+	// HTTP1Only forces HTTP/1.1 on the transport New builds
+	// (server.upstream_http2: false); ignored with Transport.
+	HTTP1Only bool
 }
 
 // New builds one Bedrock client per target of each configured model. Credentials and
@@ -82,7 +85,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 				idle += c
 			}
 		}
-		t, err := bedrock.NewTransport(idle)
+		t, err := bedrock.NewTransportWith(bedrock.TransportOptions{MaxConcurrent: idle, HTTP1Only: opts.HTTP1Only})
 		if err != nil {
 			return nil, err
 		}

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +24,7 @@ import (
 const gatewayConfig = `version: v1
 server:
   address: %s
-  log_level: info
+  log_level: %s
 models:
   - name: bench
     from: bedrock:%s
@@ -38,6 +37,22 @@ models:
       requests_per_min_limit: 10000000
 `
 
+// startGateway runs quarry serve (logging to dir/name.log) with
+// gatewayConfig pointing at the emulator at emuURL; serverKeys are extra
+// lines of its server section (indented two spaces).
+func startGateway(dir, bin, name, emuURL, logLevel, serverKeys string, env []string) (*proc, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := strings.Replace(fmt.Sprintf(gatewayConfig, addr, logLevel, modelID, emuURL), "models:\n", serverKeys+"models:\n", 1)
+	cfgPath := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	return start(dir, name, addr, "/health", env, bin, "serve", "--config", cfgPath)
+}
+
 func gatewayBench(o options, dir, bin string) error {
 	emuAddr, err := freePort()
 	if err != nil {
@@ -48,15 +63,7 @@ func gatewayBench(o options, dir, bin string) error {
 		return err
 	}
 	defer emu.stop()
-	gwAddr, err := freePort()
-	if err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, gatewayConfig, gwAddr, modelID, emu.url), 0o600); err != nil {
-		return err
-	}
-	gw, err := start(dir, "gateway", gwAddr, "/health", nil, bin, "serve", "--config", cfgPath)
+	gw, err := startGateway(dir, bin, "gateway", emu.url, "info", "", nil)
 	if err != nil {
 		return err
 	}
@@ -229,24 +236,7 @@ func runProxy(listen, target string) error {
 // heapInuse reads go_gc_heap_live_bytes (the heap live after the last
 // collection; heap-in-use swings with GOGC) from the gateway's /metrics
 // (-1 if it is not there).
-func heapInuse(c *http.Client, base string) int64 {
-	resp, err := c.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "go_gc_heap_live_bytes ") {
-			f, err := strconv.ParseFloat(strings.TrimPrefix(l, "go_gc_heap_live_bytes "), 64)
-			if err == nil {
-				return int64(f)
-			}
-		}
-	}
-	return -1
-}
+func heapInuse(c *http.Client, base string) int64 { return gatewayMetrics(c, base).heapLive }
 
 func directWorker(c *bedrock.Client, stream bool) worker {
 	req := converseRequest()

@@ -5,6 +5,7 @@
 //	go run ./tools/bench                      # both benchmarks
 //	go run ./tools/bench -mode emulator       # issue 4: emulator throughput
 //	go run ./tools/bench -mode gateway        # issue 5: gateway overhead
+//	go run ./tools/bench -mode streams        # issue 20: open slow streams (not in "all")
 //
 // It builds ./cmd/quarry once, starts `quarry emulate` (and, for the gateway
 // benchmark, `quarry serve` with a generated config whose model points at
@@ -65,6 +66,11 @@ type options struct {
 	emuConc  []int
 	pin      bool
 	keep     bool
+	// streams mode
+	streams   []int
+	upstreams []string
+	clients   []string
+	settle    time.Duration
 }
 
 func main() {
@@ -74,8 +80,12 @@ func main() {
 		os.Exit(1)
 	}
 	var o options
-	var conc, emuConc string
-	flag.StringVar(&o.mode, "mode", "all", "all, emulator or gateway")
+	var conc, emuConc, streams, upstreams, clients string
+	flag.StringVar(&o.mode, "mode", "all", "all (emulator and gateway), emulator, gateway or streams")
+	flag.StringVar(&streams, "streams", "100,1000,5000", "streams mode: numbers of open streams (comma-separated)")
+	flag.StringVar(&upstreams, "upstreams", "plain-h1,tls-h1,tls-h2", "streams mode: how the gateway reaches the emulator")
+	flag.StringVar(&clients, "clients", "h1,h2c", "streams mode: how the load generator reaches the gateway (h1, h2c)")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "streams mode: wait once every stream is open, before sampling")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each row")
 	flag.StringVar(&conc, "conc", "1,8,64", "gateway mode: concurrency levels (comma-separated)")
@@ -87,12 +97,16 @@ func main() {
 	if o.conc, err = intList(conc); err == nil {
 		o.emuConc, err = intList(emuConc)
 	}
-	if err != nil || (o.mode != "all" && o.mode != "emulator" && o.mode != "gateway") || o.duration <= 0 {
+	if err == nil {
+		o.streams, err = intList(streams)
+	}
+	o.upstreams, o.clients = strings.Split(upstreams, ","), strings.Split(clients, ",")
+	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams"}, o.mode) || o.duration <= 0 || o.settle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: bad flags (see -h)")
 		os.Exit(2)
 	}
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	if o.mode != "gateway" && o.pin && canPin() && os.Getenv(childEnv) == "" {
+	if (o.mode == "all" || o.mode == "emulator") && o.pin && canPin() && os.Getenv(childEnv) == "" {
 		// Re-execute on CPU 1; the emulator gets CPU 0.
 		self, err := os.Executable()
 		if err == nil {
@@ -143,6 +157,9 @@ func run(o options) error {
 		return fmt.Errorf("building ./cmd/quarry (run from the repository root): %w", err)
 	}
 	printMachine()
+	if o.mode == "streams" {
+		return streamsBench(o, dir, bin)
+	}
 	if o.mode != "gateway" {
 		if err := emulatorBench(o, dir, bin); err != nil {
 			return err
