@@ -189,10 +189,12 @@ func (s *Server) ReloadFrom(ctx context.Context, load func() (*config.Config, er
 
 // Watch reloads the config on every value from hup (SIGHUP) and, with
 // interval > 0, whenever the content of the file at path changes (polled:
-// editors replace files, ConfigMaps swap symlinks, and a hash sees both).
-// It returns when ctx is done.
+// editors replace files, ConfigMaps swap symlinks, and a hash sees both). A
+// changed file is reloaded once two polls in a row read the same content,
+// so a file caught half written is not refused. It returns when ctx is done.
 func (s *Server) Watch(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal, load func() (*config.Config, error)) {
 	last := fileHash(path)
+	var pending [sha256.Size]byte
 	var tick <-chan time.Time
 	if interval > 0 {
 		t := time.NewTicker(interval)
@@ -207,8 +209,12 @@ func (s *Server) Watch(ctx context.Context, path string, interval time.Duration,
 			s.log.Info("config reload requested (SIGHUP)", "path", path)
 		case <-tick:
 			h := fileHash(path)
-			if h == last || h == ([sha256.Size]byte{}) {
-				continue // unchanged, or briefly missing while replaced
+			if h == last {
+				continue
+			}
+			if h != pending {
+				pending = h // changed: wait for it to settle
+				continue
 			}
 			s.log.Info("config file changed; reloading", "path", path)
 		}
