@@ -40,6 +40,7 @@ type generation struct {
 
 	inflight  atomic.Int64
 	retired   atomic.Bool
+	closed    atomic.Bool
 	closeOnce sync.Once
 }
 
@@ -110,7 +111,12 @@ func (g *generation) retire() {
 	}
 }
 
-func (g *generation) close() { g.closeOnce.Do(g.reg.Close) }
+func (g *generation) close() {
+	g.closeOnce.Do(func() {
+		g.reg.Close()
+		g.closed.Store(true)
+	})
+}
 
 // Reload serves next to new requests from now on; requests in flight finish
 // on the config they started with. Settings that need a restart
