@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/gcpace"
@@ -21,8 +24,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "path to the gateway's YAML config (required)")
 	addr := fs.String("addr", "", "listen address, overriding server.address (e.g. 127.0.0.1:8080)")
+	watch := fs.Bool("watch", false, "reload the config whenever its file's content changes (SIGHUP always reloads)")
+	watchEvery := fs.Duration("watch-interval", time.Second, "how often --watch checks the file")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: quarry serve --config FILE [--addr HOST:PORT]")
+		fmt.Fprintln(stderr, "usage: quarry serve --config FILE [--addr HOST:PORT] [--watch]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,16 +46,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// grow (see internal/gcpace). GOGC in the environment still wins.
 		gcpace.Start()
 	}
-	cfg, err := config.Load(*cfgPath)
+	// load reads the file as at start-up, --addr included, for reloads too.
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		if *addr != "" {
+			if err := cfg.SetAddress(*addr); err != nil {
+				return nil, err
+			}
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintln(stderr, "quarry serve:", err)
 		return 1
-	}
-	if *addr != "" {
-		if err := cfg.SetAddress(*addr); err != nil {
-			fmt.Fprintln(stderr, "quarry serve:", err)
-			return 1
-		}
 	}
 	// Listen first: an address in use is then reported before the
 	// emulator, the store and the model clients start (and log).
@@ -79,6 +91,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(names) > 0 {
 		served = strings.Join(names, ", ")
 	}
+	// SIGHUP (and, with --watch, a changed file) reloads the config; the
+	// watcher stops before the server closes.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	interval := time.Duration(0)
+	if *watch {
+		interval = *watchEvery
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		srv.Watch(wctx, *cfgPath, interval, hup, load)
+	}()
+	defer func() { stopWatch(); <-watching }()
 	fmt.Fprintf(stdout, "quarry: serving %s on http://%s (OpenAI API under /v1, Elasticsearch inference API under /_inference)\n", served, ln.Addr())
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintln(stderr, "quarry serve:", err)

@@ -76,6 +76,7 @@ func TestServeLogs(t *testing.T) {
 server:
   log_level: debug
   api_keys: ["${ secrets:QLT_API_KEY }"]
+  drain_delay: 0s
 models:
   - name: nova
     from: bedrock:amazon.nova-lite-v1:0

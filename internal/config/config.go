@@ -44,6 +44,10 @@ type Config struct {
 	Limits Limits
 	// Usage configures usage and cost recording (usage.go).
 	Usage Usage
+
+	// revealed are the values interpolated from secret references, which
+	// View scrubs wherever they ended up (view.go).
+	revealed []string
 }
 
 // DefaultMaxEmbeddingInputs is OpenAI's limit of inputs per embeddings
@@ -100,6 +104,10 @@ type Server struct {
 	QueueTimeout time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Default 30s.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long a stopping gateway keeps serving while
+	// /v1/ready answers 503, so load balancers stop sending to it before
+	// its listener closes. Default 5s.
+	DrainDelay time.Duration
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string
 	// LogFormat is json or text. Default json.
@@ -327,6 +335,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 		sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
 		return nil, &Error{d.problems}
 	}
+	cfg.revealed = d.revealed
 	return cfg, nil
 }
 
@@ -426,6 +435,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 		MaxInferenceInputs: DefaultMaxInferenceInputs,
 		QueueTimeout:       2 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
+		DrainDelay:         5 * time.Second,
 		LogLevel:           "info",
 		LogFormat:          "json",
 		Media:              Media{MaxBytes: DefaultMediaMaxBytes, Timeout: DefaultMediaTimeout, MaxRedirects: DefaultMediaMaxRedirects},
@@ -436,7 +446,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 	f := d.mapping(n, "server", "address", "api_keys", "max_request_bytes", "read_header_timeout",
 		"idle_timeout", "upstream_timeout", "queue_timeout", "shutdown_timeout", "log_level", "log_format",
 		"bedrock_endpoint_url", "media", "body_read_timeout", "stream_idle_timeout", "max_embedding_inputs",
-		"max_inference_inputs", "admin_key", "cost_headers", "upstream_http2")
+		"max_inference_inputs", "admin_key", "cost_headers", "upstream_http2", "drain_delay")
 	if v, ok := f["address"]; ok {
 		if a, ok := d.str(v, "server.address"); ok {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -483,6 +493,7 @@ func (d *decoder) server(n *yaml.Node, s *Server) {
 		"read_header_timeout": &s.ReadHeaderTimeout, "idle_timeout": &s.IdleTimeout,
 		"upstream_timeout": &s.UpstreamTimeout, "queue_timeout": &s.QueueTimeout, "shutdown_timeout": &s.ShutdownTimeout,
 		"body_read_timeout": &s.BodyReadTimeout, "stream_idle_timeout": &s.StreamIdleTimeout,
+		"drain_delay": &s.DrainDelay,
 	} {
 		if v, ok := f[key]; ok {
 			if t, ok := d.duration(v, "server."+key); ok {

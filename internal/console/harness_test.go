@@ -24,6 +24,7 @@ func startGateway(t testing.TB, path string, edit func(*config.Config)) string {
 		t.Fatal(err)
 	}
 	cfg.Store.Path = filepath.Join(t.TempDir(), "endpoints.db")
+	cfg.Server.DrainDelay = 0 // no load balancer to wait for
 	if edit != nil {
 		edit(cfg)
 	}

@@ -16,6 +16,7 @@ type consoleParts struct {
 	capture *console.Capture
 	observe func(r *http.Request, status int, d time.Duration, s accesslog.Snapshot)
 	live    *console.Live
+	stats   *console.Stats
 }
 
 func (c *consoleParts) wrapTransport(next http.RoundTripper) http.RoundTripper {
@@ -23,28 +24,32 @@ func (c *consoleParts) wrapTransport(next http.RoundTripper) http.RoundTripper {
 	return c.capture
 }
 
-// mountConsole serves the web console under /ui/, behind the admin guard.
-func (s *Server) mountConsole(mux *http.ServeMux) {
+// startConsole starts what the console keeps for the life of the Server
+// (the live view and the charts' buckets), across reloads.
+func (s *Server) startConsole() {
 	live, stats := console.NewLive(0), console.NewStats(nil)
-	targets := map[string]string{}
-	for _, m := range s.reg.Models() {
-		targets[m.Name] = m.ModelID
-		for _, a := range m.Aliases {
-			targets[a] = m.ModelID
+	s.console.live, s.console.stats = live, stats
+	s.console.observe = console.Observer(live, stats, func(model string) string {
+		if m, ok := s.Registry().Lookup(model); ok {
+			return m.ModelID
 		}
-	}
-	s.console.live = live
-	s.console.observe = console.Observer(live, stats, func(model string) string { return targets[model] })
+		return ""
+	})
+}
+
+// mountConsole serves the web console of generation g under /ui/, behind
+// the admin guard.
+func (s *Server) mountConsole(mux *http.ServeMux, g *generation) {
 	h := console.New(console.Options{
-		Config:   s.cfg,
+		Config:   g.cfg,
 		Loopback: config.IsLoopback(s.cfg.Server.Address),
 		// The playground's calls run the OpenAI surface in-process, logged
 		// and observed like any other request, without an API key: the
 		// console's admin guard has let the caller in.
-		Gateway:   accesslog.Middleware(s.log, recoverPanics(s.log, s.openaiAP), s.observe),
+		Gateway:   accesslog.Middleware(s.log, recoverPanics(s.log, g.openaiAP), s.observe),
 		Inference: elastic.Product(s.elasticAP),
-		Live:      live,
-		Stats:     stats,
+		Live:      s.console.live,
+		Stats:     s.console.stats,
 		Capture:   s.console.capture,
 		Logger:    s.log,
 	})

@@ -69,6 +69,7 @@ func startES(t testing.TB, dir string, edit func(*config.Config)) *esGateway {
 
 func serveES(t testing.TB, cfg *config.Config, dir string) *esGateway {
 	t.Helper()
+	cfg.Server.DrainDelay = 0 // no load balancer to wait for
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -37,6 +37,7 @@ func startChatGateway(t testing.TB, path string, edit func(*config.Config), opts
 	// Never write into the source tree: the endpoint store goes to a
 	// per-test directory.
 	cfg.Store.Path = filepath.Join(t.TempDir(), "endpoints.db")
+	cfg.Server.DrainDelay = 0 // no load balancer to wait for
 	if edit != nil {
 		edit(cfg)
 	}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
 )
 
 // openResponses opens the stored-response table in the gateway's store
-// (SQLite or PostgreSQL, as for /_inference) and builds /v1/responses on
-// the OpenAI surface's models.
+// (SQLite or PostgreSQL, as for /_inference); each generation builds
+// /v1/responses on its OpenAI surface's models over it.
 func (s *Server) openResponses(ctx context.Context) error {
 	sc := store.Config{Path: s.cfg.Store.Path, PostgresDSN: s.cfg.Store.PostgresDSN.Reveal()}
 	rc := store.ResponsesConfig{Retention: s.cfg.Store.ResponsesRetention, MaxBytes: s.cfg.Store.ResponsesMaxBytes, FlushInterval: s.cfg.Store.ResponsesFlushInterval}
@@ -19,6 +18,5 @@ func (s *Server) openResponses(ctx context.Context) error {
 		return fmt.Errorf("response store: %w", err)
 	}
 	s.respStore = st
-	s.responsesAP = responses.NewHandler(s.openaiAP, st, s.log)
 	return nil
 }

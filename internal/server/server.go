@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,30 +28,32 @@ import (
 	"github.com/quarry-dev/quarry/internal/metrics"
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/reqbody"
-	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
 	"github.com/quarry-dev/quarry/internal/usage"
 	"github.com/quarry-dev/quarry/internal/vkeys"
 )
 
-// Server is a configured gateway, ready to serve.
+// Server is a configured gateway, ready to serve. What a reload may change
+// (models, keys, limits, surfaces) lives in a generation (reload.go); the
+// rest (listener, emulator, stores, metrics) lives as long as the Server.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	emu      *emulator.Server // nil unless the config enables it
-	reg      *upstream.Registry
-	metrics  *metrics.Metrics
-	handler  http.Handler
-	ready    atomic.Bool
-	openaiAP *openai.Handler
-	// anthropicAP serves Anthropic's Messages API (/v1/messages).
-	anthropicAP *anthropic.Handler
+	cfg     *config.Config // as started; restart-only settings come from here
+	log     *slog.Logger
+	opts    Options
+	uopts   upstream.Options
+	emu     *emulator.Server // nil unless the config enables it
+	metrics *metrics.Metrics
+	handler http.Handler
+	ready   atomic.Bool
+	// draining is set once shutdown has begun (/v1/ready says so).
+	draining atomic.Bool
+	gen      atomic.Pointer[generation]
+	reloadMu sync.Mutex
 	// elasticAP serves /_inference; it owns the endpoint store.
 	elasticAP *elastic.Surface
-	// responsesAP serves /v1/responses; respStore keeps stored responses.
-	responsesAP *responses.Handler
-	respStore   *store.Responses
+	// respStore keeps stored responses for /v1/responses.
+	respStore *store.Responses
 	// console serves the web console (/ui/, console.go).
 	console consoleParts
 	// limits admits the models' calls (limits.go).
@@ -91,7 +94,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if log == nil {
 		log = NewLogger(os.Stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, opts: opts, metrics: metrics.New()}
 	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log,
 		HTTP1Only: cfg.Server.UpstreamHTTP1Only}
 	uopts.WrapTransport = s.console.wrapTransport
@@ -124,37 +127,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		log.Info("built-in Bedrock emulator started", "url", emu.URL)
 	}
+	// The limiter keeps its backend (Redis) for the process; each
+	// generation's registry applies its models' rules to it.
 	lim, err := newLimiter(cfg.Limits, log)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.limits, uopts.Limits = lim, lim
-	reg, err := upstream.New(ctx, cfg, uopts)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.reg = reg
-	cm := cfg.Server.Media
-	mopts := openai.MediaOptions{MaxBytes: cm.MaxBytes, Timeout: cm.Timeout, MaxRedirects: cm.MaxRedirects, TrustedHosts: cm.TrustedHosts}
-	if opts.Media != nil {
-		mopts = *opts.Media
-	}
-	s.openaiAP = openai.NewHandler(reg, openai.Options{
-		Logger:             log,
-		UpstreamTimeout:    cfg.Server.UpstreamTimeout,
-		StreamIdleTimeout:  cfg.Server.StreamIdleTimeout,
-		MaxEmbeddingInputs: cfg.Server.MaxEmbeddingInputs,
-		QueueTimeout:       cfg.Server.QueueTimeout,
-		Media:              mopts,
-	})
-	s.anthropicAP = anthropic.NewHandler(reg, anthropic.Options{
-		Logger:            log,
-		UpstreamTimeout:   cfg.Server.UpstreamTimeout,
-		StreamIdleTimeout: cfg.Server.StreamIdleTimeout,
-		QueueTimeout:      cfg.Server.QueueTimeout,
-	})
+	s.uopts = uopts
 	// The Elasticsearch inference API and its store.
 	emuURL := ""
 	if s.emu != nil {
@@ -179,13 +160,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.Close()
 		return nil, err
 	}
-	s.handler = s.routes()
+	s.startConsole()
+	g, err := s.newGeneration(ctx, cfg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	g.id = 1
+	s.gen.Store(g)
+	// recoverPanics must get the access log's Recorder (it checks whether
+	// headers are out), so the cost headers go inside it.
+	var h http.Handler = recoverPanics(log, s.withCostHeaders(http.HandlerFunc(s.serveGeneration)))
+	s.handler = accesslog.Middleware(log, withLimits(s.limits, h), s.observe)
 	s.ready.Store(true)
 	return s, nil
 }
 
-func (s *Server) routes() http.Handler {
-	keys := auth.Keys(s.cfg.Server.APIKeys)
+// routes is one generation's handler: its keys, models and surfaces.
+func (s *Server) routes(g *generation) http.Handler {
+	keys := auth.Keys(g.cfg.Server.APIKeys)
 	// The API surfaces take config keys and virtual keys; /metrics only
 	// config keys.
 	gate := auth.Gate{Keys: keys, Virtual: s.keyCache}
@@ -195,7 +188,11 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+			status := "starting"
+			if s.draining.Load() {
+				status = "draining"
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": status})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -206,7 +203,10 @@ func (s *Server) routes() http.Handler {
 	for _, path := range []string{"/health", "/v1/ready", "/metrics"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { openai.MethodNotAllowed(w, r, "GET, HEAD") })
 	}
-	openaiH := gate.Require(s.openaiAP, denyOpenAI)
+	// The gateway's management routes, behind the one admin guard.
+	mux.Handle("GET /admin/config", auth.Admin(g.cfg.Server.AdminKey, config.IsLoopback(s.cfg.Server.Address),
+		http.HandlerFunc(s.adminConfig), denyOpenAI))
+	openaiH := gate.Require(g.openaiAP, denyOpenAI)
 	mux.Handle("/v1/", openaiH)
 	// The busiest OpenAI routes also by their exact pattern, to the same
 	// handler: the mux matches an exact pattern in one walk of its tree,
@@ -216,12 +216,12 @@ func (s *Server) routes() http.Handler {
 	// (TestRoutes).
 	mux.Handle("POST /v1/chat/completions", openaiH)
 	mux.Handle("POST /v1/embeddings", openaiH)
-	respH := gate.Require(s.responsesAP, denyOpenAI)
+	respH := gate.Require(g.responsesAP, denyOpenAI)
 	mux.Handle("/v1/responses", respH)
 	mux.Handle("/v1/responses/", respH)
 	// Anthropic's Messages API (also with ?beta=true, the same path);
 	// keys in x-api-key or Authorization: Bearer.
-	anthropicH := gate.Require(s.anthropicAP, anthropic.Deny)
+	anthropicH := gate.Require(g.anthropicAP, anthropic.Deny)
 	mux.Handle("POST /v1/messages", anthropicH)
 	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
 	// Anything else under /v1/messages/ is Anthropic's too: a 404 (or 405)
@@ -238,25 +238,20 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/admin/keys", keysAdmin)
 	mux.Handle("/admin/keys/", keysAdmin)
 	s.usageRoutes(mux)
-	s.mountConsole(mux)
+	s.mountConsole(mux, g)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"message": "Unknown request URL: " + r.Method + " " + r.URL.Path + ". The OpenAI API is under /v1/.",
 			"type":    "invalid_request_error", "param": nil, "code": "unknown_url"}})
 	})
-	limit, bodyTimeout := s.cfg.Server.MaxRequestBytes, s.cfg.Server.BodyReadTimeout
-	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	limit, bodyTimeout := g.cfg.Server.MaxRequestBytes, g.cfg.Server.BodyReadTimeout
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The surfaces turn the body's errors into 413 and 408 in their
 		// own format (reqbody.Read); nothing reads the body before the
 		// API key is checked.
 		reqbody.Guard(w, r, limit, bodyTimeout)
 		mux.ServeHTTP(w, r)
 	})
-	// recoverPanics must get the access log's Recorder (it checks whether
-	// headers are out), so the cost headers go inside it.
-	h = recoverPanics(s.log, s.withCostHeaders(h))
-	h = withLimits(s.limits, h)
-	return accesslog.Middleware(s.log, h, s.observe)
 }
 
 // denyOpenAI answers a request without a valid key in OpenAI's format.
@@ -314,14 +309,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Handler is the gateway's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Registry is the set of served models.
-func (s *Server) Registry() *upstream.Registry { return s.reg }
+// Registry is the set of models served to new requests.
+func (s *Server) Registry() *upstream.Registry { return s.gen.Load().reg }
 
 // Emulator is the built-in emulator, or nil when it is not enabled.
 func (s *Server) Emulator() *emulator.Server { return s.emu }
 
-// Serve serves on ln until ctx is done, then shuts down gracefully:
-// in-flight requests get ShutdownTimeout to finish.
+// Serve serves on ln until ctx is done, then drains and shuts down: /v1/ready
+// answers 503 at once while requests are still served for
+// server.drain_delay (load balancers notice and stop sending), then the
+// listener closes (new connections are refused) and in-flight requests and
+// streams get server.shutdown_timeout to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// HTTP/1.1, and HTTP/2 with prior knowledge (h2c) for proxies and
 	// clients that multiplex: an h2c stream costs the gateway one
@@ -345,8 +343,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	cfg := s.gen.Load().cfg.Server // drain_delay and shutdown_timeout are reloadable
+	s.draining.Store(true)
 	s.ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	// Answers during the drain ask clients to reconnect, which sends
+	// their next request to a replica that is staying.
+	hs.SetKeepAlivesEnabled(false)
+	s.log.Info("shutting down: not ready, draining", "drain_delay", cfg.DrainDelay.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
+	if cfg.DrainDelay > 0 {
+		t := time.NewTimer(cfg.DrainDelay)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
@@ -355,6 +368,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	s.log.Info("shut down: every in-flight request finished")
 	return nil
 }
 
@@ -372,6 +386,9 @@ func (s *Server) Close() {
 			s.log.Warn("closing the inference endpoint store", "error", err)
 		}
 		s.elasticAP = nil
+	}
+	if g := s.gen.Load(); g != nil {
+		g.reg.Close()
 	}
 	if s.emu != nil {
 		s.emu.Close()

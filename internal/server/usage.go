@@ -28,7 +28,7 @@ func (s *Server) openUsage(ctx context.Context) error {
 		s.usageRec = rec
 	}
 	s.meter = usage.NewMeter(usage.NewPricer(nil), func(name string) (usage.ModelInfo, bool) {
-		m, ok := s.reg.Lookup(name)
+		m, ok := s.Registry().Lookup(name)
 		if !ok {
 			return usage.ModelInfo{}, false
 		}
@@ -41,7 +41,7 @@ func (s *Server) openUsage(ctx context.Context) error {
 // forgetUsageSeries drops the usage counters of a deleted /_inference
 // endpoint, unless a configured model has the same name.
 func (s *Server) forgetUsageSeries(id string) {
-	if _, ok := s.reg.Lookup(id); !ok && s.meter != nil {
+	if _, ok := s.Registry().Lookup(id); !ok && s.meter != nil {
 		s.meter.Forget(id)
 	}
 }

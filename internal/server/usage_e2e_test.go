@@ -432,6 +432,7 @@ func TestUsageWrittenAtShutdown(t *testing.T) {
 	dir := t.TempDir()
 	cfg.Store.Path = dir + "/endpoints.db"
 	cfg.Usage.FlushInterval, cfg.Usage.BatchSize = time.Hour, 100000
+	cfg.Server.DrainDelay = 0 // no load balancer to wait for
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, server.Options{Logger: slogDiscard()})
 	if err != nil {

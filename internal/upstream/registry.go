@@ -37,6 +37,9 @@ type Model struct {
 type Registry struct {
 	byName map[string]*Model
 	list   []*Model
+	// owned is the transport New built (nil when Options gave one): Close
+	// releases its idle connections.
+	owned *http.Transport
 }
 
 // Options adjust how clients are built.
@@ -74,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	all := append(append(append([]config.Model(nil), cfg.Models...), cfg.Embeddings...), cfg.Images...)
 	all = append(all, cfg.Rerank...)
 	transport := opts.Transport
+	var owned *http.Transport
 	if transport == nil {
 		idle := 0
 		for _, m := range all {
@@ -89,13 +93,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 		if err != nil {
 			return nil, err
 		}
-		transport = t
+		transport, owned = t, t
 	}
 	if opts.WrapTransport != nil {
 		transport = opts.WrapTransport(transport)
 	}
 	httpc := &http.Client{Transport: transport}
-	r := &Registry{byName: make(map[string]*Model, len(all))}
+	r := &Registry{byName: make(map[string]*Model, len(all)), owned: owned}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -219,6 +223,15 @@ func (r *Registry) Lookup(name string) (*Model, bool) {
 // Models lists every served model: chat first, then embeddings, images and rerank,
 // each in config order.
 func (r *Registry) Models() []*Model { return r.list }
+
+// Close releases what New opened (the idle connections of the transport it
+// built). Call it once no request uses the registry any more: a reloaded
+// gateway closes the old one after its last in-flight request.
+func (r *Registry) Close() {
+	if r.owned != nil {
+		r.owned.CloseIdleConnections()
+	}
+}
 
 // hasOwnCredentials reports whether a model names credentials of its own.
 func hasOwnCredentials(a config.AWS) bool {
