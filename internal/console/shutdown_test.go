@@ -20,6 +20,7 @@ func TestLiveStreamDoesNotHoldShutdown(t *testing.T) {
 	}
 	cfg.Store.Path = filepath.Join(t.TempDir(), "endpoints.db")
 	cfg.Server.ShutdownTimeout = time.Minute
+	cfg.Server.DrainDelay = 0 // no load balancer to wait for
 	_, base, stop := serve(t, cfg)
 
 	resp, err := http.Get(base + "/ui/api/live")
