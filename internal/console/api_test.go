@@ -1,12 +1,17 @@
 package console_test
 
 import (
+	"bufio"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quarry-dev/quarry/internal/auth"
+	"github.com/quarry-dev/quarry/internal/config"
 )
 
 // countLive is the overview's request count for model, -1 if absent.
@@ -128,5 +133,48 @@ func TestPlaygroundAnswers(t *testing.T) {
 	resp, body := call(t, http.DefaultClient, "POST", base+"/ui/api/playground/rerank", `{}`, nil)
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown operation: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestLiveShowsKeyAndCost: the live view names the key a request came with
+// (a config key by its ID) and what the request cost, priced as usage is.
+func TestLiveShowsKeyAndCost(t *testing.T) {
+	t.Parallel()
+	const apiKey = "live-view-api-key-1"
+	base := startGateway(t, quickstart, func(c *config.Config) {
+		k, err := config.ParseAPIKey(apiKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Server.APIKeys = []config.APIKey{k}
+	})
+	_, body := call(t, http.DefaultClient, "POST", base+"/v1/chat/completions",
+		`{"model":"nova-lite","messages":[{"role":"user","content":"hi"}],"max_tokens":16}`,
+		map[string]string{"Authorization": "Bearer " + apiKey, "Content-Type": "application/json"})
+	if !strings.Contains(body, `"usage"`) {
+		t.Fatalf("chat answer: %s", body)
+	}
+	resp, err := http.Get(base + "/ui/api/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rec struct {
+		Key     string   `json:"key"`
+		Model   string   `json:"model"`
+		CostUSD *float64 `json:"cost_usd"`
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &rec); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	want := auth.ConfigKeyID(sha256.Sum256([]byte(apiKey)))
+	if rec.Model != "nova-lite" || rec.Key != want || rec.CostUSD == nil || *rec.CostUSD <= 0 {
+		t.Errorf("live record: model %q key %q cost %v; want nova-lite, %q and a price", rec.Model, rec.Key, rec.CostUSD, want)
 	}
 }

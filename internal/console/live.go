@@ -102,7 +102,7 @@ func (l *Live) subscribe() ([]Record, chan Record, func()) {
 // Observer returns the accesslog hook that feeds live and stats: every
 // request a surface served for a model (the console's own calls, health
 // and metrics have none). target maps a model name to its Bedrock target.
-func Observer(live *Live, stats *Stats, target func(model string) string) func(r *http.Request, status int, d time.Duration, s accesslog.Snapshot) {
+func Observer(live *Live, stats *Stats, target func(model string) string, cost func(s *accesslog.Snapshot) (float64, bool)) func(r *http.Request, status int, d time.Duration, s accesslog.Snapshot) {
 	return func(r *http.Request, status int, d time.Duration, s accesslog.Snapshot) {
 		if s.Model == "" || strings.HasPrefix(r.URL.Path, "/ui/") {
 			return
@@ -112,6 +112,18 @@ func Observer(live *Live, stats *Stats, target func(model string) string) func(r
 			Surface: s.Surface, Model: s.Model, Target: target(s.Model), Status: status, Error: s.ErrorKind,
 			Input: s.InputTokens, Output: s.OutputTokens, CacheRead: s.CacheReadTokens,
 			LatencyMS: ms(d), TTFTMS: ms(s.FirstToken), UpstreamID: s.UpstreamRequestID,
+			Key: s.KeyName,
+		}
+		if rec.Key == "" {
+			rec.Key = s.KeyID // a config key has an ID only
+		}
+		if s.BedrockModel != "" {
+			rec.Target = s.BedrockModel // the target of a group that served
+		}
+		if cost != nil {
+			if usd, ok := cost(&s); ok {
+				rec.CostUSD = &usd
+			}
 		}
 		live.Add(rec)
 		stats.Observe(s.Model, status, d, s.FirstToken)

@@ -34,6 +34,11 @@ func (s *Server) startConsole() {
 			return m.ModelID
 		}
 		return ""
+	}, func(snap *accesslog.Snapshot) (float64, bool) {
+		if s.meter == nil {
+			return 0, false
+		}
+		return s.meter.Cost(snap)
 	})
 }
 
