@@ -416,3 +416,26 @@ func TestVirtualKeyBudgetRealUsage(t *testing.T) {
 		t.Errorf("messages: %d %s", st, raw)
 	}
 }
+
+// TestVirtualKeyRequestsPerMinute: a key's own rpm is enforced, in the
+// surface's 429, while another key on the same model is not held back by
+// it. (Requests are admitted smoothly, GCRA with a second's burst, and wait
+// up to queue_timeout for their turn: at 1 rpm the second one's turn is a
+// minute away.)
+func TestVirtualKeyRequestsPerMinute(t *testing.T) {
+	gs, _ := keyGateways(t, 1, nil, server.Options{})
+	g := gs[0]
+	_, slow := createKey(t, g, `{"name":"slow","rpm":1}`)
+	_, free := createKey(t, g, `{"name":"free"}`)
+	if st, body := chatStatus(t, g, slow, "nova-lite"); st != 200 {
+		t.Fatalf("first request of the key: %d %s", st, body)
+	}
+	status, _, raw := admin(t, g, "POST", "/v1/chat/completions", `{"model":"nova-lite","messages":[{"role":"user","content":"hi"}]}`,
+		"Authorization", "Bearer "+slow)
+	if status != http.StatusTooManyRequests || !strings.Contains(string(raw), "requests_per_min_limit") {
+		t.Errorf("second request of a 1 rpm key: %d %s", status, raw)
+	}
+	if st, body := chatStatus(t, g, free, "nova-lite"); st != 200 {
+		t.Errorf("another key: %d %s", st, body)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/limits"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
@@ -179,6 +180,10 @@ func (c *Cache) Resolve(ctx context.Context, sum [sha256.Size]byte) (context.Con
 		return ctx, true, fmt.Sprintf("This API key (%s…) expired at %s.", k.Prefix, k.ExpiresAt.Format(time.RFC3339))
 	}
 	accesslog.From(ctx).SetKey(k.ID, k.Name)
+	if k.RPM > 0 || k.TPM > 0 {
+		// Counted across replicas when the limits are shared (Redis).
+		limits.AddRule(ctx, limits.Rule{Scope: limits.KeyScope(k.ID), RequestsPerMinute: int(k.RPM), TokensPerMinute: int(k.TPM)})
+	}
 	return upstream.WithGrant(ctx, g), true, ""
 }
 
