@@ -28,6 +28,21 @@ type Entry struct {
 	cacheReadTokens   int
 	firstToken        time.Duration
 	errKind           string
+	gen               GenAI
+}
+
+// GenAI is what a request says in OpenTelemetry's GenAI terms beyond the
+// log line's fields: telemetry spans report it. Zero values are unset.
+type GenAI struct {
+	Operation          string // gen_ai.operation.name: chat, embeddings, ...
+	MaxTokens          int
+	Temperature, TopP  float64
+	HasTemperature     bool
+	HasTopP            bool
+	ResponseID         string
+	ResponseModel      string // the Bedrock model ID that answered
+	FinishReasons      []string
+	CacheCreationInput int // input tokens written to the prompt cache
 }
 
 type ctxKey struct{}
@@ -82,18 +97,65 @@ func (e *Entry) FirstToken() {
 // surface's own, e.g. "invalid_request").
 func (e *Entry) SetError(kind string) { e.mu.Lock(); e.errKind = kind; e.mu.Unlock() }
 
+// SetOperation names the GenAI operation (gen_ai.operation.name: chat,
+// embeddings, generate_content, ...).
+func (e *Entry) SetOperation(op string) { e.mu.Lock(); e.gen.Operation = op; e.mu.Unlock() }
+
+// SetRequestParams records the sampling parameters sent upstream (nil:
+// not set).
+func (e *Entry) SetRequestParams(maxTokens *int, temperature, topP *float64) {
+	e.mu.Lock()
+	if maxTokens != nil {
+		e.gen.MaxTokens = *maxTokens
+	}
+	if temperature != nil {
+		e.gen.Temperature, e.gen.HasTemperature = *temperature, true
+	}
+	if topP != nil {
+		e.gen.TopP, e.gen.HasTopP = *topP, true
+	}
+	e.mu.Unlock()
+}
+
+// SetResponseID records the ID the client's answer carries.
+func (e *Entry) SetResponseID(id string) { e.mu.Lock(); e.gen.ResponseID = id; e.mu.Unlock() }
+
+// SetResponseModel records the Bedrock model that answered.
+func (e *Entry) SetResponseModel(m string) { e.mu.Lock(); e.gen.ResponseModel = m; e.mu.Unlock() }
+
+// AddFinishReason records why (a choice of) the answer ended.
+func (e *Entry) AddFinishReason(r string) {
+	if r == "" {
+		return
+	}
+	e.mu.Lock()
+	e.gen.FinishReasons = append(e.gen.FinishReasons, r)
+	e.mu.Unlock()
+}
+
+// AddCacheCreationTokens records input tokens written to the prompt cache
+// (also counted in AddTokens' input).
+func (e *Entry) AddCacheCreationTokens(n int) {
+	e.mu.Lock()
+	e.gen.CacheCreationInput += n
+	e.mu.Unlock()
+}
+
 // Snapshot is a copy of an entry's fields, for metrics.
 type Snapshot struct {
 	Surface, Model, UpstreamRequestID, ErrorKind string
 	InputTokens, OutputTokens, CacheReadTokens   int
 	FirstToken                                   time.Duration
+	GenAI                                        GenAI
 }
 
 // Snapshot copies the fields.
 func (e *Entry) Snapshot() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken}
+	g := e.gen
+	g.FinishReasons = append([]string(nil), g.FinishReasons...)
+	return Snapshot{e.surface, e.model, e.upstreamRequestID, e.errKind, e.inputTokens, e.outputTokens, e.cacheReadTokens, e.firstToken, g}
 }
 
 // NewID returns a random request ID.

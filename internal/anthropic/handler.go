@@ -105,6 +105,13 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 		return nil
 	}
 	c.entry.SetModel(m.Name)
+	if !countOnly {
+		mt := &req.MaxTokens
+		if req.MaxTokens == 0 {
+			mt = nil
+		}
+		upstream.RecordCall(c.entry, upstream.OpChat, m, &bedrock.InferenceConfig{MaxTokens: mt, Temperature: req.Temperature, TopP: req.TopP})
+	}
 	c.req, c.model = req, m
 	return c
 }
@@ -165,6 +172,7 @@ func (h *Handler) native(c *call) {
 		return
 	}
 	recordUsage(c.entry, a.usage)
+	c.entry.AddFinishReason(a.stopReason)
 	if e := finishError(c.model, a.stopReason); e != nil {
 		writeError(c.w, c.r, e)
 		return
@@ -200,6 +208,7 @@ func writeJSONBody(w http.ResponseWriter, upstreamID string, body []byte) {
 // surface counts Converse's (cache writes are input, reads apart).
 func recordUsage(e *accesslog.Entry, u bedrock.AnthropicUsage) {
 	e.AddTokens(u.InputTokens+u.CacheCreationInputTokens, u.OutputTokens, u.CacheReadInputTokens)
+	e.AddCacheCreationTokens(u.CacheCreationInputTokens)
 }
 
 // countTokens serves POST /v1/messages/count_tokens through Bedrock's

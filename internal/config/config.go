@@ -40,6 +40,8 @@ type Config struct {
 	Rerank []Model
 	// Store keeps the inference endpoints created through /_inference.
 	Store Store
+	// Telemetry exports OpenTelemetry traces and metrics (telemetry.go).
+	Telemetry Telemetry
 }
 
 // DefaultMaxEmbeddingInputs is OpenAI's limit of inputs per embeddings
@@ -308,7 +310,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 }
 
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
-	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store")
+	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store", "telemetry")
 	if v, ok := fields["version"]; ok {
 		if s, _ := d.str(v, "version"); s != "v1" && s != "v1beta1" && s != "1" {
 			d.problem(v, "version", "must be v1")
@@ -319,6 +321,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 	}
 	d.server(fields["server"], &cfg.Server)
 	d.store(fields["store"], &cfg.Store)
+	d.telemetry(fields["telemetry"], &cfg.Telemetry)
 	names := map[string]int{}
 	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage, KindRerank} {
 		list := fields[kind.section()]

@@ -124,6 +124,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	resp := newResponse(d, "resp_"+accesslog.NewID(), time.Now().Unix(), d.req.PreviousResponseID, store)
 	x := &exchange{h: h, r: r, d: d, tr: tr, resp: resp, prev: prev, store: store}
 	m := tr.Model
+	upstream.RecordCall(entry, upstream.OpChat, m, tr.Request.InferenceConfig)
+	entry.SetResponseID(resp.ID)
 	if d.req.Stream && !tr.NoStreaming() {
 		x.stream(ctx, w)
 		return
@@ -140,6 +142,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	entry.SetUpstreamRequestID(out.RequestID)
 	openai.RecordUsage(entry, out.Usage)
+	entry.AddFinishReason(out.StopReason)
 	if out.RequestID != "" {
 		w.Header().Set("x-amzn-requestid", out.RequestID)
 	}

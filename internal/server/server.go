@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/quarry-dev/quarry/emulator"
 	"github.com/quarry-dev/quarry/internal/accesslog"
@@ -27,6 +28,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/responses"
 	"github.com/quarry-dev/quarry/internal/store"
+	"github.com/quarry-dev/quarry/internal/telemetry"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -47,6 +49,8 @@ type Server struct {
 	// responsesAP serves /v1/responses; respStore keeps stored responses.
 	responsesAP *responses.Handler
 	respStore   *store.Responses
+	// tel is OpenTelemetry; nil when telemetry is off.
+	tel *telemetry.Telemetry
 }
 
 // Options adjust a Server beyond its config.
@@ -60,6 +64,8 @@ type Options struct {
 	// UpstreamTransport, when set, carries every model's Bedrock calls
 	// (tests record what reached Bedrock with it).
 	UpstreamTransport http.RoundTripper
+	// Telemetry overrides the OTLP exporters (tests, benchmarks).
+	Telemetry telemetry.Options
 }
 
 // New builds everything the config describes: it starts the built-in
@@ -71,6 +77,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
 	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
+	tel, err := telemetry.New(ctx, cfg.Telemetry, opts.Telemetry)
+	if err != nil {
+		return nil, err
+	}
+	if tel != nil {
+		s.tel = tel
+		uopts.WrapTransport = tel.Transport
+	}
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {
@@ -203,6 +217,9 @@ func (s *Server) routes() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	h = recoverPanics(s.log, h)
+	if s.tel != nil {
+		h = s.tel.Middleware(h)
+	}
 	return accesslog.Middleware(s.log, h, s.metrics.Observe)
 }
 
@@ -309,6 +326,15 @@ func (s *Server) Close() {
 	}
 	if s.emu != nil {
 		s.emu.Close()
+	}
+	if s.tel != nil {
+		// What is still buffered is exported, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.tel.Shutdown(ctx); err != nil {
+			s.log.Warn("telemetry shutdown", "error", err)
+		}
+		cancel()
+		s.tel = nil
 	}
 }
 

@@ -47,6 +47,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is appended to the clients' User-Agent.
 	UserAgent string
+	// WrapTransport, when set, wraps the transport (Transport or the one
+	// built here), e.g. to trace every attempt.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // New builds one Bedrock client per configured model. Credentials and
@@ -69,6 +72,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 			return nil, err
 		}
 		transport = t
+	}
+	if opts.WrapTransport != nil {
+		transport = opts.WrapTransport(transport)
 	}
 	httpc := &http.Client{Transport: transport}
 	r := &Registry{byName: make(map[string]*Model, len(all))}
