@@ -275,6 +275,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Handler is the gateway's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// FlushTelemetry exports the spans and metrics buffered so far (tests;
+// Close does it too). Without telemetry it does nothing.
+func (s *Server) FlushTelemetry(ctx context.Context) error { return s.tel.ForceFlush(ctx) }
+
 // Registry is the set of served models.
 func (s *Server) Registry() *upstream.Registry { return s.reg }
 
