@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,17 +52,7 @@ embeddings:
 
 func postTraced(t *testing.T, url, body string, header map[string]string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := postMessages(t, url, "", body, header)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST %s = %d: %s", url, resp.StatusCode, b)
 	}
