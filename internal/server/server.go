@@ -77,14 +77,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
 	uopts := upstream.Options{UserAgent: "quarry-gateway", Transport: opts.UpstreamTransport, Logger: log}
-	tel, err := telemetry.New(ctx, cfg.Telemetry, opts.Telemetry)
-	if err != nil {
-		return nil, err
-	}
-	if tel != nil {
-		s.tel = tel
-		uopts.WrapTransport = tel.Transport
-	}
 	if cfg.Emulator.Enabled {
 		ecfg := emulator.Config{}
 		if cfg.Emulator.ConfigFile != "" {
@@ -113,6 +105,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			uopts.EmulatorAccessKeyID, uopts.EmulatorSecretAccessKey = ecfg.Credentials[0].AccessKeyID, ecfg.Credentials[0].SecretAccessKey
 		}
 		log.Info("built-in Bedrock emulator started", "url", emu.URL)
+	}
+	tel, err := telemetry.New(ctx, cfg.Telemetry, opts.Telemetry)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if tel != nil {
+		s.tel = tel
+		uopts.WrapTransport = tel.Transport
 	}
 	reg, err := upstream.New(ctx, cfg, uopts)
 	if err != nil {
