@@ -30,6 +30,20 @@ type Entry struct {
 	firstToken        time.Duration
 	errKind           string
 	target            string // the upstream target that served (or last failed) the call
+	gen               GenAI
+}
+
+// GenAI is what a request says in OpenTelemetry's GenAI terms beyond the
+// log line's fields: telemetry spans report it. Zero values are unset.
+type GenAI struct {
+	Operation         string // gen_ai.operation.name: chat, embeddings, ...
+	MaxTokens         int
+	Temperature, TopP float64
+	HasTemperature    bool
+	HasTopP           bool
+	ResponseID        string
+	ResponseModel     string // the Bedrock model ID that answered
+	FinishReasons     []string
 }
 
 type ctxKey struct{}
@@ -142,6 +156,42 @@ func (e *Entry) SetTarget(name string) { e.mu.Lock(); e.target = name; e.mu.Unlo
 // Target is the name SetTarget recorded.
 func (e *Entry) Target() string { e.mu.Lock(); defer e.mu.Unlock(); return e.target }
 
+// SetOperation names the GenAI operation (gen_ai.operation.name: chat,
+// embeddings, generate_content, ...).
+func (e *Entry) SetOperation(op string) { e.mu.Lock(); e.gen.Operation = op; e.mu.Unlock() }
+
+// SetRequestParams records the sampling parameters sent upstream (nil:
+// not set).
+func (e *Entry) SetRequestParams(maxTokens *int, temperature, topP *float64) {
+	e.mu.Lock()
+	if maxTokens != nil {
+		e.gen.MaxTokens = *maxTokens
+	}
+	if temperature != nil {
+		e.gen.Temperature, e.gen.HasTemperature = *temperature, true
+	}
+	if topP != nil {
+		e.gen.TopP, e.gen.HasTopP = *topP, true
+	}
+	e.mu.Unlock()
+}
+
+// SetResponseID records the ID the client's answer carries.
+func (e *Entry) SetResponseID(id string) { e.mu.Lock(); e.gen.ResponseID = id; e.mu.Unlock() }
+
+// SetResponseModel records the Bedrock model that answered.
+func (e *Entry) SetResponseModel(m string) { e.mu.Lock(); e.gen.ResponseModel = m; e.mu.Unlock() }
+
+// AddFinishReason records why (a choice of) the answer ended.
+func (e *Entry) AddFinishReason(r string) {
+	if r == "" {
+		return
+	}
+	e.mu.Lock()
+	e.gen.FinishReasons = append(e.gen.FinishReasons, r)
+	e.mu.Unlock()
+}
+
 // Snapshot is a copy of an entry's fields, for metrics.
 type Snapshot struct {
 	Surface, Model, UpstreamRequestID, ErrorKind string
@@ -157,6 +207,8 @@ type Snapshot struct {
 	BedrockModel, Region string
 	// Target is the upstream target that served (or last failed) the call.
 	Target string
+	// GenAI is what telemetry reports beyond the log line's fields.
+	GenAI GenAI
 }
 
 // Snapshot copies the fields.
@@ -164,9 +216,11 @@ func (e *Entry) Snapshot() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	u := e.usage
+	g := e.gen
+	g.FinishReasons = append([]string(nil), g.FinishReasons...)
 	return Snapshot{Surface: e.surface, Model: e.model, UpstreamRequestID: e.upstreamRequestID, ErrorKind: e.errKind,
 		InputTokens: u.Input, OutputTokens: u.Output, CacheReadTokens: u.CacheRead, FirstToken: e.firstToken,
-		Usage: u, KeyID: e.keyID, KeyName: e.keyName, BedrockModel: e.bedrockModel, Region: e.region, ID: e.ID, Target: e.target}
+		Usage: u, KeyID: e.keyID, KeyName: e.keyName, BedrockModel: e.bedrockModel, Region: e.region, ID: e.ID, Target: e.target, GenAI: g}
 }
 
 // NewID returns a random request ID.

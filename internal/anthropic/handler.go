@@ -112,6 +112,13 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 		writeFailure(w, r, err)
 		return nil
 	}
+	if !countOnly {
+		mt := &req.MaxTokens
+		if req.MaxTokens == 0 {
+			mt = nil
+		}
+		upstream.RecordCall(c.entry, upstream.OpChat, m, &bedrock.InferenceConfig{MaxTokens: mt, Temperature: req.Temperature, TopP: req.TopP})
+	}
 	c.req, c.model = req, m
 	return c
 }
@@ -181,6 +188,7 @@ func (h *Handler) native(c *call) {
 		return
 	}
 	recordUsage(c.entry, a.usage)
+	c.entry.AddFinishReason(a.stopReason)
 	if e := finishError(c.model, a.stopReason); e != nil {
 		writeError(c.w, c.r, e)
 		return

@@ -125,7 +125,7 @@ func (h *Handler) nativeStream(c *call, in *bedrock.InvokeModelInput) {
 		return
 	}
 	var a nativeAnswer
-	defer func() { recordUsage(c.entry, a.usage) }()
+	defer func() { recordUsage(c.entry, a.usage); c.entry.AddFinishReason(a.stopReason) }()
 	ft := firstTokenOnce{e: c.entry}
 	for ok := true; ok; ok = st.next(s) {
 		chunk := s.Current()

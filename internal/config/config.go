@@ -48,6 +48,8 @@ type Config struct {
 	// revealed are the values interpolated from secret references, which
 	// View scrubs wherever they ended up (view.go).
 	revealed []string
+	// Telemetry exports OpenTelemetry traces and metrics (telemetry.go).
+	Telemetry Telemetry
 }
 
 // DefaultMaxEmbeddingInputs is OpenAI's limit of inputs per embeddings
@@ -340,7 +342,7 @@ func Parse(name string, data []byte, secrets *Secrets) (*Config, error) {
 }
 
 func (d *decoder) top(n *yaml.Node, cfg *Config) {
-	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store", "limits", "usage")
+	fields := d.mapping(n, "", "version", "emulator", "server", "models", "embeddings", "images", "rerank", "store", "limits", "usage", "telemetry")
 	if v, ok := fields["version"]; ok {
 		if s, _ := d.str(v, "version"); s != "v1" && s != "v1beta1" && s != "1" {
 			d.problem(v, "version", "must be v1")
@@ -353,6 +355,7 @@ func (d *decoder) top(n *yaml.Node, cfg *Config) {
 	d.store(fields["store"], &cfg.Store)
 	d.limits(fields["limits"], &cfg.Limits)
 	d.usage(fields["usage"], &cfg.Usage)
+	d.telemetry(fields["telemetry"], &cfg.Telemetry)
 	names := map[string]int{}
 	for _, kind := range []Kind{KindChat, KindEmbedding, KindImage, KindRerank} {
 		list := fields[kind.section()]

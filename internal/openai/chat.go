@@ -80,6 +80,8 @@ func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http
 		w.Header().Add(warningHeader, "ignored: "+req.ignored+" (Bedrock has no equivalent)")
 	}
 	id, created := "chatcmpl-"+accesslog.NewID(), time.Now().Unix()
+	upstream.RecordCall(entry, upstream.OpChat, m, creq.InferenceConfig)
+	entry.SetResponseID(id)
 	// supports_streaming: false answers a streaming client from Converse,
 	// as a one-event stream (shaping.go).
 	oneEvent := plan.Stream && cm.Shaping != nil && cm.Shaping.NoStreaming
@@ -97,6 +99,7 @@ func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	entry.SetUpstreamRequestID(resp.RequestID)
 	recordUsage(entry, resp.Usage)
+	entry.AddFinishReason(resp.StopReason)
 	if resp.RequestID != "" {
 		w.Header().Set("x-amzn-requestid", resp.RequestID)
 	}
@@ -261,6 +264,9 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		ev := stream.Current()
 		if ev.Metadata != nil {
 			recordUsage(entry, ev.Metadata.Usage)
+		}
+		if ev.MessageStop != nil {
+			entry.AddFinishReason(ev.MessageStop.StopReason)
 		}
 		if ev.MessageStop != nil && !finishAllowed(shaping, ev.MessageStop.StopReason) {
 			// An error event instead of the finish chunk, and no [DONE].

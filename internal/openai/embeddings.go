@@ -73,6 +73,7 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		tokens += results[i].Tokens
 	}
 	log.AddTokens(tokens, 0, 0)
+	upstream.RecordCall(log, upstream.OpEmbeddings, m, nil)
 	writeJSONBody(w, http.StatusOK, embeddingResponseOf(m.Name, vectors, tokens, plan.Base64))
 }
 

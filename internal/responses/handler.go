@@ -154,6 +154,8 @@ func (h *Handler) translateFor(ctx context.Context, d *decoded, m *upstream.Mode
 func (x *exchange) answer(ctx context.Context, w http.ResponseWriter, upTimeout time.Duration, qt bedrock.CallOption) error {
 	r, d, tr, resp, entry := x.r, x.d, x.tr, x.resp, accesslog.From(ctx)
 	m := tr.Model
+	upstream.RecordCall(entry, upstream.OpChat, m, tr.Request.InferenceConfig)
+	entry.SetResponseID(resp.ID)
 	if d.req.Stream && !tr.NoStreaming() {
 		return x.stream(ctx, w)
 	}
@@ -168,6 +170,7 @@ func (x *exchange) answer(ctx context.Context, w http.ResponseWriter, upTimeout 
 	}
 	entry.SetUpstreamRequestID(out.RequestID)
 	openai.RecordUsage(entry, out.Usage)
+	entry.AddFinishReason(out.StopReason)
 	if out.RequestID != "" {
 		w.Header().Set("x-amzn-requestid", out.RequestID)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/store"
+	"github.com/quarry-dev/quarry/internal/telemetry"
 	"github.com/quarry-dev/quarry/internal/upstream"
 	"github.com/quarry-dev/quarry/internal/usage"
 	"github.com/quarry-dev/quarry/internal/vkeys"
@@ -66,6 +67,8 @@ type Server struct {
 	meter      *usage.Meter
 	usageRec   *usage.Recorder
 	usageStore *store.UsageStore
+	// tel is OpenTelemetry; nil when telemetry is off.
+	tel *telemetry.Telemetry
 }
 
 // Options adjust a Server beyond its config.
@@ -85,6 +88,8 @@ type Options struct {
 	// KeyPollInterval is how often the virtual keys are re-read from the
 	// store (0: vkeys.DefaultPollInterval).
 	KeyPollInterval time.Duration
+	// Telemetry overrides the OTLP exporters (tests, benchmarks).
+	Telemetry telemetry.Options
 }
 
 // New builds everything the config describes: it starts the built-in
@@ -126,6 +131,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			uopts.EmulatorAccessKeyID, uopts.EmulatorSecretAccessKey = ecfg.Credentials[0].AccessKeyID, ecfg.Credentials[0].SecretAccessKey
 		}
 		log.Info("built-in Bedrock emulator started", "url", emu.URL)
+	}
+	tel, err := telemetry.New(ctx, cfg.Telemetry, opts.Telemetry)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if tel != nil {
+		// Each attempt's span wraps what the console counts.
+		s.tel = tel
+		uopts.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return tel.Transport(s.console.wrapTransport(rt)) }
 	}
 	// The limiter keeps its backend (Redis) for the process; each
 	// generation's registry applies its models' rules to it.
@@ -171,6 +186,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	// recoverPanics must get the access log's Recorder (it checks whether
 	// headers are out), so the cost headers go inside it.
 	var h http.Handler = recoverPanics(log, s.withCostHeaders(http.HandlerFunc(s.serveGeneration)))
+	if s.tel != nil {
+		h = s.tel.Middleware(h) // inside the access log: it reads the entry
+	}
 	s.handler = accesslog.Middleware(log, withLimits(s.limits, h), s.observe)
 	s.ready.Store(true)
 	return s, nil
@@ -309,6 +327,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Handler is the gateway's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// FlushTelemetry exports the spans and metrics buffered so far (tests;
+// Close does it too). Without telemetry it does nothing.
+func (s *Server) FlushTelemetry(ctx context.Context) error { return s.tel.ForceFlush(ctx) }
+
 // Registry is the set of models served to new requests.
 func (s *Server) Registry() *upstream.Registry { return s.gen.Load().reg }
 
@@ -396,6 +418,15 @@ func (s *Server) Close() {
 	if s.limits != nil {
 		s.limits.Close()
 		s.limits = nil
+	}
+	if s.tel != nil {
+		// What is still buffered is exported, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.tel.Shutdown(ctx); err != nil {
+			s.log.Warn("telemetry shutdown", "error", err)
+		}
+		cancel()
+		s.tel = nil
 	}
 }
 

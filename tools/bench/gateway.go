@@ -68,6 +68,15 @@ func gatewayBench(o options, dir, bin string) error {
 		return err
 	}
 	defer gw.stop()
+	// With -telemetry, the same gateway with OpenTelemetry on, every trace
+	// sampled, exporting over OTLP/HTTP to a sink that discards (telemetry.go).
+	var gwTel *proc
+	if o.telemetry {
+		if gwTel, err = startTelemetryGateway(dir, bin, emu.url); err != nil {
+			return err
+		}
+		defer gwTel.stop()
+	}
 
 	// The floor: a pass-through reverse proxy in its own process, between
 	// bedrock.Client and the emulator. It does nothing a gateway must do
@@ -129,6 +138,9 @@ func gatewayBench(o options, dir, bin string) error {
 				{"gateway (Anthropic Messages → quarry serve → emulator)", gw, func() worker { return surfaceWorker(httpc, gw.url, stream, messagesSurface) }},
 				{"gateway (OpenAI Responses, store off → quarry serve → emulator)", gw, func() worker { return surfaceWorker(httpc, gw.url, stream, responsesSurface(false)) }},
 				{"gateway (OpenAI Responses, store on → quarry serve → emulator)", gw, func() worker { return surfaceWorker(httpc, gw.url, stream, responsesSurface(true)) }},
+			}
+			if gwTel != nil {
+				paths = append(paths, path{"gateway, telemetry on (OpenAI → quarry serve → emulator)", gwTel, func() worker { return gatewayWorker(httpc, gwTel.url, stream) }})
 			}
 			var d *result
 			for _, p := range paths {

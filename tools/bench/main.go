@@ -71,6 +71,8 @@ type options struct {
 	upstreams []string
 	clients   []string
 	settle    time.Duration
+	// telemetry adds rows for a second gateway with OpenTelemetry on.
+	telemetry bool
 }
 
 func main() {
@@ -92,6 +94,7 @@ func main() {
 	flag.StringVar(&emuConc, "emu-conns", "16,64", "emulator mode: keep-alive connections (comma-separated)")
 	flag.BoolVar(&o.pin, "pin", true, "emulator mode: pin the emulator to CPU 0 and the load generator to CPU 1 (taskset)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, configs, logs)")
+	flag.BoolVar(&o.telemetry, "telemetry", false, "gateway mode: also measure a gateway with telemetry on (sampling 100%, OTLP/HTTP to a discarding sink in this process)")
 	flag.Parse()
 	var err error
 	if o.conc, err = intList(conc); err == nil {
