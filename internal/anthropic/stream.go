@@ -63,7 +63,10 @@ func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context
 	}
 	st.stop = context.AfterFunc(ctx, func() { s.Close() })
 	prev := st.cancel
-	st.cancel = func() { prev(); st.stop(); s.Close() }
+	// The timer goes too: armed, it would hold the request (its
+	// cancel, its context) until the idle bound passed, a minute after the
+	// stream ended.
+	st.cancel = func() { st.timer.Stop(); prev(); st.stop(); s.Close() }
 	c.entry.SetUpstreamRequestID(s.RequestID())
 	// The pipeline has read the first event (it fails over until then).
 	if st.timer.Event() {
