@@ -2,7 +2,9 @@ package responses
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -121,7 +123,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	store := d.req.Store == nil || *d.req.Store
-	resp := newResponse(d, "resp_"+accesslog.NewID(), time.Now().Unix(), d.req.PreviousResponseID, store)
+	resp := newResponse(d, newResponseID(time.Now()), time.Now().Unix(), d.req.PreviousResponseID, store)
 	x := &exchange{h: h, r: r, d: d, tr: tr, resp: resp, prev: prev, store: store}
 	// Once the model's targets are exhausted, each fallback gets the
 	// request translated for it, as a direct request would be.
@@ -495,4 +497,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// newResponseID is "resp_" and 32 hex digits: the time in milliseconds
+// first, so that IDs sort by creation and the store's primary-key index
+// takes each new one at its end (a random ID dirties a random index page
+// per insert, the larger part of a stored response's cost), then 80
+// random bits.
+func newResponseID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	rand.Read(b[6:])
+	return "resp_" + hex.EncodeToString(b[:])
 }
