@@ -57,10 +57,10 @@ type ResponsesConfig struct {
 
 // Responses keeps stored responses. Safe for concurrent use.
 type Responses struct {
-	db   *sql.DB
-	d    dialect
-	cfg  ResponsesConfig
-	log  *slog.Logger
+	db  *sql.DB
+	d   dialect
+	cfg ResponsesConfig
+	log *slog.Logger
 	// total is the stored responses' size as last counted plus what this
 	// process added since: an upper bound (deletes are not subtracted),
 	// so the size cap's costly query runs only when it may be exceeded.
@@ -69,7 +69,7 @@ type Responses struct {
 	// lastPurge and lastCount are when the last purge and the last
 	// recount of total began (Unix nanoseconds).
 	lastPurge, lastCount atomic.Int64
-	nowFn   func() time.Time
+	nowFn                func() time.Time
 
 	// The write-behind queue (FlushInterval > 0). queued maps the ID of
 	// every record not yet committed to it, for Get and Delete.
