@@ -289,3 +289,55 @@ func TestTelemetryCaptureContent(t *testing.T) {
 		t.Errorf("gen_ai.output.messages = %s", got)
 	}
 }
+
+// TestTelemetryFailover: a model group whose first target throttles every
+// call: the request's span has one attempt span per target, each named by
+// its target, the first a 429 and the second a 200, and the answer names
+// the target that served it.
+func TestTelemetryFailover(t *testing.T) {
+	c := startCollector(t)
+	dir := t.TempDir()
+	emu := "faults:\n  rules:\n    - {model: amazon.nova-pro-v1:0, fault: throttle, rate: 1}\n"
+	if err := os.WriteFile(filepath.Join(dir, "emulator.yaml"), []byte(emu), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`version: v1
+emulator: {enabled: true, seed: 1, config: emulator.yaml}
+telemetry: {enabled: true, endpoint: %s, protocol: http/protobuf, service_name: quarry-test}
+models:
+  - name: group
+    strategy: priority
+    targets:
+      - {name: east, from: "bedrock:amazon.nova-pro-v1:0"}
+      - {name: west, from: "bedrock:amazon.nova-lite-v1:0"}
+`, c.HTTP)
+	path := filepath.Join(dir, "quarry.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, path, nil)
+	req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions", strings.NewReader(`{"model":"group","messages":[{"role":"user","content":"Hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Quarry-Target") != "west" {
+		t.Fatalf("status %d, x-quarry-target %q; want 200 from west", resp.StatusCode, resp.Header.Get("X-Quarry-Target"))
+	}
+	id := resp.Header.Get("X-Request-Id")
+	spans, _, _ := waitSpans(t, g, c, func(s []otlpSpan, _ map[string][]otlpPoint) bool { return byRequestID(s, id) != nil })
+	span := byRequestID(spans, id)
+	checkAttrs(t, "failed-over request", span.attrs, map[string]string{"http.response.status_code": "200", "gen_ai.request.model": "group"})
+	att := children(spans, span)
+	if len(att) != 2 {
+		t.Fatalf("%d attempt spans, want one per target", len(att))
+	}
+	byAttempt := map[string]map[string]string{}
+	for _, a := range att {
+		byAttempt[a.attrs["quarry.attempt"]] = a.attrs
+	}
+	checkAttrs(t, "first attempt", byAttempt["1"], map[string]string{"quarry.target": "east", "http.response.status_code": "429", "error.type": "ThrottlingException"})
+	checkAttrs(t, "second attempt", byAttempt["2"], map[string]string{"quarry.target": "west", "http.response.status_code": "200"})
+}

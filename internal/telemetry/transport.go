@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/quarry-dev/quarry/internal/accesslog"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -31,9 +33,14 @@ type transport struct {
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	op, model := bedrockOperation(req.URL)
-	target := req.URL.Host
-	if model != "" {
-		target += "/" + model
+	// The configured target the pipeline chose (a model group's), else
+	// where the call goes.
+	target := accesslog.From(req.Context()).Target()
+	if target == "" {
+		target = req.URL.Host
+		if model != "" {
+			target += "/" + model
+		}
 	}
 	var ordinal, retry int
 	a, _ := req.Context().Value(attemptsKey{}).(*attempts)
