@@ -294,10 +294,6 @@ func usagePost(t *testing.T, u, body string) *http.Response {
 	return usageDo(t, "POST", u, body)
 }
 
-func usagePut(t *testing.T, u, body string) *http.Response {
-	return usageDo(t, "PUT", u, body)
-}
-
 func usageDo(t *testing.T, method, u, body string) *http.Response {
 	t.Helper()
 	return usageRequest(t, method, u, body, usageTestKey, "")
