@@ -14,16 +14,18 @@ import (
 )
 
 // BenchmarkChatLimits is one non-streaming chat completion at concurrency
-// 1 with the limits kept in this process (off: today's per-process limits)
-// and shared through Redis (requests, tokens and concurrency per model, one
-// round trip per request): the docs/benchmarks.md row compares their p50
-// and CPU per request. The Redis case needs QUARRY_TEST_REDIS_URL.
+// 1 with the limits kept in this process and usage recording off (off),
+// with usage recording on (usage), and with both the limits shared through
+// Redis (requests, tokens and concurrency per model, one round trip per
+// request) and usage recording on (redis+usage): the docs/benchmarks.md row
+// compares their p50 and CPU per request. The Redis case needs
+// QUARRY_TEST_REDIS_URL.
 func BenchmarkChatLimits(b *testing.B) {
 	body := []byte(`{"model":"nova-micro","messages":[{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":32}`)
 	for _, c := range []struct {
-		name  string
-		redis bool
-	}{{"off", false}, {"redis", true}} {
+		name         string
+		redis, usage bool
+	}{{"off", false, false}, {"usage", false, true}, {"redis+usage", true, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			redisURL := ""
 			if c.redis {
@@ -36,6 +38,7 @@ func BenchmarkChatLimits(b *testing.B) {
 						cfg.Models[i].AWS.TokensPerMinute = 1_000_000_000
 					}
 				}
+				cfg.Usage.Disabled = !c.usage
 				if c.redis {
 					cfg.Limits.RedisURL = config.Secret(redisURL)
 					cfg.Limits.Prefix = "bench:" + time.Now().Format("150405.000000") + ":"
