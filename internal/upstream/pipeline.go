@@ -231,13 +231,16 @@ func (e *ExhaustedError) Unwrap() error { return e.Err }
 // Fallback runs call for m and, while it fails in a way another model may
 // not (Failover) and ctx lasts, for each of m's fallback models in order:
 // call builds the request for the model it is given (the same translation
-// as a direct request to it) and makes the call. It returns the last
-// call's error. Every surface's fallback goes through here.
+// as a direct request to it) and makes the call; a fallback the request's
+// key may not use is skipped. It returns the last call's error. Every surface's fallback goes through here.
 func Fallback(ctx context.Context, m *Model, call func(*Model) error) error {
 	err := call(m)
 	for _, fb := range m.Fallbacks {
 		if err == nil || ctx.Err() != nil || !Failover(err) {
 			break
+		}
+		if !Listed(ctx, fb) {
+			continue // the request's key may not use this model
 		}
 		m.log.Warn("model failed; trying its fallback", "model", m.Name, "fallback", fb.Name, "error", string(Classify(err).Kind))
 		err = call(fb)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -289,10 +290,15 @@ func TestFallbackHelper(t *testing.T) {
 		{"both down, then c", map[string]error{"a": errThrottled, "b": bedrock.ErrUnreachable}, []string{"a", "b", "c"}, ""},
 		{"a 400 is the answer", map[string]error{"a": errInvalid}, []string{"a"}, FailureInvalidRequest},
 		{"all fail", map[string]error{"a": errThrottled, "b": errThrottled, "c": errThrottled}, []string{"a", "b", "c"}, FailureRateLimit},
+		{"b not the key's", map[string]error{"a": errThrottled}, []string{"a", "c"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.name == "b not the key's" {
+				ctx = WithGrant(ctx, onlyModels{"a", "c"})
+			}
 			var got []string
-			err := Fallback(context.Background(), a, func(m *Model) error {
+			err := Fallback(ctx, a, func(m *Model) error {
 				got = append(got, m.Name)
 				return tc.errs[m.Name]
 			})
@@ -304,4 +310,23 @@ func TestFallbackHelper(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onlyModels is a key's grant for the models it lists.
+type onlyModels []string
+
+func (o onlyModels) Permits(names ...string) bool {
+	for _, n := range names {
+		if slices.Contains(o, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o onlyModels) Allow(_ context.Context, names ...string) error {
+	if o.Permits(names...) {
+		return nil
+	}
+	return errors.New("not this key's model")
 }
