@@ -15,7 +15,8 @@ import (
 
 // BenchmarkChatLimits is one non-streaming chat completion at concurrency
 // 1 with the limits kept in this process and usage recording off (off),
-// with usage recording on (usage), and with both the limits shared through
+// with usage recording on (usage; usage+cost_headers adds
+// x-quarry-cost-usd), and with both the limits shared through
 // Redis (requests, tokens and concurrency per model, one round trip per
 // request) and usage recording on (redis+usage): the docs/benchmarks.md row
 // compares their p50 and CPU per request. The Redis case needs
@@ -23,9 +24,9 @@ import (
 func BenchmarkChatLimits(b *testing.B) {
 	body := []byte(`{"model":"nova-micro","messages":[{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":32}`)
 	for _, c := range []struct {
-		name         string
-		redis, usage bool
-	}{{"off", false, false}, {"usage", false, true}, {"redis+usage", true, true}} {
+		name                      string
+		redis, usage, costHeaders bool
+	}{{"off", false, false, false}, {"usage", false, true, false}, {"usage+cost_headers", false, true, true}, {"redis+usage", true, true, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			redisURL := ""
 			if c.redis {
@@ -39,6 +40,7 @@ func BenchmarkChatLimits(b *testing.B) {
 					}
 				}
 				cfg.Usage.Disabled = !c.usage
+				cfg.Server.CostHeaders = c.costHeaders
 				if c.redis {
 					cfg.Limits.RedisURL = config.Secret(redisURL)
 					cfg.Limits.Prefix = "bench:" + time.Now().Format("150405.000000") + ":"
