@@ -1,39 +1,59 @@
 // Package gcpace sets the gateway's garbage-collector target (GOGC) from its
-// live heap after every collection.
+// live heap and allocation rate after every collection.
 //
-// A gateway serving requests has a live heap of a few MB and allocates tens
-// of KB per request: there GOGC=400 saves two thirds of the collector's CPU
-// for ~20 MB of memory. Holding many long streams is the opposite case:
-// each open stream keeps ~25 KB live and allocates little, so at 1,000
-// streams a fixed GOGC=400 would let the heap grow to five times 25 MB. The
-// pacer keeps the headroom (heap goal minus live heap) near Headroom
-// instead: GOGC=400 while the live heap is at most Headroom/4, less as it
-// grows, never below MinPercent.
+// GOGC sets the headroom (heap goal minus live heap) as a share of the live
+// heap. A collection costs about the live heap in marking, and one comes
+// every headroom's worth of allocation, so the collector's CPU goes with
+// allocation rate × live ÷ headroom while its memory is the headroom itself.
+// The two workloads a gateway sees want opposite settings:
+//
+//   - Request traffic has a live heap of a few MB and allocates tens of KB
+//     per request, hundreds of MB a second: GOGC=400 (MaxHeadroom, 20 MiB)
+//     saves two thirds of the collector's CPU against GOGC=100.
+//   - Many long open streams keep ~20 KB live each and allocate little (an
+//     event now and then): at 1,000 streams a fixed 20 MiB headroom is as
+//     big as the live heap and buys nothing, because collections are rare.
+//
+// So the headroom is what the gateway allocates in Window, between
+// MinHeadroom and MaxHeadroom: a busy gateway keeps the 20 MiB, a gateway
+// holding streams collects about once per Window with a few MB to spare.
+// The pacer adjusts after every collection and once per Window: a gateway
+// that opened its streams in a burst set a high goal then, and allocates
+// too slowly afterwards to reach it and collect again.
 package gcpace
 
 import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 const (
-	// Headroom is the heap growth allowed between collections once the
-	// live heap is above Headroom/MaxPercent*100.
-	Headroom = 20 << 20
-	// MaxPercent is GOGC for a small live heap (request traffic).
+	// MaxHeadroom is the heap growth allowed between collections under
+	// request traffic.
+	MaxHeadroom = 20 << 20
+	// MinHeadroom is the least growth allowed between collections.
+	MinHeadroom = 4 << 20
+	// Window is how often, at most, the allocation rate alone should
+	// bring a collection (below MaxHeadroom's rate).
+	Window = time.Second
+	// MaxPercent is GOGC for a small live heap.
 	MaxPercent = 400
 	// MinPercent bounds the collector's work for a large live heap.
-	MinPercent = 50
+	MinPercent = 10
 )
 
-// Percent is the GOGC for a live heap of live bytes.
-func Percent(live uint64) int {
+// Percent is the GOGC for a live heap of live bytes and an allocation rate
+// in bytes per second.
+func Percent(live uint64, rate float64) int {
 	if live == 0 {
 		return MaxPercent
 	}
-	return int(min(MaxPercent, max(MinPercent, Headroom*100/live)))
+	headroom := uint64(min(MaxHeadroom, max(MinHeadroom, rate*Window.Seconds())))
+	return int(min(MaxPercent, max(MinPercent, headroom*100/live)))
 }
 
 // Pacer adjusts GOGC after each collection. Stop it with Stop.
@@ -41,16 +61,32 @@ type Pacer struct {
 	stopped atomic.Bool
 	cycles  atomic.Int64 // adjustments made (tests)
 	current atomic.Int64 // the GOGC set last
-	sample  []metrics.Sample
+	timer   *time.Timer
+
+	mu     sync.Mutex // the cleanup goroutine and the timer both adjust
+	sample []metrics.Sample
+	allocs uint64    // cumulative allocations at the last adjustment
+	at     time.Time // and its time
 }
 
 // Start sets GOGC to MaxPercent and adjusts it after every collection.
 func Start() *Pacer {
-	p := &Pacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	p := &Pacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}}
 	p.current.Store(MaxPercent)
 	debug.SetGCPercent(MaxPercent)
+	metrics.Read(p.sample)
+	p.allocs, p.at = p.sample[1].Value.Uint64(), time.Now()
 	p.arm()
+	p.timer = time.AfterFunc(Window, p.tick)
 	return p
+}
+
+func (p *Pacer) tick() {
+	if p.stopped.Load() {
+		return
+	}
+	p.adjust()
+	p.timer.Reset(Window)
 }
 
 // arm registers a cleanup on a fresh object: it runs after the collection
@@ -58,23 +94,33 @@ func Start() *Pacer {
 // runtime's cleanup goroutine (no goroutine of our own).
 func (p *Pacer) arm() {
 	sentinel := new([64]byte) // not a tiny allocation, so it is freed alone
-	runtime.AddCleanup(sentinel, func(p *Pacer) { p.adjust() }, p)
+	runtime.AddCleanup(sentinel, func(p *Pacer) {
+		if !p.stopped.Load() {
+			p.adjust()
+			p.arm()
+		}
+	}, p)
 }
 
 func (p *Pacer) adjust() {
-	if p.stopped.Load() {
-		return
-	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	metrics.Read(p.sample)
-	if v := p.sample[0].Value; v.Kind() == metrics.KindUint64 {
-		if want := Percent(v.Uint64()); int64(want) != p.current.Load() {
-			p.current.Store(int64(want))
-			debug.SetGCPercent(want)
-		}
+	live, allocs, now := p.sample[0].Value.Uint64(), p.sample[1].Value.Uint64(), time.Now()
+	var rate float64
+	if d := now.Sub(p.at).Seconds(); d > 0 {
+		rate = float64(allocs-p.allocs) / d
+	}
+	p.allocs, p.at = allocs, now
+	if want := Percent(live, rate); int64(want) != p.current.Load() {
+		p.current.Store(int64(want))
+		debug.SetGCPercent(want)
 	}
 	p.cycles.Add(1)
-	p.arm()
 }
 
 // Stop ends the adjustments; GOGC keeps its last value.
-func (p *Pacer) Stop() { p.stopped.Store(true) }
+func (p *Pacer) Stop() {
+	p.stopped.Store(true)
+	p.timer.Stop()
+}

@@ -8,20 +8,27 @@ import (
 )
 
 func TestPercent(t *testing.T) {
+	const busy = 500 << 20 // bytes/s: request traffic
 	for _, tt := range []struct {
 		live uint64
+		rate float64
 		want int
 	}{
-		{0, MaxPercent},
-		{1 << 20, MaxPercent}, // request traffic: a few MB live
-		{5 << 20, MaxPercent}, // Headroom/4: still 400
-		{10 << 20, 200},       // goal = live + 20 MiB
-		{20 << 20, 100},       // goal = live + 20 MiB
-		{27 << 20, 74},        // 1,000 open streams: goal = live + 20 MiB
-		{1 << 30, MinPercent}, // never below MinPercent
+		{0, busy, MaxPercent},
+		{1 << 20, busy, MaxPercent},      // request traffic: a few MB live
+		{5 << 20, busy, MaxPercent},      // MaxHeadroom/4: still 400
+		{10 << 20, busy, 200},            // goal = live + 20 MiB
+		{20 << 20, busy, 100},            // goal = live + 20 MiB
+		{1 << 20, 0, MaxPercent},         // idle, small heap: MinHeadroom is 400%
+		{8 << 20, 0, 50},                 // idle: goal = live + MinHeadroom
+		{24 << 20, 3 << 20, 16},          // 1,000 open streams: live + 4 MiB
+		{24 << 20, 12 << 20, 50},         // a second's allocation as headroom
+		{24 << 20, busy, 83},             // streams and requests: MaxHeadroom
+		{1 << 30, busy, MinPercent},      // never below MinPercent
+		{200 << 20, 1 << 20, MinPercent}, // 5,000 streams, little traffic
 	} {
-		if got := Percent(tt.live); got != tt.want {
-			t.Errorf("Percent(%d MiB) = %d, want %d", tt.live>>20, got, tt.want)
+		if got := Percent(tt.live, tt.rate); got != tt.want {
+			t.Errorf("Percent(%d MiB, %.0f MiB/s) = %d, want %d", tt.live>>20, tt.rate/(1<<20), got, tt.want)
 		}
 	}
 }

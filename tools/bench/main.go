@@ -263,13 +263,17 @@ func (p *proc) stop() {
 }
 
 // rssKiB is the process's resident set size (VmRSS) in KiB.
-func (p *proc) rssKiB() int64 {
+func (p *proc) rssKiB() int64 { return p.statusKiB("VmRSS:") }
+
+// statusKiB is a field of the process's /proc/PID/status in KiB (VmRSS:,
+// RssFile:), -1 if it cannot be read.
+func (p *proc) statusKiB(field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return -1
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field) {
 			f := strings.Fields(l)
 			if len(f) >= 2 {
 				n, _ := strconv.ParseInt(f[1], 10, 64)

@@ -28,9 +28,10 @@ import (
 // negotiating HTTP/2) a fresh gateway is started; for each N, the load
 // generator opens N OpenAI chat streams (in batches, so that the ramp does
 // not look like a flood), waits until every one has its first event, lets
-// the gateway settle, and samples its VmRSS (/proc/PID/status), the Go heap
-// live after the last GC and the goroutine count (its /metrics:
-// go_gc_heap_live_bytes, go_goroutines). Then it closes the streams and
+// the gateway settle, and samples its VmRSS and RssFile (/proc/PID/status),
+// the Go heap live after the last GC, the goroutine stacks and the
+// goroutine count (its /metrics: go_gc_heap_live_bytes,
+// go_memstats_stack_inuse_bytes, go_goroutines). Then it closes the streams and
 // waits for the gateway to drop back before the next N.
 
 const (
@@ -56,8 +57,8 @@ var upstreamSetups = map[string]upstreamSetup{
 
 func streamsBench(o options, dir, bin string) error {
 	fmt.Printf("### Open streams (events %v apart; gateway and emulator in separate processes)\n\n", streamGap)
-	fmt.Println("| Clients | Upstream | Streams | Gateway RSS MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutines | Goroutines/stream | Open time s | Errors |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, client := range o.clients {
 		if client != "h1" && client != "h2c" {
 			return fmt.Errorf("unknown client protocol %q (h1, h2c)", client)
@@ -132,13 +133,13 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 	time.Sleep(time.Second)
 	idleRSS := gw.rssKiB()
 	for _, n := range o.streams {
-		var rss int64
+		var rss, rssFile int64
 		var m gwMetrics
 		t0 := time.Now()
 		var opened time.Duration
 		err := holdStreams(httpc, gw.url, n, o.settle, func() {
 			opened = time.Since(t0) - o.settle
-			rss, m = gw.rssKiB(), gatewayMetrics(httpc, gw.url)
+			rss, rssFile, m = gw.rssKiB(), gw.statusKiB("RssFile:"), gatewayMetrics(httpc, gw.url)
 		})
 		if opened+o.settle > life {
 			fmt.Fprintf(os.Stderr, "bench: %d streams took %v to open and settle, longer than a stream lasts (%v): the first had ended when sampled\n", n, (opened + o.settle).Round(100*time.Millisecond), life.Round(100*time.Millisecond))
@@ -152,9 +153,9 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 			return err
 		}
 		per := func(v, base float64) string { return fmt.Sprintf("%.1f", (v-base)/float64(n)) }
-		fmt.Printf("| %s | %s | %d | %.1f | %s | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", client, setup.name, n,
-			float64(rss)/1024, per(float64(rss), float64(idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
-			m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
+		fmt.Printf("| %s | %s | %d | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", client, setup.name, n,
+			float64(rss)/1024, float64(rssFile)/1024, per(float64(rss), float64(idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
+			float64(m.stacks)/(1<<20), m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
 		// Let the closed streams drain from the gateway before the next N.
 		tr.CloseIdleConnections()
 		time.Sleep(2 * time.Second)
@@ -175,13 +176,14 @@ func startAt(dir, name, url, path string, env []string, argv ...string) (*proc, 
 
 type gwMetrics struct {
 	heapLive   int64
+	stacks     int64
 	goroutines int64
 }
 
-// gatewayMetrics reads go_gc_heap_live_bytes and go_goroutines from the
-// gateway's /metrics (-1 when absent).
+// gatewayMetrics reads go_gc_heap_live_bytes, go_memstats_stack_inuse_bytes
+// and go_goroutines from the gateway's /metrics (-1 when absent).
 func gatewayMetrics(c *http.Client, base string) gwMetrics {
-	m := gwMetrics{-1, -1}
+	m := gwMetrics{-1, -1, -1}
 	resp, err := c.Get(base + "/metrics")
 	if err != nil {
 		return m
@@ -200,6 +202,8 @@ func gatewayMetrics(c *http.Client, base string) gwMetrics {
 		switch name {
 		case "go_gc_heap_live_bytes":
 			m.heapLive = int64(f)
+		case "go_memstats_stack_inuse_bytes":
+			m.stacks = int64(f)
 		case "go_goroutines":
 			m.goroutines = int64(f)
 		}
