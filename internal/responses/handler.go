@@ -18,6 +18,7 @@ import (
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/auth"
+	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/store"
@@ -68,9 +69,27 @@ type record struct {
 	Response *response         `json:"response"` // complete, with encrypted_content
 	Include  bool              `json:"include_encrypted,omitempty"`
 	Input    []json.RawMessage `json:"input"`
-	// History is the conversation previous_response_id continues: the
-	// previous history, this input and this output.
-	History []json.RawMessage `json:"history"`
+	// Before is the conversation this response continued: its previous
+	// response's whole history. The history previous_response_id
+	// continues is Before, Input and the output (conversation): kept
+	// apart, the record holds each item once.
+	Before []json.RawMessage `json:"before,omitempty"`
+	// History is that whole history, as records stored it before Before;
+	// it is only read.
+	History []json.RawMessage `json:"history,omitempty"`
+}
+
+// conversation is the history a response continuing r starts from.
+func (r *record) conversation() []json.RawMessage {
+	if r.History != nil {
+		return r.History
+	}
+	h := make([]json.RawMessage, 0, len(r.Before)+len(r.Input)+len(r.Response.Output))
+	h = append(append(h, r.Before...), r.Input...)
+	for _, it := range r.Response.Output {
+		h = append(h, mustJSON(it))
+	}
+	return h
 }
 
 // owner is who a stored response belongs to: a hash of the presented API
@@ -110,6 +129,7 @@ func (h *Handler) load(ctx context.Context, r *http.Request, id, param string) (
 	if err := json.Unmarshal(sr.Data, &rec); err != nil || rec.Response == nil {
 		return nil, &openai.Error{Status: http.StatusInternalServerError, Type: "api_error", Msg: "The stored response could not be read."}
 	}
+	rec.Response.OutputText = joinedText(rec.Response) // not stored (save)
 	return &rec, nil
 }
 
@@ -193,7 +213,13 @@ func (x *exchange) answer(ctx context.Context, w http.ResponseWriter, upTimeout 
 	}
 	a := x.assembler(nil)
 	a.fromConverse(out)
-	x.save(ctx)
+	if enc := x.save(ctx); enc != nil && samePublic(resp, d.plan.IncludeEncrypted) {
+		// The stored encoding is the answer, output_text aside.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write(append(appendOutputText(enc, resp.OutputText), '\n'))
+		return nil
+	}
 	writeJSON(w, http.StatusOK, publicResponse(resp, d.plan.IncludeEncrypted))
 	return nil
 }
@@ -236,7 +262,7 @@ func (h *Handler) decode(ctx context.Context, r *http.Request, body []byte) (*de
 		if aerr != nil {
 			return nil, nil, aerr
 		}
-		prev, history = rec, rec.History
+		prev, history = rec, rec.conversation()
 	}
 	d, aerr := decodeRequest(body, history)
 	return d, prev, aerr
@@ -276,24 +302,27 @@ func (x *exchange) assembler(events *sse.Writer) *assembler {
 
 func (a *assembler) publicResp() *response { return publicResponse(a.resp, a.p.IncludeEncrypted) }
 
-// save stores the finished response when store is on. A store failure is
-// logged: the client has its answer, only the continuation is lost.
-func (x *exchange) save(ctx context.Context) {
+// save stores the finished response when store is on, and returns the
+// response's JSON as stored (all of it, without output_text), or nil when
+// nothing was stored. A store failure is logged: the client has its
+// answer, only the continuation is lost.
+func (x *exchange) save(ctx context.Context) []byte {
 	if !x.store || x.h.store == nil {
-		return
+		return nil
 	}
-	rec := record{Response: x.resp, Include: x.d.plan.IncludeEncrypted, Input: x.d.items}
-	if x.prev != nil {
-		rec.History = append(rec.History, x.prev.History...)
-	}
-	rec.History = append(rec.History, x.d.items...)
-	for _, it := range x.resp.Output {
-		rec.History = append(rec.History, mustJSON(it))
-	}
-	data, err := json.Marshal(rec)
+	// output_text repeats the output's text: it is not stored, but worked
+	// out again when the record is read (load).
+	resp := *x.resp
+	resp.OutputText = ""
+	enc, err := json.Marshal(&resp)
 	if err != nil {
-		return
+		return nil
 	}
+	var before []json.RawMessage
+	if x.prev != nil {
+		before = x.prev.conversation()
+	}
+	data := appendRecord(make([]byte, 0, len(enc)+256), enc, x.d.plan.IncludeEncrypted, x.d.items, before)
 	sr := &store.Response{ID: x.resp.ID, Owner: owner(x.r), CreatedAt: time.Unix(x.resp.CreatedAt, 0), Data: data}
 	// The answer waits for the store, so a store that stalls must not hold
 	// it (and the model's concurrency slot) for ever.
@@ -302,6 +331,61 @@ func (x *exchange) save(ctx context.Context) {
 	if err := x.h.store.Put(sctx, sr); err != nil {
 		x.h.log.Error("storing a response", "response_id", x.resp.ID, "error", err)
 	}
+	return enc
+}
+
+// appendRecord appends what json.Marshal writes for
+//
+//	record{Response: resp, Include: include, Input: input, Before: before}
+//
+// with the response already encoded (resp): a stored response's JSON is
+// then encoded once, and the answer reuses it (answer). Every part is JSON
+// this package wrote, or decoded from a request or the store.
+func appendRecord(b, resp []byte, include bool, input, before []json.RawMessage) []byte {
+	b = append(append(b, `{"response":`...), resp...)
+	if include {
+		b = append(b, `,"include_encrypted":true`...)
+	}
+	b = appendItems(append(b, `,"input":`...), input)
+	if len(before) > 0 {
+		b = appendItems(append(b, `,"before":`...), before)
+	}
+	return append(b, '}')
+}
+
+func appendItems(b []byte, items []json.RawMessage) []byte {
+	if items == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	return append(b, ']')
+}
+
+// appendOutputText turns a response encoded without output_text (save)
+// into what the client gets: the same object with output_text last.
+func appendOutputText(enc []byte, text string) []byte {
+	if text == "" {
+		return enc // omitempty: the encoding has no output_text either
+	}
+	b := append(enc[:len(enc)-1:len(enc)-1], `,"output_text":`...)
+	return append(jsonstring.Append(b, text, true), '}')
+}
+
+// samePublic reports whether the client sees r's output as stored: no
+// encrypted content is withheld (publicResponse).
+func samePublic(r *response, includeEncrypted bool) bool {
+	for _, it := range r.Output {
+		if publicItem(it, includeEncrypted) != it {
+			return false
+		}
+	}
+	return true
 }
 
 // stream serves a streamed response. Until Bedrock's first event a

@@ -341,6 +341,11 @@ func (a *assembler) finish(stopReason string, u bedrock.TokenUsage) {
 	us.InputTokensDetails.CachedTokens = u.CacheReadInputTokens
 	us.TotalTokens = us.InputTokens + us.OutputTokens
 	r.Usage = us
+	r.OutputText = joinedText(r)
+}
+
+// joinedText is the response's output_text: its messages' text, joined.
+func joinedText(r *response) string {
 	var text strings.Builder
 	for _, it := range r.Output {
 		if it.Content != nil {
@@ -349,7 +354,7 @@ func (a *assembler) finish(stopReason string, u bedrock.TokenUsage) {
 			}
 		}
 	}
-	r.OutputText = text.String()
+	return text.String()
 }
 
 // fromConverse feeds a Converse answer's blocks through the assembler.
