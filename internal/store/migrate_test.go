@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -70,5 +72,60 @@ func TestMigrateV1(t *testing.T) {
 	bad := &Endpoint{ID: "bad", TaskType: "text_embedding", Service: "amazonbedrock", ChunkingSettings: json.RawMessage(`{"secret_key":"x"}`)}
 	if err := st.Create(ctx, bad); err == nil {
 		t.Error("a secret in chunking_settings was stored in clear")
+	}
+}
+
+// TestSQLitePageSize: a new database file is created owner-only, in WAL
+// mode, with sqlitePageSize pages; a file an earlier version created (4
+// KiB pages) keeps its pages and still stores responses.
+func TestSQLitePageSize(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pragma := func(st *Responses, name string) string {
+		t.Helper()
+		var v string
+		if err := st.db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	fresh := filepath.Join(dir, "new", "q.db")
+	st, err := OpenResponses(ctx, Config{Path: fresh}, ResponsesConfig{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := pragma(st, "page_size"); got != strconv.Itoa(sqlitePageSize) {
+		t.Errorf("a new file's page_size = %s, want %d", got, sqlitePageSize)
+	}
+	if got := pragma(st, "journal_mode"); got != "wal" {
+		t.Errorf("a new file's journal_mode = %s, want wal", got)
+	}
+	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("a new file's mode: %v, %v; want 0600", fi.Mode(), err)
+	}
+
+	old := filepath.Join(dir, "old.db")
+	db, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA journal_mode=WAL`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st2, err := OpenResponses(ctx, Config{Path: old}, ResponsesConfig{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if got := pragma(st2, "page_size"); got != "4096" {
+		t.Errorf("an existing file's page_size = %s, want 4096 (unchanged)", got)
+	}
+	if err := st2.Put(ctx, &Response{ID: "resp_1", Owner: "o", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st2.Get(ctx, "resp_1", "o"); err != nil {
+		t.Fatalf("Get from the existing file: %v", err)
 	}
 }

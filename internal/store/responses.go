@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -59,6 +58,10 @@ type ResponsesConfig struct {
 type Responses struct {
 	db  *sql.DB
 	d   dialect
+	// insert is prepared once: a batch takes it into its transaction
+	// (Tx.StmtContext), which prepares it again only on a connection
+	// that has not seen it.
+	insert *sql.Stmt
 	cfg ResponsesConfig
 	log *slog.Logger
 	// total is the stored responses' size as last counted plus what this
@@ -134,6 +137,10 @@ func OpenResponses(ctx context.Context, cfg Config, rc ResponsesConfig, log *slo
 		db.Close()
 		return nil, err
 	}
+	if s.insert, err = db.PrepareContext(ctx, s.q(responsesInsert)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: preparing to store responses: %w", err)
+	}
 	if rc.FlushInterval > 0 {
 		s.queued = make(map[string]*Response)
 		s.wake = make(chan struct{}, 1)
@@ -187,6 +194,10 @@ func (s *Responses) Put(ctx context.Context, r *Response) error {
 	return s.write(ctx, []*Response{r})
 }
 
+const responsesInsert = `INSERT INTO responses (id, owner, created_at, expires_at, size, data) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET data = excluded.data, size = excluded.size, expires_at = excluded.expires_at
+	WHERE responses.owner = excluded.owner`
+
 // write commits records in one transaction.
 func (s *Responses) write(ctx context.Context, records []*Response) error {
 	now := s.nowFn()
@@ -195,12 +206,7 @@ func (s *Responses) write(ctx context.Context, records []*Response) error {
 		return fmt.Errorf("store: storing %d responses: %w", len(records), err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO responses (id, owner, created_at, expires_at, size, data) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET data = excluded.data, size = excluded.size, expires_at = excluded.expires_at
-		WHERE responses.owner = excluded.owner`))
-	if err != nil {
-		return fmt.Errorf("store: storing %d responses: %w", len(records), err)
-	}
+	stmt := tx.StmtContext(ctx, s.insert)
 	defer stmt.Close()
 	var size int64
 	for _, r := range records {
@@ -414,6 +420,7 @@ func (s *Responses) Close() error {
 			<-s.stopped
 		}
 	}
+	s.insert.Close()
 	return s.db.Close()
 }
 
@@ -438,14 +445,9 @@ func openDB(cfg Config) (*sql.DB, dialect, error) {
 		if aerr != nil {
 			return nil, dialect{}, fmt.Errorf("store: database path %s: %w", cfg.Path, aerr)
 		}
-		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-			return nil, dialect{}, fmt.Errorf("store: creating the database directory: %w", err)
+		if err := createSQLite(abs); err != nil {
+			return nil, dialect{}, err
 		}
-		f, ferr := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-		if ferr != nil {
-			return nil, dialect{}, fmt.Errorf("store: opening database %s: %w", abs, ferr)
-		}
-		f.Close()
 		// A 16 MiB page cache (SQLite's default is 2 MiB): the indexes'
 		// pages a write touches stay in memory instead of being read
 		// again with a system call each.
