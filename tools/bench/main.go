@@ -6,6 +6,7 @@
 //	go run ./tools/bench -mode emulator       # issue 4: emulator throughput
 //	go run ./tools/bench -mode gateway        # issue 5: gateway overhead
 //	go run ./tools/bench -mode streams        # issue 20: open slow streams (not in "all")
+//	go run ./tools/bench -mode store          # issue 14: Responses store off and on, alternated (not in "all")
 //
 // It builds ./cmd/quarry once, starts `quarry emulate` (and, for the gateway
 // benchmark, `quarry serve` with a generated config whose model points at
@@ -73,6 +74,8 @@ type options struct {
 	settle    time.Duration
 	// telemetry adds rows for a second gateway with OpenTelemetry on.
 	telemetry bool
+	// store mode: how many off/on pairs per cell
+	pairs int
 }
 
 func main() {
@@ -83,7 +86,8 @@ func main() {
 	}
 	var o options
 	var conc, emuConc, streams, upstreams, clients string
-	flag.StringVar(&o.mode, "mode", "all", "all (emulator and gateway), emulator, gateway or streams")
+	flag.StringVar(&o.mode, "mode", "all", "all (emulator and gateway), emulator, gateway, streams or store")
+	flag.IntVar(&o.pairs, "pairs", 10, "store mode: alternated store-off and store-on runs per cell")
 	flag.StringVar(&streams, "streams", "100,1000,5000", "streams mode: numbers of open streams (comma-separated)")
 	flag.StringVar(&upstreams, "upstreams", "plain-h1,tls-h1,tls-h2", "streams mode: how the gateway reaches the emulator")
 	flag.StringVar(&clients, "clients", "h1,h2c", "streams mode: how the load generator reaches the gateway (h1, h2c)")
@@ -104,7 +108,7 @@ func main() {
 		o.streams, err = intList(streams)
 	}
 	o.upstreams, o.clients = strings.Split(upstreams, ","), strings.Split(clients, ",")
-	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams"}, o.mode) || o.duration <= 0 || o.settle <= 0 {
+	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams", "store"}, o.mode) || o.pairs < 1 || o.duration <= 0 || o.settle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: bad flags (see -h)")
 		os.Exit(2)
 	}
@@ -162,6 +166,9 @@ func run(o options) error {
 	printMachine()
 	if o.mode == "streams" {
 		return streamsBench(o, dir, bin)
+	}
+	if o.mode == "store" {
+		return storeBench(o, dir, bin)
 	}
 	if o.mode != "gateway" {
 		if err := emulatorBench(o, dir, bin); err != nil {
