@@ -56,14 +56,14 @@ type ResponsesConfig struct {
 
 // Responses keeps stored responses. Safe for concurrent use.
 type Responses struct {
-	db  *sql.DB
-	d   dialect
+	db *sql.DB
+	d  dialect
 	// insert is prepared once: a batch takes it into its transaction
 	// (Tx.StmtContext), which prepares it again only on a connection
 	// that has not seen it.
 	insert *sql.Stmt
-	cfg ResponsesConfig
-	log *slog.Logger
+	cfg    ResponsesConfig
+	log    *slog.Logger
 	// total is the stored responses' size as last counted plus what this
 	// process added since: an upper bound (deletes are not subtracted),
 	// so the size cap's costly query runs only when it may be exceeded.
