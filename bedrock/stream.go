@@ -302,7 +302,7 @@ func (s *ConverseStream) Next() bool {
 		}
 		ev, known, err := decodeStreamEvent(et, payload)
 		if err != nil {
-			s.finishDecoding(et, err)
+			s.finish(fmt.Errorf("decoding %s event: %w", et, err))
 			return false
 		}
 		if known {
@@ -310,13 +310,6 @@ func (s *ConverseStream) Next() bool {
 			return true
 		}
 	}
-}
-
-// finishDecoding ends the stream with an event that did not decode. It is
-// not part of Next, whose frame a consumer's goroutine carries while it
-// waits for the next event.
-func (s *ConverseStream) finishDecoding(eventType string, err error) {
-	s.finish(fmt.Errorf("decoding %s event: %w", eventType, err))
 }
 
 // decodeStreamEvent decodes a payload straight into its event struct. known

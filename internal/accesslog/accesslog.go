@@ -223,14 +223,6 @@ func (e *Entry) Snapshot() Snapshot {
 		Usage: u, KeyID: e.keyID, KeyName: e.keyName, BedrockModel: e.bedrockModel, Region: e.region, ID: e.ID, Target: e.target, GenAI: g}
 }
 
-// Tokens is the request's input plus output tokens so far: Snapshot's
-// InputTokens+OutputTokens without copying the entry.
-func (e *Entry) Tokens() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.usage.Input + e.usage.Output
-}
-
 // NewID returns a random request ID.
 func NewID() string {
 	var b [12]byte

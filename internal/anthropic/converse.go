@@ -11,7 +11,6 @@ import (
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
-	"github.com/quarry-dev/quarry/internal/offstack"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -316,26 +315,14 @@ func contentBlock(b *bedrock.ContentBlock) (block, bool) {
 
 // converse serves a non-Claude model through Converse(Stream).
 func (h *Handler) converse(c *call) {
-	id := "msg_" + accesslog.NewID()
-	if c.req.Stream {
-		// The translation runs deep (internal/offstack).
-		creq, aerr := offstack.Run2(func() (*bedrock.ConverseRequest, *apiError) { return toConverse(c.req, c.model) })
-		if aerr != nil {
-			writeError(c.w, c.r, aerr)
-			return
-		}
-		h.converseStream(c, creq, id)
-		return
-	}
-	h.converseOnce(c, id)
-}
-
-// converseOnce answers from Converse: converse's non-streaming half, in a
-// frame of its own so that a stream's goroutine does not carry it.
-func (h *Handler) converseOnce(c *call, id string) {
 	creq, aerr := toConverse(c.req, c.model)
 	if aerr != nil {
 		writeError(c.w, c.r, aerr)
+		return
+	}
+	id := "msg_" + accesslog.NewID()
+	if c.req.Stream {
+		h.converseStream(c, creq, id)
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
@@ -367,7 +354,7 @@ func (h *Handler) converseStream(c *call, creq *bedrock.ConverseRequest, id stri
 	if events == nil {
 		return
 	}
-	tr := newStreamTranslator(id, c.req.Model)
+	tr := &streamTranslator{id: id, model: c.req.Model}
 	ft := firstTokenOnce{e: c.entry}
 	for ok := true; ok; ok = st.next(s) {
 		ev := s.Current()
@@ -458,14 +445,6 @@ type streamTranslator struct {
 	finished  bool
 	out       []sseEvent
 	buf       []byte // the last text delta's data, reused
-}
-
-// newStreamTranslator is not inlined: inlined, the translator would live in
-// converseStream's frame, which an open stream carries (internal/offstack).
-//
-//go:noinline
-func newStreamTranslator(id, model string) *streamTranslator {
-	return &streamTranslator{id: id, model: model}
 }
 
 func (t *streamTranslator) add(typ string, v any) {

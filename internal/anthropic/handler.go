@@ -19,7 +19,6 @@ import (
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
-	"github.com/quarry-dev/quarry/internal/offstack"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -127,9 +126,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 // messages serves POST /v1/messages (also ?beta=true, which Claude Code and
 // the SDKs' beta client add).
 func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
-	// Decoding runs deep, and this goroutine may serve a stream for
-	// minutes: it must not grow that deep (internal/offstack).
-	c := offstack.Run(func() *call { return h.begin(w, r, false) })
+	c := h.begin(w, r, false)
 	if c == nil {
 		return
 	}
@@ -172,12 +169,11 @@ func (h *Handler) invokeInput(c *call) *bedrock.InvokeModelInput {
 
 // native serves a Claude model through InvokeModel(WithResponseStream).
 func (h *Handler) native(c *call) {
+	in := h.invokeInput(c)
 	if c.req.Stream && !c.model.Shaping.NoStreaming {
-		// Encoding the body runs deep (internal/offstack).
-		h.nativeStream(c, offstack.Run(func() *bedrock.InvokeModelInput { return h.invokeInput(c) }))
+		h.nativeStream(c, in)
 		return
 	}
-	in := h.invokeInput(c)
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
 	out, err := c.model.InvokeModel(ctx, in, c.qt)

@@ -111,47 +111,41 @@ func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 		deny(w, r, presented)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The decision runs in its own frame (admit): this one stays on
-		// the stack for the whole request, and an open stream's goroutine
-		// must stay shallow to keep a small stack (internal/gcpace).
-		r, allowed, presented := g.admit(r)
-		if !allowed {
-			refuse(w, r, presented)
+		open := len(g.Keys) == 0 && (g.Virtual == nil || !g.Virtual.Required())
+		key, presented := Presented(r)
+		switch {
+		case open && (!presented || g.Virtual == nil):
+			next.ServeHTTP(w, r)
+			return
+		case !presented:
+			refuse(w, r, false)
 			return
 		}
-		next.ServeHTTP(w, r)
+		sum := sha256.Sum256([]byte(key))
+		for _, want := range g.Keys {
+			if want.MatchSum(sum) {
+				accesslog.From(r.Context()).SetKey(ConfigKeyID(sum), "")
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		if g.Virtual != nil {
+			ctx, found, refusal := g.Virtual.Resolve(r.Context(), sum)
+			switch {
+			case found && refusal == "":
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			case found:
+				refuse(w, r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal)), true)
+				return
+			}
+		}
+		if open {
+			next.ServeHTTP(w, r)
+			return
+		}
+		refuse(w, r, true)
 	})
-}
-
-// admit decides a request: the request to serve or to refuse (its context
-// carrying the key's identity, or the refusal), whether it may go on, and
-// whether a key was presented.
-func (g Gate) admit(r *http.Request) (_ *http.Request, allowed, presented bool) {
-	open := len(g.Keys) == 0 && (g.Virtual == nil || !g.Virtual.Required())
-	key, presented := Presented(r)
-	switch {
-	case open && (!presented || g.Virtual == nil):
-		return r, true, presented
-	case !presented:
-		return r, false, false
-	}
-	sum := sha256.Sum256([]byte(key))
-	for _, want := range g.Keys {
-		if want.MatchSum(sum) {
-			accesslog.From(r.Context()).SetKey(ConfigKeyID(sum), "")
-			return r, true, true
-		}
-	}
-	if g.Virtual != nil {
-		ctx, found, refusal := g.Virtual.Resolve(r.Context(), sum)
-		switch {
-		case found && refusal == "":
-			return r.WithContext(ctx), true, true
-		case found:
-			return r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal)), false, true
-		}
-	}
-	return r, open, true
 }
 
 type refusalKey struct{}

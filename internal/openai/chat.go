@@ -12,8 +12,6 @@ import (
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/config"
-	"github.com/quarry-dev/quarry/internal/offstack"
-	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -23,11 +21,21 @@ import (
 // exhausted, its fallbacks get the request translated for them.
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	body, req, served := h.readChat(ctx, w, r)
-	if served == nil {
+	entry := accesslog.From(ctx)
+
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
 		return
 	}
-	var aerr *apiError
+	req, served, aerr := h.decodeChat(ctx, body)
+	if served != nil {
+		entry.SetModel(served.model.Name)
+	}
+	if aerr != nil {
+		writeAPIError(w, r, aerr)
+		return
+	}
 	primary := served.model
 	var last error // the last Bedrock failure
 	err := upstream.Fallback(ctx, primary, func(m *upstream.Model) error {
@@ -54,26 +62,6 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readChat reads and decodes a chat request; served is nil when it has
-// answered (an error). Apart from chatCompletions, whose frame a stream's
-// goroutine carries (internal/offstack).
-func (h *Handler) readChat(ctx context.Context, w http.ResponseWriter, r *http.Request) ([]byte, *chatRequest, *servedChat) {
-	body, aerr := readBody(r)
-	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return nil, nil, nil
-	}
-	req, served, aerr := h.decodeChat(ctx, body)
-	if served != nil {
-		accesslog.From(ctx).SetModel(served.model.Name)
-	}
-	if aerr != nil {
-		writeAPIError(w, r, aerr)
-		return nil, nil, nil
-	}
-	return body, req, served
-}
-
 // answerChat translates req for served's model, calls it and writes the
 // answer. It returns, unwritten, the request's translation error (an
 // *apiError) and a Bedrock failure before anything was written, so that a
@@ -81,7 +69,7 @@ func (h *Handler) readChat(ctx context.Context, w http.ResponseWriter, r *http.R
 func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http.Request, req *chatRequest, served *servedChat) error {
 	entry := accesslog.From(ctx)
 	m, cm := served.model, &served.chat
-	creq, plan, aerr := convertChat(ctx, req, cm, h.fetch)
+	creq, plan, aerr := convertChatRequest(ctx, req, cm, h.fetch)
 	if aerr != nil {
 		return aerr
 	}
@@ -100,14 +88,6 @@ func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http
 	if plan.Stream && !oneEvent {
 		return h.streamChat(ctx, w, r, m, cm.Shaping, creq, plan, id, created)
 	}
-	return h.converseChat(ctx, w, r, m, cm.Shaping, creq, plan, id, created, oneEvent)
-}
-
-// converseChat answers from Converse: answerChat's non-streaming half, in
-// a frame of its own so that a stream's goroutine does not carry it.
-func (h *Handler) converseChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64, oneEvent bool) error {
-	entry := accesslog.From(ctx)
 	if oneEvent && creq.GuardrailConfig != nil {
 		creq.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
 	}
@@ -123,8 +103,8 @@ func (h *Handler) converseChat(ctx context.Context, w http.ResponseWriter, r *ht
 	if resp.RequestID != "" {
 		w.Header().Set("x-amzn-requestid", resp.RequestID)
 	}
-	if !finishAllowed(shaping, resp.StopReason) {
-		writeAPIError(w, r, finishReasonError(m.Name, shaping, resp.StopReason))
+	if !finishAllowed(cm.Shaping, resp.StopReason) {
+		writeAPIError(w, r, finishReasonError(m.Name, cm.Shaping, resp.StopReason))
 		return nil
 	}
 	cc := convertChatResponse(resp, plan, id, created)
@@ -142,25 +122,6 @@ func (h *Handler) converseChat(ctx context.Context, w http.ResponseWriter, r *ht
 	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(cc)
 	return nil
-}
-
-// convertChat is convertChatRequest, for a stream off the request's
-// goroutine, which serves the stream (internal/offstack): its JSON
-// decoding runs deep.
-func convertChat(ctx context.Context, req *chatRequest, cm *chatModel, fetch fetchFunc) (*bedrock.ConverseRequest, *chatPlan, *apiError) {
-	if !req.Stream {
-		return convertChatRequest(ctx, req, cm, fetch)
-	}
-	type result struct {
-		creq *bedrock.ConverseRequest
-		plan *chatPlan
-		aerr *apiError
-	}
-	r := offstack.Run(func() result {
-		creq, plan, aerr := convertChatRequest(ctx, req, cm, fetch)
-		return result{creq, plan, aerr}
-	})
-	return r.creq, r.plan, r.aerr
 }
 
 // servedChat is what serving a chat model takes that does not change
@@ -309,8 +270,12 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		if ev.MessageStop != nil && !finishAllowed(shaping, ev.MessageStop.StopReason) {
 			// An error event instead of the finish chunk, and no [DONE].
+			e := finishReasonError(m.Name, shaping, ev.MessageStop.StopReason)
+			entry.SetError(e.Type)
 			out.Hold = false
-			writeFinishError(out, entry, m.Name, shaping, ev.MessageStop.StopReason)
+			var body streamError
+			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
+			out.JSON("", &body)
 			return nil
 		}
 		out.Hold = stream.Buffered()
@@ -338,7 +303,11 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			accesslog.From(ctx).SetError("canceled")
 			return nil
 		}
-		writeStreamFailure(out, entry, err)
+		f := upstream.Classify(err)
+		entry.SetError(string(f.Kind))
+		var body streamError
+		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
+		out.JSON("", &body)
 		return nil
 	}
 	if !send(tr.end()) {
@@ -346,27 +315,6 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	out.Event("", doneData)
 	return nil
-}
-
-// writeFinishError ends a stream with the error event for a finish reason
-// the model's shaping does not allow. It and writeStreamFailure keep the
-// error bodies out of streamChat's frame, which an open stream carries.
-func writeFinishError(out *sse.Writer, entry *accesslog.Entry, model string, shaping *config.Shaping, reason string) {
-	e := finishReasonError(model, shaping, reason)
-	entry.SetError(e.Type)
-	var body streamError
-	body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
-	out.JSON("", &body)
-}
-
-// writeStreamFailure ends a stream with the error event for a Bedrock
-// failure after the first event.
-func writeStreamFailure(out *sse.Writer, entry *accesslog.Entry, err error) {
-	f := upstream.Classify(err)
-	entry.SetError(string(f.Kind))
-	var body streamError
-	body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
-	out.JSON("", &body)
 }
 
 // hasToken reports whether a chunk carries generated content (for the

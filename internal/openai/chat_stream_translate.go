@@ -27,10 +27,6 @@ type chatStreamTranslator struct {
 	finished   bool
 }
 
-// newChatStreamTranslator is not inlined: inlined, the translator and its
-// maps would live in streamChat's frame, which an open stream carries.
-//
-//go:noinline
 func newChatStreamTranslator(plan *chatPlan, id string, created int64, requestID string) *chatStreamTranslator {
 	return &chatStreamTranslator{plan: plan, id: id, created: created, requestID: requestID,
 		tools: map[int]int{}, jsonBlocks: map[int]bool{}}

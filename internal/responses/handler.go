@@ -19,7 +19,6 @@ import (
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/auth"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
-	"github.com/quarry-dev/quarry/internal/offstack"
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/store"
@@ -139,19 +138,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	upTimeout, queueTimeout := h.chat.Timeouts()
 	ctx := r.Context()
 	qt := bedrock.WithQueueTimeout(queueTimeout)
-	// Decoding and translating run deep, and this goroutine may serve a
-	// stream for minutes: it must not grow that deep (internal/offstack).
-	type prepared struct {
-		d    *decoded
-		prev *record
-		tr   *openai.Translation
-		ok   bool
-	}
-	p := offstack.Run(func() prepared {
-		d, prev, tr, ok := h.prepare(ctx, w, r, false)
-		return prepared{d, prev, tr, ok}
-	})
-	d, prev, tr, ok := p.d, p.prev, p.tr, p.ok
+	d, prev, tr, ok := h.prepare(ctx, w, r, false)
 	if !ok {
 		return
 	}

@@ -31,8 +31,7 @@ func withLimits(l *limits.Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := limits.WithRequest(r.Context())
 		next.ServeHTTP(w, r.WithContext(ctx))
-		// Tokens, not Snapshot: this frame is on the stack for the whole
-		// request, and a Snapshot in it would make it large.
-		l.Finish(ctx, accesslog.From(ctx).Tokens())
+		s := accesslog.From(ctx).Snapshot()
+		l.Finish(ctx, s.InputTokens+s.OutputTokens)
 	})
 }

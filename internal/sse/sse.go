@@ -8,8 +8,6 @@ package sse
 import (
 	"encoding/json"
 	"net/http"
-
-	"github.com/quarry-dev/quarry/internal/offstack"
 )
 
 // Writer writes the events of one response. After the first write error
@@ -39,10 +37,7 @@ func Start(w http.ResponseWriter, contentType string) *Writer {
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
 	s := &Writer{w: w, rc: http.NewResponseController(w)}
-	// net/http writes the header of an HTTP/1.1 response deep; the
-	// goroutine serving the stream must not grow that deep for the
-	// stream's life (internal/offstack).
-	offstack.Run(s.flush)
+	s.flush()
 	return s
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/bedrock/shaping"
 	"github.com/quarry-dev/quarry/internal/accesslog"
-	"github.com/quarry-dev/quarry/internal/offstack"
 )
 
 // The pipeline: every surface calls a model through these methods, which
@@ -132,15 +131,6 @@ func firstEvent[S eventStream](s S, err error) (S, error) {
 // or fails in a way another target would not change. A stream's attempt
 // context outlives call (it is the stream's), ending with ctx.
 func call[T any](ctx context.Context, m *Model, stream bool, do func(context.Context, *Target) (T, error)) (T, error) {
-	if stream {
-		// The stream's goroutine must not grow deep (internal/offstack).
-		return offstack.Run2(func() (T, error) { return callTargets(ctx, m, stream, do) })
-	}
-	return callTargets(ctx, m, stream, do)
-}
-
-// callTargets is call's work.
-func callTargets[T any](ctx context.Context, m *Model, stream bool, do func(context.Context, *Target) (T, error)) (T, error) {
 	entry := accesslog.From(ctx)
 	if m.group == nil {
 		// A group of one: no choice, no cooldown, nothing measured.
@@ -243,19 +233,8 @@ func (e *ExhaustedError) Unwrap() error { return e.Err }
 // call builds the request for the model it is given (the same translation
 // as a direct request to it) and makes the call; a fallback the request's
 // key may not use is skipped. It returns the last call's error. Every surface's fallback goes through here.
-//
-// Its frame is on the stack while a stream is served, so the work after a
-// failure is in another (fallbacks).
 func Fallback(ctx context.Context, m *Model, call func(*Model) error) error {
 	err := call(m)
-	if err == nil || len(m.Fallbacks) == 0 {
-		return err
-	}
-	return fallbacks(ctx, m, call, err)
-}
-
-// fallbacks is Fallback after m failed with err.
-func fallbacks(ctx context.Context, m *Model, call func(*Model) error, err error) error {
 	for _, fb := range m.Fallbacks {
 		if err == nil || ctx.Err() != nil || !Failover(err) {
 			break
@@ -263,12 +242,8 @@ func fallbacks(ctx context.Context, m *Model, call func(*Model) error, err error
 		if !Listed(ctx, fb) {
 			continue // the request's key may not use this model
 		}
-		m.logFallback(fb, err)
+		m.log.Warn("model failed; trying its fallback", "model", m.Name, "fallback", fb.Name, "error", string(Classify(err).Kind))
 		err = call(fb)
 	}
 	return err
-}
-
-func (m *Model) logFallback(fb *Model, err error) {
-	m.log.Warn("model failed; trying its fallback", "model", m.Name, "fallback", fb.Name, "error", string(Classify(err).Kind))
 }
