@@ -61,9 +61,9 @@ type Pacer struct {
 	stopped atomic.Bool
 	cycles  atomic.Int64 // adjustments made (tests)
 	current atomic.Int64 // the GOGC set last
-	timer   *time.Timer
 
 	mu     sync.Mutex // the cleanup goroutine and the timer both adjust
+	timer  *time.Timer
 	sample []metrics.Sample
 	allocs uint64    // cumulative allocations at the last adjustment
 	at     time.Time // and its time
@@ -77,7 +77,10 @@ func Start() *Pacer {
 	metrics.Read(p.sample)
 	p.allocs, p.at = p.sample[1].Value.Uint64(), time.Now()
 	p.arm()
+	// Under mu: the timer's goroutine reads p.timer.
+	p.mu.Lock()
 	p.timer = time.AfterFunc(Window, p.tick)
+	p.mu.Unlock()
 	return p
 }
 
@@ -86,7 +89,9 @@ func (p *Pacer) tick() {
 		return
 	}
 	p.adjust()
+	p.mu.Lock()
 	p.timer.Reset(Window)
+	p.mu.Unlock()
 }
 
 // arm registers a cleanup on a fresh object: it runs after the collection
@@ -122,5 +127,7 @@ func (p *Pacer) adjust() {
 // Stop ends the adjustments; GOGC keeps its last value.
 func (p *Pacer) Stop() {
 	p.stopped.Store(true)
+	p.mu.Lock()
 	p.timer.Stop()
+	p.mu.Unlock()
 }
