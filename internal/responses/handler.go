@@ -77,19 +77,26 @@ type record struct {
 	// History is that whole history, as records stored it before Before;
 	// it is only read.
 	History []json.RawMessage `json:"history,omitempty"`
+
+	full []json.RawMessage // conversation's result, worked out once
 }
 
-// conversation is the history a response continuing r starts from.
+// conversation is the history a response continuing r starts from. A next
+// turn asks twice (decoding the request, then storing its own record), so
+// the output's encoding is kept.
 func (r *record) conversation() []json.RawMessage {
 	if r.History != nil {
 		return r.History
 	}
-	h := make([]json.RawMessage, 0, len(r.Before)+len(r.Input)+len(r.Response.Output))
-	h = append(append(h, r.Before...), r.Input...)
-	for _, it := range r.Response.Output {
-		h = append(h, mustJSON(it))
+	if r.full == nil {
+		h := make([]json.RawMessage, 0, len(r.Before)+len(r.Input)+len(r.Response.Output))
+		h = append(append(h, r.Before...), r.Input...)
+		for _, it := range r.Response.Output {
+			h = append(h, mustJSON(it))
+		}
+		r.full = h
 	}
-	return h
+	return r.full
 }
 
 // owner is who a stored response belongs to: a hash of the presented API
