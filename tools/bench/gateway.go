@@ -53,21 +53,29 @@ func startGateway(dir, bin, name, emuURL, logLevel, serverKeys string, env []str
 	return start(dir, name, addr, "/health", env, bin, "serve", "--config", cfgPath)
 }
 
-func gatewayBench(o options, dir, bin string) error {
+// startPair runs an emulator and a gateway in front of it (gatewayConfig),
+// named prefix-emulator and prefix-gateway; stop stops both.
+func startPair(dir, bin, prefix string) (emu, gw *proc, stop func(), err error) {
 	emuAddr, err := freePort()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	emu, err := start(dir, "gw-emulator", emuAddr, "/", nil, bin, "emulate", "--addr", emuAddr)
+	if emu, err = start(dir, prefix+"-emulator", emuAddr, "/", nil, bin, "emulate", "--addr", emuAddr); err != nil {
+		return nil, nil, nil, err
+	}
+	if gw, err = startGateway(dir, bin, prefix+"-gateway", emu.url, "info", "", nil); err != nil {
+		emu.stop()
+		return nil, nil, nil, err
+	}
+	return emu, gw, func() { gw.stop(); emu.stop() }, nil
+}
+
+func gatewayBench(o options, dir, bin string) error {
+	emu, gw, stop, err := startPair(dir, bin, "gw")
 	if err != nil {
 		return err
 	}
-	defer emu.stop()
-	gw, err := startGateway(dir, bin, "gateway", emu.url, "info", "", nil)
-	if err != nil {
-		return err
-	}
-	defer gw.stop()
+	defer stop()
 	// With -telemetry, the same gateway with OpenTelemetry on, every trace
 	// sampled, exporting over OTLP/HTTP to a sink that discards (telemetry.go).
 	var gwTel *proc

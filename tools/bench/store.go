@@ -15,20 +15,11 @@ import (
 // -pairs times per cell (-duration each), and the cell reports the median
 // of each and the median of the pairs' ratios.
 func storeBench(o options, dir, bin string) error {
-	emuAddr, err := freePort()
+	_, gw, stop, err := startPair(dir, bin, "store")
 	if err != nil {
 		return err
 	}
-	emu, err := start(dir, "store-emulator", emuAddr, "/", nil, bin, "emulate", "--addr", emuAddr)
-	if err != nil {
-		return err
-	}
-	defer emu.stop()
-	gw, err := startGateway(dir, bin, "store-gateway", emu.url, "info", "", nil)
-	if err != nil {
-		return err
-	}
-	defer gw.stop()
+	defer stop()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	fmt.Printf("### Responses: store off and on, alternated (%d pairs of %v per cell)\n\n", o.pairs, o.duration)
 	fmt.Println("| Mode | Concurrency | Gateway CPU µs/request, store off (median) | store on (median) | On/off, median of pairs | Lowest and highest pair | Errors |")
