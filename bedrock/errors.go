@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/quarry-dev/quarry/internal/clip"
 )
 
 // Error is an error returned by Bedrock: a modeled exception from an HTTP
@@ -212,10 +214,7 @@ func excerpt(b []byte) string {
 	const max = 200
 	s := strings.ToValidUTF8(string(b), "?")
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return s
+	return clip.String(s, max, "...")
 }
 
 func requestID(h http.Header) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
@@ -70,7 +71,7 @@ func toConverse(req *request, m *upstream.Model) (*bedrock.ConverseRequest, *api
 		tc := &bedrock.ToolConfig{}
 		for i, t := range req.Tools {
 			if t.Type != "" && t.Type != "custom" {
-				return nil, invalid("tools.%d.type: %s is an Anthropic-defined tool, which only Claude models take (this model is %s).", i, clip(t.Type), req.Model)
+				return nil, invalid("tools.%d.type: %s is an Anthropic-defined tool, which only Claude models take (this model is %s).", i, clip.String(t.Type, 100, "…"), req.Model)
 			}
 			tc.Tools = append(tc.Tools, bedrock.Tool{ToolSpec: &bedrock.ToolSpecification{
 				Name: t.Name, Description: t.Description, InputSchema: bedrock.ToolInputSchema{JSON: t.InputSchema}}})
@@ -226,7 +227,7 @@ func converseBlock(b *bedrock.AnthropicBlock, path string, index int, docNames m
 		}
 		return bedrock.ContentBlock{ReasoningContent: &bedrock.ReasoningContentBlock{RedactedContent: data}}, nil
 	}
-	return bedrock.ContentBlock{}, invalid("%s.type: %s blocks are for Claude models only.", path, clip(b.Type))
+	return bedrock.ContentBlock{}, invalid("%s.type: %s blocks are for Claude models only.", path, clip.String(b.Type, 100, "…"))
 }
 
 // message is Anthropic's Message object.

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/reqbody"
 
 	"github.com/quarry-dev/quarry/bedrock"
@@ -104,7 +105,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) 
 	m, ok := h.reg.Lookup(req.Model)
 	if !ok || m.Kind != config.KindChat {
 		writeError(w, r, &apiError{Status: http.StatusNotFound, Type: errNotFound,
-			Msg: fmt.Sprintf("model: %s is not a chat model of this gateway (see GET /v1/models).", clip(req.Model))})
+			Msg: fmt.Sprintf("model: %s is not a chat model of this gateway (see GET /v1/models).", clip.String(req.Model, 100, "…"))})
 		return nil
 	}
 	c.entry.SetModel(m.Name)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/clip"
 )
 
 // request is a decoded, validated Messages request. The typed fields are
@@ -181,7 +182,7 @@ func decodeRequest(body []byte, countOnly bool) (*request, *apiError) {
 		return nil, invalid("thinking.budget_tokens: must be less than max_tokens (%d).", req.MaxTokens)
 	}
 	if tc := req.ToolChoice; tc != nil && tc.Type == "tool" && !req.hasTool(tc.Name) {
-		return nil, invalid("tool_choice.name: the tool %q is not in tools.", clip(tc.Name))
+		return nil, invalid("tool_choice.name: the tool %q is not in tools.", clip.String(tc.Name, 100, "…"))
 	}
 	return req, nil
 }
@@ -260,7 +261,7 @@ func (r *request) decodeMember(key string, raw json.RawMessage, countOnly bool) 
 				return invalid("tool_choice.name: Field required when tool_choice.type is tool.")
 			}
 		default:
-			return invalid("tool_choice.type: must be one of auto, any, tool or none (got %q).", clip(tc.Type))
+			return invalid("tool_choice.type: must be one of auto, any, tool or none (got %q).", clip.String(tc.Type, 100, "…"))
 		}
 		r.ToolChoice = &tc
 	case "thinking":
@@ -275,7 +276,7 @@ func (r *request) decodeMember(key string, raw json.RawMessage, countOnly bool) 
 			}
 		case "disabled", "adaptive":
 		default:
-			return invalid("thinking.type: must be one of enabled, disabled or adaptive (got %q).", clip(t.Type))
+			return invalid("thinking.type: must be one of enabled, disabled or adaptive (got %q).", clip.String(t.Type, 100, "…"))
 		}
 		r.Thinking = &t
 	case "metadata":
@@ -327,7 +328,7 @@ func (r *request) decodeMessages(raw json.RawMessage) *apiError {
 			continue
 		}
 		if role != "user" && role != "assistant" {
-			return invalid("%s.role: must be user or assistant (got %q).", path, clip(role))
+			return invalid("%s.role: must be user or assistant (got %q).", path, clip.String(role, 100, "…"))
 		}
 		c, aerr := decodeContent(m.Content, role, path+".content")
 		if aerr != nil {
@@ -357,7 +358,7 @@ func systemBlocks(raw json.RawMessage, path string) ([]bedrock.AnthropicBlock, *
 	}
 	for i, b := range c.Blocks {
 		if b.Type != "text" {
-			return nil, invalid("%s.%d.type: system content must be text blocks (got %q).", path, i, clip(b.Type))
+			return nil, invalid("%s.%d.type: system content must be text blocks (got %q).", path, i, clip.String(b.Type, 100, "…"))
 		}
 	}
 	return c.Blocks, nil
@@ -441,10 +442,10 @@ func checkBlock(b *bedrock.AnthropicBlock, has map[string]json.RawMessage, role,
 	}
 	if cc := b.CacheControl; cc != nil {
 		if cc.Type != "ephemeral" {
-			return invalid("%s.cache_control.type: must be ephemeral (got %q).", p, clip(cc.Type))
+			return invalid("%s.cache_control.type: must be ephemeral (got %q).", p, clip.String(cc.Type, 100, "…"))
 		}
 		if cc.TTL != "" && cc.TTL != "5m" && cc.TTL != "1h" {
-			return invalid("%s.cache_control.ttl: must be 5m or 1h (got %q).", p, clip(cc.TTL))
+			return invalid("%s.cache_control.ttl: must be 5m or 1h (got %q).", p, clip.String(cc.TTL, 100, "…"))
 		}
 	}
 	var aerr *apiError
@@ -505,10 +506,10 @@ func checkSource(b *bedrock.AnthropicBlock, p string) *apiError {
 	switch s.Type {
 	case "base64":
 		if b.Type == "image" && !imageTypes[s.MediaType] {
-			return invalid("%s.source.media_type: must be one of image/jpeg, image/png, image/gif or image/webp (got %q).", p, clip(s.MediaType))
+			return invalid("%s.source.media_type: must be one of image/jpeg, image/png, image/gif or image/webp (got %q).", p, clip.String(s.MediaType, 100, "…"))
 		}
 		if b.Type == "document" && s.MediaType != "application/pdf" {
-			return invalid("%s.source.media_type: a base64 document must be application/pdf (got %q).", p, clip(s.MediaType))
+			return invalid("%s.source.media_type: a base64 document must be application/pdf (got %q).", p, clip.String(s.MediaType, 100, "…"))
 		}
 		if s.Data == "" {
 			return invalid("%s.source.data: Field required (base64 data).", p)
@@ -522,7 +523,7 @@ func checkSource(b *bedrock.AnthropicBlock, p string) *apiError {
 		}
 	case "url", "content", "file":
 	default:
-		return invalid("%s.source.type: must be base64, url or (documents) text or content (got %q).", p, clip(s.Type))
+		return invalid("%s.source.type: must be base64, url or (documents) text or content (got %q).", p, clip.String(s.Type, 100, "…"))
 	}
 	return nil
 }
@@ -541,7 +542,7 @@ func (r *request) decodeTools(raw json.RawMessage) *apiError {
 			return invalid("tools.%d: must be an object with a name and an input_schema.", i)
 		}
 		if !toolNamePattern.MatchString(t.Name) {
-			return invalid("tools.%d.name: must match ^[a-zA-Z0-9_-]{1,128}$ (got %q).", i, clip(t.Name))
+			return invalid("tools.%d.name: must match ^[a-zA-Z0-9_-]{1,128}$ (got %q).", i, clip.String(t.Name, 100, "…"))
 		}
 		if seen[t.Name] {
 			return invalid("tools.%d.name: tool names must be unique (%q repeats).", i, t.Name)
@@ -583,14 +584,6 @@ func isNull(raw json.RawMessage) bool {
 func isObject(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && raw[0] == '{'
-}
-
-// clip shortens a client's value quoted in an error message.
-func clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
 }
 
 // thinkingBudget is the request's enabled thinking budget (0: none).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
@@ -222,7 +223,7 @@ func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 	m, ok := h.reg.Lookup(name)
 	if !ok || m.Kind != config.KindChat {
 		e := &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
-			Msg: fmt.Sprintf("The model '%s' does not exist or is not a chat model on this gateway (see GET /v1/models).", clipString(name, 100))}
+			Msg: fmt.Sprintf("The model '%s' does not exist or is not a chat model on this gateway (see GET /v1/models).", clip.String(name, 100, "..."))}
 		return nil, e
 	}
 	return m, nil

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/clip"
 )
 
 // messages translates the conversation.
@@ -95,7 +96,7 @@ func (c *chatConverter) messages() *apiError {
 		case "function":
 			return invalid(p+".role", "The deprecated 'function' role in '%s.role' is not supported; use tool_calls and 'tool' messages.", p)
 		default:
-			return invalid(p+".role", "Invalid value for '%s.role': %q. Supported roles: system, developer, user, assistant, tool.", p, clipString(msg.Role, 40))
+			return invalid(p+".role", "Invalid value for '%s.role': %q. Supported roles: system, developer, user, assistant, tool.", p, clip.String(msg.Role, 40, "..."))
 		}
 	}
 	if len(turns) == 0 {
@@ -133,7 +134,7 @@ func cacheMarker(cc *cacheControl, cp *bedrock.CachePointBlock, p string) (*bedr
 		return checkCachePoint(cp, p+".cachePoint")
 	case cc != nil:
 		if cc.Type != "ephemeral" {
-			return nil, invalid(p+".cache_control.type", "Invalid '%s.cache_control.type': %q; only \"ephemeral\" is supported.", p, clipString(cc.Type, 40))
+			return nil, invalid(p+".cache_control.type", "Invalid '%s.cache_control.type': %q; only \"ephemeral\" is supported.", p, clip.String(cc.Type, 40, "..."))
 		}
 		return checkCachePoint(&bedrock.CachePointBlock{Type: "default", TTL: cc.TTL}, p+".cache_control")
 	}
@@ -146,12 +147,12 @@ func checkCachePoint(cp *bedrock.CachePointBlock, p string) (*bedrock.CachePoint
 		out.Type = "default"
 	}
 	if out.Type != "default" {
-		return nil, invalid(p+".type", "Invalid '%s.type': %q; only \"default\" is supported.", p, clipString(out.Type, 40))
+		return nil, invalid(p+".type", "Invalid '%s.type': %q; only \"default\" is supported.", p, clip.String(out.Type, 40, "..."))
 	}
 	switch out.TTL {
 	case "", "5m", "1h":
 	default:
-		return nil, invalid(p+".ttl", "Invalid '%s.ttl': %q; use \"5m\" or \"1h\".", p, clipString(out.TTL, 40))
+		return nil, invalid(p+".ttl", "Invalid '%s.ttl': %q; use \"5m\" or \"1h\".", p, clip.String(out.TTL, 40, "..."))
 	}
 	return &out, nil
 }
@@ -243,7 +244,7 @@ func (c *chatConverter) textContent(raw json.RawMessage, p string, refusals bool
 		case part.Type == "":
 			return nil, invalid(pp+".type", "Missing required parameter: '%s.type'.", pp)
 		default:
-			return nil, invalid(pp+".type", "Invalid '%s.type': %q is not allowed in this message; only text is.", pp, clipString(part.Type, 40))
+			return nil, invalid(pp+".type", "Invalid '%s.type': %q is not allowed in this message; only text is.", pp, clip.String(part.Type, 40, "..."))
 		}
 		out = append(out, textBlocks(*s)...)
 		cp, aerr := cacheMarker(part.CacheControl, part.CachePoint, pp)
@@ -298,7 +299,7 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 			}
 			format := strings.ToLower(a.Format)
 			if !mediaAudioFormats[format] {
-				return nil, invalid(pp+".input_audio.format", "Invalid '%s.input_audio.format': %q. Supported: wav, mp3 (and Bedrock's other audio formats).", pp, clipString(a.Format, 40))
+				return nil, invalid(pp+".input_audio.format", "Invalid '%s.input_audio.format': %q. Supported: wav, mp3 (and Bedrock's other audio formats).", pp, clip.String(a.Format, 40, "..."))
 			}
 			data, err := decodeBase64Lenient(a.Data)
 			if err != nil || len(data) == 0 {
@@ -324,7 +325,7 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 		case "":
 			return nil, invalid(pp+".type", "Missing required parameter: '%s.type'.", pp)
 		default:
-			return nil, invalid(pp+".type", "Invalid '%s.type': %q. Supported content parts: text, image_url, input_audio, audio_url, video_url, file.", pp, clipString(part.Type, 40))
+			return nil, invalid(pp+".type", "Invalid '%s.type': %q. Supported content parts: text, image_url, input_audio, audio_url, video_url, file.", pp, clip.String(part.Type, 40, "..."))
 		}
 		cp, aerr := cacheMarker(part.CacheControl, part.CachePoint, pp)
 		if aerr != nil {
@@ -392,7 +393,7 @@ func (c *chatConverter) image(ref, p string) (*bedrock.ImageBlock, *apiError) {
 	}
 	f, ok := imageFormatOf(mt, data)
 	if !ok {
-		return nil, invalid(p, "Unsupported image format %q in '%s'. Supported: image/png, image/jpeg, image/gif, image/webp.", clipString(mt, 60), p)
+		return nil, invalid(p, "Unsupported image format %q in '%s'. Supported: image/png, image/jpeg, image/gif, image/webp.", clip.String(mt, 60, "..."), p)
 	}
 	return &bedrock.ImageBlock{Format: f, Source: bedrock.MediaSource{Bytes: data}}, nil
 }
@@ -433,7 +434,7 @@ func (c *chatConverter) document(f *filePart, p string) (*bedrock.DocumentBlock,
 	}
 	format, ok := documentFormatOf(mt, filename)
 	if !ok {
-		return nil, invalid(p, "Unsupported document type in '%s' (%s). Supported: pdf, csv, doc, docx, xls, xlsx, html, txt, md.", p, clipString(describeType(mt, filename), 80))
+		return nil, invalid(p, "Unsupported document type in '%s' (%s). Supported: pdf, csv, doc, docx, xls, xlsx, html, txt, md.", p, clip.String(describeType(mt, filename), 80, "..."))
 	}
 	src := bedrock.DocumentSource{Bytes: data, S3Location: s3}
 	if c.docNames == nil {
@@ -496,7 +497,7 @@ func (c *chatConverter) assistantContent(msg *chatMessage, p string) ([]bedrock.
 			return nil, invalid(pp+".id", "Missing required parameter: '%s.id'.", pp)
 		}
 		if tc.Type != "" && tc.Type != "function" {
-			return nil, invalid(pp+".type", "Invalid '%s.type': %q; only \"function\" is supported.", pp, clipString(tc.Type, 40))
+			return nil, invalid(pp+".type", "Invalid '%s.type': %q; only \"function\" is supported.", pp, clip.String(tc.Type, 40, "..."))
 		}
 		if tc.Function.Name == "" {
 			return nil, invalid(pp+".function.name", "Missing required parameter: '%s.function.name'.", pp)
@@ -536,7 +537,7 @@ func toolArguments(raw json.RawMessage, p string) (json.RawMessage, *apiError) {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(args, &obj); err != nil || obj == nil {
-		return nil, invalid(p, "Invalid '%s': the arguments must be a JSON object encoded as a string, e.g. \"{\\\"city\\\": \\\"Paris\\\"}\"; got %q.", p, clipString(string(args), 80))
+		return nil, invalid(p, "Invalid '%s': the arguments must be a JSON object encoded as a string, e.g. \"{\\\"city\\\": \\\"Paris\\\"}\"; got %q.", p, clip.String(string(args), 80, "..."))
 	}
 	var compact bytes.Buffer
 	json.Compact(&compact, args)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/clip"
 )
 
 // The request half of the chat translation: an OpenAI chat request to a
@@ -129,7 +130,7 @@ func (c *chatConverter) tools() *apiError {
 		}
 		f := t.Function
 		if !toolNameRE.MatchString(f.Name) {
-			return invalid(p+".function.name", "Invalid '%s.function.name': %q. Tool names must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.", p, clipString(f.Name, 80))
+			return invalid(p+".function.name", "Invalid '%s.function.name': %q. Tool names must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.", p, clip.String(f.Name, 80, "..."))
 		}
 		if names[f.Name] {
 			return invalid(p+".function.name", "Duplicate tool name %q in '%s.function.name'; tool names must be unique.", f.Name, p)
@@ -166,7 +167,7 @@ func (c *chatConverter) tools() *apiError {
 			case "none":
 				none = true
 			default:
-				return invalid("tool_choice", "Invalid 'tool_choice': %q. Use \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}.", clipString(s, 40))
+				return invalid("tool_choice", "Invalid 'tool_choice': %q. Use \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}.", clip.String(s, 40, "..."))
 			}
 		} else {
 			var obj struct {
@@ -182,7 +183,7 @@ func (c *chatConverter) tools() *apiError {
 				return invalid("tool_choice", "Invalid 'tool_choice': a named tool choice is {\"type\": \"function\", \"function\": {\"name\": ...}}.")
 			}
 			if !names[obj.Function.Name] {
-				return invalid("tool_choice", "'tool_choice' names the tool %q, which is not in 'tools'.", clipString(obj.Function.Name, 80))
+				return invalid("tool_choice", "'tool_choice' names the tool %q, which is not in 'tools'.", clip.String(obj.Function.Name, 80, "..."))
 			}
 			choice = &bedrock.ToolChoice{Tool: &bedrock.SpecificToolChoice{Name: obj.Function.Name}}
 		}
@@ -227,7 +228,7 @@ func (c *chatConverter) responseFormat() *apiError {
 	case "":
 		return invalid("response_format.type", "Missing required parameter: 'response_format.type'.")
 	default:
-		return invalid("response_format.type", "Invalid 'response_format.type': %q. Supported: \"text\", \"json_object\", \"json_schema\".", clipString(rf.Type, 40))
+		return invalid("response_format.type", "Invalid 'response_format.type': %q. Supported: \"text\", \"json_object\", \"json_schema\".", clip.String(rf.Type, 40, "..."))
 	}
 	var js struct {
 		Name        string          `json:"name"`
@@ -241,7 +242,7 @@ func (c *chatConverter) responseFormat() *apiError {
 		return jsonError("response_format.json_schema", err)
 	}
 	if !toolNameRE.MatchString(js.Name) {
-		return invalid("response_format.json_schema.name", "Invalid 'response_format.json_schema.name': %q. Names must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.", clipString(js.Name, 80))
+		return invalid("response_format.json_schema.name", "Invalid 'response_format.json_schema.name': %q. Names must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and dashes.", clip.String(js.Name, 80, "..."))
 	}
 	if t := bytes.TrimSpace(js.Schema); len(t) == 0 || t[0] != '{' {
 		return invalid("response_format.json_schema.schema", "Invalid 'response_format.json_schema.schema': expected a JSON Schema object.")
@@ -356,7 +357,7 @@ func (c *chatConverter) reasoning() *apiError {
 	case "", "none", "minimal":
 	case "low", "medium", "high":
 	default:
-		return invalid("reasoning_effort", "Invalid 'reasoning_effort': %q. Supported: none, minimal, low, medium, high.", clipString(effort, 40))
+		return invalid("reasoning_effort", "Invalid 'reasoning_effort': %q. Supported: none, minimal, low, medium, high.", clip.String(effort, 40, "..."))
 	}
 	budget := 0 // Claude's thinking budget, when reasoningConfig sets one
 	if !isNull(c.req.ReasoningConfig) {
@@ -424,12 +425,12 @@ func reasoningConfigOf(raw json.RawMessage) (effort string, budget int, aerr *ap
 	case "":
 		return "", 0, invalid("reasoningConfig.type", "Missing required parameter: 'reasoningConfig.type' (enabled or disabled).")
 	default:
-		return "", 0, invalid("reasoningConfig.type", "Invalid 'reasoningConfig.type': %q. Use enabled or disabled.", clipString(rc.Type, 40))
+		return "", 0, invalid("reasoningConfig.type", "Invalid 'reasoningConfig.type': %q. Use enabled or disabled.", clip.String(rc.Type, 40, "..."))
 	}
 	switch rc.MaxReasoningEffort {
 	case "", "low", "medium", "high":
 	default:
-		return "", 0, invalid("reasoningConfig.maxReasoningEffort", "Invalid 'reasoningConfig.maxReasoningEffort': %q. Supported: low, medium, high.", clipString(rc.MaxReasoningEffort, 40))
+		return "", 0, invalid("reasoningConfig.maxReasoningEffort", "Invalid 'reasoningConfig.maxReasoningEffort': %q. Supported: low, medium, high.", clip.String(rc.MaxReasoningEffort, 40, "..."))
 	}
 	effort = rc.MaxReasoningEffort
 	if b := rc.BudgetTokens; b != nil {
@@ -485,13 +486,13 @@ func (c *chatConverter) metadata() *apiError {
 		for k, raw := range m {
 			var v string
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return invalid("metadata."+k, "Invalid type for 'metadata.%s': expected a string.", clipString(k, 64))
+				return invalid("metadata."+k, "Invalid type for 'metadata.%s': expected a string.", clip.String(k, 64, "..."))
 			}
 			if !metadataKeyRE.MatchString(k) {
-				return invalid("metadata", "Invalid key in 'metadata': %q. Keys must be 1 to 256 characters of letters, digits, whitespace and :_@$#=/+,.-", clipString(k, 64))
+				return invalid("metadata", "Invalid key in 'metadata': %q. Keys must be 1 to 256 characters of letters, digits, whitespace and :_@$#=/+,.-", clip.String(k, 64, "..."))
 			}
 			if !metadataValRE.MatchString(v) {
-				return invalid("metadata."+k, "Invalid value for 'metadata.%s': values must be at most 256 characters of letters, digits, whitespace and :_@$#=/+,.-", clipString(k, 64))
+				return invalid("metadata."+k, "Invalid value for 'metadata.%s': values must be at most 256 characters of letters, digits, whitespace and :_@$#=/+,.-", clip.String(k, 64, "..."))
 			}
 			if md == nil {
 				md = make(map[string]string, len(m)+1)
@@ -528,12 +529,12 @@ func (c *chatConverter) guardrail() *apiError {
 		switch rg.Trace {
 		case "", "enabled", "disabled", "enabled_full":
 		default:
-			return invalid("guardrailConfig.trace", "Invalid 'guardrailConfig.trace': %q. Use enabled, disabled or enabled_full.", clipString(rg.Trace, 40))
+			return invalid("guardrailConfig.trace", "Invalid 'guardrailConfig.trace': %q. Use enabled, disabled or enabled_full.", clip.String(rg.Trace, 40, "..."))
 		}
 		switch rg.StreamProcessingMode {
 		case "", "sync", "async":
 		default:
-			return invalid("guardrailConfig.streamProcessingMode", "Invalid 'guardrailConfig.streamProcessingMode': %q. Use sync or async.", clipString(rg.StreamProcessingMode, 40))
+			return invalid("guardrailConfig.streamProcessingMode", "Invalid 'guardrailConfig.streamProcessingMode': %q. Use sync or async.", clip.String(rg.StreamProcessingMode, 40, "..."))
 		}
 	}
 	var g *bedrock.GuardrailConfig
@@ -581,7 +582,7 @@ func (c *chatConverter) extras() *apiError {
 		switch pc.Latency {
 		case "standard", "optimized":
 		default:
-			return invalid("performanceConfig.latency", "Invalid 'performanceConfig.latency': %q. Use standard or optimized.", clipString(pc.Latency, 40))
+			return invalid("performanceConfig.latency", "Invalid 'performanceConfig.latency': %q. Use standard or optimized.", clip.String(pc.Latency, 40, "..."))
 		}
 		c.out.PerformanceConfig = pc
 	}
@@ -590,19 +591,19 @@ func (c *chatConverter) extras() *apiError {
 	case "default", "flex", "priority":
 		c.out.ServiceTier = &bedrock.ServiceTier{Type: req.ServiceTier}
 	default:
-		return invalid("service_tier", "Invalid 'service_tier': %q. Supported: auto, default, flex, priority.", clipString(req.ServiceTier, 40))
+		return invalid("service_tier", "Invalid 'service_tier': %q. Supported: auto, default, flex, priority.", clip.String(req.ServiceTier, 40, "..."))
 	}
 	if st := req.BedrockServiceTier; st != nil {
 		switch st.Type {
 		case "priority", "default", "flex", "reserved":
 		default:
-			return invalid("serviceTier.type", "Invalid 'serviceTier.type': %q. Use priority, default, flex or reserved.", clipString(st.Type, 40))
+			return invalid("serviceTier.type", "Invalid 'serviceTier.type': %q. Use priority, default, flex or reserved.", clip.String(st.Type, 40, "..."))
 		}
 		c.out.ServiceTier = st
 	}
 	for i, p := range req.AdditionalModelResponseFieldPaths {
 		if p == "" || p[0] != '/' || len(p) > 256 {
-			return invalid(fmt.Sprintf("additionalModelResponseFieldPaths[%d]", i), "Invalid 'additionalModelResponseFieldPaths[%d]': %q is not a JSON Pointer such as /stop_sequence.", i, clipString(p, 60))
+			return invalid(fmt.Sprintf("additionalModelResponseFieldPaths[%d]", i), "Invalid 'additionalModelResponseFieldPaths[%d]': %q is not a JSON Pointer such as /stop_sequence.", i, clip.String(p, 60, "..."))
 		}
 		if !containsString(c.out.AdditionalModelResponseFieldPaths, p) {
 			c.out.AdditionalModelResponseFieldPaths = append(c.out.AdditionalModelResponseFieldPaths, p)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/clip"
 )
 
 // This file turns media references in requests into bytes or S3 locations:
@@ -295,7 +296,7 @@ func parseDataURI(s string) (*dataURI, error) {
 	if meta != "" {
 		parsed, _, err := mime.ParseMediaType(meta)
 		if err != nil {
-			return nil, fmt.Errorf("the data: URI's media type %q is not valid", clipString(meta, 60))
+			return nil, fmt.Errorf("the data: URI's media type %q is not valid", clip.String(meta, 60, "..."))
 		}
 		mt = parsed
 	}
@@ -347,13 +348,6 @@ func cutSuffixFold(s, suffix string) (string, bool) {
 		return s[:len(s)-len(suffix)], true
 	}
 	return s, false
-}
-
-func clipString(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }
 
 // mediaImageFormats maps MIME types to Bedrock image formats.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/config"
 )
 
@@ -108,7 +109,7 @@ func (c *chatConverter) urlMedia(kind string, u *imageURL, p string) (bedrock.Co
 		format = byType[strings.ToLower(mt)]
 	}
 	if format == "" {
-		return bedrock.ContentBlock{}, invalid(p, "Cannot tell the %s format of '%s' (%s). Supported: %s.", kind, p, clipString(describeType(mt, ""), 60), strings.Join(sortedExtensions(byExt), ", "))
+		return bedrock.ContentBlock{}, invalid(p, "Cannot tell the %s format of '%s' (%s). Supported: %s.", kind, p, clip.String(describeType(mt, ""), 60, "..."), strings.Join(sortedExtensions(byExt), ", "))
 	}
 	src := bedrock.MediaSource{Bytes: data, S3Location: s3}
 	if kind == "audio" {

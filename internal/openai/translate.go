@@ -44,9 +44,6 @@ func UnmarshalBody(data []byte, dst any) *Error { return unmarshalBody(data, dst
 // RecordUsage adds Bedrock's token usage to the access log entry.
 func RecordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { recordUsage(e, u) }
 
-// Clip shortens s to n characters for quoting it in an error.
-func Clip(s string, n int) string { return clipString(s, n) }
-
 // Timeouts are the handler's upstream timeout (a Converse call, or the wait
 // for a stream's first event) and limiter queue timeout.
 func (h *Handler) Timeouts() (upstreamTimeout, queueTimeout time.Duration) {

@@ -18,6 +18,7 @@ import (
 	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/auth"
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/openai"
 	"github.com/quarry-dev/quarry/internal/sse"
@@ -112,7 +113,7 @@ func owner(r *http.Request) string {
 
 func notFound(id string) *openai.Error {
 	return &openai.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "response_id", Code: "not_found",
-		Msg: fmt.Sprintf("No response found with id '%s'.", openai.Clip(id, 80))}
+		Msg: fmt.Sprintf("No response found with id '%s'.", clip.String(id, 80, "..."))}
 }
 
 // load reads a stored response of the request's owner.
@@ -515,14 +516,14 @@ func (h *Handler) inputItems(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
-			openai.WriteError(w, r, openai.Invalid("limit", "Invalid 'limit': %q; it must be an integer from 1 to 100.", openai.Clip(s, 20)))
+			openai.WriteError(w, r, openai.Invalid("limit", "Invalid 'limit': %q; it must be an integer from 1 to 100.", clip.String(s, 20, "...")))
 			return
 		}
 		limit = n
 	}
 	order := q.Get("order")
 	if order != "" && order != "asc" && order != "desc" {
-		openai.WriteError(w, r, openai.Invalid("order", "Invalid 'order': %q. Supported: asc, desc.", openai.Clip(order, 20)))
+		openai.WriteError(w, r, openai.Invalid("order", "Invalid 'order': %q. Supported: asc, desc.", clip.String(order, 20, "...")))
 		return
 	}
 	rec, aerr := h.load(r.Context(), r, r.PathValue("id"), "response_id")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/internal/accesslog"
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/openai"
 )
 
@@ -148,7 +149,7 @@ func (d *decoded) input(history []json.RawMessage) *openai.Error {
 			case "":
 				return openai.Invalid(p+".role", "Missing required parameter: '%s.role'.", p)
 			default:
-				return openai.Invalid(p+".role", "Invalid '%s.role': %q. Supported: user, assistant, system, developer.", p, openai.Clip(it.Role, 40))
+				return openai.Invalid(p+".role", "Invalid '%s.role': %q. Supported: user, assistant, system, developer.", p, clip.String(it.Role, 40, "..."))
 			}
 		case "function_call", "custom_tool_call":
 			if it.CallID == "" {
@@ -200,7 +201,7 @@ func (d *decoded) input(history []json.RawMessage) *openai.Error {
 		case "":
 			return openai.Invalid(p+".type", "Missing required parameter: '%s.type'.", p)
 		default:
-			return openai.Invalid(p+".type", "Invalid '%s.type': %q. Supported input items: message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, reasoning.", p, openai.Clip(it.Type, 40))
+			return openai.Invalid(p+".type", "Invalid '%s.type': %q. Supported input items: message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, reasoning.", p, clip.String(it.Type, 40, "..."))
 		}
 		if len(pending) > 0 && asst != nil {
 			asst.ThinkingBlocks = append(pending, asst.ThinkingBlocks...)
@@ -286,7 +287,7 @@ func inputContent(raw json.RawMessage, p, role string) (any, *openai.Error) {
 			return nil, openai.Invalid(pp+".type", "Missing required parameter: '%s.type'.", pp)
 		}
 		if role != "user" {
-			return nil, openai.Invalid(pp+".type", "Invalid '%s.type': %q is not allowed in a %s message; only input_text is.", pp, openai.Clip(pt.Type, 40), role)
+			return nil, openai.Invalid(pp+".type", "Invalid '%s.type': %q is not allowed in a %s message; only input_text is.", pp, clip.String(pt.Type, 40, "..."), role)
 		}
 		switch pt.Type {
 		case "input_image":
@@ -318,7 +319,7 @@ func inputContent(raw json.RawMessage, p, role string) (any, *openai.Error) {
 			}
 			out = append(out, map[string]any{"type": "file", "file": map[string]string{"file_data": data, "filename": pt.Filename}})
 		default:
-			return nil, openai.Invalid(pp+".type", "Invalid '%s.type': %q. Supported content parts: input_text, input_image, input_file.", pp, openai.Clip(pt.Type, 40))
+			return nil, openai.Invalid(pp+".type", "Invalid '%s.type': %q. Supported content parts: input_text, input_image, input_file.", pp, clip.String(pt.Type, 40, "..."))
 		}
 	}
 	return out, nil
@@ -355,7 +356,7 @@ func assistantContent(raw json.RawMessage, p string) ([]map[string]any, *openai.
 		case "":
 			return nil, openai.Invalid(pp+".type", "Missing required parameter: '%s.type'.", pp)
 		default:
-			return nil, openai.Invalid(pp+".type", "Invalid '%s.type': %q is not allowed in an assistant message; use output_text or refusal.", pp, openai.Clip(pt.Type, 40))
+			return nil, openai.Invalid(pp+".type", "Invalid '%s.type': %q is not allowed in an assistant message; use output_text or refusal.", pp, clip.String(pt.Type, 40, "..."))
 		}
 	}
 	return out, nil

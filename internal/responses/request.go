@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/openai"
 )
 
@@ -114,7 +115,7 @@ func decodeRequest(body []byte, history []json.RawMessage) (*decoded, *openai.Er
 	switch req.Truncation {
 	case "", "disabled", "auto":
 	default:
-		return nil, openai.Invalid("truncation", "Invalid 'truncation': %q. Supported: auto, disabled.", openai.Clip(req.Truncation, 40))
+		return nil, openai.Invalid("truncation", "Invalid 'truncation': %q. Supported: auto, disabled.", clip.String(req.Truncation, 40, "..."))
 	}
 	for i, inc := range req.Include {
 		switch inc {
@@ -122,7 +123,7 @@ func decodeRequest(body []byte, history []json.RawMessage) (*decoded, *openai.Er
 		case "message.output_text.logprobs", "web_search_call.action.sources", "code_interpreter_call.outputs",
 			"computer_call_output.output.image_url", "file_search_call.results", "message.input_image.image_url", "web_search_call.results":
 		default:
-			return nil, openai.Invalid("include["+strconv.Itoa(i)+"]", "Invalid 'include[%d]': %q is not a known includable.", i, openai.Clip(inc, 60))
+			return nil, openai.Invalid("include["+strconv.Itoa(i)+"]", "Invalid 'include[%d]': %q is not a known includable.", i, clip.String(inc, 60, "..."))
 		}
 	}
 	d := &decoded{req: req, members: map[string]json.RawMessage{}, plan: plan{Model: req.Model}}
@@ -154,7 +155,7 @@ func decodeRequest(body []byte, history []json.RawMessage) (*decoded, *openai.Er
 		case "auto", "concise", "detailed":
 			d.plan.Summary = true
 		default:
-			return nil, openai.Invalid("reasoning.summary", "Invalid 'reasoning.summary': %q. Supported: auto, concise, detailed.", openai.Clip(r.Summary, 40))
+			return nil, openai.Invalid("reasoning.summary", "Invalid 'reasoning.summary': %q. Supported: auto, concise, detailed.", clip.String(r.Summary, 40, "..."))
 		}
 	}
 	if aerr := d.textFormat(); aerr != nil {
@@ -206,7 +207,7 @@ func (d *decoded) textFormat() *openai.Error {
 	case "":
 		return openai.Invalid("text.format.type", "Missing required parameter: 'text.format.type'.")
 	}
-	return openai.Invalid("text.format.type", "Invalid 'text.format.type': %q. Supported: text, json_object, json_schema.", openai.Clip(f.Type, 40))
+	return openai.Invalid("text.format.type", "Invalid 'text.format.type': %q. Supported: text, json_object, json_schema.", clip.String(f.Type, 40, "..."))
 }
 
 // customInputSchema is the one-string input a custom (free-form) tool gets.
@@ -272,7 +273,7 @@ func (d *decoded) tools() *openai.Error {
 			case builtinTools[t.Type]:
 				return openai.Invalid(p+".type", "The built-in tool %q in '%s.type' is not supported: Bedrock models have no hosted %s. Remove it, or define a function tool your code runs.", t.Type, p, t.Type)
 			default:
-				return openai.Invalid(p+".type", "Invalid '%s.type': %q. Supported: function, custom, namespace.", p, openai.Clip(t.Type, 40))
+				return openai.Invalid(p+".type", "Invalid '%s.type': %q. Supported: function, custom, namespace.", p, clip.String(t.Type, 40, "..."))
 			}
 			if namespace != "" {
 				if d.plan.Namespaces == nil {
@@ -300,7 +301,7 @@ func (d *decoded) tools() *openai.Error {
 			d.members["tool_choice"] = raw
 			return nil
 		}
-		return openai.Invalid("tool_choice", "Invalid 'tool_choice': %q. Supported: auto, none, required, or {\"type\": \"function\", \"name\": ...}.", openai.Clip(s, 40))
+		return openai.Invalid("tool_choice", "Invalid 'tool_choice': %q. Supported: auto, none, required, or {\"type\": \"function\", \"name\": ...}.", clip.String(s, 40, "..."))
 	}
 	var tc struct {
 		Type  string `json:"type"`
@@ -329,7 +330,7 @@ func (d *decoded) tools() *openai.Error {
 		case "required":
 			d.members["tool_choice"] = json.RawMessage(`"required"`)
 		default:
-			return openai.Invalid("tool_choice.mode", "Invalid 'tool_choice.mode': %q. Supported: auto, required.", openai.Clip(tc.Mode, 40))
+			return openai.Invalid("tool_choice.mode", "Invalid 'tool_choice.mode': %q. Supported: auto, required.", clip.String(tc.Mode, 40, "..."))
 		}
 	case "":
 		return openai.Invalid("tool_choice.type", "Missing required parameter: 'tool_choice.type'.")
@@ -337,7 +338,7 @@ func (d *decoded) tools() *openai.Error {
 		if builtinTools[tc.Type] {
 			return openai.Invalid("tool_choice.type", "The built-in tool %q in 'tool_choice.type' is not supported on Bedrock.", tc.Type)
 		}
-		return openai.Invalid("tool_choice.type", "Invalid 'tool_choice.type': %q. Supported: function, custom, allowed_tools.", openai.Clip(tc.Type, 40))
+		return openai.Invalid("tool_choice.type", "Invalid 'tool_choice.type': %q. Supported: function, custom, allowed_tools.", clip.String(tc.Type, 40, "..."))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/store"
 )
 
@@ -57,7 +58,7 @@ func AdminHandler(q Querier) http.Handler {
 					continue
 				}
 				if !slices.Contains(groupings, g) {
-					adminError(w, http.StatusBadRequest, "group_by", fmt.Sprintf("'group_by' takes %s (comma-separated), not %q", strings.Join(groupings, ", "), clip(g)))
+					adminError(w, http.StatusBadRequest, "group_by", fmt.Sprintf("'group_by' takes %s (comma-separated), not %q", strings.Join(groupings, ", "), clip.String(g, 40, "…")))
 					return
 				}
 				if slices.Contains(group, g) {
@@ -97,13 +98,6 @@ func AdminHandler(q Querier) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"object": "list", "group_by": group, "data": out, "total": total})
 	})
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 // Row is one line of /admin/usage.

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/reqbody"
 	"github.com/quarry-dev/quarry/internal/store"
 )
@@ -300,7 +301,7 @@ func (a *Admin) apply(k *store.VirtualKey, fields map[string]json.RawMessage, cr
 		case "id", "key", "prefix", "object", "created_at", "updated_at", "revoked_at", "status":
 			e = invalid(name, "'%s' is set by the gateway and cannot be given (a key is revoked with DELETE /admin/keys/{id}).", name)
 		default:
-			e = invalid(name, "Unknown field '%s': a key's settings are name, owner, team, labels, models, rpm, tpm, budget_usd, budget_period and expires_at.", clip(name))
+			e = invalid(name, "Unknown field '%s': a key's settings are name, owner, team, labels, models, rpm, tpm, budget_usd, budget_period and expires_at.", clip.String(name, 64, "…"))
 		}
 		if e != nil {
 			return e
@@ -415,11 +416,4 @@ func (a *Admin) expiry(raw json.RawMessage, null, create bool, dst *time.Time) *
 	}
 	*dst = t.UTC()
 	return nil
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
