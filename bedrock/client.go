@@ -334,6 +334,19 @@ func (c *Client) waitRate(ctx context.Context, queueTimeout time.Duration, first
 // slices, so they went. Sharing the never-changing header values (below)
 // relies only on Header.Set replacing slices, and saves 2 (162 → 160).
 func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (*http.Request, error) {
+	req, err := c.buildRequest(ctx, cl)
+	if err != nil || c.signer == nil {
+		return req, err
+	}
+	if err := c.sign(ctx, req, payloadHash); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// buildRequest is newRequest's unsigned request (with the bearer token
+// when the client has one).
+func (c *Client) buildRequest(ctx context.Context, cl *call) (*http.Request, error) {
 	rp, err := c.requestPath(cl)
 	if err != nil {
 		return nil, err
@@ -357,16 +370,23 @@ func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (
 	h["User-Agent"] = c.uaHeader
 	if c.signer == nil {
 		h.Set("Authorization", c.bearer)
-		return req, nil
-	}
-	creds, err := c.auth.retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.signer.SignHTTP(ctx, creds, req, payloadHash, "bedrock", c.region, time.Now()); err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return req, nil
+}
+
+// sign signs req with SigV4. It is apart from buildRequest so that the
+// signer's deep calls sit on small frames: a gateway holding thousands
+// of streams keeps each handler's goroutine stack at 8 KiB only while a
+// request's deepest call stays under ~7 KiB.
+func (c *Client) sign(ctx context.Context, req *http.Request, payloadHash string) error {
+	creds, err := c.auth.retrieve(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.signer.SignHTTP(ctx, creds, req, payloadHash, "bedrock", c.region, time.Now()); err != nil {
+		return fmt.Errorf("signing: %w", err)
+	}
+	return nil
 }
 
 // reqPath is the request path of one operation, as newRequest needs it.

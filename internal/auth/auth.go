@@ -111,41 +111,49 @@ func (g Gate) Require(next http.Handler, deny func(w http.ResponseWriter, r *htt
 		deny(w, r, presented)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		open := len(g.Keys) == 0 && (g.Virtual == nil || !g.Virtual.Required())
-		key, presented := Presented(r)
-		switch {
-		case open && (!presented || g.Virtual == nil):
+		// admit is apart so that this frame, under every request's
+		// deepest call, stays small (see chatConverter.message in
+		// internal/openai).
+		if r, ok := g.admit(w, r, refuse); ok {
 			next.ServeHTTP(w, r)
-			return
-		case !presented:
-			refuse(w, r, false)
-			return
 		}
-		sum := sha256.Sum256([]byte(key))
-		for _, want := range g.Keys {
-			if want.MatchSum(sum) {
-				accesslog.From(r.Context()).SetKey(ConfigKeyID(sum), "")
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		if g.Virtual != nil {
-			ctx, found, refusal := g.Virtual.Resolve(r.Context(), sum)
-			switch {
-			case found && refusal == "":
-				next.ServeHTTP(w, r.WithContext(ctx))
-				return
-			case found:
-				refuse(w, r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal)), true)
-				return
-			}
-		}
-		if open {
-			next.ServeHTTP(w, r)
-			return
-		}
-		refuse(w, r, true)
 	})
+}
+
+// admit returns the request to serve (with the virtual key's context), or
+// refuses it and returns false.
+func (g Gate) admit(w http.ResponseWriter, r *http.Request, refuse func(w http.ResponseWriter, r *http.Request, presented bool)) (*http.Request, bool) {
+	open := len(g.Keys) == 0 && (g.Virtual == nil || !g.Virtual.Required())
+	key, presented := Presented(r)
+	switch {
+	case open && (!presented || g.Virtual == nil):
+		return r, true
+	case !presented:
+		refuse(w, r, false)
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(key))
+	for _, want := range g.Keys {
+		if want.MatchSum(sum) {
+			accesslog.From(r.Context()).SetKey(ConfigKeyID(sum), "")
+			return r, true
+		}
+	}
+	if g.Virtual != nil {
+		ctx, found, refusal := g.Virtual.Resolve(r.Context(), sum)
+		switch {
+		case found && refusal == "":
+			return r.WithContext(ctx), true
+		case found:
+			refuse(w, r.WithContext(context.WithValue(r.Context(), refusalKey{}, refusal)), true)
+			return nil, false
+		}
+	}
+	if open {
+		return r, true
+	}
+	refuse(w, r, true)
+	return nil, false
 }
 
 type refusalKey struct{}

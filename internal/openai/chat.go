@@ -13,6 +13,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/accesslog"
 	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/config"
+	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -87,8 +88,26 @@ func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http
 	// as a one-event stream (shaping.go).
 	oneEvent := plan.Stream && cm.Shaping != nil && cm.Shaping.NoStreaming
 	if plan.Stream && !oneEvent {
-		return h.streamChat(ctx, w, r, m, cm.Shaping, creq, plan, id, created)
+		// Opened here and pumped in streamChat, not opened there: the
+		// call's deep setup (encoding, signing) then runs without
+		// streamChat's frame under it, and a handler's goroutine stack
+		// stays at 8 KiB for the stream's life (docs/benchmarks.md).
+		stream, cancel, err := h.openStream(ctx, w, r, m, creq)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		return h.streamChat(ctx, w, r, m, cm.Shaping, stream, cancel, plan, id, created)
 	}
+	return h.converseChat(ctx, w, r, served, creq, plan, id, created, oneEvent)
+}
+
+// converseChat answers from Converse: a JSON completion, or (oneEvent) a
+// one-event stream. Apart from answerChat so that a stream's frames,
+// held for the stream's life, do not carry this path's locals.
+func (h *Handler) converseChat(ctx context.Context, w http.ResponseWriter, r *http.Request, served *servedChat, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64, oneEvent bool) error {
+	entry := accesslog.From(ctx)
+	m, cm := served.model, &served.chat
 	if oneEvent && creq.GuardrailConfig != nil {
 		creq.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
 	}
@@ -231,21 +250,17 @@ func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 
 func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsage(e, u) }
 
-// streamChat serves a streamed completion. Until the first Bedrock event
-// arrives a failure is an ordinary JSON error with its status; after that it
-// can only be an error event, and the stream ends without [DONE].
-// UpstreamTimeout bounds only the wait for that first event. The stream
-// runs on the request's context, so a client that goes away cancels the
-// upstream call at once. shaping is the model's (chatModelOf), which
-// decides the finish reasons allowed.
+// streamChat serves a streamed completion from stream, opened by
+// openStream (which answers a failure before the first Bedrock event as an
+// ordinary JSON error with its status, UpstreamTimeout bounding the wait
+// for that event). From then on a failure can only be an error event, and
+// the stream ends without [DONE]. The stream runs on the request's
+// context, so a client that goes away cancels the upstream call at once;
+// cancel stops it when the client's writes fail. shaping is the model's
+// (chatModelOf), which decides the finish reasons allowed.
 func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	shaping *config.Shaping, creq *bedrock.ConverseRequest, plan *chatPlan, id string, created int64) error {
+	shaping *config.Shaping, stream *Stream, cancel func(), plan *chatPlan, id string, created int64) error {
 	entry := accesslog.From(ctx)
-	stream, cancel, err := h.openStream(ctx, w, r, m, creq)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	out := startStream(w)
 	tr := newChatStreamTranslator(plan, id, created, stream.RequestID())
 	first := true
@@ -273,10 +288,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			// An error event instead of the finish chunk, and no [DONE].
 			e := finishReasonError(m.Name, shaping, ev.MessageStop.StopReason)
 			entry.SetError(e.Type)
-			out.Hold = false
-			var body streamError
-			body.Error.Message, body.Error.Type, body.Error.Code = e.Msg, e.Type, e.Code
-			out.JSON("", &body)
+			writeStreamError(out, e.Msg, e.Type, e.Code)
 			return nil
 		}
 		out.Hold = stream.Buffered()
@@ -304,11 +316,7 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 			accesslog.From(ctx).SetError("canceled")
 			return nil
 		}
-		f := upstream.Classify(err)
-		entry.SetError(string(f.Kind))
-		var body streamError
-		body.Error.Message, body.Error.Type, body.Error.Code = f.Message, failureType[f.Kind], f.Code
-		out.JSON("", &body)
+		streamFailed(entry, out, err)
 		return nil
 	}
 	if !send(tr.end()) {
@@ -316,6 +324,23 @@ func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	out.Event("", doneData)
 	return nil
+}
+
+// streamFailed ends a stream that Bedrock broke off with an error event.
+// It and writeStreamError are apart from streamChat to keep that frame,
+// held for the stream's life, small.
+func streamFailed(entry *accesslog.Entry, out *sse.Writer, err error) {
+	f := upstream.Classify(err)
+	entry.SetError(string(f.Kind))
+	writeStreamError(out, f.Message, failureType[f.Kind], f.Code)
+}
+
+// writeStreamError writes the error event that ends a stream.
+func writeStreamError(out *sse.Writer, msg, typ, code string) {
+	out.Hold = false
+	var body streamError
+	body.Error.Message, body.Error.Type, body.Error.Code = msg, typ, code
+	out.JSON("", &body)
 }
 
 // hasToken reports whether a chunk carries generated content (for the

@@ -25,15 +25,6 @@ func (c *chatConverter) messages() *apiError {
 		c.out.System = append(c.out.System, bedrock.SystemText(c.m.SystemPrompt))
 	}
 	turns := make([]bedrock.Message, 0, len(c.req.Messages))
-	add := func(role string, blocks []bedrock.ContentBlock) {
-		// Bedrock requires alternating roles: consecutive messages of one
-		// role (tool results and the user message after them, say) merge.
-		if n := len(turns); n > 0 && turns[n-1].Role == role {
-			turns[n-1].Content = append(turns[n-1].Content, blocks...)
-			return
-		}
-		turns = append(turns, bedrock.Message{Role: role, Content: blocks})
-	}
 	var msg chatMessage // one for every message: decoding moves it to the heap
 	for i, raw := range c.req.Messages {
 		p := "messages[" + strconv.Itoa(i) + "]"
@@ -44,66 +35,107 @@ func (c *chatConverter) messages() *apiError {
 		if err := json.Unmarshal(raw, &msg); err != nil {
 			return jsonError(p, err)
 		}
-		marker, aerr := messageCachePoint(&msg, p)
+		role, blocks, aerr := c.message(&msg, p)
 		if aerr != nil {
 			return aerr
 		}
-		switch msg.Role {
-		case "system", "developer":
-			blocks, aerr := c.textContent(msg.Content, p, false)
-			if aerr != nil {
-				return aerr
-			}
-			if len(blocks) == 0 {
-				return invalid(p+".content", "'%s' is empty: a %s message needs non-blank text.", p, msg.Role)
-			}
-			for _, b := range blocks {
-				if b.CachePoint != nil {
-					c.out.System = append(c.out.System, bedrock.SystemContentBlock{CachePoint: b.CachePoint})
-				} else {
-					c.out.System = append(c.out.System, bedrock.SystemText(b.Text))
-				}
-			}
-			if marker != nil {
-				c.out.System = append(c.out.System, bedrock.SystemContentBlock{CachePoint: marker})
-			}
-		case "user":
-			blocks, aerr := c.userContent(msg.Content, p)
-			if aerr != nil {
-				return aerr
-			}
-			if !hasContent(blocks) {
-				return invalid(p+".content", "'%s' is empty: its content is missing or blank, and Bedrock refuses blank text.", p)
-			}
-			add(bedrock.RoleUser, withCachePoint(blocks, marker))
-		case "assistant":
-			blocks, aerr := c.assistantContent(&msg, p)
-			if aerr != nil {
-				return aerr
-			}
-			if !hasContent(blocks) {
-				return invalid(p+".content", "'%s' is empty: an assistant message needs non-blank content or tool_calls.", p)
-			}
-			add(bedrock.RoleAssistant, withCachePoint(blocks, marker))
-		case "tool":
-			block, aerr := c.toolResult(&msg, p)
-			if aerr != nil {
-				return aerr
-			}
-			add(bedrock.RoleUser, withCachePoint([]bedrock.ContentBlock{block}, marker))
-		case "":
-			return invalid(p+".role", "Missing required parameter: '%s.role'.", p)
-		case "function":
-			return invalid(p+".role", "The deprecated 'function' role in '%s.role' is not supported; use tool_calls and 'tool' messages.", p)
-		default:
-			return invalid(p+".role", "Invalid value for '%s.role': %q. Supported roles: system, developer, user, assistant, tool.", p, clip.String(msg.Role, 40, "..."))
+		if role == "" { // system text, added to c.out.System
+			continue
 		}
+		// Bedrock requires alternating roles: consecutive messages of one
+		// role (tool results and the user message after them, say) merge.
+		if n := len(turns); n > 0 && turns[n-1].Role == role {
+			turns[n-1].Content = append(turns[n-1].Content, blocks...)
+			continue
+		}
+		turns = append(turns, bedrock.Message{Role: role, Content: blocks})
 	}
 	if len(turns) == 0 {
 		return invalid("messages", "'messages' has no user or assistant message; Bedrock needs a conversation, not only a system prompt.")
 	}
 	c.out.Messages = turns
 	return nil
+}
+
+// message converts one decoded message: the Bedrock role and content of a
+// turn, or role "" for a system message, which it adds to c.out.System.
+// It is its own function, not part of messages' loop, so that the frame
+// under json.Unmarshal stays small: a handler's goroutine stack grows from
+// 8 to 16 KiB (and a held stream keeps the 16) when a request's deepest
+// call passes ~7 KiB (docs/benchmarks.md, "Open streams").
+func (c *chatConverter) message(msg *chatMessage, p string) (string, []bedrock.ContentBlock, *apiError) {
+	marker, aerr := messageCachePoint(msg, p)
+	if aerr != nil {
+		return "", nil, aerr
+	}
+	switch msg.Role {
+	case "system", "developer":
+		return "", nil, c.systemMessage(msg, p, marker)
+	case "user":
+		blocks, aerr := c.userContent(msg.Content, p)
+		if aerr != nil {
+			return "", nil, aerr
+		}
+		if !hasContent(blocks) {
+			return "", nil, invalid(p+".content", "'%s' is empty: its content is missing or blank, and Bedrock refuses blank text.", p)
+		}
+		return bedrock.RoleUser, withCachePoint(blocks, marker), nil
+	case "assistant":
+		blocks, aerr := c.assistantContent(msg, p)
+		if aerr != nil {
+			return "", nil, aerr
+		}
+		if !hasContent(blocks) {
+			return "", nil, invalid(p+".content", "'%s' is empty: an assistant message needs non-blank content or tool_calls.", p)
+		}
+		return bedrock.RoleAssistant, withCachePoint(blocks, marker), nil
+	case "tool":
+		return c.toolMessage(msg, p, marker)
+	default:
+		return "", nil, roleError(msg.Role, p)
+	}
+}
+
+// systemMessage adds a system or developer message to c.out.System.
+func (c *chatConverter) systemMessage(msg *chatMessage, p string, marker *bedrock.CachePointBlock) *apiError {
+	blocks, aerr := c.textContent(msg.Content, p, false)
+	if aerr != nil {
+		return aerr
+	}
+	if len(blocks) == 0 {
+		return invalid(p+".content", "'%s' is empty: a %s message needs non-blank text.", p, msg.Role)
+	}
+	for _, b := range blocks {
+		if b.CachePoint != nil {
+			c.out.System = append(c.out.System, bedrock.SystemContentBlock{CachePoint: b.CachePoint})
+		} else {
+			c.out.System = append(c.out.System, bedrock.SystemText(b.Text))
+		}
+	}
+	if marker != nil {
+		c.out.System = append(c.out.System, bedrock.SystemContentBlock{CachePoint: marker})
+	}
+	return nil
+}
+
+// toolMessage converts a tool message: a user turn with its result.
+func (c *chatConverter) toolMessage(msg *chatMessage, p string, marker *bedrock.CachePointBlock) (string, []bedrock.ContentBlock, *apiError) {
+	block, aerr := c.toolResult(msg, p)
+	if aerr != nil {
+		return "", nil, aerr
+	}
+	return bedrock.RoleUser, withCachePoint([]bedrock.ContentBlock{block}, marker), nil
+}
+
+// roleError is the error for a message role that is not one of ours.
+func roleError(role, p string) *apiError {
+	switch role {
+	case "":
+		return invalid(p+".role", "Missing required parameter: '%s.role'.", p)
+	case "function":
+		return invalid(p+".role", "The deprecated 'function' role in '%s.role' is not supported; use tool_calls and 'tool' messages.", p)
+	}
+	return invalid(p+".role", "Invalid value for '%s.role': %q. Supported roles: system, developer, user, assistant, tool.", p, clip.String(role, 40, "..."))
 }
 
 func hasContent(blocks []bedrock.ContentBlock) bool {
@@ -115,6 +147,10 @@ func hasContent(blocks []bedrock.ContentBlock) bool {
 	return false
 }
 
+// withCachePoint is not inlined: each inlined copy puts a ContentBlock
+// temporary in its caller's frame (see message).
+//
+//go:noinline
 func withCachePoint(blocks []bedrock.ContentBlock, cp *bedrock.CachePointBlock) []bedrock.ContentBlock {
 	if cp != nil {
 		blocks = append(blocks, bedrock.ContentBlock{CachePoint: cp})
@@ -274,6 +310,13 @@ func (c *chatConverter) userContent(raw json.RawMessage, p string) ([]bedrock.Co
 	if isText {
 		return textBlocks(text), nil
 	}
+	return c.userParts(parts, p)
+}
+
+// userParts converts a user message's content parts. Apart from
+// userContent, whose plain-text path is most requests', to keep that
+// path's frames small (see message).
+func (c *chatConverter) userParts(parts []contentPart, p string) ([]bedrock.ContentBlock, *apiError) {
 	var out []bedrock.ContentBlock
 	for j, part := range parts {
 		pp := contentPath(p, j)

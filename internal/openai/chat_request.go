@@ -96,16 +96,27 @@ func convertChatRequest(ctx context.Context, req *chatRequest, m *chatModel, fet
 		return nil, nil, invalid("n", "'n' = %d is not supported: Bedrock returns one choice per request. Send n=1 (or omit it) and make several requests instead.", *req.N)
 	}
 	req.Messages, c.plan.DroppedCacheMarkers = shapeMessages(req.Messages, m.Shaping)
-	steps := []func() *apiError{
-		c.tools, c.responseFormat, c.messages, c.inference, c.reasoning,
-		c.metadata, c.guardrail, c.extras, c.shapeFields, c.sampling,
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, nil, err
-		}
+	if err := c.convert(); err != nil {
+		return nil, nil, err
 	}
 	return c.out, c.plan, nil
+}
+
+// convert runs the conversion's steps in order. Method expressions, not
+// method values: those would be ten closures in convertChatRequest's
+// frame, which sits under the decoding of every message (see message).
+func (c *chatConverter) convert() *apiError {
+	for _, step := range [...]func(*chatConverter) *apiError{
+		(*chatConverter).tools, (*chatConverter).responseFormat, (*chatConverter).messages,
+		(*chatConverter).inference, (*chatConverter).reasoning, (*chatConverter).metadata,
+		(*chatConverter).guardrail, (*chatConverter).extras, (*chatConverter).shapeFields,
+		(*chatConverter).sampling,
+	} {
+		if err := step(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tools translates tools, tool_choice and parallel_tool_calls.

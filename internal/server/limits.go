@@ -31,7 +31,10 @@ func withLimits(l *limits.Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := limits.WithRequest(r.Context())
 		next.ServeHTTP(w, r.WithContext(ctx))
-		s := accesslog.From(ctx).Snapshot()
-		l.Finish(ctx, s.InputTokens+s.OutputTokens)
+		// Usage, not Snapshot: a Snapshot is hundreds of bytes in this
+		// frame, which every request's deepest call sits on (see
+		// chatConverter.message in internal/openai).
+		u := accesslog.From(ctx).Usage()
+		l.Finish(ctx, u.Input+u.Output)
 	})
 }

@@ -138,6 +138,14 @@ func call[T any](ctx context.Context, m *Model, stream bool, do func(context.Con
 		entry.SetTarget(t.Name)
 		return do(ctx, t)
 	}
+	return callGroup(ctx, m, stream, do)
+}
+
+// callGroup is call for a group of targets. It is apart from call so that
+// a single target's call, most models', has a small frame: a stream's
+// setup runs on top of it (see chatConverter.message in internal/openai).
+func callGroup[T any](ctx context.Context, m *Model, stream bool, do func(context.Context, *Target) (T, error)) (T, error) {
+	entry := accesslog.From(ctx)
 	var zero T
 	var tried []string
 	var last error
@@ -235,6 +243,16 @@ func (e *ExhaustedError) Unwrap() error { return e.Err }
 // key may not use is skipped. It returns the last call's error. Every surface's fallback goes through here.
 func Fallback(ctx context.Context, m *Model, call func(*Model) error) error {
 	err := call(m)
+	if err == nil || len(m.Fallbacks) == 0 {
+		return err
+	}
+	return fallback(ctx, m, call, err)
+}
+
+// fallback tries m's fallbacks after m failed with err. It is apart from
+// Fallback so that the frame every request runs on is small (see
+// callGroup).
+func fallback(ctx context.Context, m *Model, call func(*Model) error, err error) error {
 	for _, fb := range m.Fallbacks {
 		if err == nil || ctx.Err() != nil || !Failover(err) {
 			break
