@@ -270,17 +270,26 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, slot, 
 			attempt--
 			continue
 		}
-		if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
+		if err := c.retryWait(ctx, cl, attempt, err); err != nil {
 			s.release()
-			return nil, slot{}, &OpError{cl.op, err}
-		}
-		if serr := sleep(ctx, c.retry.backoff(attempt)); serr != nil {
-			// Both stay matchable: errors.Is(err, context.Canceled) for the
-			// caller's cancellation, errors.As(err, **Error) for the cause.
-			s.release()
-			return nil, slot{}, &OpError{cl.op, fmt.Errorf("%w (gave up retrying: %w)", err, serr)}
+			return nil, slot{}, err
 		}
 	}
+}
+
+// retryWait waits before attempt+1 of cl after err, or returns the call's
+// error when it is not to be retried. Apart from sendHeld to keep that
+// frame, which the request's signing runs on, small (see sign).
+func (c *Client) retryWait(ctx context.Context, cl *call, attempt int, err error) error {
+	if ctx.Err() != nil || attempt >= c.retry.MaxAttempts || !retryable(err) {
+		return &OpError{cl.op, err}
+	}
+	if serr := sleep(ctx, c.retry.backoff(attempt)); serr != nil {
+		// Both stay matchable: errors.Is(err, context.Canceled) for the
+		// caller's cancellation, errors.As(err, **Error) for the cause.
+		return &OpError{cl.op, fmt.Errorf("%w (gave up retrying: %w)", err, serr)}
+	}
+	return nil
 }
 
 // attempt sends the request once.

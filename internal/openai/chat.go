@@ -39,6 +39,19 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	primary := served.model
+	if len(primary.Fallbacks) == 0 {
+		// What Fallback below does for a model without fallbacks, without
+		// its two frames under the stream's setup (see
+		// chatConverter.message).
+		if err := h.answerChat(ctx, w, r, req, served); err != nil {
+			if ae, ok := err.(*apiError); ok {
+				writeAPIError(w, r, ae)
+			} else {
+				writeFailure(w, r, err)
+			}
+		}
+		return
+	}
 	var last error // the last Bedrock failure
 	err := upstream.Fallback(ctx, primary, func(m *upstream.Model) error {
 		if m != primary {
