@@ -58,25 +58,7 @@ var hidden = map[string]bool{"Authorization": true, "X-Amz-Security-Token": true
 // RoundTrip implements http.RoundTripper.
 func (c *Capture) RoundTrip(r *http.Request) (*http.Response, error) {
 	if cp, ok := r.Context().Value(captureKey{}).(*captured); ok {
-		br := BedrockRequest{Method: r.Method, URL: r.URL.String(), Headers: map[string]string{}}
-		for k, v := range r.Header {
-			if !hidden[http.CanonicalHeaderKey(k)] {
-				br.Headers[k] = strings.Join(v, ",")
-			}
-		}
-		if r.ContentLength > 0 {
-			br.Headers["Content-Length"] = strconv.FormatInt(r.ContentLength, 10)
-		}
-		if r.GetBody != nil {
-			if b, err := r.GetBody(); err == nil {
-				body, _ := io.ReadAll(io.LimitReader(b, 1<<20))
-				b.Close()
-				br.Body = string(body)
-			}
-		}
-		cp.mu.Lock()
-		cp.reqs = append(cp.reqs, br)
-		cp.mu.Unlock()
+		cp.add(r)
 	}
 	n := c.counter(targetOf(r.URL))
 	n.Add(1)
@@ -87,6 +69,31 @@ func (c *Capture) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &countedBody{ReadCloser: resp.Body, n: n}
 	return resp, nil
+}
+
+// add records r as the console shows it. Apart from RoundTrip so that the
+// frame every upstream call runs on stays small (see chatConverter.message
+// in internal/openai).
+func (cp *captured) add(r *http.Request) {
+	br := BedrockRequest{Method: r.Method, URL: r.URL.String(), Headers: map[string]string{}}
+	for k, v := range r.Header {
+		if !hidden[http.CanonicalHeaderKey(k)] {
+			br.Headers[k] = strings.Join(v, ",")
+		}
+	}
+	if r.ContentLength > 0 {
+		br.Headers["Content-Length"] = strconv.FormatInt(r.ContentLength, 10)
+	}
+	if r.GetBody != nil {
+		if b, err := r.GetBody(); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(b, 1<<20))
+			b.Close()
+			br.Body = string(body)
+		}
+	}
+	cp.mu.Lock()
+	cp.reqs = append(cp.reqs, br)
+	cp.mu.Unlock()
 }
 
 // InFlight is the number of calls to the Bedrock target (a model ID) whose

@@ -110,7 +110,10 @@ func (h *Handler) answerChat(ctx context.Context, w http.ResponseWriter, r *http
 			return err
 		}
 		defer cancel()
-		return h.streamChat(ctx, w, r, m, cm.Shaping, stream, cancel, plan, id, created)
+		// The response's headers are written here too, for the same
+		// reason: net/http's HTTP/1.1 header writer has a 2.8 KiB frame.
+		out := startStream(w)
+		return h.streamChat(ctx, r, m, cm.Shaping, stream, cancel, out, plan, id, created)
 	}
 	return h.converseChat(ctx, w, r, served, creq, plan, id, created, oneEvent)
 }
@@ -263,18 +266,18 @@ func (h *Handler) chatModelNamed(name string) (*upstream.Model, *apiError) {
 
 func recordUsage(e *accesslog.Entry, u bedrock.TokenUsage) { upstream.RecordUsage(e, u) }
 
-// streamChat serves a streamed completion from stream, opened by
-// openStream (which answers a failure before the first Bedrock event as an
+// streamChat serves a streamed completion from stream (opened by
+// openStream, which answers a failure before the first Bedrock event as an
 // ordinary JSON error with its status, UpstreamTimeout bounding the wait
-// for that event). From then on a failure can only be an error event, and
-// the stream ends without [DONE]. The stream runs on the request's
-// context, so a client that goes away cancels the upstream call at once;
-// cancel stops it when the client's writes fail. shaping is the model's
-// (chatModelOf), which decides the finish reasons allowed.
-func (h *Handler) streamChat(ctx context.Context, w http.ResponseWriter, r *http.Request, m *upstream.Model,
-	shaping *config.Shaping, stream *Stream, cancel func(), plan *chatPlan, id string, created int64) error {
+// for that event) on out (started by startStream). From then on a failure
+// can only be an error event, and the stream ends without [DONE]. The
+// stream runs on the request's context, so a client that goes away
+// cancels the upstream call at once; cancel stops it when the client's
+// writes fail. shaping is the model's (chatModelOf), which decides the
+// finish reasons allowed.
+func (h *Handler) streamChat(ctx context.Context, r *http.Request, m *upstream.Model,
+	shaping *config.Shaping, stream *Stream, cancel func(), out *sse.Writer, plan *chatPlan, id string, created int64) error {
 	entry := accesslog.From(ctx)
-	out := startStream(w)
 	tr := newChatStreamTranslator(plan, id, created, stream.RequestID())
 	first := true
 	send := func(chunks []chatChunk) bool {

@@ -75,10 +75,15 @@ func (s *Server) newGeneration(ctx context.Context, cfg *config.Config) (*genera
 	return g, nil
 }
 
-// serveGeneration serves r on the current generation, counting it in
-// flight there until it ends (a stream: until its last byte).
-func (s *Server) serveGeneration(w http.ResponseWriter, r *http.Request) {
-	g := s.acquire()
+// currentGeneration serves a request on the server's current generation,
+// counting it in flight there until it ends (a stream: until its last
+// byte). A type, not http.HandlerFunc(s.method): that would put two more
+// frames under every request (see chatConverter.message in
+// internal/openai).
+type currentGeneration struct{ s *Server }
+
+func (c currentGeneration) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g := c.s.acquire()
 	defer g.release()
 	g.handler.ServeHTTP(w, r)
 }

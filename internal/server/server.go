@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.gen.Store(g)
 	// recoverPanics must get the access log's Recorder (it checks whether
 	// headers are out), so the cost headers go inside it.
-	var h http.Handler = recoverPanics(log, s.withCostHeaders(http.HandlerFunc(s.serveGeneration)))
+	var h http.Handler = recoverPanics(log, s.withCostHeaders(currentGeneration{s}))
 	if s.tel != nil {
 		h = s.tel.Middleware(h) // inside the access log: it reads the entry
 	}
@@ -226,13 +226,13 @@ func (s *Server) routes(g *generation) http.Handler {
 		http.HandlerFunc(s.adminConfig), denyOpenAI))
 	openaiH := gate.Require(g.openaiAP, denyOpenAI)
 	mux.Handle("/v1/", openaiH)
-	// The busiest OpenAI routes also by their exact pattern, to the same
+	// The busiest OpenAI route also by its exact pattern, to the same
 	// handler: the mux matches an exact pattern in one walk of its tree,
 	// while a path matched by the "/v1/" prefix costs three allocations
 	// and a second walk (to rule out a trailing-slash redirect). A wrong
 	// method still falls through to "/v1/", whose handler answers 405
-	// (TestRoutes).
-	mux.Handle("POST /v1/chat/completions", openaiH)
+	// (TestRoutes). POST /v1/chat/completions is taken before the mux
+	// (below).
 	mux.Handle("POST /v1/embeddings", openaiH)
 	respH := gate.Require(g.responsesAP, denyOpenAI)
 	mux.Handle("/v1/responses", respH)
@@ -268,6 +268,13 @@ func (s *Server) routes(g *generation) http.Handler {
 		// own format (reqbody.Read); nothing reads the body before the
 		// API key is checked.
 		reqbody.Guard(w, r, limit, bodyTimeout)
+		// Chat completions, most of the traffic, skip the mux walk and
+		// its two frames under the stream's setup (see
+		// chatConverter.message in internal/openai).
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/chat/completions" {
+			openaiH.ServeHTTP(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
