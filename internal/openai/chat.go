@@ -38,25 +38,32 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, aerr)
 		return
 	}
-	primary := served.model
-	if len(primary.Fallbacks) == 0 {
-		// What Fallback below does for a model without fallbacks, without
-		// its two frames under the stream's setup (see
-		// chatConverter.message).
-		if err := h.answerChat(ctx, w, r, req, served); err != nil {
-			if ae, ok := err.(*apiError); ok {
-				writeAPIError(w, r, ae)
-			} else {
-				writeFailure(w, r, err)
-			}
-		}
+	if len(served.model.Fallbacks) > 0 {
+		h.chatWithFallbacks(ctx, w, r, body, req, served)
 		return
 	}
+	// What chatWithFallbacks does for a model without fallbacks, without
+	// its frames under the stream's setup (see chatConverter.message).
+	if err := h.answerChat(ctx, w, r, req, served); err != nil {
+		if ae, ok := err.(*apiError); ok {
+			writeAPIError(w, r, ae)
+		} else {
+			writeFailure(w, r, err)
+		}
+	}
+}
+
+// chatWithFallbacks answers from the request's model or, when it fails
+// over, from its fallbacks in turn (upstream.Fallback).
+func (h *Handler) chatWithFallbacks(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, req *chatRequest, served *servedChat) {
+	primary := served.model
 	var last error // the last Bedrock failure
 	err := upstream.Fallback(ctx, primary, func(m *upstream.Model) error {
+		req, served := req, served
 		if m != primary {
 			// The same translation as a direct request to m; a request m
 			// cannot take skips it.
+			var aerr *apiError
 			if req, served, aerr = h.decodeChatAs(body, m); aerr != nil {
 				return last
 			}
