@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/quarry-dev/quarry/bedrock"
+	"github.com/quarry-dev/quarry/internal/rawjson"
 	"github.com/quarry-dev/quarry/internal/upstream"
 )
 
@@ -137,7 +138,7 @@ func nativeBody(req *request, betas []string, systemPrompt string, extra []membe
 		raw := m.raw
 		switch {
 		case m.key == "messages" && req.systemChanged:
-			raw = joinArray(req.rawMessages)
+			raw = rawjson.Array(req.rawMessages)
 		case m.key == "system" && rewriteSystem:
 			raw, wroteSystem = systemJSON(req, systemPrompt), true
 		case bedrockMembers[m.key]:
@@ -182,22 +183,6 @@ func systemJSON(req *request, systemPrompt string) json.RawMessage {
 	}
 	b, _ := json.Marshal(blocks)
 	return b
-}
-
-func joinArray(items []json.RawMessage) json.RawMessage {
-	n := 2
-	for _, it := range items {
-		n += len(it) + 1
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
-	for i, it := range items {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, it...)
-	}
-	return append(b, ']')
 }
 
 // nativeAnswer is what the gateway reads of a Claude answer or stream.

@@ -21,6 +21,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/clip"
 	"github.com/quarry-dev/quarry/internal/jsonstring"
 	"github.com/quarry-dev/quarry/internal/openai"
+	"github.com/quarry-dev/quarry/internal/rawjson"
 	"github.com/quarry-dev/quarry/internal/sse"
 	"github.com/quarry-dev/quarry/internal/store"
 	"github.com/quarry-dev/quarry/internal/upstream"
@@ -354,25 +355,11 @@ func appendRecord(b, resp []byte, include bool, input, before []json.RawMessage)
 	if include {
 		b = append(b, `,"include_encrypted":true`...)
 	}
-	b = appendItems(append(b, `,"input":`...), input)
+	b = rawjson.AppendArray(append(b, `,"input":`...), input)
 	if len(before) > 0 {
-		b = appendItems(append(b, `,"before":`...), before)
+		b = rawjson.AppendArray(append(b, `,"before":`...), before)
 	}
 	return append(b, '}')
-}
-
-func appendItems(b []byte, items []json.RawMessage) []byte {
-	if items == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, it := range items {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, it...)
-	}
-	return append(b, ']')
 }
 
 // appendOutputText turns a response encoded without output_text (save)
