@@ -270,9 +270,9 @@ func (c *Client) sendHeld(ctx context.Context, cl *call) (*http.Response, slot, 
 			attempt--
 			continue
 		}
-		if err := c.retryWait(ctx, cl, attempt, err); err != nil {
+		if ferr := c.retryWait(ctx, cl, attempt, err); ferr != nil {
 			s.release()
-			return nil, slot{}, err
+			return nil, slot{}, ferr
 		}
 	}
 }
@@ -340,8 +340,9 @@ func (c *Client) waitRate(ctx context.Context, queueTimeout time.Duration, first
 // -benchmem (allocs/op, stable on a busy machine), those saved about 4
 // allocations per call, with no time difference above the noise: too
 // little to rely on how the signer treats URL.Opaque and its own header
-// slices, so they went. Sharing the never-changing header values (below)
-// relies only on Header.Set replacing slices, and saves 2 (162 → 160).
+// slices, so they went. Sharing the never-changing header values
+// (buildRequest) relies only on Header.Set replacing slices, and saves 2
+// (162 → 160).
 func (c *Client) newRequest(ctx context.Context, cl *call, payloadHash string) (*http.Request, error) {
 	req, err := c.buildRequest(ctx, cl)
 	if err != nil || c.signer == nil {
