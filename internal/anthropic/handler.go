@@ -69,6 +69,14 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	accesslog.From(r.Context()).SetSurface("anthropic")
+	// Messages, most of the traffic, skip the mux: besides the routing,
+	// that saves three frames under every stream's setup, which must stay
+	// within an 8 KiB goroutine stack (docs/benchmarks.md, "Open
+	// streams").
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/messages" {
+		h.messages(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -131,19 +139,38 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	// Once the model's targets are exhausted, each fallback gets the
-	// request translated for it, as a direct request would be.
-	err := upstream.Fallback(c.ctx, c.model, func(m *upstream.Model) error {
-		c.model, c.failed = m, nil
-		if m.Family == bedrock.FamilyAnthropic {
-			h.native(c)
-		} else {
-			h.converse(c)
+	if len(c.model.Fallbacks) == 0 {
+		// What messagesWithFallbacks does for a model without fallbacks,
+		// without its frames under the stream's setup (see ServeHTTP).
+		if h.answer(c, c.model); c.failed != nil {
+			writeFailure(c.w, c.r, c.failed)
 		}
+		return
+	}
+	h.messagesWithFallbacks(c)
+}
+
+// messagesWithFallbacks answers from the request's model or, once its
+// targets are exhausted, from each fallback in turn, the request
+// translated for it as a direct request would be.
+func (h *Handler) messagesWithFallbacks(c *call) {
+	err := upstream.Fallback(c.ctx, c.model, func(m *upstream.Model) error {
+		h.answer(c, m)
 		return c.failed
 	})
 	if err != nil {
 		writeFailure(c.w, c.r, err)
+	}
+}
+
+// answer serves c from m: natively for Claude models, through Converse
+// for the others. c.failed is the Bedrock failure, if any.
+func (h *Handler) answer(c *call, m *upstream.Model) {
+	c.model, c.failed = m, nil
+	if m.Family == bedrock.FamilyAnthropic {
+		h.native(c)
+	} else {
+		h.converse(c)
 	}
 }
 
@@ -175,6 +202,13 @@ func (h *Handler) native(c *call) {
 		h.nativeStream(c, in)
 		return
 	}
+	h.nativeUnary(c, in)
+}
+
+// nativeUnary answers from InvokeModel: a JSON message, or (the model
+// does not stream) its events replayed. Apart from native so that a
+// stream's setup does not run on this path's frame.
+func (h *Handler) nativeUnary(c *call, in *bedrock.InvokeModelInput) {
 	ctx, cancel := context.WithTimeout(c.ctx, h.opts.UpstreamTimeout)
 	defer cancel()
 	out, err := c.model.InvokeModel(ctx, in, c.qt)

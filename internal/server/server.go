@@ -239,8 +239,8 @@ func (s *Server) routes(g *generation) http.Handler {
 	mux.Handle("/v1/responses/", respH)
 	// Anthropic's Messages API (also with ?beta=true, the same path);
 	// keys in x-api-key or Authorization: Bearer.
+	// POST /v1/messages is taken before the mux (below).
 	anthropicH := gate.Require(g.anthropicAP, anthropic.Deny)
-	mux.Handle("POST /v1/messages", anthropicH)
 	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
 	// Anything else under /v1/messages/ is Anthropic's too: a 404 (or 405)
 	// in its error format, with a request-id.
@@ -268,12 +268,18 @@ func (s *Server) routes(g *generation) http.Handler {
 		// own format (reqbody.Read); nothing reads the body before the
 		// API key is checked.
 		reqbody.Guard(w, r, limit, bodyTimeout)
-		// Chat completions, most of the traffic, skip the mux walk and
-		// its two frames under the stream's setup (see
+		// Chat completions and Messages, most of the traffic, skip the
+		// mux walk and its two frames under the stream's setup (see
 		// chatConverter.message in internal/openai).
-		if r.Method == http.MethodPost && r.URL.Path == "/v1/chat/completions" {
-			openaiH.ServeHTTP(w, r)
-			return
+		if r.Method == http.MethodPost {
+			switch r.URL.Path {
+			case "/v1/chat/completions":
+				openaiH.ServeHTTP(w, r)
+				return
+			case "/v1/messages":
+				anthropicH.ServeHTTP(w, r)
+				return
+			}
 		}
 		mux.ServeHTTP(w, r)
 	})
