@@ -55,30 +55,44 @@ type eventReader struct {
 	// buf holds what has been read from body: buf[off:] is not decoded
 	// yet; the frame readFrame returned last is buf[:off], so a payload
 	// is only valid until the next call. One buffer serves as read buffer
-	// and frame buffer (no bufio.Reader in front): a slow stream holds
-	// about initialReadBuf bytes between events rather than the 20 KiB a
-	// 16 KiB bufio.Reader and a frame buffer took.
-	buf []byte
-	off int
+	// and frame buffer (no bufio.Reader in front). It is small, inside
+	// the reader, while the stream is slow; large, a pooled buffer, while
+	// reads fill the buffer or a frame does not fit in small.
+	buf   []byte
+	off   int
+	large *[largeBuf]byte // the pooled buffer buf is in, if any
+	// full: the last read filled the buffer, so more may be waiting.
+	full  bool
+	small [smallBuf]byte
 
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
 }
 
-// initialReadBuf fits several of the frames Bedrock sends for text and tool
-// deltas (a few hundred bytes each). A read that fills the buffer grows it
-// to maxReadBuf, so that a fast stream is read in few large reads; so does a
-// frame larger than the buffer (or to the frame's size, if larger still).
+// A slow stream (one event per network read, as every stream a person
+// reads is) waits for its next frame in small, which fits the frames
+// Bedrock sends for text and tool deltas (a few hundred bytes each), so an
+// open stream holds no more than that between events: at a thousand open
+// streams a 2 KiB buffer each was 2 MiB. A read that fills the buffer moves
+// to a large one, taken from a pool, so that a fast stream is read in few
+// large reads; so does a frame larger than small (or, larger than large
+// too, to one of the frame's size). The large buffer goes back to the pool
+// once the reader has caught up with the body, which a fast stream does at
+// its end and a slow one after each event.
 const (
-	initialReadBuf = 2 << 10
-	maxReadBuf     = 16 << 10
+	smallBuf = 512
+	largeBuf = 16 << 10
 )
+
+var largeBufs = sync.Pool{New: func() any { return new([largeBuf]byte) }}
 
 // newEventReader reads frames from body. requestID (the response's
 // x-amzn-RequestId) is attached to in-stream errors.
 func newEventReader(body io.ReadCloser, requestID string) *eventReader {
-	return &eventReader{body: body, requestID: requestID, buf: make([]byte, 0, initialReadBuf)}
+	r := &eventReader{body: body, requestID: requestID}
+	r.buf = r.small[:0]
+	return r
 }
 
 // rawFrame is one decoded frame; both slices alias the reader's buffer.
@@ -94,10 +108,8 @@ func (r *eventReader) readFrame() (rawFrame, error) {
 	if r.closed.Load() {
 		return rawFrame{}, errStreamClosed
 	}
-	// Drop the previous frame: what follows it moves to the front.
 	if r.off > 0 {
-		r.buf = r.buf[:copy(r.buf, r.buf[r.off:])]
-		r.off = 0
+		r.drop()
 	}
 	if err := r.fill(preludeLen); err != nil {
 		return rawFrame{}, err
@@ -124,35 +136,75 @@ func (r *eventReader) readFrame() (rawFrame, error) {
 	return rawFrame{headers: body[:hlen], payload: body[hlen:]}, nil
 }
 
+// drop discards the frame readFrame returned last: what follows it moves
+// to the front. A reader that has caught up with the body goes back to its
+// small buffer to wait for the next frame; so does one that has decoded a
+// frame larger than the large buffer (its buffer was the frame's size, so
+// the read that completed it always filled it).
+func (r *eventReader) drop() {
+	rest := r.buf[r.off:]
+	r.off = 0
+	if len(rest) == 0 && (!r.full || cap(r.buf) > largeBuf) {
+		r.release()
+		return
+	}
+	r.buf = r.buf[:copy(r.buf, rest)]
+}
+
+// release gives the large buffer back; buf is then small and empty.
+func (r *eventReader) release() {
+	if r.large != nil {
+		largeBufs.Put(r.large)
+		r.large = nil
+	}
+	r.buf = r.small[:0]
+}
+
 // fill reads from the body until the buffer, which starts at the current
-// frame, holds at least n bytes.
+// frame, holds at least n bytes. On an error the stream is over, and the
+// large buffer goes back to the pool.
 func (r *eventReader) fill(n int) error {
 	if cap(r.buf) < n {
-		r.grow(max(n, maxReadBuf))
+		r.grow(n)
 	}
 	for len(r.buf) < n {
 		free := r.buf[len(r.buf):cap(r.buf)]
 		m, err := r.body.Read(free)
 		r.buf = r.buf[:len(r.buf)+m]
+		r.full = m == len(free)
 		if len(r.buf) >= n {
-			if m == len(free) && cap(r.buf) < maxReadBuf {
+			if r.full && cap(r.buf) < largeBuf {
 				// Data arrives faster than it is decoded: read in
-				// large chunks from now on.
-				r.grow(maxReadBuf)
+				// large chunks.
+				r.grow(largeBuf)
 			}
 			return nil
 		}
 		if err != nil {
-			return r.readError(err, len(r.buf))
+			err = r.readError(err, len(r.buf))
+			r.release()
+			return err
 		}
 	}
 	return nil
 }
 
-// grow makes the buffer's capacity at least n, keeping its contents.
+// grow moves the buffer's contents to one of at least n bytes: the pooled
+// large buffer, or for a frame larger than that, one of the frame's own.
 func (r *eventReader) grow(n int) {
-	nb := make([]byte, len(r.buf), n)
-	copy(nb, r.buf)
+	var nb []byte
+	if n <= largeBuf {
+		p := largeBufs.Get().(*[largeBuf]byte)
+		nb = p[:copy(p[:], r.buf)]
+		r.large = p // buf was small: a large buffer is never grown to another
+	} else {
+		nb = make([]byte, len(r.buf), n)
+		copy(nb, r.buf)
+		if r.large != nil {
+			largeBufs.Put(r.large)
+			r.large = nil
+		}
+	}
 	r.buf = nb
 }
 

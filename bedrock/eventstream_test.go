@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -595,11 +596,26 @@ func (f *frameAtATime) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// TestEventReaderBufferSize: a slow stream (one small frame per read) is
-// decoded in the initial buffer, which is what an open stream holds between
-// events; a body that fills the buffer, or a frame larger than it, grows it.
+// readSizes records the size of the buffer each Read of the body it wraps
+// is offered: what the reader holds while it waits for the network.
+type readSizes struct {
+	io.Reader
+	sizes []int
+}
+
+func (r *readSizes) Read(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	return r.Reader.Read(p)
+}
+
+// TestEventReaderBufferSize: a slow stream (one small frame per read)
+// waits for every frame in the small buffer, so it holds no large one
+// between events; a body that fills the buffer is read in large reads; a
+// frame larger than the small buffer takes a large one for that frame
+// only; every large buffer is back in the pool at the end.
 func TestEventReaderBufferSize(t *testing.T) {
 	small := esEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"Hello"},"p":"abcdefghijklmnopqrstuvwxyz"}`)
+	mid := esEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"`+strings.Repeat("m", 2<<10)+`"}}`)
 	big := esEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"`+strings.Repeat("x", 40<<10)+`"}}`)
 	repeat := func(f []byte, n int) [][]byte {
 		out := make([][]byte, n)
@@ -609,18 +625,23 @@ func TestEventReaderBufferSize(t *testing.T) {
 		return out
 	}
 	for _, tt := range []struct {
-		name    string
-		body    io.Reader
-		events  int
-		wantCap int
+		name   string
+		body   io.Reader
+		events int
+		// largest is the largest buffer a read may be offered; waits is
+		// how many reads, counted from the last, must be offered at
+		// most smallBuf bytes: the ones that waited for a new frame.
+		largest, waits int
 	}{
-		{"slow: a frame per read", &frameAtATime{repeat(small, 100)}, 100, initialReadBuf},
-		{"fast: reads fill the buffer", bytes.NewReader(bytes.Repeat(small, 100)), 100, maxReadBuf},
-		{"a frame larger than maxReadBuf", &frameAtATime{append(repeat(small, 3), big, small)}, 5, len(big)},
-		{"byte by byte", iotest.OneByteReader(bytes.NewReader(append(bytes.Repeat(small, 10), big...))), 11, len(big)},
+		{"slow: a frame per read", &frameAtATime{repeat(small, 100)}, 100, smallBuf, 101},
+		{"fast: reads fill the buffer", bytes.NewReader(bytes.Repeat(small, 100)), 100, largeBuf, 0},
+		{"a frame larger than the small buffer", &frameAtATime{append(repeat(small, 3), mid, small, small)}, 6, largeBuf, 3},
+		{"a frame larger than the large one", &frameAtATime{append(repeat(small, 3), big, small)}, 5, len(big), 2},
+		{"byte by byte", iotest.OneByteReader(bytes.NewReader(append(bytes.Repeat(small, 10), big...))), 11, len(big), 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newEventReader(io.NopCloser(tt.body), "req-1")
+			body := &readSizes{Reader: tt.body}
+			r := newEventReader(io.NopCloser(body), "req-1")
 			evs, err := esReadAll(r)
 			if err != io.EOF {
 				t.Fatalf("err = %v after %d events", err, len(evs))
@@ -633,8 +654,18 @@ func TestEventReaderBufferSize(t *testing.T) {
 					t.Fatalf("event %d: %s %.40s", i, ev.typ, ev.payload)
 				}
 			}
-			if cap(r.buf) != tt.wantCap {
-				t.Errorf("buffer capacity %d, want %d", cap(r.buf), tt.wantCap)
+			if got := slices.Max(body.sizes); got > tt.largest || (tt.largest > smallBuf && got <= smallBuf) {
+				t.Errorf("largest read buffer %d, want %d (reads offered %v)", got, tt.largest, body.sizes)
+			}
+			if tt.waits > 0 {
+				for i, n := range body.sizes[len(body.sizes)-tt.waits:] {
+					if n > smallBuf {
+						t.Fatalf("read %d from the end waited with a %d-byte buffer, want at most %d (reads offered %v)", tt.waits-i, n, smallBuf, body.sizes)
+					}
+				}
+			}
+			if r.large != nil || cap(r.buf) != smallBuf {
+				t.Errorf("at the end the reader holds a large buffer (%v) or a buffer of %d bytes, want the small one", r.large != nil, cap(r.buf))
 			}
 		})
 	}
