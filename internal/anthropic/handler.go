@@ -60,11 +60,24 @@ func NewHandler(reg *upstream.Registry, opts Options) *Handler {
 	h := &Handler{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), queue: bedrock.WithQueueTimeout(opts.QueueTimeout)}
 	h.mux.HandleFunc("POST /v1/messages", h.messages)
 	h.mux.HandleFunc("POST /v1/messages/count_tokens", h.countTokens)
+	// A known path with another method: 405 with Allow, as the OpenAI
+	// surface answers, rather than the catch-all's 404.
+	for _, path := range []string{"/v1/messages", "/v1/messages/count_tokens"} {
+		h.mux.HandleFunc(path, methodNotAllowed)
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{Status: http.StatusNotFound, Type: errNotFound,
 			Msg: fmt.Sprintf("Unknown request URL: %s %s. The Messages API is POST /v1/messages and POST /v1/messages/count_tokens.", r.Method, r.URL.Path)})
 	})
 	return h
+}
+
+// methodNotAllowed answers a request to a POST route with another method,
+// in Anthropic's format (which has no error type of its own for it).
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: errInvalidRequest,
+		Msg: fmt.Sprintf("Method %s is not allowed for %s; use POST.", r.Method, r.URL.Path)})
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

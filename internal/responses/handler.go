@@ -54,6 +54,9 @@ func NewHandler(chat *openai.Handler, st Store, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /v1/responses/{id}", h.get)
 	h.mux.HandleFunc("DELETE /v1/responses/{id}", h.delete)
 	h.mux.HandleFunc("GET /v1/responses/{id}/input_items", h.inputItems)
+	// Creating with another method: 405 with Allow, as for chat
+	// completions, rather than the catch-all's 404.
+	h.mux.HandleFunc("/v1/responses", func(w http.ResponseWriter, r *http.Request) { openai.MethodNotAllowed(w, r, http.MethodPost) })
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		openai.WriteError(w, r, &openai.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
 			Msg: fmt.Sprintf("Unknown request URL: %s %s.", r.Method, r.URL.Path)})

@@ -10,8 +10,8 @@ import (
 
 // TestRoutes pins where requests around the routes go: the right method
 // reaches the surface, a wrong one gets a 405 with Allow in the surface's
-// own format (OpenAI's under /v1 and for the gateway's routes,
-// Elasticsearch's under /_inference), /v1/ready is the gateway's, unknown
+// own format (OpenAI's under /v1 and for the gateway's routes, Anthropic's
+// for Messages, Elasticsearch's under /_inference), /v1/ready is the gateway's, unknown
 // paths get the gateway's 404, and unclean paths are redirected to their
 // clean form.
 func TestRoutes(t *testing.T) {
@@ -40,6 +40,11 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/v1/ready", "", 200, `"ready"`, ""},
 		{"POST", "/v1/ready", "", 405, `"method_not_allowed"`, "GET, HEAD"},
 		{"GET", "/v2/chat/completions", "", 404, `"unknown_url"`, ""},
+		{"GET", "/v1/messages", "", 405, `"invalid_request_error"`, "POST"},
+		{"PUT", "/v1/messages/count_tokens", "", 405, `"invalid_request_error"`, "POST"},
+		{"GET", "/v1/messages/batches", "", 404, `"not_found_error"`, ""},
+		{"GET", "/v1/responses", "", 405, `"method_not_allowed"`, "POST"},
+		{"PUT", "/v1/responses/resp_1", "", 404, `"unknown_url"`, ""},
 		{"POST", "/v1//chat/completions", "", 307, "/v1/chat/completions", ""},
 		{"POST", "/v1/x/../chat/completions", "", 307, "/v1/chat/completions", ""},
 	} {

@@ -242,8 +242,11 @@ func (s *Server) routes(g *generation) http.Handler {
 	// POST /v1/messages is taken before the mux (below).
 	anthropicH := gate.Require(g.anthropicAP, anthropic.Deny)
 	mux.Handle("POST /v1/messages/count_tokens", anthropicH)
-	// Anything else under /v1/messages/ is Anthropic's too: a 404 (or 405)
-	// in its error format, with a request-id.
+	// Anything else at /v1/messages or under /v1/messages/ is Anthropic's
+	// too: a 405 or 404 in its error format, with a request-id (without
+	// the exact pattern, the mux redirected GET /v1/messages to
+	// /v1/messages/).
+	mux.Handle("/v1/messages", anthropicH)
 	mux.Handle("/v1/messages/", anthropicH)
 	// Elasticsearch's clients check the product header on every answer,
 	// the 401 included, and ping GET / (HEAD /) for cluster info.
