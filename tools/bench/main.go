@@ -71,6 +71,7 @@ type options struct {
 	streams   []int
 	upstreams []string
 	clients   []string
+	surfaces  []string
 	settle    time.Duration
 	// telemetry adds rows for a second gateway with OpenTelemetry on.
 	telemetry bool
@@ -85,12 +86,13 @@ func main() {
 		os.Exit(1)
 	}
 	var o options
-	var conc, emuConc, streams, upstreams, clients string
+	var conc, emuConc, streams, upstreams, clients, surfaces string
 	flag.StringVar(&o.mode, "mode", "all", "all (emulator and gateway), emulator, gateway, streams or store")
 	flag.IntVar(&o.pairs, "pairs", 10, "store mode: alternated store-off and store-on runs per cell")
 	flag.StringVar(&streams, "streams", "100,1000,5000", "streams mode: numbers of open streams (comma-separated)")
 	flag.StringVar(&upstreams, "upstreams", "plain-h1,tls-h1,tls-h2", "streams mode: how the gateway reaches the emulator")
 	flag.StringVar(&clients, "clients", "h1,h2c", "streams mode: how the load generator reaches the gateway (h1, h2c)")
+	flag.StringVar(&surfaces, "surfaces", "chat", "streams mode: API surfaces to stream on (chat, messages, responses)")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "streams mode: wait once every stream is open, before sampling")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each row")
@@ -107,7 +109,7 @@ func main() {
 	if err == nil {
 		o.streams, err = intList(streams)
 	}
-	o.upstreams, o.clients = strings.Split(upstreams, ","), strings.Split(clients, ",")
+	o.upstreams, o.clients, o.surfaces = strings.Split(upstreams, ","), strings.Split(clients, ","), strings.Split(surfaces, ",")
 	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams", "store"}, o.mode) || o.pairs < 1 || o.duration <= 0 || o.settle <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: bad flags (see -h)")
 		os.Exit(2)

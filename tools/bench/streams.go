@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,9 +26,11 @@ import (
 // streamGap between events and up to streamTokens tokens (the emulator's
 // reply to the benchmark prompt: about 40 events, 20 s), like a long answer.
 // For each upstream set-up (plain HTTP/1.1, TLS with HTTP/1.1 forced, TLS
-// negotiating HTTP/2) a fresh gateway is started; for each N, the load
-// generator opens N OpenAI chat streams (in batches, so that the ramp does
-// not look like a flood), waits until every one has its first event, lets
+// negotiating HTTP/2) a fresh gateway is started; for each N and each API
+// surface (-surfaces: OpenAI chat completions, Anthropic Messages, OpenAI
+// Responses with store off), the load generator opens N streams (in
+// batches, so that the ramp does not look like a flood), waits until every
+// one has its first event, lets
 // the gateway settle, and samples its VmRSS and RssFile (/proc/PID/status),
 // the Go heap live after the last GC, the goroutine stacks and the
 // goroutine count (its /metrics: go_gc_heap_live_bytes,
@@ -55,10 +58,27 @@ var upstreamSetups = map[string]upstreamSetup{
 	"tls-h2":   {"TLS, HTTP/2", true, false},
 }
 
+// streamSurfaces are the surfaces -surfaces names, each streaming the same
+// workload (responses with store off: a stored response would add the
+// store's work to the stream's).
+var streamSurfaces = map[string]struct {
+	label string
+	s     surface
+}{
+	"chat":      {"chat completions", openAISurface},
+	"messages":  {"Messages", messagesSurface},
+	"responses": {"Responses", responsesSurface(false)},
+}
+
 func streamsBench(o options, dir, bin string) error {
 	fmt.Printf("### Open streams (events %v apart; gateway and emulator in separate processes)\n\n", streamGap)
-	fmt.Println("| Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| Surface | Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, name := range o.surfaces {
+		if _, ok := streamSurfaces[name]; !ok {
+			return fmt.Errorf("unknown surface %q (chat, messages, responses)", name)
+		}
+	}
 	for _, client := range o.clients {
 		if client != "h1" && client != "h2c" {
 			return fmt.Errorf("unknown client protocol %q (h1, h2c)", client)
@@ -121,45 +141,74 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 	}
 	httpc := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
-	// One stream read to its end warms the gateway up and says how long
-	// the streams last; the idle figures follow.
-	w0 := time.Now()
-	_, events, err := oneStream(context.Background(), httpc, gw.url, make(chan struct{}, 1))
-	if err != nil {
-		return fmt.Errorf("warm-up stream: %w", err)
+	// One stream on each surface, read to its end, warms the gateway up
+	// and says how long the streams last; the idle figures follow.
+	var life time.Duration
+	for _, name := range o.surfaces {
+		w0 := time.Now()
+		_, events, err := oneStream(context.Background(), httpc, gw.url, streamSurfaces[name].s, make(chan struct{}, 1))
+		if err != nil {
+			return fmt.Errorf("warm-up stream (%s): %w", name, err)
+		}
+		if d := time.Since(w0); life == 0 || d < life {
+			life = d
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s, clients %s, %s: a stream has %d events and lasts %v\n", setup.name, client, name, events, time.Since(w0).Round(100*time.Millisecond))
 	}
-	life := time.Since(w0)
-	fmt.Fprintf(os.Stderr, "bench: %s, clients %s: a stream has %d events and lasts %v\n", setup.name, client, events, life.Round(100*time.Millisecond))
 	time.Sleep(time.Second)
-	idleRSS := gw.rssKiB()
+	r := streamsRun{o: o, httpc: httpc, tr: tr, gw: gw, client: client, setup: setup, idleRSS: gw.rssKiB(), life: life}
 	for _, n := range o.streams {
-		var rss, rssFile int64
-		var m gwMetrics
-		t0 := time.Now()
-		var opened time.Duration
-		err := holdStreams(httpc, gw.url, n, o.settle, func() {
-			opened = time.Since(t0) - o.settle
-			rss, rssFile, m = gw.rssKiB(), gw.statusKiB("RssFile:"), gatewayMetrics(httpc, gw.url)
-		})
-		if opened+o.settle > life {
-			fmt.Fprintf(os.Stderr, "bench: %d streams took %v to open and settle, longer than a stream lasts (%v): the first had ended when sampled\n", n, (opened + o.settle).Round(100*time.Millisecond), life.Round(100*time.Millisecond))
+		for _, name := range o.surfaces {
+			if err := r.row(name, n); err != nil {
+				return err
+			}
 		}
-		errs := 0
-		var se *streamsError
-		if errors.As(err, &se) {
-			errs = se.failed
-			fmt.Fprintln(os.Stderr, "bench: first stream error:", se.first)
-		} else if err != nil {
-			return err
-		}
-		per := func(v, base float64) string { return fmt.Sprintf("%.1f", (v-base)/float64(n)) }
-		fmt.Printf("| %s | %s | %d | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", client, setup.name, n,
-			float64(rss)/1024, float64(rssFile)/1024, per(float64(rss), float64(idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
-			float64(m.stacks)/(1<<20), m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
-		// Let the closed streams drain from the gateway before the next N.
-		tr.CloseIdleConnections()
-		time.Sleep(2 * time.Second)
 	}
+	return nil
+}
+
+// streamsRun is one gateway's rows: its clients, upstream set-up, idle RSS
+// and how long the shortest warm-up stream lasted.
+type streamsRun struct {
+	o       options
+	httpc   *http.Client
+	tr      *http.Transport
+	gw      *proc
+	client  string
+	setup   upstreamSetup
+	idleRSS int64
+	life    time.Duration
+}
+
+// row holds n streams on surface name and prints what they cost.
+func (r streamsRun) row(name string, n int) error {
+	o, gw := r.o, r.gw
+	var rss, rssFile int64
+	var m gwMetrics
+	t0 := time.Now()
+	var opened time.Duration
+	err := holdStreams(r.httpc, gw.url, streamSurfaces[name].s, n, o.settle, func() {
+		opened = time.Since(t0) - o.settle
+		rss, rssFile, m = gw.rssKiB(), gw.statusKiB("RssFile:"), gatewayMetrics(r.httpc, gw.url)
+	})
+	if life := r.life; opened+o.settle > life {
+		fmt.Fprintf(os.Stderr, "bench: %d streams took %v to open and settle, longer than a stream lasts (%v): the first had ended when sampled\n", n, (opened + o.settle).Round(100*time.Millisecond), life.Round(100*time.Millisecond))
+	}
+	errs := 0
+	var se *streamsError
+	if errors.As(err, &se) {
+		errs = se.failed
+		fmt.Fprintln(os.Stderr, "bench: first stream error:", se.first)
+	} else if err != nil {
+		return err
+	}
+	per := func(v, base float64) string { return fmt.Sprintf("%.1f", (v-base)/float64(n)) }
+	fmt.Printf("| %s | %s | %s | %d | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", streamSurfaces[name].label, r.client, r.setup.name, n,
+		float64(rss)/1024, float64(rssFile)/1024, per(float64(rss), float64(r.idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
+		float64(m.stacks)/(1<<20), m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
+	// Let the closed streams drain from the gateway before the next row.
+	r.tr.CloseIdleConnections()
+	time.Sleep(2 * time.Second)
 	return nil
 }
 
@@ -218,10 +267,10 @@ type streamsError struct {
 
 func (e *streamsError) Error() string { return fmt.Sprintf("%d streams failed: %v", e.failed, e.first) }
 
-// holdStreams opens n chat streams through the gateway, 100 at a time,
+// holdStreams opens n streams on surface sf through the gateway, 100 at a time,
 // waits until each has had its first event, waits settle, calls sample,
 // and then closes them all.
-func holdStreams(c *http.Client, base string, n int, settle time.Duration, sample func()) error {
+func holdStreams(c *http.Client, base string, sf surface, n int, settle time.Duration, sample func()) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
@@ -247,7 +296,7 @@ func holdStreams(c *http.Client, base string, n int, settle time.Duration, sampl
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			signalled, _, err := oneStream(ctx, c, base, started)
+			signalled, _, err := oneStream(ctx, c, base, sf, started)
 			if err != nil && ctx.Err() == nil {
 				fail(err)
 			}
@@ -273,12 +322,12 @@ func holdStreams(c *http.Client, base string, n int, settle time.Duration, sampl
 	return nil
 }
 
-// oneStream sends a chat stream and reports on started when its first
-// data line arrives (signalled); then it reads until the end (or until ctx
-// ends), counting the data lines.
-func oneStream(ctx context.Context, c *http.Client, base string, started chan<- struct{}) (signalled bool, events int, err error) {
-	body := fmt.Sprintf(`{"model":"bench","messages":[{"role":"user","content":%q}],"max_tokens":%d,"stream":true}`, prompt, streamTokens)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", strings.NewReader(body))
+// oneStream sends a stream on surface sf and reports on started when its
+// first data line arrives (signalled); then it reads until the end (or
+// until ctx ends), counting the data lines.
+func oneStream(ctx context.Context, c *http.Client, base string, sf surface, started chan<- struct{}) (signalled bool, events int, err error) {
+	body := cmp.Or(sf.streamBody, chatStreamBody)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+sf.path, strings.NewReader(body))
 	if err != nil {
 		return false, 0, err
 	}
@@ -295,13 +344,13 @@ func oneStream(ctx context.Context, c *http.Client, base string, started chan<- 
 	br := bufio.NewReaderSize(resp.Body, 4<<10)
 	for {
 		line, err := br.ReadSlice('\n')
-		if bytes.HasPrefix(line, []byte("data: ")) {
+		if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
 			events++
 			if !signalled {
 				signalled = true
 				started <- struct{}{}
 			}
-			if bytes.HasPrefix(line, []byte("data: [DONE]")) {
+			if sf.done(data) {
 				return signalled, events, nil
 			}
 		}
@@ -309,7 +358,7 @@ func oneStream(ctx context.Context, c *http.Client, base string, started chan<- 
 			continue
 		}
 		if errors.Is(err, io.EOF) {
-			return signalled, events, errors.New("stream ended without [DONE]")
+			return signalled, events, errors.New("stream ended without its last event")
 		}
 		if err != nil {
 			return signalled, events, err
