@@ -66,6 +66,12 @@ func NewHandler(chat *openai.Handler, st Store, log *slog.Logger) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	accesslog.From(r.Context()).SetSurface("openai_responses")
+	// Creating, most of the traffic, skips the mux: that saves its frames
+	// under every stream's wait (see stream).
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/responses" {
+		h.create(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -157,12 +163,26 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	store := d.req.Store == nil || *d.req.Store
 	resp := newResponse(d, newResponseID(time.Now()), time.Now().Unix(), d.req.PreviousResponseID, store)
 	x := &exchange{h: h, r: r, d: d, tr: tr, resp: resp, prev: prev, store: store}
-	// Once the model's targets are exhausted, each fallback gets the
-	// request translated for it, as a direct request would be.
+	var err error
+	if len(tr.Model.Fallbacks) == 0 {
+		// Without upstream.Fallback's frames under a stream's wait.
+		err = x.answer(ctx, w, upTimeout, qt)
+	} else {
+		err = x.withFallbacks(ctx, w, upTimeout, qt)
+	}
+	if err != nil {
+		openai.WriteFailure(w, r, err)
+	}
+}
+
+// withFallbacks answers with x's model and, once its targets are
+// exhausted, its fallbacks, each with the request translated for it, as a
+// direct request would be.
+func (x *exchange) withFallbacks(ctx context.Context, w http.ResponseWriter, upTimeout time.Duration, qt bedrock.CallOption) error {
 	var last error
-	err := upstream.Fallback(ctx, tr.Model, func(m *upstream.Model) error {
+	return upstream.Fallback(ctx, x.tr.Model, func(m *upstream.Model) error {
 		if m != x.tr.Model {
-			ftr, aerr := h.translateFor(ctx, d, m)
+			ftr, aerr := x.h.translateFor(ctx, x.d, m)
 			if aerr != nil {
 				return last // a request m cannot take skips it
 			}
@@ -171,9 +191,6 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		last = x.answer(ctx, w, upTimeout, qt)
 		return last
 	})
-	if err != nil {
-		openai.WriteFailure(w, r, err)
-	}
 }
 
 // translateFor translates the request d as a direct request to m.
@@ -186,13 +203,21 @@ func (h *Handler) translateFor(ctx context.Context, d *decoded, m *upstream.Mode
 // answer calls x's model and writes its answer. A Bedrock failure before
 // anything was written is returned, unwritten, for a fallback to take.
 func (x *exchange) answer(ctx context.Context, w http.ResponseWriter, upTimeout time.Duration, qt bedrock.CallOption) error {
-	r, d, tr, resp, entry := x.r, x.d, x.tr, x.resp, accesslog.From(ctx)
-	m := tr.Model
-	upstream.RecordCall(entry, upstream.OpChat, m, tr.Request.InferenceConfig)
-	entry.SetResponseID(resp.ID)
+	d, tr, entry := x.d, x.tr, accesslog.From(ctx)
+	upstream.RecordCall(entry, upstream.OpChat, tr.Model, tr.Request.InferenceConfig)
+	entry.SetResponseID(x.resp.ID)
 	if d.req.Stream && !tr.NoStreaming() {
 		return x.stream(ctx, w)
 	}
+	return x.unary(ctx, w, upTimeout, qt)
+}
+
+// unary answers with one Converse call: a response, or a stream of it for
+// a model that does not stream. It is apart from answer so that a stream,
+// which waits under answer's frame, does not hold this path's locals.
+func (x *exchange) unary(ctx context.Context, w http.ResponseWriter, upTimeout time.Duration, qt bedrock.CallOption) error {
+	r, d, tr, resp, entry := x.r, x.d, x.tr, x.resp, accesslog.From(ctx)
+	m := tr.Model
 	if d.req.Stream && tr.Request.GuardrailConfig != nil {
 		tr.Request.GuardrailConfig.StreamProcessingMode = "" // ConverseStream only
 	}
@@ -390,20 +415,39 @@ func samePublic(r *response, includeEncrypted bool) bool {
 // failure is an ordinary JSON error with its status; after that it is a
 // response.failed event, and the stream ends.
 func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
-	r, entry := x.r, accesslog.From(ctx)
-	s, cancel, err := x.h.chat.OpenStream(ctx, w, r, x.tr.Model, x.tr.Request)
+	s, cancel, err := x.h.chat.OpenStream(ctx, w, x.r, x.tr.Model, x.tr.Request)
 	if err != nil {
 		return err
 	}
 	defer cancel()
+	entry := accesslog.From(ctx)
 	events := sse.Start(w, "text/event-stream")
+	a := x.begin(events, entry)
+	// The stream waits for Bedrock under relay, whose frame is kept small
+	// (the rest is in begin and end): a stream's handler then waits less
+	// than 4 KiB deep, so the collector can halve the stack its setup grew
+	// to 16 KiB (docs/benchmarks.md, "Open streams").
+	if stop, u, ok := x.relay(s, a, events, entry, cancel); ok {
+		x.end(ctx, s, a, events, entry, stop, u)
+	}
+	return nil
+}
+
+// begin starts a stream's events: response.created and
+// response.in_progress.
+func (x *exchange) begin(events *sse.Writer, entry *accesslog.Entry) *assembler {
 	a := x.assembler(events)
 	a.token = entry.FirstToken
 	a.send("response.created", map[string]any{"response": a.publicResp()})
 	a.send("response.in_progress", map[string]any{"response": a.publicResp()})
-	var stop string
-	var u bedrock.TokenUsage
-	for ok := true; ok; ok = s.Next() {
+	return a
+}
+
+// relay turns Bedrock's events into the stream's as they come, until the
+// last; ok is false when the stream has ended already (a refused finish,
+// or the client gone).
+func (x *exchange) relay(s *openai.Stream, a *assembler, events *sse.Writer, entry *accesslog.Entry, cancel func()) (stop string, u bedrock.TokenUsage, ok bool) {
+	for more := true; more; more = s.Next() {
 		ev := s.Current()
 		events.Hold = s.Buffered()
 		switch {
@@ -418,11 +462,9 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
 		case ev.MessageStop != nil:
 			stop = ev.MessageStop.StopReason
 			if !x.tr.FinishAllowed(stop) {
-				e := x.tr.FinishError(stop)
-				entry.SetError(e.Type)
 				events.Hold = false
-				x.fail(a, e.Code, e.Msg)
-				return nil
+				x.refuse(a, entry, stop)
+				return stop, u, false
 			}
 		case ev.Metadata != nil:
 			u = ev.Metadata.Usage
@@ -430,14 +472,27 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
 		}
 		if a.err != nil {
 			cancel() // the client is gone: stop reading Bedrock now
-			return nil
+			return stop, u, false
 		}
 	}
+	return stop, u, true
+}
+
+// refuse ends a stream whose finish reason the request does not allow.
+func (x *exchange) refuse(a *assembler, entry *accesslog.Entry, stop string) {
+	e := x.tr.FinishError(stop)
+	entry.SetError(e.Type)
+	x.fail(a, e.Code, e.Msg)
+}
+
+// end ends a stream read to its end: response.failed if Bedrock's
+// stream failed, otherwise the finished response, stored.
+func (x *exchange) end(ctx context.Context, s *openai.Stream, a *assembler, events *sse.Writer, entry *accesslog.Entry, stop string, u bedrock.TokenUsage) {
 	events.Hold = false
 	if err := s.Err(); err != nil {
-		if r.Context().Err() != nil {
+		if x.r.Context().Err() != nil {
 			entry.SetError("canceled")
-			return nil
+			return
 		}
 		f := upstream.Classify(err)
 		entry.SetError(string(f.Kind))
@@ -446,12 +501,11 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
 			code = openai.FailureType(f.Kind)
 		}
 		x.fail(a, code, f.Message)
-		return nil
+		return
 	}
 	a.finish(stop, u)
 	x.save(ctx)
 	a.send("response."+terminal(x.resp.Status), map[string]any{"response": a.publicResp()})
-	return nil
 }
 
 // fail ends a stream with response.failed.

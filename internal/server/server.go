@@ -234,6 +234,7 @@ func (s *Server) routes(g *generation) http.Handler {
 	// (TestRoutes). POST /v1/chat/completions is taken before the mux
 	// (below).
 	mux.Handle("POST /v1/embeddings", openaiH)
+	// POST /v1/responses is taken before the mux (below).
 	respH := gate.Require(g.responsesAP, denyOpenAI)
 	mux.Handle("/v1/responses", respH)
 	mux.Handle("/v1/responses/", respH)
@@ -271,9 +272,10 @@ func (s *Server) routes(g *generation) http.Handler {
 		// own format (reqbody.Read); nothing reads the body before the
 		// API key is checked.
 		reqbody.Guard(w, r, limit, bodyTimeout)
-		// Chat completions and Messages, most of the traffic, skip the
-		// mux walk and its two frames under the stream's setup (see
-		// chatConverter.message in internal/openai).
+		// Chat completions, Messages and Responses, most of the
+		// traffic, skip the mux walk and its two frames under the
+		// stream's setup and wait (see chatConverter.message in
+		// internal/openai).
 		if r.Method == http.MethodPost {
 			switch r.URL.Path {
 			case "/v1/chat/completions":
@@ -281,6 +283,9 @@ func (s *Server) routes(g *generation) http.Handler {
 				return
 			case "/v1/messages":
 				anthropicH.ServeHTTP(w, r)
+				return
+			case "/v1/responses":
+				respH.ServeHTTP(w, r)
 				return
 			}
 		}
