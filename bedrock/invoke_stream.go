@@ -124,6 +124,11 @@ func (s *InvokeStream) Next() bool {
 		return false
 	}
 	for {
+		// Wait here, not under next (see await).
+		if err := s.r.await(); err != nil {
+			s.finish(err)
+			return false
+		}
 		et, payload, err := s.r.next()
 		if err != nil {
 			s.finish(err)

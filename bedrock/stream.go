@@ -295,6 +295,11 @@ func (s *ConverseStream) Next() bool {
 		return true
 	}
 	for {
+		// Wait here, not under next (see await).
+		if err := s.r.await(); err != nil {
+			s.finish(err)
+			return false
+		}
 		et, payload, err := s.r.next()
 		if err != nil {
 			s.finish(err)
