@@ -95,18 +95,119 @@ func (d *decoded) input(history []json.RawMessage) *openai.Error {
 		return openai.Invalid("input", "Invalid type for 'input': expected a string or an array of input items.")
 	}
 	// The stored history first; its items are the gateway's own.
-	st := &inputState{msgs: msgs}
-	for n, raw := range history {
-		if aerr := d.inputItem(st, raw, n-len(history)); aerr != nil {
-			return aerr
+	all := append(append([]json.RawMessage{}, history...), items...)
+	var asst *chatMsg            // the assistant message being built, if any
+	var pending []map[string]any // reasoning waiting for its assistant turn
+	assistant := func(k int) *chatMsg {
+		if asst == nil {
+			asst = &chatMsg{Role: "assistant"}
+			msgs = append(msgs, asst)
+			d.msgIndex = append(d.msgIndex, k)
+		}
+		return asst
+	}
+	for n, raw := range all {
+		k := n - len(history) // the index in this request's input (<0: history)
+		p := "input[" + strconv.Itoa(k) + "]"
+		if k < 0 {
+			p = "previous_response_id"
+		}
+		var it item
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			return openai.Invalid(p, "Invalid '%s': expected an input item object.", p)
+		}
+		if err := json.Unmarshal(raw, &it); err != nil {
+			return openai.Invalid(p, "Invalid '%s': %s.", p, strings.TrimPrefix(err.Error(), "json: "))
+		}
+		if it.Type == "" && it.Role != "" {
+			it.Type = "message"
+		}
+		if k >= 0 {
+			d.items = append(d.items, withID(raw, &it))
+		}
+		switch it.Type {
+		case "message":
+			switch it.Role {
+			case "user", "system", "developer":
+				content, aerr := inputContent(it.Content, p, it.Role)
+				if aerr != nil {
+					return aerr
+				}
+				asst = nil
+				msgs = append(msgs, &chatMsg{Role: it.Role, Content: content})
+				d.msgIndex = append(d.msgIndex, k)
+			case "assistant":
+				content, aerr := assistantContent(it.Content, p)
+				if aerr != nil {
+					return aerr
+				}
+				a := assistant(k)
+				if a.Content == nil {
+					a.Content = []map[string]any{}
+				}
+				a.Content = append(a.Content.([]map[string]any), content...)
+			case "":
+				return openai.Invalid(p+".role", "Missing required parameter: '%s.role'.", p)
+			default:
+				return openai.Invalid(p+".role", "Invalid '%s.role': %q. Supported: user, assistant, system, developer.", p, clip.String(it.Role, 40, "..."))
+			}
+		case "function_call", "custom_tool_call":
+			if it.CallID == "" {
+				return openai.Invalid(p+".call_id", "Missing required parameter: '%s.call_id'.", p)
+			}
+			if it.Name == "" {
+				return openai.Invalid(p+".name", "Missing required parameter: '%s.name'.", p)
+			}
+			args := it.Arguments
+			if it.Type == "custom_tool_call" {
+				var s string
+				if err := json.Unmarshal(it.Input, &s); err != nil {
+					return openai.Invalid(p+".input", "Invalid '%s.input': expected a string.", p)
+				}
+				args = mustJSON(string(mustJSON(map[string]string{"input": s})))
+			} else if isNull(args) {
+				return openai.Invalid(p+".arguments", "Missing required parameter: '%s.arguments'.", p)
+			}
+			a := assistant(k)
+			a.ToolCalls = append(a.ToolCalls, map[string]any{"id": it.CallID, "type": "function",
+				"function": map[string]any{"name": it.Name, "arguments": args}})
+		case "function_call_output", "custom_tool_call_output":
+			if it.CallID == "" {
+				return openai.Invalid(p+".call_id", "Missing required parameter: '%s.call_id'.", p)
+			}
+			out, aerr := toolOutput(it.Output, p)
+			if aerr != nil {
+				return aerr
+			}
+			asst = nil
+			msgs = append(msgs, &chatMsg{Role: "tool", ToolCallID: it.CallID, Content: out})
+			d.msgIndex = append(d.msgIndex, k)
+		case "reasoning":
+			tb, aerr := thinkingOf(&it, p)
+			if aerr != nil {
+				return aerr
+			}
+			if tb != nil {
+				if asst != nil && len(asst.ToolCalls) == 0 && asst.Content == nil {
+					asst.ThinkingBlocks = append(asst.ThinkingBlocks, tb)
+				} else {
+					asst = nil
+					pending = append(pending, tb)
+				}
+			}
+			continue
+		case "item_reference":
+			return openai.Invalid(p+".type", "'%s' is an item_reference, which this gateway does not resolve: send the item itself, or use 'previous_response_id'.", p)
+		case "":
+			return openai.Invalid(p+".type", "Missing required parameter: '%s.type'.", p)
+		default:
+			return openai.Invalid(p+".type", "Invalid '%s.type': %q. Supported input items: message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, reasoning.", p, clip.String(it.Type, 40, "..."))
+		}
+		if len(pending) > 0 && asst != nil {
+			asst.ThinkingBlocks = append(pending, asst.ThinkingBlocks...)
+			pending = nil
 		}
 	}
-	for k, raw := range items {
-		if aerr := d.inputItem(st, raw, k); aerr != nil {
-			return aerr
-		}
-	}
-	msgs = st.msgs
 	for _, m := range msgs {
 		if m.Role == "assistant" && m.Content == nil && len(m.ToolCalls) == 0 {
 			m.Content = ""
@@ -115,132 +216,6 @@ func (d *decoded) input(history []json.RawMessage) *openai.Error {
 	b, _ := json.Marshal(msgs)
 	d.members["messages"] = b
 	return nil
-}
-
-// inputState is the chat messages input is building.
-type inputState struct {
-	msgs    []*chatMsg
-	asst    *chatMsg         // the assistant message being built, if any
-	pending []map[string]any // reasoning waiting for its assistant turn
-}
-
-// assistant is the assistant message being built, started for input
-// item k if there is none.
-func (st *inputState) assistant(d *decoded, k int) *chatMsg {
-	if st.asst == nil {
-		st.asst = &chatMsg{Role: "assistant"}
-		st.msgs = append(st.msgs, st.asst)
-		d.msgIndex = append(d.msgIndex, k)
-	}
-	return st.asst
-}
-
-// inputItem translates one item, k in this request's input (< 0: of the
-// stored history). It is apart from input, and the item is decoded in a
-// frame of its own, so that decoding stays within a stream's 8 KiB
-// goroutine stack (docs/benchmarks.md, "Open streams").
-func (d *decoded) inputItem(st *inputState, raw json.RawMessage, k int) *openai.Error {
-	p := "input[" + strconv.Itoa(k) + "]"
-	if k < 0 {
-		p = "previous_response_id"
-	}
-	var it item
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return openai.Invalid(p, "Invalid '%s': expected an input item object.", p)
-	}
-	if err := json.Unmarshal(raw, &it); err != nil {
-		return openai.Invalid(p, "Invalid '%s': %s.", p, strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if it.Type == "" && it.Role != "" {
-		it.Type = "message"
-	}
-	if k >= 0 {
-		d.items = append(d.items, withID(raw, &it))
-	}
-	switch it.Type {
-	case "message":
-		switch it.Role {
-		case "user", "system", "developer":
-			content, aerr := inputContent(it.Content, p, it.Role)
-			if aerr != nil {
-				return aerr
-			}
-			st.asst = nil
-			st.msgs = append(st.msgs, &chatMsg{Role: it.Role, Content: content})
-			d.msgIndex = append(d.msgIndex, k)
-		case "assistant":
-			content, aerr := assistantContent(it.Content, p)
-			if aerr != nil {
-				return aerr
-			}
-			a := st.assistant(d, k)
-			if a.Content == nil {
-				a.Content = []map[string]any{}
-			}
-			a.Content = append(a.Content.([]map[string]any), content...)
-		case "":
-			return openai.Invalid(p+".role", "Missing required parameter: '%s.role'.", p)
-		default:
-			return openai.Invalid(p+".role", "Invalid '%s.role': %q. Supported: user, assistant, system, developer.", p, clip.String(it.Role, 40, "..."))
-		}
-	case "function_call", "custom_tool_call":
-		if it.CallID == "" {
-			return openai.Invalid(p+".call_id", "Missing required parameter: '%s.call_id'.", p)
-		}
-		if it.Name == "" {
-			return openai.Invalid(p+".name", "Missing required parameter: '%s.name'.", p)
-		}
-		args := it.Arguments
-		if it.Type == "custom_tool_call" {
-			var s string
-			if err := json.Unmarshal(it.Input, &s); err != nil {
-				return openai.Invalid(p+".input", "Invalid '%s.input': expected a string.", p)
-			}
-			args = mustJSON(string(mustJSON(map[string]string{"input": s})))
-		} else if isNull(args) {
-			return openai.Invalid(p+".arguments", "Missing required parameter: '%s.arguments'.", p)
-		}
-		a := st.assistant(d, k)
-		a.ToolCalls = append(a.ToolCalls, map[string]any{"id": it.CallID, "type": "function",
-			"function": map[string]any{"name": it.Name, "arguments": args}})
-	case "function_call_output", "custom_tool_call_output":
-		if it.CallID == "" {
-			return openai.Invalid(p+".call_id", "Missing required parameter: '%s.call_id'.", p)
-		}
-		out, aerr := toolOutput(it.Output, p)
-		if aerr != nil {
-			return aerr
-		}
-		st.asst = nil
-		st.msgs = append(st.msgs, &chatMsg{Role: "tool", ToolCallID: it.CallID, Content: out})
-		d.msgIndex = append(d.msgIndex, k)
-	case "reasoning":
-		tb, aerr := thinkingOf(&it, p)
-		if aerr != nil {
-			return aerr
-		}
-		if tb != nil {
-			if st.asst != nil && len(st.asst.ToolCalls) == 0 && st.asst.Content == nil {
-				st.asst.ThinkingBlocks = append(st.asst.ThinkingBlocks, tb)
-			} else {
-				st.asst = nil
-				st.pending = append(st.pending, tb)
-			}
-		}
-		return nil
-	case "item_reference":
-		return openai.Invalid(p+".type", "'%s' is an item_reference, which this gateway does not resolve: send the item itself, or use 'previous_response_id'.", p)
-	case "":
-		return openai.Invalid(p+".type", "Missing required parameter: '%s.type'.", p)
-	default:
-		return openai.Invalid(p+".type", "Invalid '%s.type': %q. Supported input items: message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, reasoning.", p, clip.String(it.Type, 40, "..."))
-	}
-	if len(st.pending) > 0 && st.asst != nil {
-		st.asst.ThinkingBlocks = append(st.pending, st.asst.ThinkingBlocks...)
-		st.pending = nil
-	}
-	return nil
-
 }
 
 // withID is an input item as GET .../input_items lists it: with an ID, a
