@@ -17,6 +17,7 @@ import (
 	"github.com/quarry-dev/quarry/internal/config"
 	"github.com/quarry-dev/quarry/internal/gcpace"
 	"github.com/quarry-dev/quarry/internal/server"
+	"github.com/quarry-dev/quarry/internal/textpages"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -83,6 +84,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer srv.Close()
+	// Start-up is over: the executable's pages only it used leave the
+	// resident set (see internal/textpages). Failing is harmless (no
+	// /proc, another OS): the pages stay.
+	if n, err := textpages.Trim(); err != nil {
+		logger.Debug("executable's pages not trimmed", "error", err)
+	} else {
+		logger.Debug("executable's pages trimmed", "resident_bytes", n)
+	}
 	names := make([]string, 0, len(srv.Registry().Models()))
 	for _, m := range srv.Registry().Models() {
 		names = append(names, m.Name)
