@@ -41,16 +41,25 @@ models:
 // gatewayConfig pointing at the emulator at emuURL; serverKeys are extra
 // lines of its server section (indented two spaces).
 func startGateway(dir, bin, name, emuURL, logLevel, serverKeys string, env []string) (*proc, error) {
-	addr, err := freePort()
+	addr, argv, err := gatewayArgs(dir, bin, name, emuURL, logLevel, serverKeys)
 	if err != nil {
 		return nil, err
+	}
+	return start(dir, name, addr, "/health", env, argv...)
+}
+
+// gatewayArgs writes the config startGateway runs with and returns the
+// gateway's address and command line.
+func gatewayArgs(dir, bin, name, emuURL, logLevel, serverKeys string) (addr string, argv []string, err error) {
+	if addr, err = freePort(); err != nil {
+		return "", nil, err
 	}
 	cfg := strings.Replace(fmt.Sprintf(gatewayConfig, addr, logLevel, modelID, emuURL), "models:\n", serverKeys+"models:\n", 1)
 	cfgPath := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return start(dir, name, addr, "/health", env, bin, "serve", "--config", cfgPath)
+	return addr, []string{bin, "serve", "--config", cfgPath}, nil
 }
 
 // startPair runs an emulator and a gateway in front of it (gatewayConfig),

@@ -73,6 +73,7 @@ type options struct {
 	clients   []string
 	surfaces  []string
 	settle    time.Duration
+	memLimit  int64 // bytes; 0: no cgroup
 	// telemetry adds rows for a second gateway with OpenTelemetry on.
 	telemetry bool
 	// store mode: how many off/on pairs per cell
@@ -86,13 +87,14 @@ func main() {
 		os.Exit(1)
 	}
 	var o options
-	var conc, emuConc, streams, upstreams, clients, surfaces string
+	var conc, emuConc, streams, upstreams, clients, surfaces, memLimit string
 	flag.StringVar(&o.mode, "mode", "all", "all (emulator and gateway), emulator, gateway, streams or store")
 	flag.IntVar(&o.pairs, "pairs", 10, "store mode: alternated store-off and store-on runs per cell")
 	flag.StringVar(&streams, "streams", "100,1000,5000", "streams mode: numbers of open streams (comma-separated)")
 	flag.StringVar(&upstreams, "upstreams", "plain-h1,tls-h1,tls-h2", "streams mode: how the gateway reaches the emulator")
 	flag.StringVar(&clients, "clients", "h1,h2c", "streams mode: how the load generator reaches the gateway (h1, h2c)")
 	flag.StringVar(&surfaces, "surfaces", "chat", "streams mode: API surfaces to stream on (chat, messages, responses)")
+	flag.StringVar(&memLimit, "memory-limit", "", "streams mode: run the gateway in a memory cgroup with this limit (e.g. 64MiB; root only), as a container would")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "streams mode: wait once every stream is open, before sampling")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each row")
@@ -108,6 +110,9 @@ func main() {
 	}
 	if err == nil {
 		o.streams, err = intList(streams)
+	}
+	if err == nil && memLimit != "" {
+		o.memLimit, err = parseMiB(memLimit)
 	}
 	o.upstreams, o.clients, o.surfaces = strings.Split(upstreams, ","), strings.Split(clients, ","), strings.Split(surfaces, ",")
 	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams", "store"}, o.mode) || o.pairs < 1 || o.duration <= 0 || o.settle <= 0 {
@@ -212,6 +217,15 @@ type proc struct {
 	cmd *exec.Cmd
 	url string
 	log string
+}
+
+// parseMiB reads a size in MiB ("64MiB" or "64").
+func parseMiB(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSuffix(s, "MiB"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want MiB, e.g. 64MiB", s)
+	}
+	return n << 20, nil
 }
 
 func freePort() (string, error) {

@@ -36,6 +36,12 @@ import (
 // goroutine count (its /metrics: go_gc_heap_live_bytes,
 // go_memstats_stack_inuse_bytes, go_goroutines). Then it closes the streams and
 // waits for the gateway to drop back before the next N.
+//
+// The gateway runs from a copy of the binary made past the page cache, so
+// that it shares no executable pages with the emulator and starts cold, as
+// a gateway in a fresh container does. With -memory-limit it runs in a
+// memory cgroup of that size (what a container's limit is), and the rows
+// add the cgroup's usage, its peak and the OOM kills.
 
 const (
 	streamGap    = 500 * time.Millisecond
@@ -72,8 +78,13 @@ var streamSurfaces = map[string]struct {
 
 func streamsBench(o options, dir, bin string) error {
 	fmt.Printf("### Open streams (events %v apart; gateway and emulator in separate processes)\n\n", streamGap)
-	fmt.Println("| Surface | Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |")
-	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	head, rule := "| Surface | Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	if o.memLimit > 0 {
+		fmt.Printf("The gateway runs in a memory cgroup limited to %d MiB.\n\n", o.memLimit>>20)
+		head, rule = head+" cgroup usage MiB | cgroup peak MiB | OOM kills |", rule+"---:|---:|---:|"
+	}
+	fmt.Println(head)
+	fmt.Println(rule)
 	for _, name := range o.surfaces {
 		if _, ok := streamSurfaces[name]; !ok {
 			return fmt.Errorf("unknown surface %q (chat, messages, responses)", name)
@@ -126,7 +137,26 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 	// log_level warn: a thousand stream lines a second would be the
 	// gateway's main work.
 	keys := fmt.Sprintf("  upstream_http2: %v\n", !setup.http1Only)
-	gw, err := startGateway(dir, bin, "streams-gateway-"+client+"-"+tag, emuURL, "warn", keys, gwEnv)
+	gwName := "streams-gateway-" + client + "-" + tag
+	gwAddr, argv, err := gatewayArgs(dir, bin, gwName, emuURL, "warn", keys)
+	if err != nil {
+		return err
+	}
+	// The gateway runs from a copy of its own, as in production, where
+	// no other process maps its executable (here the emulator would).
+	argv[0] = filepath.Join(dir, gwName+".bin")
+	if err := coldCopy(bin, argv[0]); err != nil {
+		return err
+	}
+	var cg *memCgroup
+	if o.memLimit > 0 {
+		if cg, err = newMemCgroup(fmt.Sprintf("quarry-bench-%d-%s-%s", os.Getpid(), client, tag), o.memLimit); err != nil {
+			return err
+		}
+		defer cg.remove()
+		argv = cg.wrap(argv)
+	}
+	gw, err := start(dir, gwName, gwAddr, "/health", gwEnv, argv...)
 	if err != nil {
 		return err
 	}
@@ -156,7 +186,7 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 		fmt.Fprintf(os.Stderr, "bench: %s, clients %s, %s: a stream has %d events and lasts %v\n", setup.name, client, name, events, time.Since(w0).Round(100*time.Millisecond))
 	}
 	time.Sleep(time.Second)
-	r := streamsRun{o: o, httpc: httpc, tr: tr, gw: gw, client: client, setup: setup, idleRSS: gw.rssKiB(), life: life}
+	r := streamsRun{o: o, httpc: httpc, tr: tr, gw: gw, cg: cg, client: client, setup: setup, idleRSS: gw.rssKiB(), life: life}
 	for _, n := range o.streams {
 		for _, name := range o.surfaces {
 			if err := r.row(name, n); err != nil {
@@ -174,6 +204,7 @@ type streamsRun struct {
 	httpc   *http.Client
 	tr      *http.Transport
 	gw      *proc
+	cg      *memCgroup // nil without -memory-limit
 	client  string
 	setup   upstreamSetup
 	idleRSS int64
@@ -183,13 +214,16 @@ type streamsRun struct {
 // row holds n streams on surface name and prints what they cost.
 func (r streamsRun) row(name string, n int) error {
 	o, gw := r.o, r.gw
-	var rss, rssFile int64
+	var rss, rssFile, cgUsage int64
 	var m gwMetrics
 	t0 := time.Now()
 	var opened time.Duration
 	err := holdStreams(r.httpc, gw.url, streamSurfaces[name].s, n, o.settle, func() {
 		opened = time.Since(t0) - o.settle
 		rss, rssFile, m = gw.rssKiB(), gw.statusKiB("RssFile:"), gatewayMetrics(r.httpc, gw.url)
+		if r.cg != nil {
+			cgUsage = r.cg.usage()
+		}
 	})
 	if life := r.life; opened+o.settle > life {
 		fmt.Fprintf(os.Stderr, "bench: %d streams took %v to open and settle, longer than a stream lasts (%v): the first had ended when sampled\n", n, (opened + o.settle).Round(100*time.Millisecond), life.Round(100*time.Millisecond))
@@ -203,9 +237,15 @@ func (r streamsRun) row(name string, n int) error {
 		return err
 	}
 	per := func(v, base float64) string { return fmt.Sprintf("%.1f", (v-base)/float64(n)) }
-	fmt.Printf("| %s | %s | %s | %d | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %d | %.2f | %.1f | %d |\n", streamSurfaces[name].label, r.client, r.setup.name, n,
+	fmt.Printf("| %s | %s | %s | %d | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %d | %.2f | %.1f | %d |", streamSurfaces[name].label, r.client, r.setup.name, n,
 		float64(rss)/1024, float64(rssFile)/1024, per(float64(rss), float64(r.idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
 		float64(m.stacks)/(1<<20), m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
+	if r.cg != nil {
+		// The peak is the cgroup's since the gateway started: this row's
+		// or an earlier one's.
+		fmt.Printf(" %.1f | %.1f | %d |", float64(cgUsage)/(1<<20), float64(r.cg.peak())/(1<<20), r.cg.oomKills())
+	}
+	fmt.Println()
 	// Let the closed streams drain from the gateway before the next row.
 	r.tr.CloseIdleConnections()
 	time.Sleep(2 * time.Second)
