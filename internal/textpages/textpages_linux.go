@@ -47,11 +47,12 @@ func Trim() (int64, error) {
 	return resident, nil
 }
 
-// advise maps the span page by page from now on (MADV_RANDOM: no
-// fault-around, no read-ahead, so the next faults read single pages),
-// reclaims what it maps (MADV_PAGEOUT, Linux 5.4: pages no other process
-// maps leave the page cache) and unmaps the rest (MADV_DONTNEED; for a
-// private mapping without pages of its own this only unmaps).
+// advise turns read-ahead off for the span (MADV_RANDOM: a fault then
+// reads the one page it needs; fault-around still maps the neighbours
+// already cached, which are few once the cache is dropped), reclaims what
+// it maps (MADV_PAGEOUT, Linux 5.4: pages no other process maps leave the
+// page cache) and unmaps the rest (MADV_DONTNEED; for a private mapping
+// without pages of its own this only unmaps).
 func advise(s span) error {
 	for _, a := range []struct {
 		advice int
