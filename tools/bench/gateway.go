@@ -35,7 +35,21 @@ models:
       endpoint_url: %s
       max_concurrent_invocations: 10000
       requests_per_min_limit: 10000000
+  - name: bench-claude
+    from: bedrock:%[5]s
+    params:
+      aws_region: us-east-1
+      aws_access_key_id: test
+      aws_secret_access_key: test
+      endpoint_url: %[4]s
+      max_concurrent_invocations: 10000
+      requests_per_min_limit: 10000000
 `
+
+// claudeModelID is bench-claude's model: the Messages surface serves a
+// Claude model natively (InvokeModel, Anthropic's own events), which is
+// what Claude Code and the Anthropic SDKs reach.
+const claudeModelID = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 
 // startGateway runs quarry serve (logging to dir/name.log) with
 // gatewayConfig pointing at the emulator at emuURL; serverKeys are extra
@@ -54,7 +68,7 @@ func gatewayArgs(dir, bin, name, emuURL, logLevel, serverKeys string) (addr stri
 	if addr, err = freePort(); err != nil {
 		return "", nil, err
 	}
-	cfg := strings.Replace(fmt.Sprintf(gatewayConfig, addr, logLevel, modelID, emuURL), "models:\n", serverKeys+"models:\n", 1)
+	cfg := strings.Replace(fmt.Sprintf(gatewayConfig, addr, logLevel, modelID, emuURL, claudeModelID), "models:\n", serverKeys+"models:\n", 1)
 	cfgPath := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return "", nil, err

@@ -93,7 +93,7 @@ func main() {
 	flag.StringVar(&streams, "streams", "100,1000,5000", "streams mode: numbers of open streams (comma-separated)")
 	flag.StringVar(&upstreams, "upstreams", "plain-h1,tls-h1,tls-h2", "streams mode: how the gateway reaches the emulator")
 	flag.StringVar(&clients, "clients", "h1,h2c", "streams mode: how the load generator reaches the gateway (h1, h2c)")
-	flag.StringVar(&surfaces, "surfaces", "chat", "streams mode: API surfaces to stream on (chat, messages, responses)")
+	flag.StringVar(&surfaces, "surfaces", "chat", "streams mode: API surfaces to stream on (chat, messages, claude: Messages to a Claude model, responses)")
 	flag.StringVar(&memLimit, "memory-limit", "", "streams mode: run the gateway in a memory cgroup with this limit (e.g. 64MiB; root only), as a container would")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "streams mode: wait once every stream is open, before sampling")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")

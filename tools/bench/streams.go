@@ -73,6 +73,7 @@ var streamSurfaces = map[string]struct {
 }{
 	"chat":      {"chat completions", openAISurface},
 	"messages":  {"Messages", messagesSurface},
+	"claude":    {"Messages, Claude (native)", messagesClaudeSurface},
 	"responses": {"Responses", responsesSurface(false)},
 }
 
@@ -87,7 +88,7 @@ func streamsBench(o options, dir, bin string) error {
 	fmt.Println(rule)
 	for _, name := range o.surfaces {
 		if _, ok := streamSurfaces[name]; !ok {
-			return fmt.Errorf("unknown surface %q (chat, messages, responses)", name)
+			return fmt.Errorf("unknown surface %q (chat, messages, claude, responses)", name)
 		}
 	}
 	for _, client := range o.clients {

@@ -63,6 +63,16 @@ var messagesSurface = surface{
 	done:  func(d []byte) bool { return bytes.HasPrefix(d, []byte(`{"type":"message_stop"`)) },
 }
 
+// messagesClaudeSurface is the Messages API to a Claude model: the native
+// path (InvokeModelWithResponseStream), where messagesSurface's Nova model
+// goes through Converse.
+var messagesClaudeSurface = func() surface {
+	s := messagesSurface
+	s.body = strings.Replace(chatBody, `"model":"bench"`, `"model":"bench-claude"`, 1)
+	s.streamBody = strings.Replace(chatStreamBody, `"model":"bench"`, `"model":"bench-claude"`, 1)
+	return s
+}()
+
 // responsesSurface is OpenAI's Responses API (/v1/responses), with store
 // on or off: the same workload as "input".
 func responsesSurface(store bool) surface {

@@ -29,7 +29,7 @@ func startTelemetryGateway(dir, bin, emuURL string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf(gatewayConfig, addr, "info", modelID, emuURL) + fmt.Sprintf(`telemetry:
+	cfg := fmt.Sprintf(gatewayConfig, addr, "info", modelID, emuURL, claudeModelID) + fmt.Sprintf(`telemetry:
   enabled: true
   endpoint: http://%s
   protocol: http/protobuf
