@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -119,18 +118,6 @@ func (cg *memCgroup) oomKills() int64 {
 		}
 	}
 	return 0
-}
-
-// coldCopy copies the executable bin to dst bypassing the page cache
-// (dd's O_DIRECT), so that the pages the gateway maps from it are read
-// afresh and charged to its cgroup, as in a container just started: a
-// binary already cached is charged to whoever read it first.
-func coldCopy(bin, dst string) error {
-	out, err := exec.Command("dd", "if="+bin, "of="+dst, "bs=1M", "oflag=direct").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("cold copy of the binary: %v: %s", err, out)
-	}
-	return os.Chmod(dst, 0o755)
 }
 
 // remove deletes the cgroup once its processes have gone.
