@@ -200,6 +200,7 @@ type call struct {
 	modelID, action string
 	path            string
 	body            []byte      // request body (re-sent as is on retries)
+	stream          bool        // the response is a stream (see requestBody)
 	header          http.Header // extra headers (content type, accept, Bedrock options)
 }
 
@@ -302,6 +303,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, payloadHash string, firs
 		return nil, err
 	}
 	resp, err := c.httpc.Do(req)
+	if b, ok := req.Body.(*requestBody); ok {
+		b.sent()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -361,9 +365,20 @@ func (c *Client) buildRequest(ctx context.Context, cl *call) (*http.Request, err
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(cl.body))
+	// A stream's body is a requestBody, which lets go of the bytes once
+	// sent; any other's, a bytes.Reader, as net/http's HTTP/1.1 client
+	// likes it.
+	var body io.Reader
+	if !cl.stream && len(cl.body) > 0 {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", body)
 	if err != nil {
 		return nil, err
+	}
+	if cl.stream && len(cl.body) > 0 {
+		b := &requestBody{rest: cl.body, all: cl.body}
+		req.Body, req.GetBody, req.ContentLength = b, b.reopen, int64(len(cl.body))
 	}
 	u := req.URL // parsed from "": fill it in rather than allocate another
 	u.Scheme, u.Host, u.Path, u.RawPath = c.scheme, c.host, rp.path, rp.raw
@@ -383,6 +398,52 @@ func (c *Client) buildRequest(ctx context.Context, cl *call) (*http.Request, err
 	}
 	return req, nil
 }
+
+// requestBody is the body of one attempt at a streaming call. net/http
+// keeps the request, and with it Body and GetBody, until the response's
+// body is closed: for a stream, as long as the stream lasts. The bytes (a
+// whole conversation: a coding agent's are hundreds of KB) are needed only
+// until they are sent, so Read lets go of them at their end, and GetBody
+// (net/http's own retry of a stream the server refused, say) once the
+// attempt has its response. Other calls keep a bytes.Reader: for a body of
+// a type it does not know, net/http's HTTP/1.1 client sends the headers in
+// a packet of their own, which cost BenchmarkClientConverse 10%; a stream
+// pays that packet once for its whole life.
+type requestBody struct {
+	rest []byte // what Read has yet to return; nil at the end
+	all  []byte // for GetBody; nil once sent
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if len(b.rest) == 0 {
+		b.rest = nil
+		return 0, io.EOF
+	}
+	n := copy(p, b.rest)
+	if b.rest = b.rest[n:]; len(b.rest) == 0 {
+		b.rest = nil
+	}
+	return n, nil
+}
+
+// Close keeps the bytes: net/http may close a body on one goroutine while
+// another reads it.
+func (b *requestBody) Close() error { return nil }
+
+// errBodyReleased is GetBody's error once the attempt has returned.
+var errBodyReleased = errors.New("bedrock: the request body was released once the response arrived")
+
+// reopen is the request's GetBody. net/http calls it only within Do, on
+// the goroutine that called Do, as sent is.
+func (b *requestBody) reopen() (io.ReadCloser, error) {
+	if b.all == nil {
+		return nil, errBodyReleased
+	}
+	return &requestBody{rest: b.all}, nil
+}
+
+// sent releases the bytes GetBody would re-send: the attempt has returned.
+func (b *requestBody) sent() { b.all = nil }
 
 // sign signs req with SigV4. It is apart from buildRequest so that the
 // signer's deep calls sit on small frames: a gateway holding thousands

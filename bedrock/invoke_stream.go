@@ -103,7 +103,7 @@ func (c *Client) InvokeModelWithResponseStream(ctx context.Context, modelID stri
 	if err != nil {
 		return nil, &OpError{op, err}
 	}
-	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "invoke-with-response-stream", body: in.Body, header: h})
+	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "invoke-with-response-stream", body: in.Body, stream: true, header: h})
 	if err != nil {
 		return nil, err
 	}

@@ -170,7 +170,7 @@ func (c *Client) ConverseStream(ctx context.Context, modelID string, req *Conver
 	if err != nil {
 		return nil, &OpError{op, fmt.Errorf("encoding request: %w", err)}
 	}
-	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "converse-stream", body: body, header: jsonHeader})
+	resp, err := c.send(ctx, &call{opts: callOptionsOf(opts), op: op, modelID: modelID, action: "converse-stream", body: body, stream: true, header: jsonHeader})
 	if err != nil {
 		return nil, err
 	}
