@@ -108,6 +108,15 @@ type call struct {
 	failed error
 }
 
+// release lets go of the request once its stream has its first event (no
+// fallback can take it after that): a stream lasts minutes, and the
+// request is the conversation three times over (the body, its members,
+// their decoding; a coding agent's are hundreds of KB). The stream needs
+// only the model name the client asked for.
+func (c *call) release() {
+	c.req = &request{Model: c.req.Model, Stream: c.req.Stream, MaxTokens: c.req.MaxTokens}
+}
+
 // begin reads, decodes and resolves a request; nil when it has answered.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, countOnly bool) *call {
 	setRequestID(w, r)

@@ -73,6 +73,7 @@ func openStream[S upstreamStream](h *Handler, c *call, open func(context.Context
 		st.fail(c, context.DeadlineExceeded)
 		return s, st, nil
 	}
+	c.release()
 	return s, st, newSSEWriter(c.w, s.RequestID())
 }
 

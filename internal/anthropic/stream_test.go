@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/quarry-dev/quarry/bedrock"
 	"github.com/quarry-dev/quarry/internal/accesslog"
 )
 
@@ -41,7 +42,8 @@ func TestStreamTimerStopsWithStream(t *testing.T) {
 			const idle = time.Minute
 			h := NewHandler(nil, Options{UpstreamTimeout: time.Second, StreamIdleTimeout: idle})
 			r := httptest.NewRequest("POST", "/v1/messages", strings.NewReader("{}"))
-			c := &call{w: httptest.NewRecorder(), r: r, ctx: r.Context(), entry: accesslog.From(r.Context())}
+			c := &call{w: httptest.NewRecorder(), r: r, ctx: r.Context(), entry: accesslog.From(r.Context()),
+				req: &request{Model: "m", Stream: true, Messages: []bedrock.AnthropicMessage{{Role: "user"}}}}
 			var streamCtx context.Context
 			s, st, events := openStream(h, c, func(ctx context.Context) (*fakeStream, error) {
 				streamCtx = ctx
@@ -49,6 +51,11 @@ func TestStreamTimerStopsWithStream(t *testing.T) {
 			})
 			if events == nil || c.failed != nil {
 				t.Fatalf("the stream did not start: %v", c.failed)
+			}
+			// Started, it holds the model name and nothing else of the
+			// request (TestOpenStreamsLetGoOfTheRequest in internal/server).
+			if c.req.Model != "m" || c.req.Messages != nil {
+				t.Errorf("the open stream's request: %+v", c.req)
 			}
 			n := 0
 			for st.next(s) {

@@ -80,12 +80,11 @@ type chatConverter struct {
 // shared by every request to the model and only read. fetch resolves
 // http(s) media URLs; nil refuses them.
 func convertChatRequest(ctx context.Context, req *chatRequest, m *chatModel, fetch fetchFunc) (*bedrock.ConverseRequest, *chatPlan, *apiError) {
-	// The two results, allocated together.
-	r := &struct {
-		out  bedrock.ConverseRequest
-		plan chatPlan
-	}{plan: chatPlan{Model: m.Name, Stream: req.Stream}}
-	c := &chatConverter{ctx: ctx, m: m, caps: m.caps(), fetch: fetch, req: req, out: &r.out, plan: &r.plan}
+	// Two allocations, not one: a stream keeps the plan for its whole life,
+	// and a plan inside the request's allocation would keep the request
+	// (the whole conversation) with it.
+	c := &chatConverter{ctx: ctx, m: m, caps: m.caps(), fetch: fetch, req: req, out: &bedrock.ConverseRequest{},
+		plan: &chatPlan{Model: m.Name, Stream: req.Stream}}
 	if req.Stream && req.StreamOptions != nil {
 		c.plan.IncludeUsage = req.StreamOptions.IncludeUsage
 	}

@@ -420,6 +420,7 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
 		return err
 	}
 	defer cancel()
+	x.release()
 	entry := accesslog.From(ctx)
 	events := sse.Start(w, "text/event-stream")
 	a := x.begin(events, entry)
@@ -431,6 +432,21 @@ func (x *exchange) stream(ctx context.Context, w http.ResponseWriter) error {
 		x.end(ctx, s, a, events, entry, stop, u)
 	}
 	return nil
+}
+
+// release lets go of what only the stream's setup needed, once Bedrock's
+// first event is in (no fallback can take the request after it): the
+// request as decoded and as translated, and unless the response is to be
+// stored, its input and the conversation it continues. A stream lasts
+// minutes, and these are the conversation several times over (a coding
+// agent's: hundreds of KB); what the stream's events and the stored record
+// need (x.resp, x.d.plan, x.d.items) stays.
+func (x *exchange) release() {
+	x.tr.Request = nil
+	x.d.req, x.d.members, x.d.msgIndex = nil, nil, nil
+	if !x.store {
+		x.d.items, x.prev = nil, nil
+	}
 }
 
 // begin starts a stream's events: response.created and

@@ -111,7 +111,8 @@ func newResponse(d *decoded, id string, created int64, prev string, store bool) 
 		r.PreviousResponseID = &prev
 	}
 	if req.User != "" {
-		r.User = &req.User
+		u := req.User // not &req.User, which would keep the request
+		r.User = &u
 	}
 	return r
 }
