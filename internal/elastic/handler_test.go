@@ -231,6 +231,11 @@ func TestEndpointOwnClientKeysAndLimiter(t *testing.T) {
 	if st, b := infer("one-rpm"); st != http.StatusTooManyRequests {
 		t.Errorf("one-rpm second: %d %s", st, b)
 	}
+	// A stream refused by the limiter is a 429 too, not the ?timeout's
+	// 408: it waited for no timeout.
+	if st, b := call(h, "POST", "/_inference/one-rpm/_stream", `{"input":"hi"}`); st != http.StatusTooManyRequests || strings.Contains(b, "timed out") {
+		t.Errorf("one-rpm stream: %d %s", st, b)
+	}
 	if st, b := infer("good"); st != 200 {
 		t.Errorf("good after one-rpm's limit: %d %s", st, b)
 	}

@@ -175,8 +175,9 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 
 // streamErr maps a stream's failure; the first-event timer firing (its
 // error is a context.DeadlineExceeded) is the request's ?timeout, a 408.
+// The limiter's queue timeout is a DeadlineExceeded too, but a 429.
 func streamErr(r *http.Request, timeout time.Duration, err error) *Error {
-	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, bedrock.ErrLimited) && r.Context().Err() == nil {
 		return timedOut(timeout)
 	}
 	return upstreamErr(err)
