@@ -74,6 +74,7 @@ type options struct {
 	surfaces  []string
 	settle    time.Duration
 	memLimit  int64 // bytes; 0: no cgroup
+	promptKiB int   // pad each stream's prompt to about this size; 0: none
 	// telemetry adds rows for a second gateway with OpenTelemetry on.
 	telemetry bool
 	// store mode: how many off/on pairs per cell
@@ -96,6 +97,7 @@ func main() {
 	flag.StringVar(&surfaces, "surfaces", "chat", "streams mode: API surfaces to stream on (chat, messages, claude: Messages to a Claude model, responses)")
 	flag.StringVar(&memLimit, "memory-limit", "", "streams mode: run the gateway in a memory cgroup with this limit (e.g. 64MiB; root only), as a container would")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "streams mode: wait once every stream is open, before sampling")
+	flag.IntVar(&o.promptKiB, "prompt-kib", 0, "streams mode: pad each stream's prompt to about this many KiB, as a coding agent's context (0: the short benchmark prompt)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per table row")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each row")
 	flag.StringVar(&conc, "conc", "1,8,64", "gateway mode: concurrency levels (comma-separated)")
@@ -115,7 +117,7 @@ func main() {
 		o.memLimit, err = parseMiB(memLimit)
 	}
 	o.upstreams, o.clients, o.surfaces = strings.Split(upstreams, ","), strings.Split(clients, ","), strings.Split(surfaces, ",")
-	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams", "store"}, o.mode) || o.pairs < 1 || o.duration <= 0 || o.settle <= 0 {
+	if err != nil || !slices.Contains([]string{"all", "emulator", "gateway", "streams", "store"}, o.mode) || o.pairs < 1 || o.duration <= 0 || o.settle <= 0 || o.promptKiB < 0 {
 		fmt.Fprintln(os.Stderr, "bench: bad flags (see -h)")
 		os.Exit(2)
 	}

@@ -78,8 +78,22 @@ var streamSurfaces = map[string]struct {
 	"responses": {"Responses", responsesSurface(false)},
 }
 
+// streamSurface is the surface -surfaces names, its prompt padded to
+// about kib KiB (0: as it is) with text before the benchmark prompt.
+func streamSurface(name string, kib int) surface {
+	s := streamSurfaces[name].s
+	if kib > 0 {
+		pad := strings.Repeat("All work and no play makes Jack a dull boy. ", kib<<10/44)
+		s.streamBody = strings.Replace(cmp.Or(s.streamBody, chatStreamBody), prompt, pad+prompt, 1)
+	}
+	return s
+}
+
 func streamsBench(o options, dir, bin string) error {
 	fmt.Printf("### Open streams (events %v apart; gateway and emulator in separate processes)\n\n", streamGap)
+	if o.promptKiB > 0 {
+		fmt.Printf("Each stream's prompt is padded to about %d KiB.\n\n", o.promptKiB)
+	}
 	head, rule := "| Surface | Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	if o.memLimit > 0 {
 		fmt.Printf("The gateway runs in a memory cgroup limited to %d MiB.\n\n", o.memLimit>>20)
@@ -178,7 +192,7 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 	var life time.Duration
 	for _, name := range o.surfaces {
 		w0 := time.Now()
-		_, events, err := oneStream(context.Background(), httpc, gw.url, streamSurfaces[name].s, make(chan struct{}, 1))
+		_, events, err := oneStream(context.Background(), httpc, gw.url, streamSurface(name, o.promptKiB), make(chan struct{}, 1))
 		if err != nil {
 			return fmt.Errorf("warm-up stream (%s): %w", name, err)
 		}
@@ -233,7 +247,7 @@ func (r streamsRun) row(name string, n int) error {
 	var m gwMetrics
 	t0 := time.Now()
 	var opened time.Duration
-	err := holdStreams(r.httpc, gw.url, streamSurfaces[name].s, n, o.settle, func() {
+	err := holdStreams(r.httpc, gw.url, streamSurface(name, o.promptKiB), n, o.settle, func() {
 		opened = time.Since(t0) - o.settle
 		rss, rssFile, m = gw.rssKiB(), gw.statusKiB("RssFile:"), gatewayMetrics(r.httpc, gw.url)
 		if r.cg != nil {
