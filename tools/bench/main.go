@@ -166,8 +166,11 @@ func run(o options) error {
 		defer os.RemoveAll(dir)
 	}
 	bin := filepath.Join(dir, "quarry")
-	fmt.Fprintln(os.Stderr, "bench: go build ./cmd/quarry")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/quarry")
+	// Built as the Dockerfile builds the release: static (no libc mapped
+	// into the process, ~1.3 MiB of RSS), without symbol tables.
+	fmt.Fprintln(os.Stderr, "bench: CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' ./cmd/quarry")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/quarry")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building ./cmd/quarry (run from the repository root): %w", err)
