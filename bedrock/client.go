@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		httpc:     cfg.HTTPClient,
 		auth:      a,
 		retry:     cfg.Retry.withDefaults(),
-		limiter:   newLimiter(cfg.RequestsPerMinute, cfg.MaxConcurrent, cfg.Limiter),
+		limiter:   limiterOf(cfg.Limits, cfg.RequestsPerMinute, cfg.MaxConcurrent, cfg.Limiter),
 		userAgent: "quarry-bedrock/" + Version,
 	}
 	if cfg.UserAgent != "" {

@@ -64,6 +64,10 @@ type Config struct {
 	// MaxConcurrent caps the calls in flight, streams included until they are
 	// closed. 0: DefaultMaxConcurrent; negative: no limit.
 	MaxConcurrent int
+	// Limits, when set, replaces RequestsPerMinute and MaxConcurrent: a
+	// rate and a cap shared with the other Clients given the same Limits
+	// (see NewLimits).
+	Limits *Limits
 	// Limiter, when set, also admits every call (see Limiter): limits
 	// shared beyond this Client.
 	Limiter Limiter

@@ -48,7 +48,8 @@ type Limiter interface {
 }
 
 // limiter enforces a request rate and a cap on calls in flight, shared by all
-// calls of a Client. A nil *limiter does not limit.
+// calls of a Client (and with other Clients: Config.Limits). A nil *limiter
+// does not limit.
 type limiter struct {
 	rate  *rate.Limiter // nil: no rate limit
 	slots chan struct{} // nil: no concurrency limit
@@ -70,17 +71,28 @@ func (s slot) release() {
 	}
 }
 
-// newLimiter returns a limiter allowing requestsPerMinute (negative: no
-// limit, 0: DefaultRequestsPerMinute) and maxConcurrent calls in flight
-// (negative: no limit, 0: DefaultMaxConcurrent).
-func newLimiter(requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
+// Limits is a request rate and a cap on calls in flight that several
+// Clients can share (Config.Limits): their calls count together. A program
+// that rebuilds its Clients while calls are in flight (a gateway reloading
+// its configuration) gives the new ones the old ones' Limits, so that the
+// calls still running count against the cap, and the rate goes on from
+// where it was instead of starting with a full burst.
+type Limits struct {
+	rate  *rate.Limiter
+	slots chan struct{}
+}
+
+// NewLimits returns Limits allowing requestsPerMinute (negative: no limit,
+// 0: DefaultRequestsPerMinute) and maxConcurrent calls in flight
+// (negative: no limit, 0: DefaultMaxConcurrent), as Config's fields.
+func NewLimits(requestsPerMinute, maxConcurrent int) *Limits {
 	if requestsPerMinute == 0 {
 		requestsPerMinute = DefaultRequestsPerMinute
 	}
 	if maxConcurrent == 0 {
 		maxConcurrent = DefaultMaxConcurrent
 	}
-	l := &limiter{ext: ext}
+	l := &Limits{}
 	if requestsPerMinute > 0 {
 		// A burst of one second's worth (at least 1): short bursts are not
 		// delayed, yet no minute can see much more than the limit.
@@ -91,6 +103,20 @@ func newLimiter(requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
 		l.slots = make(chan struct{}, maxConcurrent)
 	}
 	return l
+}
+
+// newLimiter returns a limiter of fresh Limits (see NewLimits) and ext.
+func newLimiter(requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
+	return limiterOf(nil, requestsPerMinute, maxConcurrent, ext)
+}
+
+// limiterOf is a Client's limiter: the rate and slots of lim, or when nil
+// of fresh Limits (requestsPerMinute, maxConcurrent), and ext.
+func limiterOf(lim *Limits, requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
+	if lim == nil {
+		lim = NewLimits(requestsPerMinute, maxConcurrent)
+	}
+	return &limiter{rate: lim.rate, slots: lim.slots, ext: ext}
 }
 
 // take takes a concurrency slot and the external Limiter's admission,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,4 +223,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// TestSharedLimits: Clients given the same Limits count their calls in
+// flight together, as a gateway's clients before and after a reload do: a
+// stream open on one holds the only slot against the other, until closed.
+func TestSharedLimits(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+		w.Write(invChunk(t, invTitanChunk1))
+		w.Write(invChunk(t, invTitanChunk2))
+	}))
+	t.Cleanup(srv.Close)
+	lim := NewLimits(-1, 1)
+	client := func() *Client {
+		c, err := New(context.Background(), Config{Endpoint: srv.URL, AccessKeyID: "AKID", SecretAccessKey: "SECRET",
+			Region: "us-east-1", Limits: lim, MaxConcurrent: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	old, reloaded := client(), client()
+	in := &InvokeModelInput{Body: []byte(`{"inputText":"hi"}`)}
+	s, err := old.InvokeModelWithResponseStream(context.Background(), "amazon.titan-text-express-v1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = reloaded.InvokeModelWithResponseStream(context.Background(), "amazon.titan-text-express-v1", in, WithQueueTimeout(10*time.Millisecond))
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "MaxConcurrent" {
+		t.Fatalf("with the shared slot held: %v, want a MaxConcurrent LimitError (Config.MaxConcurrent is ignored with Limits)", err)
+	}
+	s.Close()
+	s2, err := reloaded.InvokeModelWithResponseStream(context.Background(), "amazon.titan-text-express-v1", in, WithQueueTimeout(time.Second))
+	if err != nil {
+		t.Fatalf("once the other client's stream closed: %v", err)
+	}
+	s2.Close()
 }
