@@ -81,10 +81,21 @@ type Limiter struct {
 
 	mu  sync.Mutex
 	est map[string]float64 // tokens per call, a moving average per scope
+	// clients are the per-process limits Apply hands each model scope's
+	// clients, kept while their settings stay the same (see Apply).
+	clients map[string]clientLimits
+}
+
+// clientLimits are the bedrock.Limits of one scope and their settings.
+type clientLimits struct {
+	rpm, concurrent int
+	limits          *bedrock.Limits
 }
 
 // NewLocal returns a Limiter whose state lives in this process.
-func NewLocal() *Limiter { return &Limiter{b: newLocal(), est: map[string]float64{}} }
+func NewLocal() *Limiter {
+	return &Limiter{b: newLocal(), est: map[string]float64{}, clients: map[string]clientLimits{}}
+}
 
 // Close stops the Limiter's background work and connections.
 func (l *Limiter) Close() error { return l.b.close() }
@@ -92,8 +103,10 @@ func (l *Limiter) Close() error { return l.b.close() }
 // Apply sets bc's Limiter for the model name with params a. With shared
 // limits (Redis) it takes over requests_per_min_limit and
 // max_concurrent_invocations from the client's own per-process limiter;
-// otherwise that keeps them (with its queue and Reserve), as before, and
-// this Limiter adds tokens_per_min_limit and the keys' limits.
+// otherwise that keeps them (with its queue and Reserve), its
+// bedrock.Limits the same for every client of the model built with the
+// same settings (a reload's), and this Limiter adds tokens_per_min_limit
+// and the keys' limits.
 func (l *Limiter) Apply(name string, a config.AWS, bc *bedrock.Config) {
 	r := Rule{Scope: ModelScope(name), TokensPerMinute: a.TokensPerMinute}
 	if l.shared {
@@ -107,6 +120,24 @@ func (l *Limiter) Apply(name string, a config.AWS, bc *bedrock.Config) {
 		bc.RequestsPerMinute, bc.MaxConcurrent = -1, -1
 	}
 	bc.Limiter = &scoped{l: l, rule: r}
+	if !l.shared {
+		bc.Limits = l.clientLimits(r.Scope, bc.RequestsPerMinute, bc.MaxConcurrent)
+	}
+}
+
+// clientLimits is the bedrock.Limits of scope's clients: the same as the
+// last clients' while the settings are the same, so that a reloaded
+// gateway's new clients count the calls still in flight on the old ones,
+// and go on with their rate, instead of starting afresh.
+func (l *Limiter) clientLimits(scope string, rpm, concurrent int) *bedrock.Limits {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.clients[scope]; ok && c.rpm == rpm && c.concurrent == concurrent {
+		return c.limits
+	}
+	c := clientLimits{rpm: rpm, concurrent: concurrent, limits: bedrock.NewLimits(rpm, concurrent)}
+	l.clients[scope] = c
+	return c.limits
 }
 
 // scoped is the bedrock.Limiter of one model.

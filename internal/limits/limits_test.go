@@ -292,3 +292,33 @@ func TestAcquire(t *testing.T) {
 		t.Errorf("shared rule %+v, want the defaults", r)
 	}
 }
+
+// TestApplyKeepsClientLimits: in this process, the clients Apply configures
+// for a model share one bedrock.Limits while the model's settings stay the
+// same, as a reload rebuilds them (TestReloadKeepsModelLimits in
+// internal/server); new settings, or another model, get their own.
+func TestApplyKeepsClientLimits(t *testing.T) {
+	l := NewLocal()
+	apply := func(name string, rpm, concurrent int) *bedrock.Limits {
+		bc := bedrock.Config{RequestsPerMinute: rpm, MaxConcurrent: concurrent}
+		l.Apply(name, config.AWS{RequestsPerMinute: rpm, MaxConcurrent: concurrent}, &bc)
+		if bc.Limits == nil {
+			t.Fatal("Apply set no Limits")
+		}
+		return bc.Limits
+	}
+	first := apply("m", 60, 2)
+	if apply("m", 60, 2) != first {
+		t.Error("the same model and settings got new Limits")
+	}
+	if apply("other", 60, 2) == first {
+		t.Error("another model shares the first one's Limits")
+	}
+	changed := apply("m", 60, 3)
+	if changed == first {
+		t.Error("new settings kept the old Limits")
+	}
+	if apply("m", 60, 3) != changed {
+		t.Error("the new settings' Limits were not kept")
+	}
+}
