@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -38,8 +39,10 @@ func BedrockEndpoint(cfg *config.Config, emulatorURL string) string {
 
 // Open opens the configured store and loads its endpoints. The store
 // itself generates a key file beside a SQLite database when no key is
-// configured, and logs where.
-func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog.Logger, deleted func(id string)) (*Surface, error) {
+// configured, and logs where. wrap, when set, wraps the endpoints' Bedrock
+// transport (telemetry's span per attempt).
+func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog.Logger, deleted func(id string),
+	wrap func(http.RoundTripper) http.RoundTripper) (*Surface, error) {
 	sc := store.Config{Path: cfg.Store.Path, PostgresDSN: cfg.Store.PostgresDSN.Reveal()}
 	if k := cfg.Store.EncryptionKey.Reveal(); k != "" {
 		sc.Key = []byte(k)
@@ -61,6 +64,7 @@ func Open(ctx context.Context, cfg *config.Config, emulatorURL string, log *slog
 		UserAgent:         "quarry-gateway",
 		Deleted:           deleted,
 		HTTP1Only:         cfg.Server.UpstreamHTTP1Only,
+		WrapTransport:     wrap,
 	}
 	if sc.PostgresDSN != "" {
 		opts.Refresh = replicaRefresh

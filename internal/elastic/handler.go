@@ -50,6 +50,9 @@ type Options struct {
 	// HTTP1Only forces HTTP/1.1 on the client built when HTTPClient is
 	// nil (server.upstream_http2: false).
 	HTTP1Only bool
+	// WrapTransport, when set, wraps the transport of the client built
+	// when HTTPClient is nil (telemetry: a span per Bedrock attempt).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// StreamIdleTimeout bounds the gap between stream events (0: none).
 	StreamIdleTimeout time.Duration
 	// QueueTimeout bounds the wait for an endpoint's limiter before a 429.
@@ -128,7 +131,11 @@ func New(ctx context.Context, st store.Store, opts Options) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.httpc = &http.Client{Transport: t}
+		var rt http.RoundTripper = t
+		if opts.WrapTransport != nil {
+			rt = opts.WrapTransport(rt)
+		}
+		h.httpc = &http.Client{Transport: rt}
 	}
 	all, err := st.List(ctx)
 	if err != nil {

@@ -156,10 +156,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.emu != nil {
 		emuURL = s.emu.URL
 	}
+	// Each of its Bedrock attempts gets a span, as the models' do.
+	var wrap func(http.RoundTripper) http.RoundTripper
+	if tel != nil {
+		wrap = tel.Transport
+	}
 	if s.elasticAP, err = elastic.Open(ctx, cfg, emuURL, log, func(id string) {
 		s.metrics.Forget(elastic.SurfaceName, id)
 		s.forgetUsageSeries(id)
-	}); err != nil {
+	}, wrap); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -126,9 +126,12 @@ func TestTelemetryCollector(t *testing.T) {
 				`{"model":"nova-lite","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hello"}]}`, nil)
 			embedID := postTraced(t, g.URL+"/v1/embeddings", `{"model":"titan-embed","input":"hello"}`, nil)
 			retryID := postTraced(t, g.URL+"/v1/chat/completions", `{"model":"nova-micro","messages":[{"role":"user","content":"Hi"}]}`, nil)
+			putEndpoint(t, g.URL, "/_inference/completion/traced", `{"service":"amazonbedrock","service_settings":{"access_key":"a","secret_key":"s",`+
+				`"region":"us-east-1","provider":"amazontitan","model":"amazon.titan-text-premier-v1:0"}}`)
+			inferID := postTraced(t, g.URL+"/_inference/completion/traced", `{"input":"hello"}`, nil)
 
 			spans, res, metrics := waitSpans(t, g, c, func(s []otlpSpan, m map[string][]otlpPoint) bool {
-				for _, id := range []string{chatID, streamID, embedID, retryID} {
+				for _, id := range []string{chatID, streamID, embedID, retryID, inferID} {
 					if byRequestID(s, id) == nil {
 						return false
 					}
@@ -231,6 +234,16 @@ func TestTelemetryCollector(t *testing.T) {
 			checkAttrs(t, "second attempt", byAttempt["2"], map[string]string{
 				"http.response.status_code": "200", "http.request.resend_count": "1"})
 			checkAttrs(t, "retried request", retry.attrs, map[string]string{"http.response.status_code": "200", "gen_ai.request.model": "nova-micro"})
+
+			// /_inference calls Bedrock with its endpoints' own clients:
+			// their attempts are spans too.
+			infer := byRequestID(spans, inferID)
+			if infer == nil {
+				t.Fatal("no span for the /_inference request")
+			}
+			if a := children(spans, infer); len(a) != 1 || a[0].attrs["rpc.method"] != "Converse" {
+				t.Errorf("/_inference attempts: %+v", a)
+			}
 
 			// Metrics, by attribute set.
 			findPoint := func(name string, want map[string]string) *otlpPoint {
