@@ -43,6 +43,44 @@ models:
 `
 }
 
+// watchedGateway serves the config at path, reloading it on every value
+// sent on hup and, with interval > 0, when the file changes; it logs (as
+// JSON) into logs and stops when the test ends.
+func watchedGateway(t *testing.T, path string, interval time.Duration) (base string, hup chan<- os.Signal, logs *lockedBuffer) {
+	t.Helper()
+	load := func() (*config.Config, error) { return config.Load(path) }
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	signals := make(chan os.Signal, 1)
+	watched := make(chan struct{})
+	go func() { defer close(watched); srv.Watch(ctx, path, interval, signals, load) }()
+	t.Cleanup(func() {
+		cancel()
+		<-watched
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		srv.Close()
+	})
+	return "http://" + ln.Addr().String(), signals, logs
+}
+
 // TestReloadSwapsTargetAndKeys: with a stream in flight on the first
 // config, the file is rewritten to send the model to a second emulator and
 // to swap a key. The watcher (polling the file) reloads it: the stream
@@ -79,35 +117,7 @@ func TestReloadSwapsTargetAndKeys(t *testing.T) {
 		}
 	}
 	write(reloadConfig(slow.URL, "amazon.nova-lite-v1:0", store, reloadKeyStay, reloadKeyRemoved))
-	load := func() (*config.Config, error) { return config.Load(path) }
-	cfg, err := load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	hup := make(chan os.Signal, 1)
-	watched := make(chan struct{})
-	go func() { defer close(watched); srv.Watch(ctx, path, 20*time.Millisecond, hup, load) }()
-	defer func() {
-		cancel()
-		<-watched
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		srv.Close()
-	}()
-	base := "http://" + ln.Addr().String()
+	base, hup, logs := watchedGateway(t, path, 20*time.Millisecond)
 
 	chat := func(key string, stream bool) *http.Response {
 		t.Helper()

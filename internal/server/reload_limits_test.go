@@ -2,10 +2,7 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,9 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/quarry-dev/quarry/internal/config"
-	"github.com/quarry-dev/quarry/internal/server"
 )
 
 // TestReloadKeepsModelLimits: a reload rebuilds the models' Bedrock
@@ -55,37 +49,10 @@ models:
 	write("before the reload")
 	t.Setenv("AWS_CA_BUNDLE", up.caFile)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	load := func() (*config.Config, error) { return config.Load(path) }
-	cfg, err := load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	hup := make(chan os.Signal, 1)
-	watched := make(chan struct{})
-	go func() { defer close(watched); srv.Watch(ctx, path, 0, hup, load) }()
-	defer func() {
-		cancel()
-		<-watched
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		srv.Close()
-	}()
+	base, hup, logs := watchedGateway(t, path, 0)
 	chat := func() *http.Response {
 		t.Helper()
-		resp, err := http.Post("http://"+ln.Addr().String()+"/v1/chat/completions", "application/json",
+		resp, err := http.Post(base+"/v1/chat/completions", "application/json",
 			strings.NewReader(`{"model":"nova","stream":true,"messages":[{"role":"user","content":"Hi"}]}`))
 		if err != nil {
 			t.Fatal(err)
