@@ -44,6 +44,14 @@ func startChatGateway(t testing.TB, path string, edit func(*config.Config), opts
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	return serveGateway(t, cfg, opts, nil)
+}
+
+// serveGateway serves cfg on a loopback port until the test ends. beside,
+// when set, runs alongside Serve, with the server and a context that ends
+// before the server stops (a config watcher).
+func serveGateway(t testing.TB, cfg *config.Config, opts server.Options, beside func(context.Context, *server.Server)) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
@@ -57,8 +65,16 @@ func startChatGateway(t testing.TB, path string, edit func(*config.Config), opts
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
+	besideDone := make(chan struct{})
+	go func() {
+		defer close(besideDone)
+		if beside != nil {
+			beside(ctx, srv)
+		}
+	}()
 	t.Cleanup(func() {
 		cancel()
+		<-besideDone
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -54,31 +53,11 @@ func watchedGateway(t *testing.T, path string, interval time.Duration) (base str
 		t.Fatal(err)
 	}
 	logs = &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
 	signals := make(chan os.Signal, 1)
-	watched := make(chan struct{})
-	go func() { defer close(watched); srv.Watch(ctx, path, interval, signals, load) }()
-	t.Cleanup(func() {
-		cancel()
-		<-watched
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		srv.Close()
+	g := serveGateway(t, cfg, server.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}, func(ctx context.Context, srv *server.Server) {
+		srv.Watch(ctx, path, interval, signals, load)
 	})
-	return "http://" + ln.Addr().String(), signals, logs
+	return g.URL, signals, logs
 }
 
 // TestReloadSwapsTargetAndKeys: with a stream in flight on the first
