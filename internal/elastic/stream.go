@@ -173,11 +173,12 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, ep *endpoint, bod
 	out.Event("message", []byte("[DONE]"))
 }
 
-// streamErr maps a stream's failure; the first-event timer firing (its
-// error is a context.DeadlineExceeded) is the request's ?timeout, a 408.
-// The limiter's queue timeout is a DeadlineExceeded too, but a 429.
+// streamErr maps a stream's failure; the stream's timer firing (its
+// error is an *upstream.StreamTimeout) is the request's ?timeout, a 408.
+// Other deadlines, such as the limiter's queue timeout (a 429), are not.
 func streamErr(r *http.Request, timeout time.Duration, err error) *Error {
-	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, bedrock.ErrLimited) && r.Context().Err() == nil {
+	var st *upstream.StreamTimeout
+	if timeout > 0 && errors.As(err, &st) && r.Context().Err() == nil {
 		return timedOut(timeout)
 	}
 	return upstreamErr(err)

@@ -75,14 +75,23 @@ func (st *StreamTimer) Stop() (fired bool) {
 	return st.fired.Load()
 }
 
-// Err is err, or a timeout (context.DeadlineExceeded, which Classify maps
-// to 504) when the failure is the cancellation the timer caused.
+// Err is err, or a timeout (a *StreamTimeout, which is a
+// context.DeadlineExceeded: Classify maps it to 504) when the failure is
+// the cancellation the timer caused.
 func (st *StreamTimer) Err(err error) error {
 	if !st.fired.Load() {
 		return err
 	}
 	if st.firedIdle.Load() {
-		return fmt.Errorf("no stream event for %v: %w", st.idle, context.DeadlineExceeded)
+		return &StreamTimeout{fmt.Sprintf("no stream event for %v", st.idle)}
 	}
-	return fmt.Errorf("waiting for the first event: %w", context.DeadlineExceeded)
+	return &StreamTimeout{"waiting for the first event"}
 }
+
+// StreamTimeout is the error of a stream a StreamTimer cut: what a caller
+// tells apart from other deadlines (a limiter's queue timeout, say) with
+// errors.As.
+type StreamTimeout struct{ wait string }
+
+func (e *StreamTimeout) Error() string { return e.wait + ": " + context.DeadlineExceeded.Error() }
+func (e *StreamTimeout) Unwrap() error { return context.DeadlineExceeded }
