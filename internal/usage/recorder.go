@@ -32,26 +32,26 @@ type RecorderOptions struct {
 	FlushInterval time.Duration
 	// BatchSize writes as soon as that many records wait (256).
 	BatchSize int
-	// Queue is the channel's capacity (16 × BatchSize): a request blocks
-	// only when the writer is that far behind.
-	Queue  int
-	Logger *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Recorder aggregates records per key, model and hour and writes them to
-// a Sink from one goroutine, so that a request only pays a channel send.
-// Close writes what is left: nothing recorded before Close is lost on a
-// graceful shutdown.
+// a Sink from one goroutine. A request adds its record to the aggregate
+// under a lock: what waits is one row per key, model and hour however
+// many requests it sums, so nothing needs to queue (a queue of records
+// was a 576 KB buffer the collector scanned on every cycle, and woke the
+// writer for each request). Close writes what is left: nothing recorded
+// before Close is lost on a graceful shutdown.
 type Recorder struct {
 	sink  Sink
 	opts  RecorderOptions
-	ch    chan Record
+	due   chan struct{} // a batch is full; capacity 1
+	stop  chan struct{}
 	done  chan struct{}
 	close sync.Once
 
-	mu      sync.RWMutex // guards closed against Record's send
+	mu      sync.Mutex
 	closed  bool
-	pmu     sync.Mutex
 	pending map[aggKey]*store.UsageRow // aggregated, not yet written
 	queued  int                        // records in pending
 	writing map[aggKey]*store.UsageRow // being written
@@ -70,28 +70,41 @@ func NewRecorder(sink Sink, opts RecorderOptions) *Recorder {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 256
 	}
-	if opts.Queue <= 0 {
-		opts.Queue = 16 * opts.BatchSize
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{sink: sink, opts: opts, ch: make(chan Record, opts.Queue), done: make(chan struct{}),
-		pending: map[aggKey]*store.UsageRow{}}
+	r := &Recorder{sink: sink, opts: opts, due: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), pending: map[aggKey]*store.UsageRow{}}
 	go r.run()
 	return r
 }
 
-// Record queues rec. After Close it is dropped (and logged): the server
-// closes the recorder only once no request is in flight.
+// Record adds rec to what waits to be written. After Close it is dropped
+// (and logged): the server closes the recorder only once no request is in
+// flight.
 func (r *Recorder) Record(rec Record) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	k := aggKey{rec.Time.UTC().Truncate(time.Hour).Unix(), rec.KeyID, rec.Model}
+	r.mu.Lock()
 	if r.closed {
+		r.mu.Unlock()
 		r.opts.Logger.Warn("usage recorded after the recorder closed: dropped", "model", rec.Model)
 		return
 	}
-	r.ch <- rec
+	row := r.pending[k]
+	if row == nil {
+		row = &store.UsageRow{Hour: time.Unix(k.hour, 0).UTC(), KeyID: rec.KeyID, Model: rec.Model}
+		r.pending[k] = row
+	}
+	addRecord(row, &rec)
+	r.queued++
+	full := r.queued == r.opts.BatchSize
+	r.mu.Unlock()
+	if full {
+		select {
+		case r.due <- struct{}{}:
+		default: // the writer is already told
+		}
+	}
 }
 
 func (r *Recorder) run() {
@@ -100,53 +113,41 @@ func (r *Recorder) run() {
 	defer t.Stop()
 	for {
 		select {
-		case rec, ok := <-r.ch:
-			if !ok {
-				r.flush()
-				return
-			}
-			if r.add(rec) >= r.opts.BatchSize {
-				r.flush()
-			}
+		case <-r.stop:
+			r.flush()
+			return
+		case <-r.due:
+			r.flush()
 		case <-t.C:
 			r.flush()
 		}
 	}
 }
 
-// add merges rec into pending and returns how many records wait.
-func (r *Recorder) add(rec Record) int {
-	k := aggKey{rec.Time.UTC().Truncate(time.Hour).Unix(), rec.KeyID, rec.Model}
-	r.pmu.Lock()
-	defer r.pmu.Unlock()
-	row := r.pending[k]
-	if row == nil {
-		row = &store.UsageRow{Hour: time.Unix(k.hour, 0).UTC(), KeyID: rec.KeyID, Model: rec.Model}
-		r.pending[k] = row
-	}
-	mergeRows(row, recordRow(&rec))
-	r.queued++
-	return r.queued
-}
-
-// recordRow is rec as a row of one request.
-func recordRow(rec *Record) *store.UsageRow {
+// addRecord adds one request, rec, to row.
+func addRecord(row *store.UsageRow, rec *Record) {
 	u := &rec.Usage
-	row := &store.UsageRow{KeyName: rec.KeyName, Requests: 1, InputTokens: int64(u.Input), OutputTokens: int64(u.Output),
-		CacheReadTokens: int64(u.CacheRead), CacheWriteTokens: int64(u.CacheWrite), ReasoningTokens: int64(u.Reasoning),
-		Images: int64(u.Images), SearchUnits: int64(u.SearchUnits), CostNanos: rec.CostNanos}
+	row.KeyName = rec.KeyName
+	row.Requests++
+	row.InputTokens += int64(u.Input)
+	row.OutputTokens += int64(u.Output)
+	row.CacheReadTokens += int64(u.CacheRead)
+	row.CacheWriteTokens += int64(u.CacheWrite)
+	row.ReasoningTokens += int64(u.Reasoning)
+	row.Images += int64(u.Images)
+	row.SearchUnits += int64(u.SearchUnits)
+	row.CostNanos += rec.CostNanos
 	if !rec.Priced {
-		row.UnpricedRequests = 1
+		row.UnpricedRequests++
 	}
-	return row
 }
 
 // flush writes pending. On failure the rows go back to pending, to be
 // retried with the next flush (they only aggregate meanwhile).
 func (r *Recorder) flush() {
-	r.pmu.Lock()
+	r.mu.Lock()
 	if len(r.pending) == 0 {
-		r.pmu.Unlock()
+		r.mu.Unlock()
 		return
 	}
 	r.writing, r.pending, r.queued = r.pending, map[aggKey]*store.UsageRow{}, 0
@@ -154,12 +155,12 @@ func (r *Recorder) flush() {
 	for _, row := range r.writing {
 		rows = append(rows, *row)
 	}
-	r.pmu.Unlock()
+	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := r.sink.Add(ctx, rows)
 	cancel()
-	r.pmu.Lock()
-	defer r.pmu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err != nil {
 		r.opts.Logger.Error("writing usage failed; retrying with the next flush", "rows", len(rows), "error", err)
 		for k, w := range r.writing {
@@ -192,11 +193,11 @@ func (r *Recorder) Close() {
 	r.close.Do(func() {
 		r.mu.Lock()
 		r.closed = true
-		close(r.ch)
 		r.mu.Unlock()
+		close(r.stop)
 		<-r.done
-		r.pmu.Lock()
-		defer r.pmu.Unlock()
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		if n := len(r.pending); n > 0 {
 			r.opts.Logger.Error("usage not written at shutdown", "rows", n)
 		}
@@ -212,7 +213,7 @@ func (r *Recorder) Spend(ctx context.Context, keyID string, since time.Time) (fl
 	}
 	from := since.UTC().Truncate(time.Hour).Unix()
 	var nanos int64
-	r.pmu.Lock()
+	r.mu.Lock()
 	for _, m := range []map[aggKey]*store.UsageRow{r.pending, r.writing} {
 		for k, row := range m {
 			if k.key == keyID && k.hour >= from {
@@ -220,6 +221,6 @@ func (r *Recorder) Spend(ctx context.Context, keyID string, since time.Time) (fl
 			}
 		}
 	}
-	r.pmu.Unlock()
+	r.mu.Unlock()
 	return usd + float64(nanos)/1e9, nil
 }

@@ -56,6 +56,23 @@ func (s *memSink) requests() (n int64) {
 	return n
 }
 
+// slowSink is a memSink whose writes wait for release.
+type slowSink struct {
+	memSink
+	release chan struct{}
+}
+
+func (s *slowSink) Add(ctx context.Context, rows []store.UsageRow) error {
+	<-s.release
+	return s.memSink.Add(ctx, rows)
+}
+
+func (s *memSink) writeCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.writes)
+}
+
 func rec(key string, at time.Time, cost int64) Record {
 	return Record{Time: at, KeyID: key, Model: "nova", Usage: accesslog.Usage{Input: 10, Output: 2}, CostNanos: cost, Priced: true}
 }
@@ -111,6 +128,28 @@ func TestRecorderBatching(t *testing.T) {
 			}
 			if n := len(sink.rows()); n != 6 {
 				t.Errorf("%d rows, want 6 (2 keys × 3 hours)", n)
+			}
+		})
+	})
+	t.Run("a slow store holds no request", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			sink := &slowSink{release: release}
+			r := NewRecorder(sink, RecorderOptions{FlushInterval: time.Hour, BatchSize: 3})
+			// Far more records than batches while the first write hangs:
+			// they aggregate into the row that waits, and each Record
+			// returns at once.
+			for range 10_000 {
+				r.Record(rec("k", time.Now(), 1))
+			}
+			synctest.Wait()
+			close(release)
+			r.Close()
+			if n := sink.requests(); n != 10_000 {
+				t.Fatalf("%d requests written, want 10000", n)
+			}
+			if w := sink.writeCount(); w != 2 {
+				t.Errorf("%d writes, want 2 (the batch that hung, then the rest as one row)", w)
 			}
 		})
 	})
