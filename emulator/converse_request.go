@@ -188,12 +188,27 @@ func jsonKind(k string) string {
 	return k
 }
 
+// Bedrock's rules for tool names, tool use IDs and request metadata are a
+// class of characters and a length. Written as a bounded repetition
+// ({1,256}), regexp compiles one copy of the class per repetition:
+// 26–150 KB each, live for as long as any process that links this package
+// (the gateway's binary does). The class unbounded and a length check
+// accept the same strings: every class here is ASCII, so bytes are
+// characters.
 var (
-	toolNameRE    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	toolUseIDRE   = regexp.MustCompile(`^[a-zA-Z0-9_.:-]{1,64}$`)
-	metadataKeyRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}$`)
-	metadataValRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$`)
+	toolNameRE    = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9_-]+$`), 64}
+	toolUseIDRE   = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9_.:-]+$`), 64}
+	metadataKeyRE = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]+$`), 256}
+	metadataValRE = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]*$`), 256}
 )
+
+// boundedRE is a pattern and the most bytes it may match.
+type boundedRE struct {
+	re  *regexp.Regexp
+	max int
+}
+
+func (b boundedRE) MatchString(s string) bool { return len(s) <= b.max && b.re.MatchString(s) }
 
 var imageFormats = map[string]bool{"png": true, "jpeg": true, "gif": true, "webp": true}
 var documentFormats = map[string]bool{"pdf": true, "csv": true, "doc": true, "docx": true, "xls": true, "xlsx": true, "html": true, "txt": true, "md": true}

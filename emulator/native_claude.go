@@ -75,7 +75,7 @@ var (
 
 func famFloat(f float64) *float64 { return &f }
 
-var nativeToolName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+var nativeToolName = toolNameRE
 
 func nativeParseClaude(body []byte) (*genRequest, *apiError) {
 	m, err := famDecode(body, nativeClaudeSpec)

@@ -18,8 +18,8 @@ func (d *decoder) model(n *yaml.Node, field string, kind Kind) (Model, bool) {
 	f := d.mapping(n, field, "name", "from", "aliases", "description", "params", "price", "targets", "strategy", "cooldown", "attempt_timeout", "fallbacks")
 	if v, ok := f["name"]; ok {
 		m.Name, _ = d.str(v, field+".name")
-		if m.Name != "" && !modelNamePattern.MatchString(m.Name) {
-			d.problem(v, field+".name", fmt.Sprintf("%q may contain only letters, digits, '.', '_', ':', '/' and '-'", m.Name))
+		if m.Name != "" && (len(m.Name) > 256 || !modelNamePattern.MatchString(m.Name)) {
+			d.problem(v, field+".name", fmt.Sprintf("%q may contain only letters, digits, '.', '_', ':', '/' and '-' (at most 256)", m.Name))
 		}
 	} else {
 		d.problem(n, field+".name", "required")
@@ -73,7 +73,9 @@ func (d *decoder) from(v *yaml.Node, field string, kind Kind) string {
 	return id
 }
 
-var modelNamePattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,256}$`)
+// modelNamePattern and a length of at most 256 is a model name's rule (a
+// bounded repetition, {1,256}, would compile to 256 copies of the class).
+var modelNamePattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]+$`)
 
 var (
 	// Foundation-model and inference-profile IDs: provider.model[-vN][:N],

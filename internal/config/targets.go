@@ -69,7 +69,9 @@ var DefaultCooldown = Cooldown{Base: 5 * time.Second, Max: 5 * time.Minute, Back
 // targetKeys are a target's own keys besides the commonParams.
 var targetKeys = []string{"name", "from", "weight", "priority"}
 
-var targetNamePattern = regexp.MustCompile(`^[A-Za-z0-9._:/@-]{1,128}$`)
+// targetNamePattern and a length of at most 128 is a target name's rule
+// (see modelNamePattern).
+var targetNamePattern = regexp.MustCompile(`^[A-Za-z0-9._:/@-]+$`)
 
 // routing decodes a model's targets, strategy, cooldown, attempt_timeout
 // and fallbacks (f are the model's keys).
@@ -158,7 +160,7 @@ func (d *decoder) targets(n *yaml.Node, field string, m *Model) {
 		}
 		if v, ok := f["name"]; ok {
 			t.Name, _ = d.str(v, path+".name")
-			if !targetNamePattern.MatchString(t.Name) {
+			if len(t.Name) > 128 || !targetNamePattern.MatchString(t.Name) {
 				d.problem(v, path+".name", fmt.Sprintf("%q may contain only letters, digits, '.', '_', ':', '/', '@' and '-' (at most 128)", t.Name))
 			}
 		} else {

@@ -21,12 +21,26 @@ import (
 // budget when the request sets no max tokens.
 const defaultAnswerTokens = 4096
 
+// Bedrock's rules for tool names, tool use IDs and request metadata are a
+// class of characters and a length. Written as a bounded repetition
+// ({1,256}), regexp compiles one copy of the class per repetition:
+// 26–150 KB each, live for the gateway's life. The class unbounded and a length check
+// accept the same strings: every class here is ASCII, so bytes are
+// characters.
 var (
-	toolNameRE    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	toolUseIDRE   = regexp.MustCompile(`^[a-zA-Z0-9_.:-]{1,64}$`)
-	metadataKeyRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}$`)
-	metadataValRE = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$`)
+	toolNameRE    = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9_-]+$`), 64}
+	toolUseIDRE   = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9_.:-]+$`), 64}
+	metadataKeyRE = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]+$`), 256}
+	metadataValRE = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,.-]*$`), 256}
 )
+
+// boundedRE is a pattern and the most bytes it may match.
+type boundedRE struct {
+	re  *regexp.Regexp
+	max int
+}
+
+func (b boundedRE) MatchString(s string) bool { return len(s) <= b.max && b.re.MatchString(s) }
 
 // jsonError turns a decoding error into a 400 naming the field under
 // prefix (e.g. "messages[2]").

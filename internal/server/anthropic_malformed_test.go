@@ -80,6 +80,7 @@ func TestMessagesMalformed(t *testing.T) {
 		{"tools not array", `{` + m + `,` + hi + `,"tools":{}}`, 400, "tools"},
 		{"tool without name", `{` + m + `,` + hi + `,"tools":[{"input_schema":{"type":"object"}}]}`, 400, "tools.0.name"},
 		{"tool bad name", `{` + m + `,` + hi + `,"tools":[{"name":"get weather","input_schema":{"type":"object"}}]}`, 400, "tools.0.name"},
+		{"tool name over 128", `{` + m + `,` + hi + `,"tools":[{"name":"` + strings.Repeat("f", 129) + `","input_schema":{"type":"object"}}]}`, 400, "tools.0.name"},
 		{"tool without schema", `{` + m + `,` + hi + `,"tools":[{"name":"f"}]}`, 400, "tools.0.input_schema"},
 		{"duplicate tools", `{` + m + `,` + hi + `,"tools":[{"name":"f","input_schema":{}},{"name":"f","input_schema":{}}]}`, 400, "tools.1.name"},
 		{"tool_choice bad type", `{` + m + `,` + hi + `,"tool_choice":{"type":"sometimes"}}`, 400, "tool_choice.type"},
