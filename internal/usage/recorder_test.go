@@ -180,3 +180,17 @@ func TestRecorderBatching(t *testing.T) {
 		})
 	})
 }
+
+// BenchmarkRecorderRecord is what a request pays to record its usage,
+// from every core at once, the store keeping up.
+func BenchmarkRecorderRecord(b *testing.B) {
+	r := NewRecorder(&memSink{}, RecorderOptions{})
+	defer r.Close()
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Record(rec("k", now, 1))
+		}
+	})
+}
