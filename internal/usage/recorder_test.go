@@ -148,8 +148,10 @@ func TestRecorderBatching(t *testing.T) {
 			if n := sink.requests(); n != 10_000 {
 				t.Fatalf("%d requests written, want 10000", n)
 			}
-			if w := sink.writeCount(); w != 2 {
-				t.Errorf("%d writes, want 2 (the batch that hung, then the rest as one row)", w)
+			// The batch that hung, and the rest as one row if the writer
+			// took the first batch before all came in.
+			if w := sink.writeCount(); w < 1 || w > 2 {
+				t.Errorf("%d writes, want 1 or 2", w)
 			}
 		})
 	})
