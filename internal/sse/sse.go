@@ -82,8 +82,19 @@ func (s *Writer) End(b []byte) error {
 	if s.Hold {
 		return nil
 	}
+	if cap(s.buf) > keepBuf {
+		// The stream now waits for its next event, for seconds in a slow
+		// one, and a typical event (a text delta) is small: let the
+		// buffer of a large one (a Responses stream's response.created
+		// carries the whole response) go rather than hold it over the
+		// wait.
+		s.buf = nil
+	}
 	return s.flush()
 }
+
+// keepBuf is the largest event buffer a Writer keeps between events.
+const keepBuf = 512
 
 func (s *Writer) flush() error {
 	if err := s.rc.Flush(); err != nil && s.err == nil {

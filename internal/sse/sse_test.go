@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -83,5 +84,30 @@ func TestWriterAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Event allocates %.1f times per event", allocs)
+	}
+}
+
+// Between events the writer keeps a small event's buffer, and lets a
+// large one's go: a slow stream waits for seconds between events.
+func TestWriterLetsGoOfLargeBuffers(t *testing.T) {
+	rec := httptest.NewRecorder()
+	s := Start(rec, "text/event-stream")
+	s.Event("", []byte(`{"delta":"hello"}`))
+	if s.buf == nil {
+		t.Fatal("a small event's buffer was dropped")
+	}
+	large := bytes.Repeat([]byte("x"), 2*keepBuf)
+	s.Hold = true
+	s.Event("", large)
+	if cap(s.buf) <= keepBuf {
+		t.Fatal("a held event's buffer was dropped before the flush")
+	}
+	s.Hold = false
+	s.Event("", large)
+	if s.buf != nil {
+		t.Errorf("kept a %d-byte buffer over the wait", cap(s.buf))
+	}
+	if want := 2*(len("data: ")+len(large)+2) + len("data: {\"delta\":\"hello\"}\n\n"); rec.Body.Len() != want {
+		t.Errorf("wrote %d bytes, want %d", rec.Body.Len(), want)
 	}
 }
