@@ -20,6 +20,17 @@
 // The pacer adjusts after every collection and once per Window: a gateway
 // that opened its streams in a burst set a high goal then, and allocates
 // too slowly afterwards to reach it and collect again.
+//
+// The burst also leaves the heap it grew mapped: at 1,000 streams opened
+// at once, 8–13 MiB free beyond what the new, lower goal needs. The
+// runtime returns such memory to the system in the background, but its
+// scavenger wakes after a collection and works at 1% of a CPU, so a
+// gateway holding streams, which collects every few seconds, kept it for
+// tens of seconds. The pacer returns it at once (debug.FreeOSMemory) when
+// the free heap has exceeded what the goal can use by ReleaseAbove for a
+// whole Window (the burst is over: a burst still under way would only
+// grow the heap again). That is at most once every two Windows; each costs
+// a collection and the page faults of growing the heap again, a few ms.
 package gcpace
 
 import (
@@ -44,7 +55,22 @@ const (
 	MaxPercent = 400
 	// MinPercent bounds the collector's work for a large live heap.
 	MinPercent = 10
+	// ReleaseAbove is how much free heap beyond the goal's headroom is
+	// returned to the system at once.
+	ReleaseAbove = 8 << 20
 )
+
+// Release reports whether free bytes of heap, mapped but unused, are
+// worth returning to the system now, for a heap of inUse bytes in spans
+// and a goal of goal bytes: more than ReleaseAbove beyond what the heap
+// can still grow into before its next collection.
+func Release(free, inUse, goal uint64) bool {
+	var room uint64
+	if goal > inUse {
+		room = goal - inUse
+	}
+	return free > room+ReleaseAbove
+}
 
 // Percent is the GOGC for a live heap of live bytes and an allocation rate
 // in bytes per second.
@@ -62,16 +88,20 @@ type Pacer struct {
 	cycles  atomic.Int64 // adjustments made (tests)
 	current atomic.Int64 // the GOGC set last
 
-	mu     sync.Mutex // the cleanup goroutine and the timer both adjust
-	timer  *time.Timer
-	sample []metrics.Sample
-	allocs uint64    // cumulative allocations at the last adjustment
-	at     time.Time // and its time
+	mu       sync.Mutex // the cleanup goroutine and the timer both adjust
+	timer    *time.Timer
+	sample   []metrics.Sample
+	allocs   uint64    // cumulative allocations at the last adjustment
+	at       time.Time // and its time
+	excess   bool      // Release held at the last tick
+	releases atomic.Int64
 }
 
 // Start sets GOGC to MaxPercent and adjusts it after every collection.
 func Start() *Pacer {
-	p := &Pacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}}
+	p := &Pacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"}, {Name: "/gc/heap/goal:bytes"}}}
 	p.current.Store(MaxPercent)
 	debug.SetGCPercent(MaxPercent)
 	metrics.Read(p.sample)
@@ -88,7 +118,12 @@ func (p *Pacer) tick() {
 	if p.stopped.Load() {
 		return
 	}
-	p.adjust()
+	if p.adjust(true) {
+		// On the timer's goroutine, not the runtime's cleanup one: it
+		// waits for a whole collection.
+		debug.FreeOSMemory()
+		p.releases.Add(1)
+	}
 	p.mu.Lock()
 	p.timer.Reset(Window)
 	p.mu.Unlock()
@@ -101,13 +136,15 @@ func (p *Pacer) arm() {
 	sentinel := new([64]byte) // not a tiny allocation, so it is freed alone
 	runtime.AddCleanup(sentinel, func(p *Pacer) {
 		if !p.stopped.Load() {
-			p.adjust()
+			p.adjust(false)
 			p.arm()
 		}
 	}, p)
 }
 
-func (p *Pacer) adjust() {
+// adjust sets GOGC. With timer, it also reports whether the free heap is
+// to be returned to the system now (see Release), which the timer does.
+func (p *Pacer) adjust(timer bool) (release bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	metrics.Read(p.sample)
@@ -120,8 +157,20 @@ func (p *Pacer) adjust() {
 	if want := Percent(live, rate); int64(want) != p.current.Load() {
 		p.current.Store(int64(want))
 		debug.SetGCPercent(want)
+		metrics.Read(p.sample[5:]) // the goal moved with GOGC
 	}
 	p.cycles.Add(1)
+	if !timer {
+		return false
+	}
+	free, inUse, goal := p.sample[2].Value.Uint64(), p.sample[3].Value.Uint64()+p.sample[4].Value.Uint64(), p.sample[5].Value.Uint64()
+	held := p.excess
+	p.excess = Release(free, inUse, goal)
+	if held && p.excess {
+		p.excess = false // the next release needs two more ticks
+		return true
+	}
+	return false
 }
 
 // Stop ends the adjustments; GOGC keeps its last value.

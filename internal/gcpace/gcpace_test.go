@@ -3,6 +3,7 @@ package gcpace
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -66,5 +67,62 @@ func TestPacerFollowsLiveHeap(t *testing.T) {
 	live = nil
 	if got := gcUntil(func(g int) bool { return g == MaxPercent }); got != MaxPercent {
 		t.Fatalf("GOGC %d after the heap was freed, want %d", got, MaxPercent)
+	}
+}
+
+func TestRelease(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		free, inUse, goal uint64
+		want              bool
+	}{
+		{2 * mib, 25 * mib, 22 * mib, false},  // holding streams, little free
+		{13 * mib, 25 * mib, 22 * mib, true},  // after a burst: the goal is below the heap in use
+		{13 * mib, 10 * mib, 30 * mib, false}, // request traffic: the heap grows into it
+		{29 * mib, 10 * mib, 30 * mib, true},  // more than the goal can use, and 8 MiB
+		{28 * mib, 10 * mib, 30 * mib, false}, // exactly room + ReleaseAbove
+	} {
+		if got := Release(tt.free, tt.inUse, tt.goal); got != tt.want {
+			t.Errorf("Release(free %d MiB, in use %d MiB, goal %d MiB) = %v, want %v", tt.free/mib, tt.inUse/mib, tt.goal/mib, got, tt.want)
+		}
+	}
+}
+
+// TestPacerReturnsABurstsHeap: the heap a burst grew and left free goes
+// back to the system once it has stayed free for a tick.
+func TestPacerReturnsABurstsHeap(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	p := Start()
+	defer p.Stop()
+	burst := make([][]byte, 64)
+	for i := range burst {
+		burst[i] = make([]byte, 1<<20)
+	}
+	runtime.KeepAlive(burst)
+	burst = nil
+	runtime.GC() // 64 MiB free now, far more than the goal can use
+	free := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	if f := free(); f < 32<<20 {
+		t.Skipf("only %d MiB free after the burst (returned already)", f>>20)
+	}
+	p.tick()
+	if n := p.releases.Load(); n != 0 {
+		t.Fatalf("%d releases at the first tick after the burst, want 0 (it may not be over)", n)
+	}
+	p.tick()
+	if n := p.releases.Load(); n != 1 {
+		t.Fatalf("%d releases at the second tick after the burst, want 1", n)
+	}
+	if f := free(); f >= ReleaseAbove {
+		t.Errorf("%d MiB still free after the release", f>>20)
+	}
+	p.tick() // the free heap is gone: nothing to return
+	if n := p.releases.Load(); n != 1 {
+		t.Errorf("%d releases after the heap was returned, want 1", n)
 	}
 }
