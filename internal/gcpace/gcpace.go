@@ -22,7 +22,7 @@
 // too slowly afterwards to reach it and collect again.
 //
 // The burst also leaves the heap it grew mapped: at 1,000 streams opened
-// at once, 8–13 MiB free beyond what the new, lower goal needs. The
+// at once, 8–25 MiB free beyond what the new, lower goal needs. The
 // runtime returns such memory to the system in the background, but its
 // scavenger wakes after a collection and works at 1% of a CPU, so a
 // gateway holding streams, which collects every few seconds, kept it for

@@ -24,9 +24,9 @@ const defaultAnswerTokens = 4096
 // Bedrock's rules for tool names, tool use IDs and request metadata are a
 // class of characters and a length. Written as a bounded repetition
 // ({1,256}), regexp compiles one copy of the class per repetition:
-// 26–150 KB each, live for the gateway's life. The class unbounded and a length check
-// accept the same strings: every class here is ASCII, so bytes are
-// characters.
+// 26–150 KB each, live for the gateway's life. The class unbounded and a
+// length check accept the same strings: every class here is ASCII, so
+// bytes are characters.
 var (
 	toolNameRE    = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9_-]+$`), 64}
 	toolUseIDRE   = boundedRE{regexp.MustCompile(`^[a-zA-Z0-9_.:-]+$`), 64}
