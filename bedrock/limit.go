@@ -105,11 +105,6 @@ func NewLimits(requestsPerMinute, maxConcurrent int) *Limits {
 	return l
 }
 
-// newLimiter returns a limiter of fresh Limits (see NewLimits) and ext.
-func newLimiter(requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
-	return limiterOf(nil, requestsPerMinute, maxConcurrent, ext)
-}
-
 // limiterOf is a Client's limiter: the rate and slots of lim, or when nil
 // of fresh Limits (requestsPerMinute, maxConcurrent), and ext.
 func limiterOf(lim *Limits, requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {

@@ -16,6 +16,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// newLimiter returns a limiter of fresh Limits (see NewLimits) and ext.
+func newLimiter(requestsPerMinute, maxConcurrent int, ext Limiter) *limiter {
+	return limiterOf(nil, requestsPerMinute, maxConcurrent, ext)
+}
+
 func TestLimiterDefaults(t *testing.T) {
 	l := newLimiter(0, 0, nil)
 	if cap(l.slots) != 40 {
