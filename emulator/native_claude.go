@@ -75,8 +75,6 @@ var (
 
 func famFloat(f float64) *float64 { return &f }
 
-var nativeToolName = toolNameRE
-
 func nativeParseClaude(body []byte) (*genRequest, *apiError) {
 	m, err := famDecode(body, nativeClaudeSpec)
 	if err != nil {
@@ -158,7 +156,7 @@ func nativeParseClaude(body []byte) (*genRequest, *apiError) {
 	for i, raw := range famGetList(m, "tools") {
 		t := raw.(map[string]any)
 		name := famGetString(t, "name")
-		if !nativeToolName.MatchString(name) {
+		if !toolNameRE.MatchString(name) {
 			return nil, validationError("tools.%d.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'", i)
 		}
 		if names[name] {
