@@ -2,9 +2,10 @@
 // live heap and allocation rate after every collection.
 //
 // GOGC sets the headroom (heap goal minus live heap) as a share of the live
-// heap. A collection costs about the live heap in marking, and one comes
-// every headroom's worth of allocation, so the collector's CPU goes with
-// allocation rate × live ÷ headroom while its memory is the headroom itself.
+// heap (and of the stacks and globals: see below). A collection costs
+// about the live heap in marking, and one comes every headroom's worth of
+// allocation, so the collector's CPU goes with allocation rate × live ÷
+// headroom while its memory is the headroom itself.
 // The two workloads a gateway sees want opposite settings:
 //
 //   - Request traffic has a live heap of a few MB and allocates tens of KB
@@ -20,6 +21,23 @@
 // The pacer adjusts after every collection and once per Window: a gateway
 // that opened its streams in a burst set a high goal then, and allocates
 // too slowly afterwards to reach it and collect again.
+//
+// While the live heap grows fast (streams opening in a burst), the
+// headroom is at most BurstHeadroom. Each new stream leaves objects that
+// outlive the burst among the garbage its request made; a span with one
+// of them in it stays in use after the garbage is swept, so the more
+// garbage a cycle lets pile up, the more of the heap is left holding a
+// stream's few objects. At 1,000 streams opened at once, MaxHeadroom left
+// 6.3–7.4 MiB of in-use spans unused and 15.1–16.4 MiB of goroutine
+// stacks (the stacks net/http's HTTP/2 client frees as it shrinks them,
+// 8 KiB each, among the handlers'); BurstHeadroom left 4.4–4.8 and
+// 14.3–14.8. Request traffic, whose live heap holds still, keeps
+// MaxHeadroom.
+//
+// GOGC is a share of more than the live heap: since Go 1.18 the goal is
+// live + (live + stacks + globals scanned) × GOGC/100, and 1,000 streams
+// have 4 MiB of stack in use, so the base includes them (a share of the
+// live heap alone gave a quarter more headroom than meant).
 //
 // The burst also leaves the heap it grew mapped: at 1,000 streams opened
 // at once, 8–25 MiB free beyond what the new, lower goal needs. The
@@ -48,6 +66,9 @@ const (
 	MaxHeadroom = 20 << 20
 	// MinHeadroom is the least growth allowed between collections.
 	MinHeadroom = 4 << 20
+	// BurstHeadroom is the most growth allowed between collections while
+	// the live heap grows (see Growing).
+	BurstHeadroom = 8 << 20
 	// Window is how often, at most, the allocation rate alone should
 	// bring a collection (below MaxHeadroom's rate).
 	Window = time.Second
@@ -72,14 +93,35 @@ func Release(free, inUse, goal uint64) bool {
 	return free > room+ReleaseAbove
 }
 
-// Percent is the GOGC for a live heap of live bytes and an allocation rate
-// in bytes per second.
-func Percent(live uint64, rate float64) int {
-	if live == 0 {
+// Headroom is the heap growth to allow between collections for an
+// allocation rate in bytes per second, and whether the live heap is
+// growing: what Window allocates, between MinHeadroom and MaxHeadroom, or
+// BurstHeadroom while growing.
+func Headroom(rate float64, growing bool) uint64 {
+	most := float64(MaxHeadroom)
+	if growing {
+		most = BurstHeadroom
+	}
+	return uint64(min(most, max(MinHeadroom, rate*Window.Seconds())))
+}
+
+// Growing reports whether a live heap of live bytes, after one of prev
+// bytes two collections before, grows as when streams open in a burst: by
+// over 1 MiB and an eighth. Request traffic moves its live heap by what the requests
+// in flight hold, a few hundred KB at a time.
+func Growing(prev, live uint64) bool {
+	return live > prev+1<<20 && live > prev+prev/8
+}
+
+// Percent is the GOGC that gives headroom bytes of growth for a
+// collection base of base bytes: the live heap plus the stacks and
+// globals the last collection scanned, which the runtime multiplies by
+// GOGC/100 to set the goal.
+func Percent(base, headroom uint64) int {
+	if base == 0 {
 		return MaxPercent
 	}
-	headroom := uint64(min(MaxHeadroom, max(MinHeadroom, rate*Window.Seconds())))
-	return int(min(MaxPercent, max(MinPercent, headroom*100/live)))
+	return int(min(MaxPercent, max(MinPercent, headroom*100/base)))
 }
 
 // Pacer adjusts GOGC after each collection. Stop it with Stop.
@@ -91,21 +133,50 @@ type Pacer struct {
 	mu       sync.Mutex // the cleanup goroutine and the timer both adjust
 	timer    *time.Timer
 	sample   []metrics.Sample
-	allocs   uint64    // cumulative allocations at the last adjustment
-	at       time.Time // and its time
-	excess   bool      // Release held at the last tick
+	allocs   uint64        // cumulative allocations at the last adjustment
+	at       time.Time     // and its time
+	cycles0  uint64        // collections counted at the last adjustment
+	lives    [2]uint64     // the live heap the last two collections found
+	growing  bool          // by more than Growing allows, at that collection
+	bursts   atomic.Int64  // collections that found the heap growing (tests)
+	headroom atomic.Uint64 // the headroom meant at the last adjustment (tests)
+	excess   bool          // Release held at the last tick
 	releases atomic.Int64
 }
 
+// sampled are the metrics the pacer reads, in Pacer.sample's order; the
+// goal comes last, to be read again alone once GOGC has moved it.
+var sampled = [...]string{
+	sLive: "/gc/heap/live:bytes", sAllocs: "/gc/heap/allocs:bytes",
+	sStack: "/gc/scan/stack:bytes", sGlobals: "/gc/scan/globals:bytes",
+	sCycles: "/gc/cycles/total:gc-cycles", sFree: "/memory/classes/heap/free:bytes",
+	sObjects: "/memory/classes/heap/objects:bytes", sUnused: "/memory/classes/heap/unused:bytes",
+	sGoal: "/gc/heap/goal:bytes",
+}
+
+const (
+	sLive = iota
+	sAllocs
+	sStack
+	sGlobals
+	sCycles
+	sFree
+	sObjects
+	sUnused
+	sGoal
+)
+
 // Start sets GOGC to MaxPercent and adjusts it after every collection.
 func Start() *Pacer {
-	p := &Pacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"},
-		{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/objects:bytes"},
-		{Name: "/memory/classes/heap/unused:bytes"}, {Name: "/gc/heap/goal:bytes"}}}
+	p := &Pacer{sample: make([]metrics.Sample, len(sampled))}
+	for i, name := range sampled {
+		p.sample[i].Name = name
+	}
 	p.current.Store(MaxPercent)
 	debug.SetGCPercent(MaxPercent)
 	metrics.Read(p.sample)
-	p.allocs, p.at = p.sample[1].Value.Uint64(), time.Now()
+	p.allocs, p.at = p.sample[sAllocs].Value.Uint64(), time.Now()
+	p.cycles0 = p.sample[sCycles].Value.Uint64()
 	p.arm()
 	// Under mu: the timer's goroutine reads p.timer.
 	p.mu.Lock()
@@ -148,22 +219,35 @@ func (p *Pacer) adjust(timer bool) (release bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	metrics.Read(p.sample)
-	live, allocs, now := p.sample[0].Value.Uint64(), p.sample[1].Value.Uint64(), time.Now()
+	live, allocs, now := p.sample[sLive].Value.Uint64(), p.sample[sAllocs].Value.Uint64(), time.Now()
 	var rate float64
 	if d := now.Sub(p.at).Seconds(); d > 0 {
 		rate = float64(allocs-p.allocs) / d
 	}
 	p.allocs, p.at = allocs, now
-	if want := Percent(live, rate); int64(want) != p.current.Load() {
+	if n := p.sample[sCycles].Value.Uint64(); n != p.cycles0 {
+		// A collection since the last adjustment: the live heap is new.
+		// It is compared with the one two collections back, so that the
+		// last cycle of a burst, which adds least, still counts.
+		p.growing, p.lives, p.cycles0 = Growing(p.lives[0], live), [2]uint64{p.lives[1], live}, n
+		if p.growing {
+			p.bursts.Add(1)
+		}
+	}
+	headroom := Headroom(rate, p.growing)
+	p.headroom.Store(headroom)
+	base := live + p.sample[sStack].Value.Uint64() + p.sample[sGlobals].Value.Uint64()
+	if want := Percent(base, headroom); int64(want) != p.current.Load() {
 		p.current.Store(int64(want))
 		debug.SetGCPercent(want)
-		metrics.Read(p.sample[5:]) // the goal moved with GOGC
+		metrics.Read(p.sample[sGoal:]) // the goal moved with GOGC
 	}
 	p.cycles.Add(1)
 	if !timer {
 		return false
 	}
-	free, inUse, goal := p.sample[2].Value.Uint64(), p.sample[3].Value.Uint64()+p.sample[4].Value.Uint64(), p.sample[5].Value.Uint64()
+	free, goal := p.sample[sFree].Value.Uint64(), p.sample[sGoal].Value.Uint64()
+	inUse := p.sample[sObjects].Value.Uint64() + p.sample[sUnused].Value.Uint64()
 	held := p.excess
 	p.excess = Release(free, inUse, goal)
 	if held && p.excess {

@@ -4,34 +4,173 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"testing"
 	"time"
 )
 
-func TestPercent(t *testing.T) {
+func TestHeadroom(t *testing.T) {
 	const busy = 500 << 20 // bytes/s: request traffic
 	for _, tt := range []struct {
-		live uint64
-		rate float64
-		want int
+		rate    float64
+		growing bool
+		want    uint64
 	}{
-		{0, busy, MaxPercent},
-		{1 << 20, busy, MaxPercent},      // request traffic: a few MB live
-		{5 << 20, busy, MaxPercent},      // MaxHeadroom/4: still 400
-		{10 << 20, busy, 200},            // goal = live + 20 MiB
-		{20 << 20, busy, 100},            // goal = live + 20 MiB
-		{1 << 20, 0, MaxPercent},         // idle, small heap: MinHeadroom is 400%
-		{8 << 20, 0, 50},                 // idle: goal = live + MinHeadroom
-		{24 << 20, 3 << 20, 16},          // 1,000 open streams: live + 4 MiB
-		{24 << 20, 12 << 20, 50},         // a second's allocation as headroom
-		{24 << 20, busy, 83},             // streams and requests: MaxHeadroom
-		{1 << 30, busy, MinPercent},      // never below MinPercent
-		{200 << 20, 1 << 20, MinPercent}, // 5,000 streams, little traffic
+		{busy, false, MaxHeadroom},      // request traffic
+		{0, false, MinHeadroom},         // idle
+		{3 << 20, false, MinHeadroom},   // holding streams: an event now and then
+		{12 << 20, false, 12 << 20},     // a second's allocation
+		{busy, true, BurstHeadroom},     // streams opening in a burst
+		{12 << 20, true, BurstHeadroom}, // growing, and a second's allocation is more
+		{6 << 20, true, 6 << 20},        // growing slowly: a second's allocation
+		{0, true, MinHeadroom},          // never below MinHeadroom
 	} {
-		if got := Percent(tt.live, tt.rate); got != tt.want {
-			t.Errorf("Percent(%d MiB, %.0f MiB/s) = %d, want %d", tt.live>>20, tt.rate/(1<<20), got, tt.want)
+		if got := Headroom(tt.rate, tt.growing); got != tt.want {
+			t.Errorf("Headroom(%.0f MiB/s, growing %v) = %d MiB, want %d MiB", tt.rate/(1<<20), tt.growing, got>>20, tt.want>>20)
 		}
 	}
+}
+
+func TestGrowing(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		prev, live uint64
+		want       bool
+	}{
+		{0, 3 * mib, true},              // the first collection
+		{4 * mib, 9 * mib, true},        // streams opening
+		{16 * mib, 17 * mib, false},     // exactly 1 MiB more: not over it
+		{24 * mib, 27 * mib, false},     // over 1 MiB but not over an eighth
+		{24 * mib, 27*mib + 1, true},    // over both
+		{4 * mib, 4*mib + 1<<19, false}, // request traffic: half a MiB of requests in flight
+		{18 * mib, 4 * mib, false},      // streams ended
+	} {
+		if got := Growing(tt.prev, tt.live); got != tt.want {
+			t.Errorf("Growing(%.1f MiB, %.1f MiB) = %v, want %v", float64(tt.prev)/mib, float64(tt.live)/mib, got, tt.want)
+		}
+	}
+}
+
+func TestPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		base, headroom uint64
+		want           int
+	}{
+		{0, MaxHeadroom, MaxPercent},
+		{1 * mib, MaxHeadroom, MaxPercent},    // request traffic: a few MB live
+		{5 * mib, MaxHeadroom, MaxPercent},    // MaxHeadroom/4: still 400
+		{10 * mib, MaxHeadroom, 200},          // goal = live + 20 MiB
+		{20 * mib, MaxHeadroom, 100},          // goal = live + 20 MiB
+		{1 * mib, MinHeadroom, MaxPercent},    // idle, small heap: MinHeadroom is 400%
+		{8 * mib, MinHeadroom, 50},            // idle: goal = live + MinHeadroom
+		{18 * mib, MinHeadroom, 22},           // 1,000 open streams, 14 MiB live and 4 MiB of stacks
+		{24 * mib, 12 * mib, 50},              // a second's allocation as headroom
+		{1024 * mib, MaxHeadroom, MinPercent}, // never below MinPercent
+		{200 * mib, MinHeadroom, MinPercent},  // 5,000 streams, little traffic
+	} {
+		if got := Percent(tt.base, tt.headroom); got != tt.want {
+			t.Errorf("Percent(%d MiB, %d MiB) = %d, want %d", tt.base/mib, tt.headroom/mib, got, tt.want)
+		}
+	}
+}
+
+// TestPacerSeesABurst: a collection that finds the live heap grown by
+// streams opening caps the headroom; one that finds it as it was does not.
+func TestPacerSeesABurst(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	p := Start()
+	defer p.Stop()
+	gc := func() {
+		t.Helper()
+		before := p.cycles.Load()
+		runtime.GC()
+		for deadline := time.Now().Add(10 * time.Second); p.cycles.Load() == before; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatal("no adjustment after a collection")
+			}
+		}
+	}
+	gc()
+	bursts := p.bursts.Load()
+	live := make([][]byte, 32)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	gc()
+	if p.bursts.Load() == bursts {
+		t.Fatal("32 MiB more live heap was not seen as a burst")
+	}
+	gc()
+	gc()
+	p.mu.Lock()
+	growing := p.growing
+	p.mu.Unlock()
+	if growing {
+		t.Error("the heap held still for two collections and is still seen as growing")
+	}
+	runtime.KeepAlive(live)
+}
+
+// TestPacerCountsStacks: the heap goal is the live heap plus the headroom
+// meant, even when goroutine stacks are as big as the live heap (the
+// runtime multiplies GOGC by both).
+func TestPacerCountsStacks(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	live := make([][]byte, 16)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	// 256 goroutines each waiting 64 KiB deep: 16 MiB of stack to scan.
+	release := make(chan struct{})
+	var ready sync.WaitGroup
+	for range 256 {
+		ready.Add(1)
+		go deep(64, &ready, release)
+	}
+	ready.Wait()
+	defer close(release)
+	p := Start()
+	defer p.Stop()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		before := p.cycles.Load()
+		runtime.GC()
+		for p.cycles.Load() == before && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
+		metrics.Read(s)
+		liveB, stack, goal := s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
+		want := p.headroom.Load()
+		if stack < 12<<20 {
+			t.Fatalf("only %d MiB of stack scanned, want 16", stack>>20)
+		}
+		// GOGC is whole percent: the goal may fall short by 1% of the base.
+		got, slack := goal-liveB, (liveB+stack)/100+64<<10
+		if got+slack >= want && got <= want+64<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goal %d MiB over a live heap of %d MiB and %d MiB of stack: %.1f MiB of headroom, want %.1f (GOGC %d)",
+				goal>>20, liveB>>20, stack>>20, float64(got)/(1<<20), float64(want)/(1<<20), p.current.Load())
+		}
+	}
+	runtime.KeepAlive(live)
+}
+
+// deep recurses n KiB deep and waits there.
+func deep(n int, ready *sync.WaitGroup, release chan struct{}) {
+	var pad [1024]byte
+	if n > 0 {
+		deep(n-1, ready, release)
+	} else {
+		ready.Done()
+		<-release
+	}
+	runtime.KeepAlive(&pad)
 }
 
 // TestPacerFollowsLiveHeap: after collections with a large live heap GOGC
