@@ -94,7 +94,7 @@ func streamsBench(o options, dir, bin string) error {
 	if o.promptKiB > 0 {
 		fmt.Printf("Each stream's prompt is padded to about %d KiB.\n\n", o.promptKiB)
 	}
-	head, rule := "| Surface | Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream | Open time s | Errors |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	head, rule := "| Surface | Clients | Upstream | Streams | Gateway RSS MiB | of which file-backed MiB | RSS above idle, KiB/stream | Go heap live MiB | Heap KiB/stream | Goroutine stacks MiB | Goroutines | Goroutines/stream above idle | Open time s | Errors |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	if o.memLimit > 0 {
 		fmt.Printf("The gateway runs in a memory cgroup limited to %d MiB.\n\n", o.memLimit>>20)
 		head, rule = head+" cgroup usage MiB | cgroup peak MiB | OOM kills |", rule+"---:|---:|---:|"
@@ -202,7 +202,8 @@ func streamsRows(o options, dir, bin, client string, setup upstreamSetup) error 
 		fmt.Fprintf(os.Stderr, "bench: %s, clients %s, %s: a stream has %d events and lasts %v\n", setup.name, client, name, events, time.Since(w0).Round(100*time.Millisecond))
 	}
 	time.Sleep(time.Second)
-	r := streamsRun{o: o, httpc: httpc, tr: tr, gw: gw, cg: cg, client: client, setup: setup, idleRSS: gw.rssKiB(), life: life}
+	r := streamsRun{o: o, httpc: httpc, tr: tr, gw: gw, cg: cg, client: client, setup: setup, idleRSS: gw.rssKiB(),
+		idleGoroutines: gatewayMetrics(httpc, gw.url).goroutines, life: life}
 	for _, n := range o.streams {
 		for _, name := range o.surfaces {
 			if err := r.row(name, n); err != nil {
@@ -237,7 +238,10 @@ type streamsRun struct {
 	client  string
 	setup   upstreamSetup
 	idleRSS int64
-	life    time.Duration
+	// idleGoroutines are the gateway's own (its pacer, usage writer,
+	// listeners) and the warm-up's connections'.
+	idleGoroutines int64
+	life           time.Duration
 }
 
 // row holds n streams on surface name and prints what they cost.
@@ -268,7 +272,7 @@ func (r streamsRun) row(name string, n int) error {
 	per := func(v, base float64) string { return fmt.Sprintf("%.1f", (v-base)/float64(n)) }
 	fmt.Printf("| %s | %s | %s | %d | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %d | %.2f | %.1f | %d |", streamSurfaces[name].label, r.client, r.setup.name, n,
 		float64(rss)/1024, float64(rssFile)/1024, per(float64(rss), float64(r.idleRSS)), float64(m.heapLive)/(1<<20), float64(m.heapLive)/1024/float64(n),
-		float64(m.stacks)/(1<<20), m.goroutines, float64(m.goroutines)/float64(n), opened.Seconds(), errs)
+		float64(m.stacks)/(1<<20), m.goroutines, float64(m.goroutines-r.idleGoroutines)/float64(n), opened.Seconds(), errs)
 	if r.cg != nil {
 		// The peak is the cgroup's since the gateway started: this row's
 		// or an earlier one's.
