@@ -131,7 +131,6 @@ func Percent(base, headroom uint64) int {
 // Pacer adjusts GOGC after each collection. Stop it with Stop.
 type Pacer struct {
 	stopped atomic.Bool
-	cycles  atomic.Int64 // adjustments made (tests)
 	current atomic.Int64 // the GOGC set last
 
 	mu       sync.Mutex // the cleanup goroutine and the timer both adjust
@@ -246,7 +245,6 @@ func (p *Pacer) adjust(timer bool) (release bool) {
 		debug.SetGCPercent(want)
 		metrics.Read(p.sample[sGoal:]) // the goal moved with GOGC
 	}
-	p.cycles.Add(1)
 	if !timer {
 		return false
 	}

@@ -75,6 +75,27 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+// collect runs a collection and waits for the adjustment that saw it:
+// each must have its own, or two collections could share one and the
+// pacer compare a live heap with the wrong one.
+func collect(t *testing.T, p *Pacer) {
+	t.Helper()
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		p.mu.Lock()
+		seen := p.cycles0
+		p.mu.Unlock()
+		if seen >= s[0].Value.Uint64() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no adjustment after a collection")
+		}
+	}
+}
+
 // TestPacerSeesABurst: a collection that finds the live heap grown by
 // streams opening caps the headroom; one that finds it as it was does not.
 func TestPacerSeesABurst(t *testing.T) {
@@ -82,38 +103,18 @@ func TestPacerSeesABurst(t *testing.T) {
 	defer debug.SetGCPercent(old)
 	p := Start()
 	defer p.Stop()
-	// gc collects and waits for the adjustment that saw the collection:
-	// each must have its own, so that the pacer compares each live heap
-	// with the one two collections back.
-	gc := func() {
-		t.Helper()
-		runtime.GC()
-		s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-		metrics.Read(s)
-		for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
-			p.mu.Lock()
-			seen := p.cycles0
-			p.mu.Unlock()
-			if seen >= s[0].Value.Uint64() {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("no adjustment after a collection")
-			}
-		}
-	}
-	gc()
+	collect(t, p)
 	bursts := p.bursts.Load()
 	live := make([][]byte, 32)
 	for i := range live {
 		live[i] = make([]byte, 1<<20)
 	}
-	gc()
+	collect(t, p)
 	if p.bursts.Load() == bursts {
 		t.Fatal("32 MiB more live heap was not seen as a burst")
 	}
-	gc()
-	gc()
+	collect(t, p)
+	collect(t, p)
 	p.mu.Lock()
 	growing := p.growing
 	p.mu.Unlock()
@@ -147,11 +148,7 @@ func TestPacerCountsStacks(t *testing.T) {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/heap/goal:bytes"}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		before := p.cycles.Load()
-		runtime.GC()
-		for p.cycles.Load() == before && time.Now().Before(deadline) {
-			runtime.Gosched()
-		}
+		collect(t, p)
 		metrics.Read(s)
 		liveB, stack, goal := s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
 		want := p.headroom.Load()
@@ -194,11 +191,7 @@ func TestPacerFollowsLiveHeap(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			before := p.cycles.Load()
-			runtime.GC()
-			for p.cycles.Load() == before && time.Now().Before(deadline) {
-				runtime.Gosched()
-			}
+			collect(t, p)
 			got := int(p.current.Load())
 			if want(got) || time.Now().After(deadline) {
 				return got
