@@ -27,12 +27,12 @@
 // outlive the burst among the garbage its request made; a span with one
 // of them in it stays in use after the garbage is swept, so the more
 // garbage a cycle lets pile up, the more of the heap is left holding a
-// stream's few objects. At 1,000 streams opened at once, MaxHeadroom left
-// 6.3–7.4 MiB of in-use spans unused and 15.1–16.4 MiB of goroutine
-// stacks (the stacks net/http's HTTP/2 client frees as it shrinks them,
-// 8 KiB each, among the handlers'); BurstHeadroom left 4.4–4.8 and
-// 14.3–14.8. Request traffic, whose live heap holds still, keeps
-// MaxHeadroom.
+// stream's few objects. At 1,000 Messages streams opened at once,
+// MaxHeadroom left 6.4–7.4 MiB of in-use spans unused and 15.1–16.4 MiB
+// of goroutine stacks (the stacks net/http's HTTP/2 client frees as it
+// shrinks them, 8 KiB each, among the handlers'); BurstHeadroom left
+// 4.0–5.5 and 13.4–14.6. Request traffic, whose live heap holds still,
+// keeps MaxHeadroom.
 //
 // GOGC is a share of more than the live heap: since Go 1.18 the goal is
 // live + (live + stacks + globals scanned) × GOGC/100, and 1,000 streams
@@ -110,9 +110,9 @@ func Headroom(rate float64, growing bool) uint64 {
 }
 
 // Growing reports whether a live heap of live bytes, after one of prev
-// bytes two collections before, grows as when streams open in a burst: by
-// over 1 MiB and an eighth. Request traffic moves its live heap by what the requests
-// in flight hold, a few hundred KB at a time.
+// bytes two collections before, grows as when streams open in a burst:
+// by over 1 MiB and an eighth. Request traffic moves its live heap by
+// what the requests in flight hold, a few hundred KB at a time.
 func Growing(prev, live uint64) bool {
 	return live > prev+1<<20 && live > prev+prev/8
 }
@@ -140,7 +140,7 @@ type Pacer struct {
 	at       time.Time     // and its time
 	cycles0  uint64        // collections counted at the last adjustment
 	lives    [2]uint64     // the live heap the last two collections found
-	growing  bool          // by more than Growing allows, at that collection
+	growing  bool          // Growing held at the last collection
 	bursts   atomic.Int64  // collections that found the heap growing (tests)
 	headroom atomic.Uint64 // the headroom meant at the last adjustment (tests)
 	excess   bool          // Release held at the last tick
