@@ -216,8 +216,9 @@ func (p *Pacer) tick() {
 	}
 	n := runtime.NumGoroutine()
 	p.mu.Lock()
-	opened := n > p.counted+BurstGoroutines && !p.opening
-	p.opening, p.counted = n > p.counted+BurstGoroutines, n
+	rose := n > p.counted+BurstGoroutines
+	opened := rose && !p.opening
+	p.opening, p.counted = rose, n
 	p.watches++
 	full := p.watches%int(Window/Watch) == 0
 	p.mu.Unlock()
