@@ -214,17 +214,7 @@ func (p *Pacer) tick() {
 	if p.stopped.Load() {
 		return
 	}
-	n := runtime.NumGoroutine()
-	p.mu.Lock()
-	rose := n > p.counted+BurstGoroutines
-	opened := rose && !p.opening
-	p.opening, p.counted = rose, n
-	p.watches++
-	full := p.watches%int(Window/Watch) == 0
-	p.mu.Unlock()
-	if opened {
-		p.bursts.Add(1)
-	}
+	opened, full := p.count(runtime.NumGoroutine())
 	switch {
 	case full:
 		p.window()
@@ -234,6 +224,22 @@ func (p *Pacer) tick() {
 	p.mu.Lock()
 	p.timer.Reset(Watch)
 	p.mu.Unlock()
+}
+
+// count records a count of n goroutines. It reports whether streams
+// started to open since the count before (a rise of BurstGoroutines), and
+// whether this count ends a Window.
+func (p *Pacer) count(n int) (opened, full bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rose := n > p.counted+BurstGoroutines
+	opened = rose && !p.opening
+	p.opening, p.counted = rose, n
+	p.watches++
+	if opened {
+		p.bursts.Add(1)
+	}
+	return opened, p.watches%int(Window/Watch) == 0
 }
 
 // window is the once-per-Window adjustment, which may return the free

@@ -211,10 +211,10 @@ func TestPacerFollowsLiveHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(live)
 	live = nil
-	// The test's own live heap is under 1 MiB: MinHeadroom over it is
-	// at least 200%.
-	if got := gcUntil(func(g int) bool { return g >= 200 }); got < 200 {
-		t.Fatalf("GOGC %d after the heap was freed, want at least 200", got)
+	// The test's own live heap, stacks and globals are under 2 MiB:
+	// MinHeadroom over them is at least 100%.
+	if got := gcUntil(func(g int) bool { return g >= 100 }); got < 100 {
+		t.Fatalf("GOGC %d after the heap was freed, want at least 100", got)
 	}
 }
 
@@ -277,77 +277,76 @@ func TestPacerReturnsABurstsHeap(t *testing.T) {
 }
 
 // TestPacerSeesStreamsOpen: goroutines rising by BurstGoroutines between
-// two counts are streams opening, seen before any collection; fewer are
-// not, and the burst is over at the next count that finds no more.
+// two counts are streams opening, seen before any collection, and cap
+// the headroom; fewer are not, and the burst is over at the next count
+// that finds no more.
 func TestPacerSeesStreamsOpen(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
 	p := Start()
-	defer p.Stop()
-	release := make(chan struct{})
-	defer close(release)
-	spawn := func(n int) {
-		for range n {
-			go func() { <-release }()
-		}
-	}
-	// waitCounts waits for n more counts of the goroutines.
-	waitCounts := func(n int) {
-		t.Helper()
-		p.mu.Lock()
-		want := p.watches + n
-		p.mu.Unlock()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(Watch / 10) {
-			p.mu.Lock()
-			got := p.watches
-			p.mu.Unlock()
-			if got >= want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the pacer stopped counting goroutines")
-			}
-		}
-	}
+	p.Stop() // the test counts, not the timer
+	p.mu.Lock()
+	n := p.counted
+	p.mu.Unlock()
 	opening := func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.opening
 	}
-	// Each spawn follows a count at once, so that the next count sees
-	// all of it.
-	waitCounts(1)
-	spawn(BurstGoroutines / 2)
-	waitCounts(1)
-	if opening() {
-		t.Fatalf("%d more goroutines were seen as a burst", BurstGoroutines/2)
+	n += BurstGoroutines / 2
+	if opened, _ := p.count(n); opened || opening() {
+		t.Fatalf("%d more goroutines were seen as streams opening", BurstGoroutines/2)
 	}
-	spawn(BurstGoroutines + 64)
-	waitCounts(1)
-	if !opening() {
-		t.Fatalf("%d more goroutines were not seen as a burst", BurstGoroutines+64)
+	n += BurstGoroutines + 64
+	if opened, _ := p.count(n); !opened || !opening() {
+		t.Fatalf("%d more goroutines were not seen as streams opening", BurstGoroutines+64)
 	}
 	// At a burst's allocation rate (here: all the test process ever
 	// allocated, as if in the last millisecond) the headroom is
 	// BurstHeadroom while streams open, and MaxHeadroom once not.
-	headroomAtRate := func(opening bool) uint64 {
+	headroomAtRate := func() uint64 {
 		p.mu.Lock()
-		p.opening, p.growing, p.allocs, p.at = opening, false, 0, time.Now().Add(-time.Millisecond)
+		p.growing, p.allocs, p.at = false, 0, time.Now().Add(-time.Millisecond)
 		p.mu.Unlock()
 		p.adjust(false)
 		return p.headroom.Load()
 	}
-	if h := headroomAtRate(true); h != BurstHeadroom {
+	if h := headroomAtRate(); h != BurstHeadroom {
 		t.Errorf("headroom %d MiB while streams open, want %d", h>>20, BurstHeadroom>>20)
 	}
-	if h := headroomAtRate(false); h != MaxHeadroom {
-		t.Errorf("headroom %d MiB at the same rate with no streams opening, want %d", h>>20, MaxHeadroom>>20)
-	}
-	p.mu.Lock()
-	p.opening = true
-	p.mu.Unlock()
-	waitCounts(1)
-	if opening() {
+	if opened, _ := p.count(n); opened || opening() {
 		t.Error("the burst is not over at a count that found no more goroutines")
+	}
+	if h := headroomAtRate(); h != MaxHeadroom {
+		t.Errorf("headroom %d MiB at the same rate once the burst is over, want %d", h>>20, MaxHeadroom>>20)
+	}
+	// Every Window/Watch-th count is the Window's adjustment.
+	var full int
+	for range 2 * int(Window/Watch) {
+		if _, f := p.count(n); f {
+			full++
+		}
+	}
+	if full != 2 {
+		t.Errorf("%d Window adjustments in %d counts, want 2", full, 2*int(Window/Watch))
+	}
+}
+
+// TestPacerCountsGoroutines: the pacer's own timer counts the goroutines.
+func TestPacerCountsGoroutines(t *testing.T) {
+	p := Start()
+	defer p.Stop()
+	bursts := p.bursts.Load()
+	release := make(chan struct{})
+	defer close(release)
+	// Three times the rise: if a count falls while they start, the
+	// goroutines after it are still a burst.
+	for range 3 * BurstGoroutines {
+		go func() { <-release }()
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.bursts.Load() == bursts; time.Sleep(Watch / 10) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d new goroutines were not counted as streams opening", 3*BurstGoroutines)
+		}
 	}
 }
