@@ -3,13 +3,16 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var sqliteDialect = dialect{
@@ -72,8 +75,21 @@ func createSQLite(abs string) error {
 		return fmt.Errorf("store: creating database %s: %w", abs, err)
 	}
 	defer db.Close()
-	// journal_mode=WAL writes the header, page size included.
-	if _, err := db.Exec(`PRAGMA journal_mode=WAL`); err != nil {
+	// journal_mode=WAL writes the header, page size included. Replicas
+	// started at once may all find the file empty: the change of journal
+	// mode needs the file to itself, and SQLite answers a connection that
+	// would wait for it holding a lock of its own with SQLITE_BUSY at once,
+	// busy_timeout or not (waiting could deadlock). So wait here, as the
+	// timeout would: once another replica has made the file, the pragma
+	// finds WAL and does nothing.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err = db.Exec(`PRAGMA journal_mode=WAL`)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("store: creating database %s: %w", abs, err)
 	}
 	return nil
