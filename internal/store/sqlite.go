@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // the "sqlite" database/sql driver, and its errors
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -42,7 +42,14 @@ var sqliteDialect = dialect{
 // returns, a busy timeout so writers from other connections or processes
 // wait for the lock instead of failing, and BEGIN IMMEDIATE so the
 // migration transaction takes the write lock up front.
-const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+var sqlitePragmas = sqliteBusyPragma + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+
+// sqliteBusy is how long a connection waits for another's lock:
+// sqliteBusyPragma sets it on a connection, and createSQLite waits as long
+// where SQLite does not.
+const sqliteBusy = 10 * time.Second
+
+var sqliteBusyPragma = fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusy.Milliseconds())
 
 // sqlitePageSize is the page size of a new database file. The response
 // store writes each record's kilobyte or two once and reads it back rarely:
@@ -70,7 +77,7 @@ func createSQLite(abs string) error {
 	if err != nil || fi.Size() > 0 {
 		return err
 	}
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+fmt.Sprintf("?_pragma=busy_timeout(10000)&_pragma=page_size(%d)", sqlitePageSize))
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+fmt.Sprintf("?%s&_pragma=page_size(%d)", sqliteBusyPragma, sqlitePageSize))
 	if err != nil {
 		return fmt.Errorf("store: creating database %s: %w", abs, err)
 	}
@@ -82,7 +89,7 @@ func createSQLite(abs string) error {
 	// busy_timeout or not (waiting could deadlock). So wait here, as the
 	// timeout would: once another replica has made the file, the pragma
 	// finds WAL and does nothing.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(sqliteBusy); ; time.Sleep(10 * time.Millisecond) {
 		_, err = db.Exec(`PRAGMA journal_mode=WAL`)
 		var se *sqlite.Error
 		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
