@@ -27,12 +27,12 @@
 // stream leaves objects that outlive the burst among the garbage its
 // request made; a span with one of them in it stays in use after the
 // garbage is swept, so the more garbage a cycle lets pile up, the more of
-// the heap is left holding a stream's few objects. At 1,000 Messages streams opened at once,
-// MaxHeadroom left 6.4–7.4 MiB of in-use spans unused and 15.1–16.4 MiB
-// of goroutine stacks (the stacks net/http's HTTP/2 client frees as it
-// shrinks them, 8 KiB each, among the handlers'); BurstHeadroom left
-// 4.0–5.5 and 13.4–14.6. Request traffic, whose live heap holds still,
-// keeps MaxHeadroom.
+// the heap is left holding a stream's few objects. At 1,000 Messages
+// streams opened at once, MaxHeadroom left 6.4–7.4 MiB of in-use spans
+// unused and 15.1–16.4 MiB of goroutine stacks (the stacks net/http's
+// HTTP/2 client frees as it shrinks them, 8 KiB each, among the
+// handlers'); BurstHeadroom left 4.0–5.5 and 13.4–14.6. Request
+// traffic, whose live heap holds still, keeps MaxHeadroom.
 //
 // GOGC is a share of more than the live heap: since Go 1.18 the goal is
 // live + (live + stacks + globals scanned) × GOGC/100, and 1,000 streams
@@ -155,9 +155,10 @@ type Pacer struct {
 	opening  bool          // goroutines rose by BurstGoroutines at the last count
 	counted  int           // goroutines at the last count
 	watches  int           // counts so far: every Window/Watch-th is a tick
-	bursts   atomic.Int64  // collections that found the heap growing, and counts that found streams opening (tests)
+	bursts   atomic.Int64  // collections that found the heap growing (tests)
+	opens    atomic.Int64  // counts that found streams opening (tests)
 	headroom atomic.Uint64 // the headroom meant at the last adjustment (tests)
-	excess   bool          // Release held at the last tick
+	excess   bool          // Release held at the last Window's adjustment
 	releases atomic.Int64
 }
 
@@ -237,7 +238,7 @@ func (p *Pacer) count(n int) (opened, full bool) {
 	p.opening, p.counted = rose, n
 	p.watches++
 	if opened {
-		p.bursts.Add(1)
+		p.opens.Add(1)
 	}
 	return opened, p.watches%int(Window/Watch) == 0
 }

@@ -336,7 +336,7 @@ func TestPacerSeesStreamsOpen(t *testing.T) {
 func TestPacerCountsGoroutines(t *testing.T) {
 	p := Start()
 	defer p.Stop()
-	bursts := p.bursts.Load()
+	opens := p.opens.Load()
 	release := make(chan struct{})
 	defer close(release)
 	// Three times the rise: if a count falls while they start, the
@@ -344,7 +344,7 @@ func TestPacerCountsGoroutines(t *testing.T) {
 	for range 3 * BurstGoroutines {
 		go func() { <-release }()
 	}
-	for deadline := time.Now().Add(10 * time.Second); p.bursts.Load() == bursts; time.Sleep(Watch / 10) {
+	for deadline := time.Now().Add(10 * time.Second); p.opens.Load() == opens; time.Sleep(Watch / 10) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d new goroutines were not counted as streams opening", 3*BurstGoroutines)
 		}
